@@ -1,0 +1,50 @@
+# dilpose: one entry point. `make paper` runs the notebook series, `make test` runs the tests.
+# Both create (or reuse) the virtual environment in .venv by themselves.
+PYTHON  ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+# CPU machines with the wheel on disk get the CPU build; GPU users: see README ("GPU users").
+TORCH   ?= torch==2.13.0
+PROFILE ?= default
+DATASET ?= cmu-default
+SEED    ?= 0
+STAMP   := $(VENV)/.installed
+SMOKE   := $(CURDIR)/build/smoke
+
+.PHONY: help venv paper test unit smoke nbval data bench lab clean
+
+help:
+	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=cmu-default|h36m), write reports/"
+	@echo "make test    unit tests, then the smoke-profile notebook run checked by nbval"
+	@echo "make data    rebuild data/cmu_mocap_3d.npz from ../shared/data/mocap"
+	@echo "make bench   speed benchmarks -> reports/bench/"
+	@echo "make lab     open JupyterLab on notebooks/"
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+paper: venv
+	$(BIN)/python -m dilpose.runner --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) --update-notebooks
+
+test: venv
+	rm -rf $(SMOKE) $(CURDIR)/build/nbval
+	DILPOSE_REPORTS=$(SMOKE) $(BIN)/python -m dilpose.runner --profile smoke
+	DILPOSE_SMOKE_REPORTS=$(SMOKE) $(BIN)/python -m pytest tests
+	DILPOSE_REPORTS=$(CURDIR)/build/nbval $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(SMOKE)/executed
+
+data: venv
+	$(BIN)/python -m dilpose.default_data
+
+bench: venv
+	$(BIN)/python -m dilpose.bench
+
+lab: venv
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf build .pytest_cache

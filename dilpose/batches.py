@@ -1,0 +1,192 @@
+"""Batches for training (windows of receptive-field length) and whole sequences for evaluation.
+
+Each sequence is padded once by edge replication (the first and last frames repeated, as
+VideoPose3D does), so that every frame gets a full window. With a causal model the window of frame
+t is shifted to cover frames t - (R - 1) ... t only (``causal_shift = (R - 1) // 2``); with a
+symmetric model it is centred on t.
+
+Horizontal-flip augmentation mirrors a sequence: x -> -x in the 2D input (normalised screen
+coordinates are centred, so this is a flip about the image centre) and in the 3D camera-space
+target, with left and right joints swapped in each layout, and the camera's principal point x and
+first tangential coefficient negated so that reprojection stays consistent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence as Seq
+
+import numpy as np
+
+from . import skeleton as sk
+from .dataset import Sequence
+from .errors import DataError
+
+
+@dataclass
+class Batch:
+    """inputs: (B, L + R - 1, J_in, 2) normalised 2D; targets: (B, L, 17, 3) metres, root-relative
+    with the root joint zeroed; trajectory: (B, L, 1, 3) camera-space root position (metres);
+    intrinsics: (B, 9); flipped: (B,) bool. L is the chunk length (1 for the strided model)."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    trajectory: np.ndarray
+    intrinsics: np.ndarray
+    flipped: np.ndarray
+
+
+def padding(receptive_field: int, causal: bool) -> tuple[int, int]:
+    """(frames added before, frames added after) a sequence so that every frame has a full window."""
+    if receptive_field < 1 or receptive_field % 2 == 0:
+        raise ValueError(f"receptive field must be odd and positive, got {receptive_field}")
+    pad = (receptive_field - 1) // 2
+    shift = pad if causal else 0  # causal: the window ends at the output frame
+    return pad + shift, pad - shift
+
+
+def split_root(positions_3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., 17, 3) camera space -> (root-relative pose with joint 0 zeroed, trajectory (..., 1, 3))."""
+    traj = positions_3d[..., :1, :]
+    return positions_3d - traj, traj.copy()
+
+
+def flip_2d(x: np.ndarray, layout: sk.Skeleton) -> np.ndarray:
+    """Mirror normalised 2D keypoints (..., J, 2): negate x, swap left/right joints."""
+    out = x[..., layout.flip_permutation(), :].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def flip_3d(X: np.ndarray, layout: sk.Skeleton = sk.H36M17) -> np.ndarray:
+    """Mirror camera-space 3D joints (..., J, 3): negate x, swap left/right joints."""
+    out = X[..., layout.flip_permutation(), :].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def flip_intrinsics(k: np.ndarray) -> np.ndarray:
+    """Mirror (..., 9) normalised intrinsics: negate cx and p1."""
+    k = k.copy()
+    k[..., 2] *= -1
+    k[..., 7] *= -1
+    return k
+
+
+class WindowBatches:
+    """Seeded, shuffled training batches of windows.
+
+    Args:
+        sequences: training :class:`Sequence` records.
+        batch_size: windows per batch (per process when ``world_size > 1``).
+        receptive_field: R, the model's receptive field in frames (odd).
+        chunk_length: output frames per window (1 for the strided model; the window then holds R
+            input frames; in general L + R - 1).
+        causal: windows end at the output frame instead of being centred on it.
+        augment: add a horizontally flipped copy of every window.
+        shuffle: shuffle the windows each epoch, from ``(seed, epoch)`` (so a resumed run sees the
+            same order as an uninterrupted one).
+        layout_2d: the input joint layout (for left/right swaps).
+        rank, world_size: shard every epoch's batches across DistributedDataParallel processes.
+        subsample: use every k-th window per epoch, rotating the offset with the epoch so that k
+            epochs together see every window (windows 20 ms apart are nearly identical, so this
+            trades little accuracy for k times faster epochs on a CPU).
+    """
+
+    def __init__(self, sequences: Seq[Sequence], batch_size: int, receptive_field: int, chunk_length: int = 1,
+                 causal: bool = False, augment: bool = True, shuffle: bool = True, seed: int = 0,
+                 layout_2d: sk.Skeleton = sk.COCO17, rank: int = 0, world_size: int = 1, subsample: int = 1):
+        if not sequences:
+            raise DataError("WindowBatches", "no training sequences")
+        if batch_size < 1 or chunk_length < 1 or subsample < 1:
+            raise ValueError("batch_size, chunk_length and subsample must be positive")
+        self.subsample = subsample
+        self.before, self.after = padding(receptive_field, causal)
+        self.receptive_field, self.chunk_length = receptive_field, chunk_length
+        self.batch_size, self.augment, self.shuffle, self.seed = batch_size, augment, shuffle, seed
+        self.layout_2d, self.rank, self.world_size = layout_2d, rank, world_size
+        self._inputs, self._targets, self._traj, self._intr = [], [], [], []
+        pairs = []
+        for i, seq in enumerate(sequences):
+            layout_2d.check(seq.keypoints_2d, f"{seq.subject}/{seq.action}/camera {seq.camera}", dims=2)
+            sk.H36M17.check(seq.positions_3d, f"{seq.subject}/{seq.action}/camera {seq.camera}", dims=3)
+            if len(seq.keypoints_2d) != len(seq.positions_3d):
+                raise DataError(f"{seq.subject}/{seq.action}", "2D and 3D lengths differ")
+            self._inputs.append(np.pad(seq.keypoints_2d, ((self.before, self.after), (0, 0), (0, 0)), mode="edge"))
+            pose, traj = split_root(seq.positions_3d)
+            self._targets.append(pose)
+            self._traj.append(traj)
+            self._intr.append(seq.intrinsics)
+            starts = np.arange(0, len(seq), chunk_length)
+            for flip in ((False, True) if augment else (False,)):
+                pairs.append(np.stack([np.full_like(starts, i), starts, np.full_like(starts, flip)], 1))
+        self.pairs = np.concatenate(pairs)  # (N, 3): sequence index, first output frame, flip
+
+    @property
+    def num_windows(self) -> int:
+        """All windows (flipped copies included), before subsampling."""
+        return len(self.pairs)
+
+    def _epoch_pairs(self, epoch: int) -> np.ndarray:
+        if self.subsample == 1:
+            return self.pairs
+        keep = (self.pairs[:, 1] // self.chunk_length) % self.subsample == epoch % self.subsample
+        return self.pairs[keep]
+
+    def num_batches(self, epoch: int = 0) -> int:
+        """Batches every process sees in an epoch. With several processes each gets the same
+        number (the remainder is dropped) so that DistributedDataParallel's collectives stay in step."""
+        total = -(-len(self._epoch_pairs(epoch)) // self.batch_size)
+        return total if self.world_size == 1 else total // self.world_size
+
+    def epoch(self, epoch: int) -> Iterator[Batch]:
+        """The batches of one epoch (the same for a given ``(seed, epoch)``)."""
+        pairs = self._epoch_pairs(epoch)
+        order = (np.random.default_rng([self.seed, epoch]).permutation(len(pairs)) if self.shuffle
+                 else np.arange(len(pairs)))
+        for k in range(self.num_batches(epoch)):
+            b = k * self.world_size + self.rank
+            yield self._make(pairs[order[b * self.batch_size:(b + 1) * self.batch_size]])
+
+    def _make(self, pairs: np.ndarray) -> Batch:
+        L, width = self.chunk_length, self.chunk_length + self.receptive_field - 1
+        B = len(pairs)
+        J = self._inputs[0].shape[1]
+        inputs = np.empty((B, width, J, 2), dtype=np.float32)
+        targets = np.empty((B, L, 17, 3), dtype=np.float32)
+        traj = np.empty((B, L, 1, 3), dtype=np.float32)
+        intr = np.empty((B, 9), dtype=np.float32)
+        for k, (i, start, flip) in enumerate(pairs):
+            x = self._inputs[i][start:start + width]
+            y, t = self._targets[i][start:start + L], self._traj[i][start:start + L]
+            if len(y) < L:  # the last chunk of a sequence: repeat its last frame
+                y = np.pad(y, ((0, L - len(y)), (0, 0), (0, 0)), mode="edge")
+                t = np.pad(t, ((0, L - len(t)), (0, 0), (0, 0)), mode="edge")
+                x = np.pad(x, ((0, width - len(x)), (0, 0), (0, 0)), mode="edge")
+            c = self._intr[i]
+            if flip:
+                x, y, t, c = flip_2d(x, self.layout_2d), flip_3d(y), t * [-1, 1, 1], flip_intrinsics(c)
+            inputs[k], targets[k], traj[k], intr[k] = x, y, t, c
+        return Batch(inputs, targets, traj, intr, pairs[:, 2].astype(bool))
+
+
+def whole_sequences(sequences: Seq[Sequence], receptive_field: int, causal: bool = False,
+                    flip_test: bool = False, layout_2d: sk.Skeleton = sk.COCO17):
+    """Yield ``(sequence, inputs)`` for evaluation, one sequence at a time.
+
+    inputs: (1, T + R - 1, J, 2) edge-padded normalised 2D, or (2, ...) with the flipped copy second
+    when ``flip_test`` (undo with :func:`merge_flipped`).
+    """
+    before, after = padding(receptive_field, causal)
+    for seq in sequences:
+        layout_2d.check(seq.keypoints_2d, f"{seq.subject}/{seq.action}/camera {seq.camera}", dims=2)
+        x = np.pad(seq.keypoints_2d, ((before, after), (0, 0), (0, 0)), mode="edge")[None]
+        if flip_test:
+            x = np.concatenate([x, flip_2d(x, layout_2d)])
+        yield seq, x.astype(np.float32)
+
+
+def merge_flipped(pred: np.ndarray) -> np.ndarray:
+    """(2, T, 17, 3) predictions for the original and flipped input -> (T, 17, 3) average."""
+    assert pred.shape[0] == 2, f"expected (2, T, J, 3), got {pred.shape}"
+    return 0.5 * (pred[0] + flip_3d(pred[1]))

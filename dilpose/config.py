@@ -1,0 +1,89 @@
+"""Run profiles: ``smoke`` (CI, seconds), ``default`` (a laptop's CPU, minutes), ``paper`` (the
+paper's settings, a GPU, hours).
+
+Every notebook has one ``parameters`` cell (profile, dataset, seed) and calls
+:func:`for_notebook`, which returns a :class:`Config`; printing it shows that papermill's injected
+parameters took effect.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .noise import NoiseConfig
+
+PROFILES = ("smoke", "default", "paper")
+DATASETS = ("cmu-default", "h36m")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a notebook or a training run needs to know. Field comments say why."""
+
+    profile: str = "default"
+    dataset: str = "cmu-default"     # "h36m" reads VideoPose3D's npz files from data/
+    seed: int = 0                    # one seed drives data noise, init, shuffling
+    h36m_2d_source: str = "cpn_ft_h36m_dbb"   # the paper's 2D detections are CPN on Mask R-CNN boxes
+    noise: NoiseConfig = field(default_factory=NoiseConfig)
+    # Model (paper: 4 blocks, widths 3,3,3,3,3 -> 243 frames, 1024 channels).
+    filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
+    channels: int = 256              # 1024 in the paper; 256 trains in minutes on 2 CPU cores
+    dropout: float = 0.25
+    causal: bool = False
+    # Training (paper: 90 epochs, lr 1e-3 x 0.95 per epoch, BN momentum 0.1 -> 0.001).
+    epochs: int = 12
+    batch_size: int = 1024
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    bn_momentum: tuple[float, float] = (0.1, 0.001)
+    stride_subsample: int = 4        # every k-th window per epoch, rotating (50 Hz windows are near-duplicates)
+    flip_augment: bool = True
+    flip_test: bool = True
+    eval_cameras: tuple[int, ...] = (0, 1, 2, 3)
+
+    @property
+    def receptive_field(self) -> int:
+        r = 1
+        for w in self.filter_widths:
+            r *= w
+        return r
+
+    def replace(self, **changes) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["receptive_field"] = self.receptive_field
+        return d
+
+    def __str__(self) -> str:
+        keys = ("profile", "dataset", "seed", "filter_widths", "channels", "epochs", "causal")
+        return "Config(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in keys) + \
+               f", receptive_field={self.receptive_field})"
+
+
+_PROFILE_SETTINGS = {
+    "smoke": dict(filter_widths=(3, 3, 3), channels=64, epochs=1, batch_size=256, stride_subsample=8,
+                  eval_cameras=(0,)),
+    "default": dict(),
+    "paper": dict(channels=1024, epochs=90, stride_subsample=1),
+}
+
+
+def for_profile(profile: str, **overrides) -> Config:
+    """The :class:`Config` of a profile, with keyword overrides (unknown keys are an error)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    settings = {**_PROFILE_SETTINGS[profile], **overrides}
+    unknown = set(settings) - {f.name for f in dataclasses.fields(Config)}
+    if unknown:
+        raise ValueError(f"unknown config keys {sorted(unknown)}")
+    if settings.get("dataset", "cmu-default") not in DATASETS:
+        raise ValueError(f"unknown dataset {settings['dataset']!r}; choose one of {DATASETS}")
+    return Config(profile=profile, **settings)
+
+
+def for_notebook(notebook: str, profile: str, dataset: str = "cmu-default", seed: int = 0, **overrides) -> Config:
+    """The config a notebook runs with. ``notebook`` ("01", "02", ...) is recorded for the reports."""
+    return for_profile(profile, dataset=dataset, seed=seed, **overrides)

@@ -1,0 +1,64 @@
+"""Every path the project uses, anchored at the package, never at the working directory.
+
+papermill, nbval and a person in JupyterLab each start a notebook in a different directory, so all
+paths are resolved from this file's location. ``DILPOSE_REPORTS`` overrides the reports folder (the
+tests use it so that they never overwrite the committed reports); ``DILPOSE_SHARED`` overrides where
+the optional ``../shared`` folder (raw motion capture, camera JSON) is looked for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+DATA_DIR = REPO_ROOT / "data"
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+RESOURCES_DIR = PACKAGE_DIR / "resources"
+
+#: The committed default dataset: CMU motion capture converted by :mod:`dilpose.bvh`.
+DEFAULT_DATASET = DATA_DIR / "cmu_mocap_3d.npz"
+#: Human3.6M camera parameters shipped as package data.
+H36M_CAMERAS = RESOURCES_DIR / "h36m_cameras.json"
+
+
+def reports_dir() -> Path:
+    """Root of the generated reports (``reports/`` in the repository unless ``DILPOSE_REPORTS`` is set)."""
+    return Path(os.environ.get("DILPOSE_REPORTS", REPO_ROOT / "reports")).resolve()
+
+
+def metrics_dir() -> Path:
+    return reports_dir() / "metrics"
+
+
+def figures_dir() -> Path:
+    return reports_dir() / "figures"
+
+
+def executed_dir() -> Path:
+    return reports_dir() / "executed"
+
+
+def bench_dir() -> Path:
+    return reports_dir() / "bench"
+
+
+def checkpoints_dir() -> Path:
+    """Model checkpoints; kept out of git (see .gitignore)."""
+    return reports_dir() / "checkpoints"
+
+
+def shared_dir() -> Path | None:
+    """The optional ``../shared`` folder beside the clone, or None when it is absent."""
+    env = os.environ.get("DILPOSE_SHARED")
+    candidate = Path(env) if env else REPO_ROOT.parent / "shared"
+    return candidate.resolve() if candidate.is_dir() else None
+
+
+def mocap_dir() -> Path | None:
+    """``../shared/data/mocap`` (the raw CMU BVH clips and their manifest), or None when absent."""
+    shared = shared_dir()
+    if shared is None or not (shared / "data" / "mocap" / "MANIFEST.csv").is_file():
+        return None
+    return shared / "data" / "mocap"

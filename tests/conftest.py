@@ -1,0 +1,25 @@
+"""Shared fixtures. Tests never write into the repository's reports/: DILPOSE_REPORTS points to a
+temporary folder for the whole session."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from dilpose import paths
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_reports(tmp_path_factory):
+    old = os.environ.get("DILPOSE_REPORTS")
+    os.environ["DILPOSE_REPORTS"] = str(tmp_path_factory.mktemp("reports"))
+    yield
+    if old is None:
+        os.environ.pop("DILPOSE_REPORTS", None)
+    else:
+        os.environ["DILPOSE_REPORTS"] = old
+
+
+needs_shared = pytest.mark.skipif(paths.mocap_dir() is None,
+                                  reason="../shared/data/mocap is not beside the clone")

@@ -1,0 +1,44 @@
+"""The project's set-up files agree with each other."""
+
+import re
+import tomllib
+
+import yaml
+
+from dilpose import paths
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~ \[]", req, maxsplit=1)[0].lower()
+
+
+def test_environment_yml_lists_the_same_packages_as_pyproject():
+    deps = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert sorted(deps) == sorted(p for p in pip if not p.startswith("-e"))
+
+
+def test_design_card_packages_are_declared_and_torch_is_pinned():
+    deps = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {_name(d) for d in deps}
+    assert {"jupyterlab", "torch", "numpy", "matplotlib", "plotly", "papermill", "nbval", "ipywidgets",
+            "anywidget", "tqdm", "pandas", "pytest"} <= names
+    assert "torch==2.13.0" in deps  # a loose torch pulls a multi-GB CUDA build
+
+
+def test_camera_json_ships_with_the_package_and_keeps_its_provenance():
+    import json
+
+    spec = json.loads(paths.H36M_CAMERAS.read_text())
+    assert "VideoPose3D" in spec["_source"]
+
+
+def test_importing_the_package_has_no_side_effects():
+    import subprocess
+    import sys
+
+    code = ("import sys, dilpose, dilpose.paths; "
+            "print(sorted(m for m in sys.modules if m.startswith(('torch', 'matplotlib', 'plotly'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

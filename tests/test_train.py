@@ -1,0 +1,125 @@
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from dilpose import config, dataset, train
+from dilpose.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def seqs():
+    data = dataset.from_default(seed=0, subjects=("cmu02", "cmu10"))
+    return dataset.sequences(data, ["cmu02"], cameras=(0, 1)), dataset.sequences(data, ["cmu10"], cameras=(0,))
+
+
+def _cfg(**kw):
+    settings = dict(filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2, epochs=2)
+    return config.for_profile("smoke", **{**settings, **kw})
+
+
+def _weights(trainer):
+    return {k: v.clone() for k, v in trainer.model.state_dict().items()}
+
+
+def test_bn_momentum_decays_from_start_to_end():
+    assert train.bn_momentum(0, 90, 0.1, 0.001) == pytest.approx(0.1)
+    assert train.bn_momentum(89, 90, 0.1, 0.001) == pytest.approx(0.001)
+    assert train.bn_momentum(45, 90, 0.1, 0.001) == pytest.approx(0.1 * 0.01 ** (45 / 89))
+
+
+def test_seeded_runs_are_reproducible(seqs):
+    a = train.Trainer(_cfg(), seqs[0], progress=False)
+    a.fit()
+    b = train.Trainer(_cfg(), seqs[0], progress=False)
+    b.fit()
+    for k, v in _weights(a).items():
+        assert torch.equal(v, _weights(b)[k]), k
+    c = train.Trainer(_cfg(seed=1), seqs[0], progress=False)
+    c.fit()
+    assert not torch.equal(_weights(a)["shrink.weight"], _weights(c)["shrink.weight"])
+
+
+def test_interrupted_and_resumed_run_ends_with_the_same_weights(seqs, tmp_path):
+    full = train.Trainer(_cfg(epochs=3), seqs[0], checkpoint=tmp_path / "full.pt", progress=False)
+    full.fit()
+    part = train.Trainer(_cfg(epochs=3), seqs[0], checkpoint=tmp_path / "part.pt", progress=False)
+    part.fit(stop_after=1)
+    assert part.epoch == 1
+    resumed = train.Trainer(_cfg(epochs=3), seqs[0], checkpoint=tmp_path / "part.pt", progress=False)
+    resumed.fit(resume=True)
+    assert resumed.epoch == 3 and len(resumed.history.epochs) == 3
+    for k, v in _weights(full).items():
+        assert torch.equal(v, _weights(resumed)[k]), f"{k} differs after resume"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+def test_schedule_lr_decays_per_epoch(seqs):
+    t = train.Trainer(_cfg(epochs=3), seqs[0], progress=False)
+    history = t.fit()
+    assert [e.lr for e in history.epochs] == pytest.approx([1e-3, 0.95e-3, 0.95 ** 2 * 1e-3])
+    assert history.epochs[0].bn_momentum == pytest.approx(0.1)
+    assert history.epochs[-1].bn_momentum == pytest.approx(0.001)
+
+
+def test_training_reduces_the_error(seqs):
+    t = train.Trainer(_cfg(epochs=4, channels=32), seqs[0], val=seqs[1], progress=False)
+    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
+    history = t.fit()
+    assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm
+    assert history.epochs[-1].val_mpjpe_mm < 0.8 * before
+
+
+def test_checkpoints_load_weights_only_and_refuse_code(seqs, tmp_path):
+    t = train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "ok.pt", progress=False)
+    t.fit()
+    model = train.model_from_checkpoint(tmp_path / "ok.pt")
+    assert not model.training and model.cfg.channels == 16
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
+
+    torch.save({"model": {}, "model_config": {}, "epoch": 0, "payload": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(DataError, match="evil.pt"):
+        train.load_checkpoint(tmp_path / "evil.pt")
+    assert not (tmp_path / "pwned").exists()
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "ok.pt").read_bytes()[:1000])
+    with pytest.raises(DataError, match="cut.pt"):
+        train.load_checkpoint(tmp_path / "cut.pt")
+
+
+def test_resume_with_a_different_architecture_is_refused(seqs, tmp_path):
+    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).fit()
+    other = train.Trainer(_cfg(epochs=2, channels=8), seqs[0], checkpoint=tmp_path / "a.pt", progress=False)
+    with pytest.raises(DataError, match="architecture"):
+        other.fit(resume=True)
+
+
+def test_flip_test_evaluation_differs_but_stays_close(seqs):
+    t = train.Trainer(_cfg(epochs=2, channels=32), seqs[0], progress=False)
+    t.fit()
+    plain = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)
+    flipped = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=True)
+    assert plain["protocol"]["flip_test"] is False and flipped["protocol"]["flip_test"] is True
+    assert plain["mpjpe"]["frame_mean"] != flipped["mpjpe"]["frame_mean"]
+    assert abs(plain["mpjpe"]["frame_mean"] - flipped["mpjpe"]["frame_mean"]) < 0.3 * plain["mpjpe"]["frame_mean"]
+
+
+@pytest.mark.slow
+def test_torchrun_with_two_cpu_processes(tmp_path):
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "dilpose.cli", "train", "--profile", "smoke", "--epochs", "1", "--channels", "16",
+           "--filter-widths", "3,3", "--checkpoint", str(tmp_path / "ddp.pt"), "--quiet"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    sums = re.findall(r"rank (\d)/2 weights checksum (\S+)", out.stdout)
+    assert sorted(r for r, _ in sums) == ["0", "1"], out.stdout
+    assert sums[0][1] == sums[1][1]  # DDP kept both replicas identical
+    ckpt = train.load_checkpoint(tmp_path / "ddp.pt")
+    assert ckpt["epoch"] == 1
