@@ -21,6 +21,7 @@ import numpy as np
 
 from . import default_data, formats, paths
 from . import skeleton as sk
+from .bvh import cmu_to_coco17
 from .camera import Camera, load_h36m_cameras, normalize_screen_coordinates
 from .errors import DataError
 from .noise import NoiseConfig, apply_detector_noise, fill_gaps
@@ -84,10 +85,7 @@ def render_coco(positions_3d: np.ndarray, face_3d: np.ndarray, cam: Camera) -> n
 
 def coco_3d(positions_3d: np.ndarray, face_3d: np.ndarray) -> np.ndarray:
     """Assemble COCO-17 3D joints (T, 17, 3) from H36M-17 joints (T, 17, 3) and face points (T, 5, 3)."""
-    h = sk.H36M17.index
-    body = [h("l_shoulder"), h("r_shoulder"), h("l_elbow"), h("r_elbow"), h("l_wrist"), h("r_wrist"),
-            h("l_hip"), h("r_hip"), h("l_knee"), h("r_knee"), h("l_foot"), h("r_foot")]
-    return np.concatenate([face_3d, positions_3d[:, body]], axis=1)
+    return cmu_to_coco17(positions_3d, face_3d)
 
 
 def from_default(seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), path: str | Path | None = None,
@@ -204,17 +202,17 @@ def example_views(data: PoseData, subject: str, action: str) -> ExampleViews:
 
 
 def h36m_available(data_dir: str | Path | None = None, source_2d: str = "cpn_ft_h36m_dbb") -> bool:
-    data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    data_dir = Path(data_dir) if data_dir is not None else paths.user_data_dir()
     return (data_dir / "data_3d_h36m.npz").is_file() and (data_dir / f"data_2d_h36m_{source_2d}.npz").is_file()
 
 
 def from_h36m(data_dir: str | Path | None = None, source_2d: str = "cpn_ft_h36m_dbb") -> PoseData:
-    """VideoPose3D's Human3.6M files from ``data_dir`` (default ``data/``).
+    """VideoPose3D's Human3.6M files from ``data_dir`` (default ``data/``, see :func:`paths.user_data_dir`).
 
     As VideoPose3D does, 2D sequences longer than the motion capture are cut to its length (a few
     videos have extra frames); a 2D sequence shorter than the 3D one is an error.
     """
-    data_dir = Path(data_dir) if data_dir is not None else paths.DATA_DIR
+    data_dir = Path(data_dir) if data_dir is not None else paths.user_data_dir()
     path3d, path2d = data_dir / "data_3d_h36m.npz", data_dir / f"data_2d_h36m_{source_2d}.npz"
     positions = formats.load_positions_3d(path3d, "h36m17")
     kps, meta = formats.load_positions_2d(path2d)
@@ -256,7 +254,7 @@ def load(name: str = "cmu-default", seed: int = 0, noise: NoiseConfig | None = N
         return from_default(seed=seed, noise=noise)
     if name == "h36m":
         if not h36m_available(source_2d=source_2d):
-            raise DataError(paths.DATA_DIR, f"dataset 'h36m' needs data_3d_h36m.npz and "
+            raise DataError(paths.user_data_dir(), f"dataset 'h36m' needs data_3d_h36m.npz and "
                                             f"data_2d_h36m_{source_2d}.npz in data/ (VideoPose3D's files)")
         return from_h36m(source_2d=source_2d)
     raise DataError("dataset", f"unknown dataset {name!r}; choose 'cmu-default' or 'h36m'")

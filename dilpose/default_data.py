@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from . import paths
+from . import bvh
 from .camera import Camera, load_h36m_cameras
 from .errors import DataError
 from .fileio import save_npz
@@ -54,7 +55,6 @@ TRAIN_SUBJECTS = ("cmu05", "cmu06", "cmu13", "cmu16")
 TEST_SUBJECTS = ("cmu02", "cmu09", "cmu10")
 
 FPS = 50.0  # the paper's (HRI-I's and Human3.6M's) frame rate
-CMU_UNIT_TO_M = 0.056444
 
 # CMU Y-up (x left, y up, z forward) -> Z-up world: a +90 degree rotation about x.
 _CMU_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
@@ -112,8 +112,6 @@ def build(mocap_dir: str | Path | None = None, out_path: str | Path | None = Non
     metres, 120 -> 50 Hz interpolation, CMU -> H36M-17 + face points), rotates to Z-up and places
     the clip in its camera subject's capture volume. Written atomically.
     """
-    from . import bvh  # the importer is only needed when rebuilding
-
     mocap_dir = Path(mocap_dir) if mocap_dir is not None else paths.mocap_dir()
     if mocap_dir is None:
         raise DataError("../shared/data/mocap", "raw motion capture not found; the committed "
@@ -129,7 +127,7 @@ def build(mocap_dir: str | Path | None = None, out_path: str | Path | None = Non
         digest = _sha256(bvh_path)
         if digest != row["bvh_sha256"]:
             raise DataError(bvh_path, f"sha256 {digest} differs from the manifest's {row['bvh_sha256']}")
-        clip = bvh.load_cmu_clip(bvh_path, target_hz=FPS, unit_to_m=CMU_UNIT_TO_M)
+        clip = bvh.load_cmu_clip(bvh_path, target_hz=FPS, unit_to_m=bvh.CMU_UNIT_TO_M)
         subject = f"cmu{int(row['subject']):02d}"
         clip_id = Path(row["file"]).stem
         category = category_of(row["category"])

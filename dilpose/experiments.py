@@ -110,6 +110,25 @@ def per_action_table(results: dict):
     return table.round(2)
 
 
+def clip_table(runs: list[RunResult]):
+    """pandas table: MPJPE (mm, mean over cameras) per test clip (rows, with its length in frames) and
+    variant (columns). Short clips give a long receptive field little real context: the rest of its
+    window is the clip's first or last frame repeated."""
+    import pandas as pd
+
+    frames, columns = {}, {}
+    for run in runs:
+        per_clip: dict[str, list[float]] = {}
+        for r in run.results["per_sequence"]:
+            key = f"{r['subject']} · {r['action']}"
+            per_clip.setdefault(key, []).append(r["mpjpe_mm"])
+            frames[key] = r["frames"]
+        columns[run.name] = {k: float(np.mean(v)) for k, v in per_clip.items()}
+    table = pd.DataFrame(columns)
+    table.insert(0, "frames", pd.Series(frames))
+    return table.sort_values("frames").round(1)
+
+
 def ablation_table(runs: list[RunResult]):
     """pandas table of variants: receptive field, causality, parameters, time and the four metrics."""
     import pandas as pd
@@ -150,11 +169,6 @@ def comparison_lines(main: RunResult, others: dict[str, RunResult]) -> list[str]
     return lines
 
 
-def mean_over_seeds(values: list[float]) -> tuple[float, float]:
-    arr = np.asarray(values, dtype=float)
-    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
-
-
 #: Published averages (Table I, MPJPE protocol 1, Human3.6M, mm), labelled for what they are.
 PUBLISHED_H36M = {"paper (Liu & Ren), Human3.6M": 46.5, "VideoPose3D (Pavllo et al.), Human3.6M": 46.8}
 
@@ -175,6 +189,13 @@ def model_verdict(main: RunResult, runs: dict[str, RunResult], dataset: str) -> 
     elif beats:
         lines.append("Temporal context does NOT clearly help here: some shorter receptive field is as good "
                      "or better (" + ", ".join(k for k, v in beats.items() if not v) + ").")
+    clips = clip_table([*runs.values(), main])
+    longest = clips.index[-1]
+    shorter = {label: clips.loc[longest, label] for label, r in runs.items() if r.cfg.causal == main.cfg.causal}
+    if shorter:
+        best = min(shorter, key=shorter.get)
+        lines.append(f"On the longest test clip ({longest}, {clips.loc[longest, 'frames']} frames) {main.name}: "
+                     f"{clips.loc[longest, main.name]:.1f} mm; best shorter window ({best}): {shorter[best]:.1f} mm.")
     if dataset == "h36m":
         lines.append(f"Human3.6M: measured {m:.1f} mm vs the paper's 46.5 mm and VideoPose3D's 46.8 mm "
                      f"(Table I, protocol 1).")
@@ -197,6 +218,7 @@ def model_metrics(main: RunResult, runs: dict[str, RunResult], data: PoseData, p
             "protocol": main.results["protocol"], "main": detail(main),
             "ablations": {label: detail(r) for label, r in runs.items()},
             "temporal_context_helps": verdict["temporal_context_helps"], "verdict": verdict["lines"],
+            "per_clip_mpjpe_mm": clip_table([*runs.values(), main]).to_dict(orient="index"),
             "parameter_table": {str(c): row for c, row in params_table.to_dict(orient="index").items()},
             "published_h36m_mpjpe_mm": PUBLISHED_H36M,
             "published_note": "published Human3.6M numbers (Table I, protocol 1); not measured here and not "

@@ -23,6 +23,12 @@ DEFAULT_DATASET = DATA_DIR / "cmu_mocap_3d.npz"
 H36M_CAMERAS = RESOURCES_DIR / "h36m_cameras.json"
 
 
+def user_data_dir() -> Path:
+    """Where the user's own dataset files (VideoPose3D's Human3.6M npz) are looked for: ``data/``,
+    or ``DILPOSE_DATA_DIR`` when set."""
+    return Path(os.environ.get("DILPOSE_DATA_DIR", DATA_DIR)).resolve()
+
+
 def reports_dir() -> Path:
     """Root of the generated reports (``reports/`` in the repository unless ``DILPOSE_REPORTS`` is set)."""
     return Path(os.environ.get("DILPOSE_REPORTS", REPO_ROOT / "reports")).resolve()

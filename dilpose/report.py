@@ -49,18 +49,3 @@ def save_figure(fig: Any, name: str, dpi: int = 110) -> Path:
         # The plotly.js bundle is loaded from its CDN to keep the report small (a few hundred kB).
         return write_text(paths.figures_dir() / f"{name}.html", fig.to_html(include_plotlyjs="cdn", full_html=True))
     raise TypeError(f"cannot save a {type(fig).__name__} as a figure")
-
-
-def save_table(df, name: str) -> Path:
-    """Write a pandas table as CSV and Markdown under reports/tables/."""
-    folder = paths.reports_dir() / "tables"
-    write_text(folder / f"{name}.csv", df.to_csv())
-    return write_text(folder / f"{name}.md", df.to_markdown() if _has_tabulate() else df.to_string())
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True

@@ -270,13 +270,17 @@ def evaluate(model: TemporalModel, seqs: Seq[Sequence], cfg: Config, layout_2d: 
     ``Walking`` for ``Walking 1``).
     """
     flip_test = cfg.flip_test if flip_test is None else flip_test
-    results = []
+    results, per_sequence = [], []
     for seq in seqs:
         pred = predict(model, seq, model.cfg.causal, flip_test, layout_2d)
         target, _ = B.split_root(seq.positions_3d.astype(np.float64))
         results.append({"subject": seq.subject, "action": seq.category, "pred": pred, "target": target})
+        per_sequence.append({"subject": seq.subject, "action": seq.action, "camera": seq.camera, "frames": len(seq),
+                             "mpjpe_mm": 1000 * float(metrics.mpjpe(pred, target))})
     out = metrics.evaluate(results, flip_test=flip_test,
                            action_of=metrics.h36m_action_base if h36m_actions else None)
+    # Per clip and camera: shows how the error depends on the clip (and its length).
+    out["per_sequence"] = per_sequence
     if keep_predictions:
         out["predictions"] = results
     return out

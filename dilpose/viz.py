@@ -78,12 +78,13 @@ def skeleton_diagrams(h36m_3d: np.ndarray, coco_3d: np.ndarray | None = None):
 
 
 def camera_layout(cameras, pose_world: np.ndarray | None = None, layout: sk.Skeleton = sk.H36M17,
-                  axis_length: float = 1.0):
+                  axis_length: float = 1.5):
     """3D plot of camera centres and viewing directions (world metres, Z up), with an optional pose."""
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(7, 6))
+    fig = plt.figure(figsize=(9, 7))
     ax = fig.add_subplot(projection="3d")
+    ax.view_init(elev=28, azim=-55)
     for i, cam in enumerate(cameras):
         p, d = cam.position(), cam.optical_axis()
         ax.scatter(*p, s=40, color="k")
@@ -97,6 +98,7 @@ def camera_layout(cameras, pose_world: np.ndarray | None = None, layout: sk.Skel
     ax.set_zlabel("z (m)")
     pts = np.array([cam.position() for cam in cameras])
     ax.set_box_aspect(tuple(np.ptp(np.vstack([pts, [[0, 0, 0]]]), axis=0) + 0.5))  # true proportions
+    ax.set_zticks([0, 1, 2])
     ax.set_title("Human3.6M camera layout (world frame, metres)")
     return fig
 

@@ -140,5 +140,5 @@ fig
 # %%
 # NBVAL_CHECK_OUTPUT
 path = report.save_metrics("01_data", metrics, cfg)
-print(path.relative_to(report.paths.reports_dir().parent) if path.is_relative_to(report.paths.reports_dir().parent) else path.name)
+print(path.name)
 print({s: v["frames"] for s, v in metrics["subjects"].items()}, metrics["total_frames"])

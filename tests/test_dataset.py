@@ -71,7 +71,7 @@ def test_unknown_names_are_clear_errors(clean):
 
 
 def test_h36m_without_files_says_what_to_put_where(monkeypatch, tmp_path):
-    monkeypatch.setattr(dataset.paths, "DATA_DIR", tmp_path)
+    monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError, match="data_3d_h36m.npz"):
         dataset.load("h36m")
 

@@ -282,3 +282,18 @@ def test_gradients_flow_in_training():
     out = model(torch.randn(4, 9, 17, 2))
     out.square().mean().backward()
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_fast_dropout_has_nn_dropout_statistics():
+    from dilpose.model import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(0.25)
+    x = torch.ones(200_000)
+    y = drop(x)
+    assert abs(float((y == 0).float().mean()) - 0.25) < 0.005      # drop probability p
+    assert torch.unique(y).tolist() == pytest.approx([0.0, 1.0 / 0.75])  # kept values scaled by 1/(1-p)
+    assert abs(float(y.mean()) - 1.0) < 0.01                         # expectation preserved
+    drop.eval()
+    assert torch.equal(drop(x), x)                                   # identity at inference
+    assert isinstance(drop, nn.Dropout)                              # folded away like nn.Dropout

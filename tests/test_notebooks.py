@@ -99,3 +99,61 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
     monkeypatch.setenv("DILPOSE_REPORTS", str(tmp_path / "reports"))
     with pytest.raises(runner.NotebookFailed, match=r"01_broken.py failed in cell \d+ .*ValueError: boom"):
         runner.run(profile="smoke")
+
+
+def test_dataset_parameter_switches_the_series_to_human36m_files(tmp_path, monkeypatch):
+    """With VideoPose3D's Human3.6M npz files present, ``dataset="h36m"`` runs notebook 01 on them.
+
+    The files here are written in the exact upstream format, with CMU motion standing in for the
+    (non-downloadable) Human3.6M motion."""
+    import numpy as np
+
+    from dilpose import camera, default_data, formats, skeleton as sk
+
+    cmu = default_data.load()
+    cams = camera.load_h36m_cameras()
+    pos3d, pos2d = {}, {}
+    for subject, (cmu_subject, action) in {"S1": ("cmu16", "walk 16_15"), "S9": ("cmu09", "run 09_11")}.items():
+        p17 = cmu.clip(cmu_subject, action).astype(np.float64)
+        p32 = np.repeat(p17[:, :1], 32, axis=1)
+        p32[:, list(sk.H36M32_TO_17)] = p17
+        pos3d[subject] = {"Walking 1": p32}
+        pos2d[subject] = {"Walking 1": [cam.project(p17) for cam in cams[subject]]}
+    formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", pos3d)
+    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, layout="h36m")
+    monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("DILPOSE_REPORTS", str(tmp_path / "reports"))
+    source = next(p for p in SOURCES if p.name.startswith("01_"))
+    runner.execute(source, tmp_path / "reports" / "executed" / "01.ipynb",
+                   {"profile": "smoke", "dataset": "h36m", "seed": 0})
+    metrics = json.loads((tmp_path / "reports" / "metrics" / "01_data.json").read_text())
+    assert metrics["dataset"] == "h36m" and metrics["layout_2d"] == "h36m17"
+    assert set(metrics["subjects"]) == {"S1", "S9"} and metrics["test_subjects"] == ["S9"]
+
+
+def test_model_notebook_writes_metrics_with_protocol_and_ablations(smoke_reports):
+    metrics = json.loads((smoke_reports / "metrics" / "02_model.json").read_text())
+    assert metrics["dataset"] == "cmu-default" and metrics["test_subjects"] == ["cmu02", "cmu09", "cmu10"]
+    protocol = metrics["protocol"]
+    assert protocol["flip_test"] is True and protocol["root_relative"] is True
+    assert set(protocol["metrics"]) == {"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"}
+    assert metrics["main"]["receptive_field"] == 27  # the smoke profile's model
+    assert set(metrics["ablations"]) == {"1 frame", "27 frames causal"}
+    for run in [metrics["main"], *metrics["ablations"].values()]:
+        assert 0 < run["p_mpjpe_mm"] <= run["mpjpe_mm"]  # alignment can only reduce the error
+        assert set(run["per_action"]["mpjpe"]) == {"walk", "run", "sport"}
+    assert "not comparable" in metrics["published_note"]
+    for name in ("02_receptive_field.png", "02_ablation.png", "02_learning_curves.png", "02_prediction.png"):
+        assert (smoke_reports / "figures" / name).stat().st_size > 1000
+
+
+def test_committed_model_metrics_state_the_receptive_field_verdict_from_the_numbers():
+    metrics = json.loads((paths.REPO_ROOT / "reports" / "metrics" / "02_model.json").read_text())
+    main = metrics["main"]
+    assert main["receptive_field"] == 243 and metrics["provenance"]["config"]["profile"] == "default"
+    shorter = {k: v for k, v in metrics["ablations"].items() if not v["causal"]}
+    assert {v["receptive_field"] for v in shorter.values()} == {1, 27, 81}
+    helps = all(main["mpjpe_mm"] < v["mpjpe_mm"] for v in shorter.values())
+    assert metrics["temporal_context_helps"] is helps
+    expected = "Temporal context helps here" if helps else "Temporal context does NOT clearly help here"
+    assert any(line.startswith(expected) for line in metrics["verdict"])
