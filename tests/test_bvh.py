@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from dilpose import bvh
+from dilpose import paths
 from dilpose.errors import DataError
 from dilpose.skeleton import COCO17, H36M17
 
-# The shared data folder sits beside the repository (/work/shared next to /work/main).
-MOCAP = Path(__file__).resolve().parents[2] / "shared" / "data" / "mocap"
+# The shared data folder beside the clone (../shared), as dilpose.paths finds it.
+MOCAP = paths.mocap_dir() or Path("/nonexistent")
 needs_mocap = pytest.mark.skipif(not (MOCAP / "bvh" / "16_15.bvh").is_file(),
-                                 reason="shared CMU mocap data not available")
+                                 reason="../shared/data/mocap is not beside the clone")
 
 # A two-bone chain: 6-channel root, a ZYX knee, an end site. 10 units per bone, pointing down.
 CHAIN = """HIERARCHY
