@@ -92,8 +92,7 @@ def from_default(seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), path:
                  subjects: tuple[str, ...] | None = None) -> PoseData:
     """The embedded CMU dataset with COCO-17 2D from the four cameras; detector noise unless ``noise=None``.
 
-    Each (subject, action, camera) gets its own noise stream derived from ``seed``, so adding a clip
-    does not change the noise of the others.
+    Each (subject, action, camera) gets its own reproducible noise stream (see :func:`_render_views`).
     """
     data = default_data.load(path)
     all_cams = load_h36m_cameras()
@@ -149,13 +148,13 @@ def from_default(seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), path:
                     fps=float(data.meta["fps"]), info=info)
 
 
-
 def _render_views(data: default_data.DefaultData, subject: str, action: str, cams: list[Camera], seed: int,
                   noise: NoiseConfig | None):
     """Per camera: (clean (T,17,2) px, detector output (T,17,2) px with NaN for misses, scores (T,17), events).
 
-    Each (subject, action, camera) has its own noise stream, keyed by their indices and ``seed``, so
-    adding a clip does not change the noise of the others.
+    Each (subject, action, camera) has its own noise stream, seeded by ``seed`` and the indices of the
+    subject, action and camera in the dataset file, so streams are independent and reproducible (and
+    a subset of subjects gets the same noise as the full set).
     """
     pos = data.clip(subject, action).astype(np.float64)
     face = data.face_3d[subject][action].astype(np.float64)

@@ -42,8 +42,12 @@ class RunResult:
 
 
 def train_variant(name: str, cfg: Config, data: PoseData, regularizer: Callable | None = None,
-                  checkpoint: bool = True, progress: bool = True, label: str | None = None) -> RunResult:
-    """Train ``cfg`` on the training subjects, evaluate on the test subjects (cameras ``cfg.eval_cameras``)."""
+                  checkpoint: bool = True, progress: bool = True) -> RunResult:
+    """Train ``cfg`` on the training subjects, evaluate on the test subjects (cameras ``cfg.eval_cameras``).
+
+    ``name`` is the checkpoint's file stem (``reports/checkpoints/<name>.pt``); the run is labelled
+    in tables by :func:`run_label` ("243 frames", ...).
+    """
     from . import train
 
     train_seqs = ds.sequences(data, data.train_subjects)
@@ -56,7 +60,7 @@ def train_variant(name: str, cfg: Config, data: PoseData, regularizer: Callable 
     seconds = time.perf_counter() - start
     results = train.evaluate(trainer.eval_network(), test_seqs, cfg, data.layout_2d,
                              h36m_actions=data.name == "h36m")
-    return RunResult(label or run_label(cfg), cfg, history.to_dict(), results, seconds,
+    return RunResult(run_label(cfg), cfg, history.to_dict(), results, seconds,
                      count_parameters(trainer.model), ckpt, trainer)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence as Seq
@@ -199,7 +200,7 @@ class Trainer:
             momentum = bn_momentum(self.epoch, epochs, *self.cfg.bn_momentum)
             set_bn_momentum(self.model, momentum)
             self.model.train()
-            start = _now()
+            start = time.perf_counter()
             total, count = 0.0, 0
             bar = tqdm(self.batches.epoch(self.epoch), total=self.batches.num_batches(self.epoch),
                        desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)
@@ -214,7 +215,7 @@ class Trainer:
                 total += float(loss.detach()) * len(x)
                 count += len(x)
                 bar.set_postfix(loss_mm=f"{1000 * total / count:.1f}", lr=f"{lr:.2e}")
-            log = EpochLog(self.epoch + 1, 1000 * total / max(count, 1), lr, momentum, _now() - start)
+            log = EpochLog(self.epoch + 1, 1000 * total / max(count, 1), lr, momentum, time.perf_counter() - start)
             self.epoch += 1
             if self.val is not None and self.rank == 0:
                 log.val_mpjpe_mm = evaluate(self.eval_network(), self.val, self.cfg, self.layout_2d,
@@ -230,12 +231,6 @@ class Trainer:
         """The whole-sequence model with the current weights, in eval mode."""
         self.eval_model.load_state_dict(self.model.state_dict())
         return self.eval_model.eval()
-
-
-def _now() -> float:
-    import time
-
-    return time.perf_counter()
 
 
 def _plain(obj):
