@@ -208,7 +208,7 @@ def model_verdict(main: RunResult, runs: dict[str, RunResult], dataset: str) -> 
                      "cannot be reproduced without Human3.6M, and the number above is not comparable to it "
                      f"(different subjects, motions, 2D noise and {len(main.results['mpjpe']['per_action'])} "
                      "action categories).")
-    return {"lines": lines, "temporal_context_helps": bool(beats) and all(beats.values())}
+    return {"lines": lines, "temporal_context_helps": bool(beats) and all(beats.values()), "clips": clips}
 
 
 def model_metrics(main: RunResult, runs: dict[str, RunResult], data: PoseData, params_table) -> dict:
@@ -222,7 +222,7 @@ def model_metrics(main: RunResult, runs: dict[str, RunResult], data: PoseData, p
             "protocol": main.results["protocol"], "main": detail(main),
             "ablations": {label: detail(r) for label, r in runs.items()},
             "temporal_context_helps": verdict["temporal_context_helps"], "verdict": verdict["lines"],
-            "per_clip_mpjpe_mm": clip_table([*runs.values(), main]).to_dict(orient="index"),
+            "per_clip_mpjpe_mm": verdict["clips"].to_dict(orient="index"),
             "parameter_table": {str(c): row for c, row in params_table.to_dict(orient="index").items()},
             "published_h36m_mpjpe_mm": PUBLISHED_H36M,
             "published_note": "published Human3.6M numbers (Table I, protocol 1); not measured here and not "
