@@ -28,7 +28,8 @@ def _config(args):
 
     overrides = {k: v for k, v in {"epochs": getattr(args, "epochs", None), "channels": getattr(args, "channels", None),
                                    "filter_widths": getattr(args, "filter_widths", None),
-                                   "batch_size": getattr(args, "batch_size", None)}.items() if v is not None}
+                                   "batch_size": getattr(args, "batch_size", None),
+                                   "device": getattr(args, "device", None)}.items() if v is not None}
     if getattr(args, "causal", False):
         overrides["causal"] = True
     return config.for_profile(args.profile, dataset=args.dataset, seed=args.seed, **overrides)
@@ -108,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--filter-widths", type=_widths)
     p.add_argument("--batch-size", type=int)
     p.add_argument("--causal", action="store_true")
+    p.add_argument("--device", help="auto (default: the GPU if there is one), cpu, cuda, cuda:1, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 

@@ -10,8 +10,9 @@ history. ``fit(resume=True)`` continues from it and ends with the same weights a
 uninterrupted run. Checkpoints are read with ``torch.load(weights_only=True)``, so a file from
 elsewhere cannot run code.
 
-Under ``torchrun`` (DistributedDataParallel; gloo on CPU, nccl on GPU) the same code shards every
-epoch's batches across processes; rank 0 writes checkpoints and shows the progress bar.
+Training runs on the GPU when torch sees one (``Config.device = "auto"``), else on the CPU. Under
+``torchrun`` (DistributedDataParallel; gloo on CPU, nccl on GPU, one GPU per process) the same code
+shards every epoch's batches across processes; rank 0 writes checkpoints and shows the progress bar.
 """
 
 from __future__ import annotations
@@ -59,10 +60,24 @@ def distributed_context() -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
+        if backend == "nccl":  # one GPU per process, chosen before NCCL binds a communicator to it
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         torch.distributed.init_process_group(backend=backend)
     if torch.distributed.is_initialized():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
     return 0, 1
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` -> ``cuda:<LOCAL_RANK>`` when a GPU is visible, else ``cpu``; other names as given."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} requested but torch sees no GPU")
+    return device
 
 
 def weights_checksum(model: nn.Module) -> float:
@@ -141,13 +156,17 @@ class Trainer:
         self.rank, self.world_size = distributed_context()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.callbacks, self.progress = list(callbacks), progress and self.rank == 0
-        torch.manual_seed(cfg.seed)  # same initial weights on every rank
+        self.device = resolve_device(cfg.device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        torch.manual_seed(cfg.seed)  # same initial weights on every rank (drawn on the CPU, then moved)
         self.model_cfg = model_config(cfg, in_joints=layout_2d.num_joints)
-        self.model = TemporalModelStrided(self.model_cfg, regularizer)
-        self.eval_model = TemporalModel(self.model_cfg, regularizer)
+        self.model = TemporalModelStrided(self.model_cfg, regularizer).to(self.device)
+        self.eval_model = TemporalModel(self.model_cfg, regularizer).to(self.device)
         self.net: nn.Module = self.model
         if self.world_size > 1:
-            self.net = nn.parallel.DistributedDataParallel(self.model)
+            self.net = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, amsgrad=True)
         self.batches = B.WindowBatches(train, cfg.batch_size, cfg.receptive_field, causal=cfg.causal,
                                        augment=cfg.flip_augment, seed=cfg.seed, layout_2d=layout_2d,
@@ -161,7 +180,9 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "epoch": self.epoch, "model_config": dataclasses.asdict(self.model_cfg),
                 "config": _plain(self.cfg.to_dict()), "history": self.history.to_dict(),
-                "torch_rng": torch.get_rng_state()}
+                "torch_rng": torch.get_rng_state(),
+                # dropout on a GPU draws from the GPU's generator; resuming must restore it too
+                **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})}
 
     def save(self, path: str | Path | None = None) -> Path | None:
         path = Path(path) if path is not None else self.checkpoint
@@ -179,6 +200,8 @@ class Trainer:
         self.epoch = int(ckpt["epoch"])
         self.history = History([EpochLog(**e) for e in ckpt.get("history", [])])
         torch.set_rng_state(ckpt["torch_rng"])
+        if self.device.type == "cuda" and "cuda_rng" in ckpt:
+            torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
 
     # -- the loop --------------------------------------------------------------------------------
     def fit(self, epochs: int | None = None, resume: bool = False, stop_after: int | None = None) -> History:
@@ -205,8 +228,8 @@ class Trainer:
             bar = tqdm(self.batches.epoch(self.epoch), total=self.batches.num_batches(self.epoch),
                        desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)
             for batch in bar:
-                x = torch.from_numpy(batch.inputs)
-                y = torch.from_numpy(batch.targets)
+                x = torch.from_numpy(batch.inputs).to(self.device, non_blocking=True)
+                y = torch.from_numpy(batch.targets).to(self.device, non_blocking=True)
                 pred = self.net(x)
                 loss = metrics.mpjpe(pred, y)
                 self.optimizer.zero_grad(set_to_none=True)
@@ -252,7 +275,8 @@ def predict(model: TemporalModel, seq: Sequence, causal: bool, flip_test: bool,
     model.eval()
     (_, x), = B.whole_sequences([seq], model.receptive_field(), causal=causal, flip_test=flip_test,
                                 layout_2d=layout_2d)
-    pred = model(torch.from_numpy(x)).numpy()
+    device = next(model.parameters()).device
+    pred = model(torch.from_numpy(x).to(device)).cpu().numpy()
     pred = B.merge_flipped(pred) if flip_test else pred[0]
     return pred - pred[:, :1]
 

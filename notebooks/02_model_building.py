@@ -20,7 +20,7 @@
 # > Writes: `reports/metrics/02_model.json`, `reports/figures/02_*.png|html`.
 #
 # On the `default` profile the model has 128 channels instead of the paper's 1024 and trains for
-# 30 short epochs (a few CPU minutes) on the embedded CMU data; the `paper` profile uses the paper's
+# 60 short epochs (about 9 CPU minutes) on the embedded CMU data; the `paper` profile uses the paper's
 # 1024 channels and 90 epochs. **Every number below is measured on the `cmu-default` data** (real CMU motion, rendered
 # through Human3.6M's cameras with simulated detector noise) unless it is labelled as a published
 # Human3.6M number; the two are not comparable.

@@ -119,3 +119,27 @@ def test_whole_sequences_pad_and_merge_flipped():
 def test_even_receptive_field_is_rejected():
     with pytest.raises(ValueError, match="odd"):
         batches.WindowBatches([_seq()], 4, 4)
+
+
+def test_every_window_is_its_sequence_slice_across_sequences_flips_and_last_chunks():
+    seqs = [_seq(T=T, seed=i, name=f"walk {i}") for i, T in enumerate((40, 7, 23))]
+    for R, L, causal in ((9, 1, False), (27, 1, True), (5, 10, False)):
+        wb = batches.WindowBatches(seqs, 16, R, chunk_length=L, causal=causal, seed=2)
+        before, after = batches.padding(R, causal)
+        width = L + R - 1
+        for b in wb.epoch(0):
+            for k in range(len(b.inputs)):
+                # identify the window by its first target frame's trajectory
+                i, start = next((i, s) for i, seq in enumerate(seqs) for s in range(0, len(seq), L)
+                                if np.allclose(np.abs(b.trajectory[k, 0, 0]), np.abs(seq.positions_3d[s, 0]),
+                                               rtol=0, atol=1e-6))
+                padded = np.pad(seqs[i].keypoints_2d, ((before, after + L), (0, 0), (0, 0)), mode="edge")
+                x = padded[start:start + width]
+                pose, traj = batches.split_root(seqs[i].positions_3d)
+                rows = np.minimum(np.arange(start, start + L), len(seqs[i]) - 1)
+                y, c = pose[rows].astype(np.float32), seqs[i].intrinsics
+                if b.flipped[k]:
+                    x, y, c = batches.flip_2d(x, sk.COCO17), batches.flip_3d(y), batches.flip_intrinsics(c)
+                np.testing.assert_array_equal(b.inputs[k], x)
+                np.testing.assert_array_equal(b.targets[k], y)
+                np.testing.assert_array_equal(b.intrinsics[k], c)

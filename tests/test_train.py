@@ -31,6 +31,28 @@ def test_bn_momentum_decays_from_start_to_end():
     assert train.bn_momentum(45, 90, 0.1, 0.001) == pytest.approx(0.1 * 0.01 ** (45 / 89))
 
 
+def test_device_choice():
+    assert train.resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert train.resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="no GPU"):
+            train.resolve_device("cuda")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_training_on_a_gpu_gives_a_checkpoint_the_cpu_can_use(seqs, tmp_path):
+    gpu = train.Trainer(_cfg(device="cuda"), seqs[0], checkpoint=tmp_path / "gpu.pt", progress=False)
+    assert next(gpu.model.parameters()).is_cuda
+    history = gpu.fit()
+    assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm
+    on_gpu = train.evaluate(gpu.eval_network(), seqs[1], gpu.cfg)["mpjpe"]["frame_mean"]
+    cpu_model = train.model_from_checkpoint(tmp_path / "gpu.pt")
+    on_cpu = train.evaluate(cpu_model, seqs[1], gpu.cfg)["mpjpe"]["frame_mean"]
+    # GPU convolutions may use TF32: equal to about 1e-3 relative, not bit for bit.
+    assert on_cpu == pytest.approx(on_gpu, rel=1e-2)
+
+
 def test_seeded_runs_are_reproducible(seqs):
     a = train.Trainer(_cfg(), seqs[0], progress=False)
     a.fit()
