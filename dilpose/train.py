@@ -71,12 +71,17 @@ def distributed_context() -> tuple[int, int]:
 def resolve_device(name: str = "auto") -> torch.device:
     """``"auto"`` -> ``cuda:<LOCAL_RANK>`` when a GPU is visible, else ``cpu``; other names as given."""
     if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but torch sees no GPU")
+        if not torch.cuda.is_available():
+            return torch.device("cpu")
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+    else:
+        device = torch.device(name)
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} requested but torch sees no GPU")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device} requested but torch sees {torch.cuda.device_count()} GPU(s) "
+                             "(under torchrun: one process per GPU, or CUDA_VISIBLE_DEVICES= for CPU processes)")
     return device
 
 
