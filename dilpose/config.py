@@ -33,8 +33,8 @@ class Config:
     causal: bool = False
     # Training (paper: 90 epochs, lr 1e-3 x 0.95 per epoch, BN momentum 0.1 -> 0.001).
     # 60 epochs of every 2nd window: 1.56M windows (flipped copies included). A quarter of that
-    # (30 epochs, every 4th window) left the deeper models under-trained (243 frames 75 mm there vs
-    # 65 mm here; 27 frames 71 vs 64.5 mm), which made 243 frames look 4 mm worse than 27 frames.
+    # (30 epochs, every 4th window) left the deeper models under-trained (243 frames 75.2 mm there vs
+    # 64.5 mm here; 27 frames 70.7 vs 64.3 mm), which made 243 frames look 4 mm worse than 27 frames.
     epochs: int = 60                 # 90 in the paper (1.5M windows per epoch; ours has 52k)
     batch_size: int = 128            # small data: more, smaller steps (the paper's setting is 1024)
     lr: float = 1e-3
@@ -45,7 +45,7 @@ class Config:
     flip_test: bool = True
     eval_cameras: tuple[int, ...] = (0, 1, 2, 3)
     # "auto": the GPU when torch sees one (under torchrun: the GPU of LOCAL_RANK), else the CPU.
-    # Results on a GPU differ from CPU ones in the last digits (other kernels, other RNG stream).
+    # A GPU run is not bit-identical to a CPU run (other kernels, another dropout RNG stream).
     device: str = "auto"
 
     @property
