@@ -11,9 +11,15 @@ Conventions
   ``u_norm = u / w * 2 - 1``, ``v_norm = v / w * 2 - h / w``.
 * The intrinsic vector (9,) is ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` in normalised units
   (focal / w * 2, centre normalised as above), k = radial and p = tangential distortion.
-* Distortion is applied as VideoPose3D does: with ``x = X/Z``, ``r2 = |x|^2``,
-  ``radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3``, ``tan = p1 x + p2 y``,
-  ``x' = x * (radial + tan) + [p1, p2] * r2``, then ``f * x' + c``.
+* Distortion is applied as VideoPose3D does: with ``x = clip(X/Z, -1, 1)`` (each of x, y clamped
+  to [-1, 1], i.e. at most 45 degrees off the optical axis, before the distortion polynomial),
+  ``r2 = |x|^2``, ``radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3``, ``tan = p1 x + p2 y``,
+  ``x' = x * (radial + tan) + [p1, p2] * r2``, then ``f * x' + c``. The clamp puts a point far outside
+  the field of view, or behind the camera, on the border of the square |x|, |y| <= 1 (well outside
+  the image) instead of at ~1e33 (r2^3 blows up). Human3.6M's images end at |X/Z| < 0.46 (24 degrees),
+  so points in view are unaffected.
+  Unlike VideoPose3D, Z is first floored at 1e-6 so a point on or behind the camera plane gives a
+  finite value and finite gradients. :func:`project_to_2d_linear` uses the same clamped ``x``.
 """
 
 from __future__ import annotations
@@ -132,23 +138,21 @@ def project_to_2d(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """
     assert X.shape[-1] == 3, f"expected (..., 3) camera-space points, got {tuple(X.shape)}"
     assert intrinsics.shape[-1] == 9, f"expected (..., 9) intrinsics, got {tuple(intrinsics.shape)}"
-    is_torch = type(X).__module__.startswith("torch")
-    if is_torch:
+    if _is_torch(X):
         import torch
 
         intrinsics = torch.as_tensor(intrinsics, dtype=X.dtype, device=X.device)
-        cat, clamp = torch.cat, lambda a: torch.clamp(a, 1e-6, None)
+        cat = torch.cat
         total = lambda a: a.sum(-1, keepdim=True)  # noqa: E731
     else:
         intrinsics = np.asarray(intrinsics, dtype=np.float64)
-        cat, clamp = np.concatenate, lambda a: np.clip(a, 1e-6, None)
+        cat = np.concatenate
         total = lambda a: a.sum(-1, keepdims=True)  # noqa: E731
     while intrinsics.ndim < X.ndim:  # broadcast (N, 9) over the joint axis etc.
         intrinsics = intrinsics[..., None, :]
     f, c = intrinsics[..., 0:2], intrinsics[..., 2:4]
     k, p = intrinsics[..., 4:7], intrinsics[..., 7:9]
-    # Points behind the camera would divide by ~0; clamping z keeps gradients finite.
-    XX = X[..., :2] / clamp(X[..., 2:3])
+    XX = _clamped_xy(X)
     r2 = total(XX ** 2)
     radial = 1 + total(k * cat((r2, r2 ** 2, r2 ** 3), -1))
     tan = total(p * XX)
@@ -157,12 +161,36 @@ def project_to_2d(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
 
 
 def project_to_2d_linear(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Pinhole projection without distortion (..., 3) -> (..., 2) normalised; numpy or torch."""
+    """Pinhole projection without distortion (..., 3) -> (..., 2) normalised; numpy or torch.
+
+    ``f * x + c`` with the same clamped ``x = X/Z`` as :func:`project_to_2d` (VideoPose3D clamps here
+    too), so the two agree exactly when the distortion coefficients are zero.
+    """
     assert X.shape[-1] == 3 and intrinsics.shape[-1] == 9
     f, c = intrinsics[..., 0:2], intrinsics[..., 2:4]
     while f.ndim < X.ndim:
         f, c = f[..., None, :], c[..., None, :]
-    return f * X[..., :2] / X[..., 2:3] + c
+    return f * _clamped_xy(X) + c
+
+
+def _is_torch(X) -> bool:
+    return type(X).__module__.startswith("torch")
+
+
+def _clamped_xy(X):
+    """Camera-space points (..., 3) -> (..., 2) ``clip(X/Z, -1, 1)`` with Z floored at 1e-6; numpy or torch.
+
+    The floor keeps a point on or behind the camera plane from dividing by ~0 (finite values and
+    gradients); the [-1, 1] clamp is VideoPose3D's, so such points and points far outside the view
+    land on the border of the square |x|, |y| <= 1 instead of being sent to ~1e33 by the distortion
+    polynomial.
+    Inside the clamp nothing changes. Outside it, torch gives a zero gradient for that coordinate.
+    """
+    if _is_torch(X):
+        import torch
+
+        return torch.clamp(X[..., :2] / torch.clamp(X[..., 2:3], 1e-6, None), -1.0, 1.0)
+    return np.clip(X[..., :2] / np.clip(X[..., 2:3], 1e-6, None), -1.0, 1.0)
 
 
 # ---------------------------------------------------------------------------------------------------

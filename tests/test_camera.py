@@ -207,6 +207,71 @@ def test_points_behind_camera_keep_finite_gradients():
     assert torch.isfinite(out).all() and torch.isfinite(X.grad).all()
 
 
+def reference_projection(Xc, iv, clamp_xy):
+    """VideoPose3D's distortion formula written out per point, z floored at 1e-6 as dilpose does.
+
+    clamp_xy: clamp x = X/Z and y = Y/Z to [-1, 1] first (VideoPose3D's ``project_to_2d``) or not.
+    """
+    fx, fy, cx, cy, k1, k2, k3, p1, p2 = iv
+    out = []
+    for X, Y, Z in np.reshape(Xc, (-1, 3)):
+        z = max(Z, 1e-6)
+        x, y = X / z, Y / z
+        if clamp_xy:
+            x, y = min(max(x, -1.0), 1.0), min(max(y, -1.0), 1.0)
+        r2 = x * x + y * y
+        radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+        tan = p1 * x + p2 * y
+        out.append([fx * (x * (radial + tan) + p1 * r2) + cx, fy * (y * (radial + tan) + p2 * r2) + cy])
+    return np.array(out)
+
+
+# Behind the camera, on the camera plane, and far outside the field of view (|X/Z| = 50 and 3).
+OUT_OF_VIEW = np.array([[0.1, 0.1, -1.0], [0.3, -0.2, 0.0], [50.0, -3.0, 1.0], [-2.0, 0.5, 0.5]])
+
+
+def test_out_of_view_points_are_clamped_like_videopose3d(h36m):
+    iv = h36m["S9"][2].intrinsic_vector()           # real k1..k3, p1, p2
+    out = C.project_to_2d(OUT_OF_VIEW, iv)
+    assert np.isfinite(out).all() and np.abs(out).max() < 10   # was ~1e33 for the point behind the camera
+    np.testing.assert_allclose(out, reference_projection(OUT_OF_VIEW, iv, clamp_xy=True),
+                               rtol=1e-12, atol=1e-12)
+    # the clamp really acts: unclamped, these points land far away
+    assert np.abs(reference_projection(OUT_OF_VIEW, iv, clamp_xy=False)).max() > 1e6
+
+
+def test_torch_projection_clamps_too_with_finite_gradients(h36m):
+    iv = h36m["S9"][2].intrinsic_vector()
+    Xt = torch.tensor(OUT_OF_VIEW, dtype=torch.float64, requires_grad=True)
+    out = C.project_to_2d(Xt, torch.tensor(iv))
+    np.testing.assert_allclose(out.detach().numpy(), reference_projection(OUT_OF_VIEW, iv, clamp_xy=True),
+                               rtol=1e-12, atol=1e-12)
+    out.sum().backward()
+    assert torch.isfinite(Xt.grad).all()
+
+
+def test_points_inside_the_view_are_unchanged_by_the_clamp(h36m):
+    rng = np.random.default_rng(11)
+    Xc = np.column_stack([rng.uniform(-0.9, 0.9, 200), rng.uniform(-0.9, 0.9, 200), np.ones(200)])
+    Xc *= rng.uniform(0.5, 8.0, (200, 1))             # |X/Z|, |Y/Z| <= 0.9 at any depth
+    Xc = np.vstack([Xc, [[2.0, -2.0, 2.0]]])          # exactly on the clamp edge: X/Z = 1, Y/Z = -1
+    for cam in (h36m["S1"][0], h36m["S11"][3]):
+        iv = cam.intrinsic_vector()
+        np.testing.assert_allclose(C.project_to_2d(Xc, iv), reference_projection(Xc, iv, clamp_xy=False),
+                                   rtol=0, atol=1e-12)
+
+
+def test_linear_projection_clamps_like_videopose3d():
+    iv = np.array([1.2, 1.1, 0.05, -0.02, 0.1, -0.05, 0.01, 0.002, -0.003])
+    X = np.array([[50.0, -3.0, 1.0], [0.3, -0.2, 2.0]])
+    expected = [[1.2 * 1.0 + 0.05, 1.1 * -1.0 - 0.02],        # X/Z = 50 -> 1, Y/Z = -3 -> -1
+                [1.2 * 0.15 + 0.05, 1.1 * -0.1 - 0.02]]       # inside the view: plain pinhole
+    np.testing.assert_allclose(C.project_to_2d_linear(X, iv), expected, atol=1e-14)
+    Xt = torch.tensor(X)
+    np.testing.assert_allclose(C.project_to_2d_linear(Xt, torch.tensor(iv)).numpy(),
+                               C.project_to_2d_linear(X, iv), atol=1e-14)
+
+
 # ------------------------------------------------------------------------- Human3.6M calibration
 
 def test_h36m_cameras_are_7_subjects_by_4_cameras(h36m):
