@@ -19,6 +19,7 @@ Nothing happens on import.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,9 @@ class BVHMotion:
         assert len(self.channels) == n, "one channel tuple per joint"
         assert np.ndim(self.motion) == 2 and np.shape(self.motion)[1] == sum(map(len, self.channels)), \
             "motion is (F, total channel count)"
+        if np.shape(self.motion)[0] == 0:
+            # Caught here, with the file at hand, rather than later in resample() which has no source.
+            raise DataError(self.source, "MOTION has 0 frames")
 
     @property
     def num_frames(self) -> int:
@@ -120,6 +124,23 @@ class BVHMotion:
 
 _FRAMES_RE = re.compile(r"^\s*frames\s*:\s*(\S+)\s*$", re.IGNORECASE)
 _FRAME_TIME_RE = re.compile(r"^\s*frame\s+time\s*:\s*(\S+)\s*$", re.IGNORECASE)
+# ASCII digits only: str.isdigit() is also True for superscripts and circled digits, which int() refuses.
+_COUNT_RE = re.compile(r"[0-9]+")
+# int() refuses strings of more than 4300 digits (ValueError), and no real BVH count comes near 10**18.
+_MAX_COUNT_DIGITS = 18
+
+
+def _parse_count(tok: str, src: str, what: str) -> int | None:
+    """``tok`` as a non-negative decimal count; None if it is not one; DataError if absurdly long.
+
+    what: the start of the error message (which line and field), e.g. ``"line 17: 'Frames:'"``.
+    """
+    if not _COUNT_RE.fullmatch(tok):
+        return None
+    digits = tok.lstrip("0") or "0"
+    if len(digits) > _MAX_COUNT_DIGITS:
+        raise DataError(src, f"{what} count of {len(digits)} digits is implausibly large")
+    return int(digits)
 
 
 def parse_bvh(path: str | Path) -> BVHMotion:
@@ -127,15 +148,26 @@ def parse_bvh(path: str | Path) -> BVHMotion:
 
     Any number of channels per joint, any rotation order and position channels on any joint are
     accepted. Raises :class:`DataError` naming the file, the problem and (where it helps) the line
-    for: an empty file, an unknown channel name or a CHANNELS count that disagrees with the names,
-    unbalanced braces, a missing MOTION section, a frame row with the wrong number of values, fewer
-    rows than ``Frames:`` announces (truncated file), non-numeric and NaN/inf values.
+    for: a missing or unreadable path or a directory, an empty file, an unknown channel name or a
+    CHANNELS count that disagrees with the names, unbalanced braces, a missing MOTION section,
+    ``Frames: 0``, a frame row with the wrong number of values, fewer rows than ``Frames:`` announces
+    (truncated file), non-numeric and NaN/inf values.
     """
     path = Path(path)
     src = str(path)
-    # errors="replace": a binary or foreign file then fails below with a readable message instead of
-    # a UnicodeDecodeError that does not name the file.
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        # errors="replace": a binary or foreign file then fails below with a readable message instead
+        # of a UnicodeDecodeError that does not name the file.
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise DataError(src, "file not found") from None
+    except IsADirectoryError:
+        raise DataError(src, "is a directory, not a BVH file") from None
+    except OSError as e:
+        if os.path.isdir(path):  # Windows reports a directory as PermissionError (os.path: never raises)
+            raise DataError(src, "is a directory, not a BVH file") from None
+        # strerror ("Permission denied", "Not a directory", ...) leaves out the path the message starts with.
+        raise DataError(src, f"cannot read file: {e.strerror or e}") from e
     lines = text.splitlines()
     if not text.strip():
         raise DataError(src, "empty file")
@@ -264,9 +296,10 @@ def _parse_channels(rest: list[str], ln: int, src: str, joint: str, is_end: bool
         raise bad("an End Site has no channels")
     if seen:
         raise bad("second CHANNELS line for this joint")
-    if not rest or not rest[0].isdigit():
+    count = _parse_count(rest[0], src, f"bad channel line {ln} (joint {joint!r}): CHANNELS") if rest else None
+    if count is None:
         raise bad(f"expected a channel count, got {rest[:1]}")
-    count, given = int(rest[0]), rest[1:]
+    given = rest[1:]
     if count != len(given):
         raise bad(f"CHANNELS says {count} but lists {len(given)} names {given}")
     unknown = [g for g in given if g.lower() not in _CHANNEL_NAMES]
@@ -288,9 +321,9 @@ def _parse_motion(lines, motion_line, n_channels, names, channels, src):
         raise DataError(src, "truncated file: MOTION section lacks the 'Frames:' and 'Frame Time:' lines")
     (frames_ln, frames_text), (time_ln, time_text) = body[0], body[1]
     m = _FRAMES_RE.match(frames_text)
-    if not m or not m.group(1).isdigit():
+    n_frames = _parse_count(m.group(1), src, f"line {frames_ln}: 'Frames:'") if m else None
+    if n_frames is None:
         raise DataError(src, f"line {frames_ln}: expected 'Frames: <count>', got {frames_text.strip()!r}")
-    n_frames = int(m.group(1))
     m = _FRAME_TIME_RE.match(time_text)
     try:
         frame_time = float(m.group(1)) if m else math.nan
@@ -298,6 +331,10 @@ def _parse_motion(lines, motion_line, n_channels, names, channels, src):
         frame_time = math.nan
     if not (frame_time > 0 and math.isfinite(frame_time)):
         raise DataError(src, f"line {time_ln}: expected 'Frame Time: <seconds > 0>', got {time_text.strip()!r}")
+    if not math.isfinite(1.0 / frame_time):
+        # A denormal such as 1e-320: the frame rate would be infinite (and BVHMotion.fps would raise).
+        raise DataError(src, f"line {time_ln}: 'Frame Time: {m.group(1)}' is too small: the frame rate "
+                             f"1 / frame time is infinite")
 
     rows = body[2:]
     split = [line.split() for _, line in rows]
@@ -313,6 +350,9 @@ def _parse_motion(lines, motion_line, n_channels, names, channels, src):
                              f"{len(rows)} frame rows")
     if len(rows) > n_frames:
         raise DataError(src, f"'Frames: {n_frames}' (line {frames_ln}) but {len(rows)} frame rows follow")
+    if n_frames == 0:
+        # Nothing downstream (forward kinematics, resampling) can use a clip without frames.
+        raise DataError(src, f"MOTION has 0 frames ('Frames: 0' at line {frames_ln})")
 
     try:
         motion = np.array(split, dtype=np.float64).reshape(n_frames, n_channels)
@@ -360,19 +400,25 @@ def _axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
     return R
 
 
+# Overflow (inf, then inf - inf = NaN) is reported once at the end as a DataError naming the joint and
+# frame, instead of leaking numpy RuntimeWarnings and returning non-finite positions.
+@np.errstate(over="ignore", invalid="ignore")
 def forward_kinematics(motion: BVHMotion, unit_to_m: float = CMU_UNIT_TO_M) -> tuple[np.ndarray, np.ndarray]:
     """Global joint positions and rotations for every frame.
 
     Returns ``positions`` (F, J, 3) in metres (file units times ``unit_to_m``; file axes, CMU: Y up)
     and ``rotations`` (F, J, 3, 3), each joint's global rotation (an end site has its parent's).
-    Vectorised over frames; the loop runs over joints only.
+    Vectorised over frames; the loop runs over joints only. Raises DataError naming the file for a
+    motion without frames and for positions that overflow float64 (offsets or values near 1e308).
     """
     J = len(motion.joint_names)
     F = motion.motion.shape[0]
     assert motion.offsets.shape == (J, 3) and motion.parents.shape == (J,)
     assert motion.motion.shape == (F, sum(map(len, motion.channels)))
-    if not unit_to_m > 0:
-        raise DataError(motion.source, f"unit_to_m must be positive, got {unit_to_m}")
+    if not (unit_to_m > 0 and math.isfinite(unit_to_m)):
+        raise DataError(motion.source, f"unit_to_m must be positive and finite, got {unit_to_m}")
+    if F == 0:
+        raise DataError(motion.source, "MOTION has 0 frames")
 
     positions = np.zeros((F, J, 3))
     rotations = np.zeros((F, J, 3, 3))
@@ -401,29 +447,49 @@ def forward_kinematics(motion: BVHMotion, unit_to_m: float = CMU_UNIT_TO_M) -> t
             parent_R = rotations[:, p]
             positions[:, j] = positions[:, p] + np.einsum("fij,fj->fi", parent_R, local_t)
             rotations[:, j] = parent_R if local_R is None else parent_R @ local_R
-    return positions * unit_to_m, rotations
+    positions *= unit_to_m
+    bad = ~(np.isfinite(positions).all(-1) & np.isfinite(rotations).all((-2, -1)))   # (F, J)
+    if bad.any():
+        f, j = np.argwhere(bad)[0]
+        raise DataError(motion.source, f"forward kinematics: joint {motion.joint_names[j]!r} is not finite "
+                                       f"at frame {f + 1} (offsets or channel values too large or not finite)")
+    return positions, rotations
 
 
 # ------------------------------------------------------------------------------------------- resampling
 
-def resample(x: np.ndarray, src_hz: float, dst_hz: float) -> np.ndarray:
+#: resample() refuses to produce more values than this (2 GiB of float64): only a wrong frame rate gets
+#: near it (an hour of 17 joints at 1000 Hz is 1.8e8 values).
+_MAX_RESAMPLED_VALUES = 2 ** 28
+
+def resample(x: np.ndarray, src_hz: float, dst_hz: float, *, source: str | Path | None = None) -> np.ndarray:
     """Resample a sequence by linear interpolation in time.
 
     x: (F, ...) samples at times ``i / src_hz``. Returns (F', ...) samples at ``t_k = k / dst_hz`` for
     every k with ``t_k <= (F - 1) / src_hz`` (so F' = floor((F - 1) * dst_hz / src_hz) + 1). Every
     output frame blends its two neighbouring input frames; no frame is simply dropped, so 120 -> 50 Hz
     has no jitter from an uneven 2-3-2-3 frame pick. Integer input becomes float64.
+    source: the file the sequence came from, named in DataError messages (bad rates, no frames, or an
+    output of more than 2**28 values, which only a wrong frame rate produces).
     """
     x = np.asarray(x)
     assert x.ndim >= 1, "x is (F, ...)"
     if not (src_hz > 0 and dst_hz > 0 and math.isfinite(src_hz) and math.isfinite(dst_hz)):
-        raise DataError(None, f"resample: rates must be positive and finite, got {src_hz} -> {dst_hz}")
+        raise DataError(source, f"resample: rates must be positive and finite, got {src_hz} -> {dst_hz}")
     F = x.shape[0]
     if F == 0:
-        raise DataError(None, "resample: empty sequence")
+        raise DataError(source, "resample: empty sequence")
     x = x.astype(np.float64, copy=False)
     # The small epsilon keeps the last sample when (F-1)*dst/src is an integer up to rounding.
-    n_out = int(math.floor((F - 1) * dst_hz / src_hz + 1e-9)) + 1
+    span = (F - 1) * dst_hz / src_hz + 1e-9
+    # A nonsense rate (a file's 'Frame Time: 1e6', or 1e-308 Hz) would make the output infinite or of
+    # many GB; refuse it before np.arange allocates.
+    n_values = (span + 1) * (x.size // F)
+    if not (math.isfinite(span) and n_values <= _MAX_RESAMPLED_VALUES):
+        n_frames = math.floor(span) + 1 if math.isfinite(span) else math.inf
+        raise DataError(source, f"resample: {F} frames at {src_hz:g} Hz -> {dst_hz:g} Hz would give "
+                                f"{n_frames} frames; is the frame rate right?")
+    n_out = int(math.floor(span)) + 1
     pos = np.arange(n_out) * src_hz / dst_hz          # output times in input-frame units
     i0 = np.minimum(np.floor(pos + 1e-9).astype(np.int64), max(F - 2, 0))
     w = np.clip(pos - i0, 0.0, 1.0)
@@ -527,8 +593,8 @@ def load_cmu_clip(path: str | Path, target_hz: float = 50.0, unit_to_m: float = 
     h36m = cmu_to_h36m17(positions, motion.joint_names, source=motion.source)
     face = cmu_face_points(positions, rotations, motion.joint_names, source=motion.source)
     return {
-        "h36m": resample(h36m, motion.fps, target_hz),
-        "face": resample(face, motion.fps, target_hz),
+        "h36m": resample(h36m, motion.fps, target_hz, source=motion.source),
+        "face": resample(face, motion.fps, target_hz, source=motion.source),
         "fps": float(target_hz),
         "source_fps": motion.fps,
         "source": motion.source,

@@ -6,6 +6,8 @@ folder is absent.
 
 from __future__ import annotations
 
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -211,6 +213,18 @@ ERROR_CASES = {
     "nan": (CHAIN.replace("1 2 3 90", "1 2 nan 90"), "NaN value in frame row at line 20, column 3"),
     "bad_frames": (CHAIN.replace("Frames: 2", "Frames: two"), "Frames"),
     "bad_frame_time": (CHAIN.replace("Frame Time: 0.0083333", "Frame Time: 0"), "Frame Time"),
+    "zero_frames": (CHAIN.split("Frames:")[0] + "Frames: 0\nFrame Time: 0.0083333\n", "MOTION has 0 frames"),
+    "zero_frames_with_rows": (CHAIN.replace("Frames: 2", "Frames: 0"),
+                              "'Frames: 0' (line 17) but 2 frame rows"),
+    # 1/1e-320 overflows to inf, so the file's frame rate would be infinite (fps used to raise OverflowError).
+    "denormal_frame_time": (CHAIN.replace("Frame Time: 0.0083333", "Frame Time: 1e-320"), "Frame Time"),
+    # Python's int() refuses more than 4300 digits (ValueError); "²".isdigit() is True but int("²") fails.
+    "huge_frames_count": (CHAIN.replace("Frames: 2", "Frames: " + "9" * 5000), "implausibly large"),
+    "superscript_frames_count": (CHAIN.replace("Frames: 2", "Frames: \u00b2"), "expected 'Frames: <count>'"),
+    "huge_channel_count": (CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS " + "9" * 5000 + " Zrotation"),
+                           "bad channel line 9"),
+    "superscript_channel_count": (CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS \u00b3 Zrotation"),
+                                  "bad channel line 9"),
 }
 
 
@@ -223,6 +237,108 @@ def test_parse_errors_name_file_and_problem(tmp_path, case):
     message = str(info.value)
     assert str(path) in message
     assert problem in message, message
+
+
+def test_missing_path_is_a_data_error_naming_it(tmp_path):
+    path = tmp_path / "nope.bvh"
+    with pytest.raises(DataError) as info:
+        bvh.parse_bvh(path)
+    assert str(info.value) == f"{path}: file not found"
+
+
+def test_directory_is_a_data_error_naming_it(tmp_path):
+    with pytest.raises(DataError) as info:
+        bvh.parse_bvh(tmp_path)
+    assert str(info.value) == f"{tmp_path}: is a directory, not a BVH file"
+
+
+@pytest.mark.parametrize("make, why", [
+    (lambda d: write(d, CHAIN) / "inner.bvh", "Not a directory"),       # a file used as a folder (ENOTDIR)
+    (lambda d: d / ("x" * 300 + ".bvh"), "File name too long"),         # ENAMETOOLONG
+])
+def test_other_read_errors_are_data_errors_naming_the_path(tmp_path, make, why):
+    path = make(tmp_path)
+    with pytest.raises(DataError) as info:
+        bvh.parse_bvh(path)
+    assert str(info.value) == f"{path}: cannot read file: {why}"
+
+
+def cmu_like_bvh(n_frames: int) -> str:
+    """A BVH chain holding every joint load_cmu_clip needs (CMU_TO_H36M names plus Head), n_frames rows."""
+    names = [n for n in bvh.CMU_TO_H36M if n != "Head_end"] + ["Head"]
+    lines = ["HIERARCHY"]
+    for depth, name in enumerate(names):
+        tab = "\t" * depth
+        lines += [f"{tab}{'ROOT' if depth == 0 else 'JOINT'} {name}", f"{tab}{{", f"{tab}\tOFFSET 0 1 0",
+                  f"{tab}\tCHANNELS " + ("6 Xposition Yposition Zposition " if depth == 0 else "3 ")
+                  + "Zrotation Yrotation Xrotation"]
+    tab = "\t" * len(names)
+    lines += [f"{tab}End Site", f"{tab}{{", f"{tab}\tOFFSET 0 1 0", f"{tab}}}"]
+    lines += ["\t" * d + "}" for d in reversed(range(len(names)))]
+    n_channels = 6 + 3 * (len(names) - 1)
+    lines += ["MOTION", f"Frames: {n_frames}", "Frame Time: 0.0083333"]
+    lines += [" ".join(["0"] * n_channels)] * n_frames
+    return "\n".join(lines) + "\n"
+
+
+def test_load_cmu_clip_on_a_small_cmu_like_file(tmp_path):
+    clip = bvh.load_cmu_clip(write(tmp_path, cmu_like_bvh(13)))
+    assert clip["h36m"].shape == (6, 17, 3) and clip["face"].shape == (6, 5, 3)   # 12/120 s at 50 Hz
+
+
+def test_zero_frames_error_names_the_file_not_in_memory_data(tmp_path):
+    # Used to parse, then fail in resample() with source "<in-memory data>".
+    text = cmu_like_bvh(0)
+    path = write(tmp_path, text)
+    with pytest.raises(DataError) as info:
+        bvh.load_cmu_clip(path)
+    assert info.value.source == str(path)
+    line = text.splitlines().index("Frames: 0") + 1
+    assert str(info.value) == f"{path}: MOTION has 0 frames ('Frames: 0' at line {line})"
+
+
+def test_absurd_frame_time_is_refused_before_resampling_allocates(tmp_path):
+    # 'Frame Time: 1000000' (one frame every 11.6 days) parses; resampling 3 such frames to 50 Hz would
+    # make 1e8 frames (40 GB for 17 joints), so resample refuses with the file named.
+    path = write(tmp_path, cmu_like_bvh(3).replace("Frame Time: 0.0083333", "Frame Time: 1000000"))
+    with pytest.raises(DataError, match=r"3 frames at 1e-06 Hz -> 50 Hz would give 100000001 ") as info:
+        bvh.load_cmu_clip(path)
+    assert info.value.source == str(path)
+
+
+def test_zero_frame_motion_built_by_hand_names_its_source(tmp_path):
+    m = bvh.parse_bvh(write(tmp_path, CHAIN))
+    with pytest.raises(DataError, match=r"^hand\.bvh: MOTION has 0 frames$"):
+        bvh.BVHMotion(m.joint_names, m.parents, m.offsets, m.channels, m.motion[:0], m.frame_time, "hand.bvh")
+    m.motion = m.motion[:0]                          # the dataclass is mutable: FK checks again
+    with pytest.raises(DataError, match=r"^.*clip\.bvh: MOTION has 0 frames$"):
+        bvh.forward_kinematics(m)
+
+
+def test_forward_kinematics_overflow_is_a_data_error_naming_the_file(tmp_path):
+    # Found by tests/test_fuzz_bvh.py: offsets of 1e308 parse (they are finite) but their sum along the
+    # chain overflows; FK used to return inf/NaN positions with numpy RuntimeWarnings.
+    path = write(tmp_path, CHAIN.replace("OFFSET 0.0 -10.0 0.0", "OFFSET 0.0 -1e308 0.0"))
+    m = bvh.parse_bvh(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        with pytest.raises(DataError) as info:
+            bvh.forward_kinematics(m, unit_to_m=1.0)
+    assert str(info.value) == (f"{path}: forward kinematics: joint 'Knee_end' is not finite at frame 1 "
+                               f"(offsets or channel values too large or not finite)")
+
+
+def test_resample_errors_name_the_source_when_given():
+    with pytest.raises(DataError) as info:
+        bvh.resample(np.zeros((0, 3)), 120, 50, source="walk.bvh")
+    assert str(info.value) == "walk.bvh: resample: empty sequence"
+    with pytest.raises(DataError, match="^walk.bvh: resample: rates"):
+        bvh.resample(np.zeros((5, 3)), 120, math.inf, source="walk.bvh")
+    # 1e-308 Hz -> 50 Hz: the output length is infinite (used to raise OverflowError from math.floor).
+    with pytest.raises(DataError, match="^walk.bvh: resample: 3 frames at 1e-308 Hz -> 50 Hz would give inf"):
+        bvh.resample(np.zeros((3, 2)), 1e-308, 50, source="walk.bvh")
+    # Positional use stays as before.
+    assert bvh.resample(np.zeros((5, 3)), 120, 60).shape == (3, 3)
 
 
 def test_mapping_missing_joint_is_named():
