@@ -1,6 +1,9 @@
 """Atomic file writing: a temporary file in the target folder, then ``os.replace``.
 
-A crash or an exception while writing never leaves a partial file under the final name.
+A crash or an exception while writing never leaves a partial file under the final name. The
+temporary file is named ``.<name>.<pid>.<random>.tmp``; one left behind by a process that was killed
+(its pid no longer runs) is removed the next time the same file is written. A target that cannot be
+written (a read-only folder, a parent that is a regular file) is a :class:`DataError` naming it.
 """
 
 from __future__ import annotations
@@ -9,18 +12,96 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import IO, Any, Iterator
 
 import numpy as np
+
+from .errors import DataError
+
+
+#: A temporary file without a pid in its name (an older dilpose's) counts as stale after this long.
+_STALE_SECONDS = 3600
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # someone else's process (or an absurd pid): leave its file alone
+    return True
+
+
+def remove_stale_temporaries(path: str | Path) -> list[Path]:
+    """Delete ``.<name>.*.tmp`` files beside ``path`` left by killed writers; return what was removed.
+
+    A file whose pid still runs (another writer, maybe this process) is kept.
+    """
+    path = Path(path)
+    removed = []
+    if not path.parent.is_dir():
+        return removed
+    prefix = f".{path.name}."
+    for tmp in path.parent.iterdir():
+        name = tmp.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        middle = name[len(prefix):-len(".tmp")].split(".")
+        try:
+            if len(middle) >= 2 and middle[0].isdigit():
+                stale = not _pid_running(int(middle[0]))
+            else:
+                stale = time.time() - tmp.stat().st_mtime > _STALE_SECONDS
+            if stale and tmp.is_file():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue  # vanished meanwhile or not ours to delete: not this write's problem
+    return removed
+
+
+def _unwritable(path: Path, e: OSError) -> DataError:
+    for parent in path.parents:  # the common mistake: a folder in the path is a regular file
+        if parent.exists():
+            if not parent.is_dir():
+                return DataError(path, f"cannot write here: {parent} is a file, not a folder")
+            break
+    return DataError(path, f"cannot write here: {e.strerror or e}")
+
+
+def check_writable(path: str | Path) -> Path:
+    """Create ``path``'s folder and try a temporary file in it; :class:`DataError` if that fails.
+
+    Long runs call this first so that a bad output path fails at once, not after the work.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise DataError(path, "is a directory; a file name is needed")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise _unwritable(path, e) from None
+    return path
 
 
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise DataError(path, "is a directory; a file name is needed")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise _unwritable(path, e) from None
     # mkstemp creates 0600 files; give the final file the permissions a plain open() would.
     umask = os.umask(0)
     os.umask(umask)
@@ -31,9 +112,11 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk, a target that became a folder, ...
+            raise _unwritable(path, e) from e
         raise
 
 

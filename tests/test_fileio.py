@@ -157,3 +157,53 @@ def test_permissions_follow_a_stricter_umask(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o600
+
+
+def test_a_writer_killed_mid_write_leaves_a_temp_that_the_next_write_removes(tmp_path):
+    """kill -9 during a checkpoint write: the .tmp stays (nothing can clean up then); the next write
+    of the same file removes it, while a temp of a writer that still runs is kept."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "ckpt.pt"
+    code = ("import sys, time; from dilpose import fileio\n"
+            "with fileio.atomic_open(sys.argv[1]) as f:\n"
+            "    f.write(b'x' * 1000); f.flush(); print('writing', flush=True); time.sleep(60)\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "writing"
+    live = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+    assert len(live) == 1 and live[0].startswith(f".ckpt.pt.{proc.pid}.")
+    fileio.write_bytes(path, b"new")                       # the writer still runs: its temp stays
+    assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.pt"] + live)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    time.sleep(0.05)
+    fileio.write_bytes(path, b"newer")                     # now it is stale: removed
+    assert os.listdir(tmp_path) == ["ckpt.pt"] and path.read_bytes() == b"newer"
+
+
+def test_stale_temps_of_other_files_and_foreign_files_are_left_alone(tmp_path):
+    other = tmp_path / ".other.pt.999999999.abc.tmp"       # another target's temp
+    mine_old = tmp_path / ".ckpt.pt.abcd1234.tmp"          # an older dilpose's name, no pid
+    foreign = tmp_path / "ckpt.pt.tmp"                     # not our naming
+    for p in (other, mine_old, foreign):
+        p.write_text("x")
+    fileio.write_bytes(tmp_path / "ckpt.pt", b"1")
+    assert mine_old.exists()                               # too recent to call stale
+    os.utime(mine_old, (0, 0))
+    fileio.write_bytes(tmp_path / "ckpt.pt", b"2")
+    assert not mine_old.exists() and other.exists() and foreign.exists()
+
+
+def test_a_target_that_cannot_be_written_is_a_data_error(tmp_path):
+    from dilpose.errors import DataError
+
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(DataError, match="f is a file, not a folder"):
+        fileio.write_json(tmp_path / "f" / "m.json", {})
+    with pytest.raises(DataError, match="is a directory"):
+        fileio.write_json(tmp_path, {})
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        fileio.check_writable(tmp_path / "f" / "deeper" / "x.pt")
