@@ -13,14 +13,57 @@ import sys
 from pathlib import Path
 
 from .config import DATASETS, PROFILES
-from .errors import DataError
+from .errors import ConfigError, DataError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``dilpose train: error: ...``) and exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def _widths(text: str) -> tuple[int, ...]:
     try:
-        return tuple(int(w) for w in text.split(","))
+        widths = tuple(int(w) for w in text.split(","))
     except ValueError:
         raise argparse.ArgumentTypeError(f"filter widths must look like 3,3,3 (got {text!r})") from None
+    if any(w < 1 or w % 2 == 0 for w in widths):
+        raise argparse.ArgumentTypeError(f"filter widths must be positive odd integers, so that a window has a "
+                                         f"centre frame (got {text!r})")
+    return widths
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
 
 
 def _config(args):
@@ -41,7 +84,8 @@ def cmd_train(args) -> int:
     cfg = _config(args)
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     trainer = train.Trainer(cfg, dataset.sequences(data, data.train_subjects), layout_2d=data.layout_2d,
-                            checkpoint=args.checkpoint, progress=not args.quiet)
+                            checkpoint=args.checkpoint, progress=not args.quiet,
+                            allow_config_change=args.allow_config_change)
     history = trainer.fit(resume=args.resume)
     if trainer.rank == 0:
         for e in history.epochs:
@@ -57,9 +101,11 @@ def cmd_evaluate(args) -> int:
     import json
 
     from . import dataset, metrics, train
-    from .fileio import write_json
+    from .fileio import check_writable, write_json
 
     cfg = _config(args)
+    if args.output:
+        check_writable(args.output)  # before the evaluation, not after it
     model = train.model_from_checkpoint(args.checkpoint)
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     seqs = dataset.sequences(data, data.test_subjects)
@@ -91,9 +137,9 @@ def cmd_lift(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dilpose", description="Lift 2D keypoint sequences to 3D with a "
+    parser = _Parser(prog="dilpose", description="Lift 2D keypoint sequences to 3D with a "
                                      "dilated temporal ConvNet (train, evaluate, lift).")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def run_options(p):
         p.add_argument("--profile", choices=PROFILES, default="default")
@@ -104,10 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     run_options(p)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--channels", type=int)
-    p.add_argument("--filter-widths", type=_widths)
-    p.add_argument("--batch-size", type=int)
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="with --resume: continue although the run's settings differ from the checkpoint's")
+    p.add_argument("--epochs", type=_positive_int)
+    p.add_argument("--channels", type=_positive_int)
+    p.add_argument("--filter-widths", type=_widths, help="odd kernel widths, e.g. 3,3,3 (27 frames)")
+    p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--causal", action="store_true")
     p.add_argument("--device", help="auto (default: the GPU if there is one), cpu, cuda, cuda:1, ...")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -124,10 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", type=Path)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--output", type=Path, required=True, help="output prefix: writes PREFIX.npy and PREFIX.json")
-    p.add_argument("--width", type=int, help="image width in pixels (if the input does not say)")
-    p.add_argument("--height", type=int, help="image height in pixels (if the input does not say)")
-    p.add_argument("--min-score", type=float, default=0.3, help="joints below this confidence are interpolated")
-    p.add_argument("--max-gap", type=int, default=10, help="longest gap (frames) that is interpolated")
+    p.add_argument("--width", type=_positive_int, help="image width in pixels (if the input does not say)")
+    p.add_argument("--height", type=_positive_int, help="image height in pixels (if the input does not say)")
+    p.add_argument("--min-score", type=_finite_float, default=0.3,
+                   help="joints below this confidence are interpolated")
+    p.add_argument("--max-gap", type=_non_negative_int, default=10, help="longest gap (frames) that is interpolated")
     p.add_argument("--video", help="which video of a multi-video custom npz")
     p.add_argument("--no-flip-test", action="store_true")
     p.set_defaults(func=cmd_lift)
@@ -135,11 +184,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input, a bad setting or an unwritable path ends in one line on stderr
+    naming the file or option and the problem, with exit status 2; anything else is a bug and keeps
+    its traceback."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except DataError as e:
+    except (DataError, ConfigError) as e:
         print(f"dilpose {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an I/O failure the readers and writers did not name themselves
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"dilpose {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
         return 2
 
 

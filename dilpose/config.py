@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from .errors import ConfigError
 from .noise import NoiseConfig
 
 PROFILES = ("smoke", "default", "paper")
@@ -48,6 +49,26 @@ class Config:
     # A GPU run is not bit-identical to a CPU run (other kernels, another dropout RNG stream).
     device: str = "auto"
 
+    def __post_init__(self):
+        # Fail where the setting is made, with its name, not deep inside torch with a shape error.
+        def positive_int(name):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+
+        for name in ("channels", "epochs", "batch_size", "stride_subsample"):
+            positive_int(name)
+        widths = self.filter_widths
+        if (not isinstance(widths, (tuple, list)) or not widths
+                or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 and w % 2 for w in widths)):
+            raise ConfigError(f"filter_widths must be one or more positive odd integers (a window has a centre "
+                              f"frame), got {widths!r}")
+        object.__setattr__(self, "filter_widths", tuple(widths))
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
+            raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
+
     @property
     def receptive_field(self) -> int:
         r = 1
@@ -80,13 +101,13 @@ _PROFILE_SETTINGS = {
 def for_profile(profile: str, **overrides) -> Config:
     """The :class:`Config` of a profile, with keyword overrides (unknown keys are an error)."""
     if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {PROFILES}")
     settings = {**_PROFILE_SETTINGS[profile], **overrides}
     unknown = set(settings) - {f.name for f in dataclasses.fields(Config)}
     if unknown:
-        raise ValueError(f"unknown config keys {sorted(unknown)}")
+        raise ConfigError(f"unknown config keys {sorted(unknown)}")
     if settings.get("dataset", "cmu-default") not in DATASETS:
-        raise ValueError(f"unknown dataset {settings['dataset']!r}; choose one of {DATASETS}")
+        raise ConfigError(f"unknown dataset {settings['dataset']!r}; choose one of {DATASETS}")
     return Config(profile=profile, **settings)
 
 

@@ -33,8 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import paths
-from . import bvh
+from . import bvh, npz, paths
 from .camera import Camera, load_h36m_cameras
 from .errors import DataError
 from .fileio import save_npz
@@ -184,14 +183,13 @@ def load(path: str | Path | None = None) -> DefaultData:
     path = Path(path) if path is not None else paths.DEFAULT_DATASET
     if not path.is_file():
         raise DataError(path, "default dataset not found (run `make data` with ../shared present)")
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as e:  # zipfile / EOF / ValueError: any unreadable archive
-        raise DataError(path, f"not a readable npz archive (truncated or foreign file): {e}") from e
+    arrays = npz.load(path)  # plain arrays only; a truncated or forged file is a DataError
     if "meta" not in arrays:
         raise DataError(path, "missing key 'meta'; not a dilpose default dataset")
-    meta = json.loads(str(arrays.pop("meta")))
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except json.JSONDecodeError as e:
+        raise DataError(path, f"'meta' is not valid JSON: {e}") from None
     out: dict[str, dict] = {"positions_3d": {}, "face_3d": {}, "labels": {}}
     shapes = {"positions_3d": (17, 3), "face_3d": (5, 3), "labels": ()}
     for key, arr in arrays.items():

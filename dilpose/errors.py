@@ -15,3 +15,10 @@ class DataError(ValueError):
         self.source = str(source) if source is not None else "<in-memory data>"
         self.problem = problem
         super().__init__(f"{self.source}: {problem}")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot work (a zero channel count, an even filter width, an unknown key).
+
+    The message names the setting and the value, e.g. ``"channels must be a positive integer, got 0"``.
+    """

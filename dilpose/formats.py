@@ -9,42 +9,34 @@
 * ``data_2d_custom_<name>.npz``: ``positions_2d[video]['custom'] = [(T, 17, 2)]`` and
   ``metadata.video_metadata[video] = {'w': width, 'h': height}`` (in-the-wild videos).
 
-VideoPose3D stores nested dicts as pickled numpy object arrays, so reading them needs
-``allow_pickle=True``: only open such files from sources you trust. The project's own default dataset
-(:mod:`dilpose.default_data`) uses flat keys and never needs pickle.
+VideoPose3D stores nested dicts as pickled numpy object arrays. They are read by
+:mod:`dilpose.npz`, whose restricted unpickler builds only dicts, lists, strings, numbers and numpy
+arrays and refuses anything else, so a crafted file cannot run code. The project's own default
+dataset (:mod:`dilpose.default_data`) uses flat keys and needs no pickle at all.
+
+Files written by VideoPose3D's own scripts do not all name their joint layout: ``data_2d_h36m_gt``
+(``prepare_data_h36m.py``) and the Stacked-Hourglass files (``prepare_data_2d_h36m_sh.py``) store
+only ``num_joints`` and ``keypoints_symmetry``. The layout is then inferred as VideoPose3D's
+``suggest_metadata`` does, from the file's source name, and checked against the joint count and the
+left/right lists (:func:`infer_layout`).
 """
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import npz
 from . import skeleton as sk
 from .errors import DataError
 from .fileio import save_npz
 
 
-def _open_npz(path: str | Path, allow_pickle: bool) -> dict[str, Any]:
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    # np.load with allow_pickle=True would unpickle a non-zip file (raising UnpicklingError, or
-    # running a foreign pickle): only zip archives are npz files.
-    if not zipfile.is_zipfile(path):
-        raise DataError(path, "not a readable npz archive (truncated or foreign file: no zip directory)")
-    try:
-        with np.load(path, allow_pickle=allow_pickle) as f:
-            return {k: f[k] for k in f.files}
-    except (zipfile.BadZipFile, EOFError) as e:
-        raise DataError(path, f"not a readable npz archive (truncated or foreign file): {e}") from e
-    except ValueError as e:
-        # np.load raises ValueError for pickles when allow_pickle=False and for non-npy garbage.
-        raise DataError(path, f"not a valid npz file: {e}") from e
-    except OSError as e:
-        raise DataError(path, f"cannot read npz file: {e}") from e
+def _open_npz(path: str | Path, allow_objects: bool) -> dict[str, Any]:
+    """Every array of the file; object members are unpickled by the restricted unpickler only."""
+    return npz.load(path, allow_objects=allow_objects)
 
 
 def _object(path, archive: dict, key: str) -> Any:
@@ -63,8 +55,10 @@ def _check_array(path, where: str, arr: Any, num_joints: int, dims: int) -> np.n
     arr = np.asarray(arr)
     if arr.dtype == object or arr.ndim != 3 or arr.shape[1] != num_joints or arr.shape[2] != dims:
         raise DataError(path, f"{where}: expected shape (T, {num_joints}, {dims}), got {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise DataError(path, f"{where}: expected numbers, got dtype {arr.dtype}")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise DataError(path, f"{where}: expected real numbers, got dtype {arr.dtype}")
+    if arr.shape[0] == 0:
+        raise DataError(path, f"{where}: has 0 frames")
     if not np.isfinite(arr).all():
         frames = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])
         raise DataError(path, f"{where}: NaN or inf in {len(frames)} frame(s), first at frame {frames[0]}")
@@ -81,7 +75,7 @@ def load_positions_3d(path: str | Path, layout: str = "h36m17") -> dict[str, dic
     VideoPose3D are returned. layout ``humaneva15``: 15 joints.
     """
     skel = sk.get(layout)
-    archive = _open_npz(path, allow_pickle=True)
+    archive = _open_npz(path, allow_objects=True)
     positions = _object(path, archive, "positions_3d")
     out: dict[str, dict[str, np.ndarray]] = {}
     allowed = {32, 17} if skel is sk.H36M17 else {skel.num_joints}
@@ -90,8 +84,9 @@ def load_positions_3d(path: str | Path, layout: str = "h36m17") -> dict[str, dic
             raise DataError(path, f"positions_3d[{subject!r}] should be a dict of actions")
         out[subject] = {}
         for action, arr in actions.items():
-            arr = np.asarray(arr)
             where = f"positions_3d[{subject!r}][{action!r}]"
+            if not isinstance(arr, np.ndarray):
+                raise DataError(path, f"{where}: expected an array, found {type(arr).__name__}")
             if arr.ndim != 3 or arr.shape[1] not in allowed:
                 raise DataError(path, f"{where}: expected (T, {' or '.join(map(str, sorted(allowed)))}, 3) "
                                       f"for layout {skel.name}, got {arr.shape}")
@@ -123,14 +118,37 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
     dropped by VideoPose3D's convention, so it is dropped here too but reported in the metadata key
     ``had_scores``.
     """
-    archive = _open_npz(path, allow_pickle=True)
+    archive = _open_npz(path, allow_objects=True)
     keypoints = _object(path, archive, "positions_2d")
     metadata = _object(path, archive, "metadata")
-    for key in ("layout_name", "num_joints", "keypoints_symmetry"):
+    for key in ("num_joints", "keypoints_symmetry"):
         if key not in metadata:
             raise DataError(path, f"metadata is missing {key!r}")
-    num_joints = int(metadata["num_joints"])
-    layout = str(metadata["layout_name"])
+    num_joints = metadata["num_joints"]
+    if isinstance(num_joints, bool) or not isinstance(num_joints, (int, np.integer)) or not 0 < num_joints < 1000:
+        raise DataError(path, f"metadata 'num_joints' should be a positive integer, got {num_joints!r}")
+    num_joints = int(num_joints)
+    sym = metadata["keypoints_symmetry"]
+    if (not isinstance(sym, (list, tuple, np.ndarray)) or len(sym) != 2
+            or not all(isinstance(side, (list, tuple, np.ndarray)) for side in sym) or len(sym[0]) != len(sym[1])):
+        raise DataError(path, "keypoints_symmetry must be two lists of equal length (left, right)")
+    if "layout_name" in metadata:
+        layout = metadata["layout_name"]
+        if not isinstance(layout, str):
+            raise DataError(path, f"metadata 'layout_name' should be a string, got {type(layout).__name__}")
+        inferred = False
+    else:
+        layout, inferred = None, True
+    known = {"h36m": 17, "coco": 17, "humaneva15": 15, "humaneva": 15, "h36m17": 17, "coco17": 17,
+             "mpii": 16, "mpii16": 16}
+    if layout in known and known[layout] != num_joints:
+        raise DataError(path, f"metadata says layout {layout!r} with {num_joints} joints; "
+                              f"that layout has {known[layout]}")
+    if not all(_is_index(j, num_joints) for side in sym for j in side):
+        raise DataError(path, f"keypoints_symmetry holds a value that is not a joint index below "
+                              f"num_joints={num_joints}")
+    if layout is None:
+        layout = infer_layout(path, num_joints, sym)
     if expect_layout is not None:
         try:
             same = sk.get(layout) is sk.get(expect_layout)
@@ -138,13 +156,6 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
             raise DataError(path, e.problem) from None
         if not same:
             raise DataError(path, f"layout is {layout!r}, expected {expect_layout!r}")
-    known = {"h36m": 17, "coco": 17, "humaneva15": 15, "humaneva": 15, "h36m17": 17, "coco17": 17}
-    if layout in known and known[layout] != num_joints:
-        raise DataError(path, f"metadata says layout {layout!r} with {num_joints} joints; "
-                              f"that layout has {known[layout]}")
-    sym = metadata["keypoints_symmetry"]
-    if len(sym) != 2 or len(sym[0]) != len(sym[1]):
-        raise DataError(path, "keypoints_symmetry must be two lists of equal length (left, right)")
     out: dict[str, dict[str, list[np.ndarray]]] = {}
     had_scores = False
     for subject, actions in keypoints.items():
@@ -154,19 +165,76 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
         for action, cams in actions.items():
             if isinstance(cams, np.ndarray) and cams.dtype != object and cams.ndim == 3:
                 cams = [cams]  # a single view stored without the list
+            if not isinstance(cams, (list, tuple)) or not cams:
+                raise DataError(path, f"positions_2d[{subject!r}][{action!r}] should be a non-empty list with one "
+                                      f"(T, {num_joints}, 2) array per camera, found {_describe(cams)}")
             views = []
             for c, arr in enumerate(cams):
-                arr = np.asarray(arr)
+                where = f"positions_2d[{subject!r}][{action!r}][camera {c}]"
+                if not isinstance(arr, np.ndarray):
+                    # VideoPose3D's converters start every action with [None] * 4 and fill the
+                    # cameras they find: a None is a camera whose detections were missing.
+                    raise DataError(path, f"{where}: no keypoints for this camera (found {_describe(arr)}; "
+                                          "the converter found no detections file for it)")
                 if arr.ndim == 3 and arr.shape[-1] == 3:  # (x, y, score)
                     had_scores, arr = True, arr[..., :2]
-                views.append(_check_array(path, f"positions_2d[{subject!r}][{action!r}][camera {c}]",
-                                          arr, num_joints, 2))
+                views.append(_check_array(path, where, arr, num_joints, 2))
             out[subject][action] = views
     if not out:
         raise DataError(path, "positions_2d is empty")
     metadata = dict(metadata)
     metadata["had_scores"] = had_scores
+    metadata["layout_name"] = layout
+    metadata["layout_inferred"] = inferred
     return out, metadata
+
+
+def _is_index(j, n: int) -> bool:
+    return isinstance(j, (int, np.integer)) and not isinstance(j, bool) and 0 <= j < n
+
+
+def _describe(value) -> str:
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return "None" if value is None else type(value).__name__
+
+
+# Source-name hints, in the order of VideoPose3D's suggest_metadata (first match wins).
+_NAME_HINTS = (("mpii", "mpii16"), ("coco", "coco17"), ("h36m", "h36m17"), ("humaneva15", "humaneva15"))
+
+
+def infer_layout(path: str | Path, num_joints: int, symmetry) -> str:
+    """The joint layout of a 2D file whose metadata has no ``layout_name``.
+
+    VideoPose3D's ``prepare_data_h36m.py`` (``data_2d_h36m_gt``) and ``prepare_data_2d_h36m_sh.py``
+    (``data_2d_h36m_sh_pt_mpii``, ``..._sh_ft_h36m``) write only ``num_joints`` and
+    ``keypoints_symmetry``. The layout is the known one whose joint count and left/right sets match
+    those; the file name (``data_2d_<dataset>_<source>``) must not contradict it: a ``gt`` source has
+    the dataset's own layout, other sources the layout their name contains, as VideoPose3D's
+    ``suggest_metadata`` reads it (the Stacked-Hourglass files are 16-joint MPII whatever their name).
+    """
+    left, right = ({int(j) for j in side} for side in symmetry)
+    matches = [s for s in sk.SKELETONS.values() if s.num_joints == num_joints
+               and set(s.joints_left) == left and set(s.joints_right) == right]
+    if not matches:
+        raise DataError(path, f"metadata has no 'layout_name', and no known layout has {num_joints} joints with "
+                              f"left {sorted(left)} / right {sorted(right)}; known: {sorted(sk.SKELETONS)}")
+    layout = matches[0].name
+    stem = Path(path).stem.lower()
+    parts = stem.split("_", 3)  # data, 2d, dataset, source
+    if len(parts) == 4 and parts[:2] == ["data", "2d"]:
+        dataset, source = parts[2], parts[3]
+        if source == "gt":
+            hint = next((v for k, v in _NAME_HINTS if k == dataset), None)
+        elif num_joints == 16:
+            hint = "mpii16"  # Stacked Hourglass: MPII joints, whatever the fine-tuning set in the name
+        else:
+            hint = next((v for k, v in _NAME_HINTS if k in source), None)
+        if hint is not None and hint != layout:
+            raise DataError(path, f"metadata has no 'layout_name'; the file name suggests {hint!r} but its "
+                                  f"{num_joints} joints and left/right lists are those of {layout!r}")
+    return layout
+
 
 
 def save_positions_2d(path: str | Path, keypoints: dict, layout: str = "coco",
@@ -182,7 +250,12 @@ def save_positions_2d(path: str | Path, keypoints: dict, layout: str = "coco",
 
 
 def load_custom_2d(path: str | Path) -> dict[str, dict[str, Any]]:
-    """Read ``data_2d_custom_<name>.npz``: ``{video: {'keypoints': (T, J, 2) pixels, 'w': int, 'h': int}}``."""
+    """Read ``data_2d_custom_<name>.npz``.
+
+    Returns ``{video: {'keypoints': (T, J, 2) pixels, 'w': float, 'h': float, 'layout': name}}``;
+    ``w``/``h`` are the video's image size in pixels (positive and finite, else an error: a zero
+    would divide, a negative one would mirror the normalised keypoints without a word).
+    """
     keypoints, metadata = load_positions_2d(path)
     videos = metadata.get("video_metadata")
     if not isinstance(videos, dict):
@@ -190,9 +263,19 @@ def load_custom_2d(path: str | Path) -> dict[str, dict[str, Any]]:
     out = {}
     for video, actions in keypoints.items():
         if "custom" not in actions:
-            raise DataError(path, f"video {video!r} has no 'custom' entry (found {sorted(actions)})")
-        if video not in videos or not {"w", "h"} <= set(videos[video]):
+            raise DataError(path, f"video {video!r} has no 'custom' entry (found {sorted(map(str, actions))})")
+        entry = videos.get(video)
+        if not isinstance(entry, dict) or not {"w", "h"} <= set(entry):
             raise DataError(path, f"video {video!r} has no resolution in metadata['video_metadata']")
-        out[video] = {"keypoints": actions["custom"][0], "w": int(videos[video]["w"]),
-                      "h": int(videos[video]["h"])}
+        size = {}
+        for key, name in (("w", "width"), ("h", "height")):
+            v = entry[key]
+            if isinstance(v, np.ndarray) and v.shape == ():
+                v = v.item()
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v <= 0:
+                raise DataError(path, f"video {video!r}: image {name} {key!r} should be a positive number of "
+                                      f"pixels, got {v!r}")
+            size[key] = float(v)
+        out[video] = {"keypoints": actions["custom"][0], "w": size["w"], "h": size["h"],
+                      "layout": metadata["layout_name"]}
     return out

@@ -37,11 +37,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import formats
+from . import formats, npz
 from . import skeleton as sk
 from .camera import normalize_screen_coordinates
 from .errors import DataError
-from .fileio import atomic_open, write_json
+from .fileio import atomic_open, check_writable, write_json
 from .noise import fill_gaps
 
 NUM_JOINTS = sk.COCO17.num_joints
@@ -57,6 +57,7 @@ class Keypoints2D:
     scores: (T, 17) float64 detector confidence, 0 where missing (1 where the input has no scores).
     frame_ids: T ints (image ids or frame numbers). width, height: image size in pixels.
     source: the file read. info: what the reader did (format, discarded detections, filled frames).
+    layout: the joint order of ``keypoints`` (COCO-17 for COCO JSON; npz files may say otherwise).
     """
 
     keypoints: np.ndarray
@@ -66,6 +67,7 @@ class Keypoints2D:
     height: float
     source: str
     info: dict = field(default_factory=dict)
+    layout: sk.Skeleton = sk.COCO17
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -90,12 +92,13 @@ def read_keypoints(path: str | Path, width: float | None = None, height: float |
     # Sniff the content rather than trusting the suffix; a .npz that is not a zip still goes to the
     # npz reader so that the error says "not a readable npz archive".
     if path.suffix.lower() == ".npz" or zipfile.is_zipfile(path):
-        kp, scores, frame_ids, file_wh, info = _read_npz(path, video)
+        kp, scores, frame_ids, file_wh, info, layout = _read_npz(path, video)
     else:
         kp, scores, frame_ids, file_wh, info = _read_json(path)
+        layout = sk.COCO17
     w, h = _resolution(path, file_wh, width, height)
     _check_pixels(path, kp, w)
-    return Keypoints2D(kp, scores, frame_ids, w, h, str(path), info)
+    return Keypoints2D(kp, scores, frame_ids, w, h, str(path), info, layout)
 
 
 def _resolution(path: Path, file_wh, width, height) -> tuple[float, float]:
@@ -213,7 +216,7 @@ def _read_json(path: Path):
                               "categories or crowds")
 
     ids = sorted(image_ids if image_ids is not None else best)
-    frame_ids, filled = _frame_ids(ids)
+    frame_ids, filled = _frame_ids(path, ids)
     row = {f: t for t, f in enumerate(frame_ids)}
     kp = np.full((len(frame_ids), NUM_JOINTS, 2), np.nan)
     scores = np.zeros((len(frame_ids), NUM_JOINTS))
@@ -256,10 +259,29 @@ def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[in
     return (sizes.pop() if sizes else None), ids
 
 
-def _frame_ids(ids: list[int]) -> tuple[list[int], list[int] | None]:
-    """All frame ids (missed frames inserted when the ids are frame numbers), and the inserted ones."""
+#: Longest run of missing frame numbers accepted between two detections. Longer is not a video with
+#: a dropped frame or two but ids that are not frame numbers (and every missing frame costs memory).
+MAX_MISSING_FRAMES = 10_000
+
+
+def _frame_ids(path: Path, ids: list[int]) -> tuple[list[int], list[int] | None]:
+    """All frame ids (missed frames inserted when the ids are frame numbers), and the inserted ones.
+
+    Raises :class:`DataError` when the ids look like frame numbers (median step 1) but jump by more
+    than :data:`MAX_MISSING_FRAMES`: filling that gap would allocate frames that no detector saw.
+    """
     if len(ids) < 2 or np.median(np.diff(ids)) != 1:
         return list(ids), None
+    steps = np.diff(ids)
+    k = int(np.argmax(steps))
+    if steps[k] - 1 > MAX_MISSING_FRAMES:
+        raise DataError(path, f"frame ids jump from {ids[k]} to {ids[k + 1]} ({steps[k] - 1:,} missing frames, more "
+                              f"than the {MAX_MISSING_FRAMES:,} accepted): the ids are consecutive frame numbers "
+                              "elsewhere, so this one looks wrong; split the video or fix the id")
+    missing = int(ids[-1] - ids[0] + 1 - len(ids))
+    if missing > MAX_MISSING_FRAMES + len(ids):
+        raise DataError(path, f"{missing:,} frame numbers between {ids[0]} and {ids[-1]} have no detection, more than "
+                              f"the {len(ids):,} that have one: the ids do not look like one video's frame numbers")
     frames = list(range(ids[0], ids[-1] + 1))
     present = set(ids)
     return frames, [f for f in frames if f not in present]
@@ -284,16 +306,6 @@ def _read_npz(path: Path, video: str | None):
 
 def _read_custom_npz(path: Path, video: str | None):
     videos = formats.load_custom_2d(path)
-    # load_custom_2d accepts any layout; the model reads COCO-17, and an H36M-17 file has the same
-    # shape, so only the layout name can tell them apart. The metadata member is tiny.
-    with np.load(path, allow_pickle=True) as f:
-        layout = str(f["metadata"].item().get("layout_name"))
-    try:
-        is_coco = sk.get(layout) is sk.COCO17
-    except DataError:
-        is_coco = False
-    if not is_coco:
-        raise DataError(path, f"keypoint layout is {layout!r}; lifting needs COCO-17 keypoints (layout 'coco')")
     names = sorted(videos)
     if video is None:
         if len(names) > 1:
@@ -302,25 +314,39 @@ def _read_custom_npz(path: Path, video: str | None):
     elif video not in videos:
         raise DataError(path, f"has no video {video!r}; videos are {names}")
     entry = videos[video]
+    layout = _layout(path, entry["layout"])
     kp = np.asarray(entry["keypoints"], dtype=np.float64)
-    if kp.shape[1] != NUM_JOINTS:
-        raise DataError(path, f"video {video!r} has {kp.shape[1]} joints per frame, expected {NUM_JOINTS} (COCO-17)")
-    if len(kp) == 0:
-        raise DataError(path, f"video {video!r} has no frames")
+    if kp.shape[1] != layout.num_joints:
+        raise DataError(path, f"video {video!r} has {kp.shape[1]} joints per frame, expected {layout.num_joints} "
+                              f"({layout.name})")
     # VideoPose3D's custom files keep no confidences (load_custom_2d drops them): all joints are sure.
     info = {"format": "videopose3d-custom", "video": video, "videos": names}
-    return kp, np.ones(kp.shape[:2]), list(range(len(kp))), (entry["w"], entry["h"]), info
+    return kp, np.ones(kp.shape[:2]), list(range(len(kp))), (entry["w"], entry["h"]), info, layout
+
+
+def _layout(path: Path, name) -> sk.Skeleton:
+    try:
+        return sk.get(name)
+    except DataError as e:
+        raise DataError(path, e.problem) from None
 
 
 def _read_plain_npz(path: Path):
-    archive = formats._open_npz(path, allow_pickle=False)  # plain arrays only: never unpickle here
+    archive = npz.load(path, allow_objects=False)  # plain arrays only: never unpickle here
+    layout = sk.COCO17
+    if "layout" in archive:
+        name = archive["layout"]
+        if name.shape != () or name.dtype.kind != "U":
+            raise DataError(path, f"'layout' should be one string (a joint layout name), got {name.dtype} {name.shape}")
+        layout = _layout(path, str(name))
+    J = layout.num_joints
     kp = np.asarray(archive["keypoints"])
-    if kp.dtype == object or not np.issubdtype(kp.dtype, np.number):
-        raise DataError(path, f"'keypoints' should hold numbers, got dtype {kp.dtype}")
+    if not np.issubdtype(kp.dtype, np.number) or np.issubdtype(kp.dtype, np.complexfloating):
+        raise DataError(path, f"'keypoints' should hold real numbers, got dtype {kp.dtype}")
     if kp.ndim != 3 or kp.shape[2] not in (2, 3):
-        raise DataError(path, f"'keypoints' should be (T, {NUM_JOINTS}, 2) or (T, {NUM_JOINTS}, 3), got {kp.shape}")
-    if kp.shape[1] != NUM_JOINTS:
-        raise DataError(path, f"'keypoints' has {kp.shape[1]} joints per frame, expected {NUM_JOINTS} (COCO-17)")
+        raise DataError(path, f"'keypoints' should be (T, {J}, 2) or (T, {J}, 3), got {kp.shape}")
+    if kp.shape[1] != J:
+        raise DataError(path, f"'keypoints' has {kp.shape[1]} joints per frame, expected {J} ({layout.name})")
     if len(kp) == 0:
         raise DataError(path, "'keypoints' has no frames")
     kp = kp.astype(np.float64)
@@ -366,7 +392,7 @@ def _read_plain_npz(path: Path):
         if ids.shape != (len(kp),) or not np.issubdtype(ids.dtype, np.integer):
             raise DataError(path, f"'frame_ids' should be {len(kp)} integers, got {ids.shape} {ids.dtype}")
         frame_ids = [int(v) for v in ids]
-    return kp, scores, frame_ids, file_wh, {"format": "npz"}
+    return kp, scores, frame_ids, file_wh, {"format": "npz"}, layout
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -403,8 +429,9 @@ def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
         "low_confidence_joints": int(low.sum()),
         "interpolated_joints": int(filled.sum()),
         "interpolated_fraction": float(filled.mean()),
-        "interpolated_per_joint": {name: int(n) for name, n in zip(sk.COCO17.joint_names, filled.sum(0)) if n},
-        "longest_gap": max((_longest_run(missing[:, j]) for j in range(NUM_JOINTS)), default=0),
+        "interpolated_per_joint": {name: int(n) for name, n in zip(kp.layout.joint_names, filled.sum(0)) if n},
+        "longest_gap": max((_longest_run(missing[:, j]) for j in range(kp.layout.num_joints)), default=0),
+        "layout": kp.layout.name,
         "min_score": float(min_score),
         "max_gap": max_gap,
         **kp.info,
@@ -426,7 +453,7 @@ def _longest_run(gap: np.ndarray) -> int:
 
 def _check_gaps(kp: Keypoints2D, missing: np.ndarray, min_score: float, max_gap: int | None) -> None:
     """fill_gaps refuses the same cases; checking here first names the joint and the file's frame id."""
-    for j, name in enumerate(sk.COCO17.joint_names):
+    for j, name in enumerate(kp.layout.joint_names):
         gap = missing[:, j]
         if gap.all():
             raise DataError(kp.source, f"joint {name!r} is never detected with score >= {min_score:g} in "
@@ -443,6 +470,26 @@ def _check_gaps(kp: Keypoints2D, missing: np.ndarray, min_score: float, max_gap:
 # ---------------------------------------------------------------------------------------------------
 # Lifting
 # ---------------------------------------------------------------------------------------------------
+def _to_model_layout(kp: Keypoints2D, keypoints: np.ndarray, spec: dict, checkpoint: Path, report: dict):
+    """The prepared keypoints in the joint order the model was trained on, or a :class:`DataError`.
+
+    Equal layouts pass; COCO-17 input for an H36M-17 model goes through the tested converter
+    :func:`dilpose.skeleton.coco_to_h36m` (recorded in ``report["converted"]``); anything else is
+    refused with what the model expects and what the file gives, never fed to the model silently.
+    """
+    want = sk.get(spec["layout"])
+    if kp.layout is want:
+        return keypoints, kp.scores, want
+    if kp.layout is sk.COCO17 and want is sk.H36M17:
+        converted, scores = sk.coco_to_h36m(keypoints, kp.scores)
+        report["converted"] = f"{kp.layout.name} -> {want.name} (dilpose.skeleton.coco_to_h36m)"
+        return converted, scores, want
+    from .train import check_input  # torch: imported only when lifting
+
+    check_input(spec, kp.layout, checkpoint, what=f"the input {kp.source} (no converter between these layouts)")
+    raise AssertionError("unreachable: check_input refuses different layouts")  # pragma: no cover
+
+
 def output_paths(output: str | Path) -> tuple[Path, Path]:
     """``PREFIX``, ``PREFIX.npy`` or ``PREFIX.json`` -> (PREFIX.npy, PREFIX.json)."""
     prefix = Path(output)
@@ -471,22 +518,23 @@ def lift_file(input_path: str | Path, checkpoint: str | Path, output: str | Path
     npy_path, json_path = output_paths(output)
     if input_path.resolve() in (npy_path.resolve(), json_path.resolve()):
         raise DataError(input_path, f"the output {json_path} would overwrite the input")
+    check_writable(npy_path)  # a bad output folder fails now, before any work
     kp = read_keypoints(input_path, width, height, video=video)
     keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap)
 
     model = train.model_from_checkpoint(checkpoint)
     mcfg = model.cfg
-    if (mcfg.in_joints, mcfg.in_features, mcfg.out_joints) != (NUM_JOINTS, 2, sk.H36M17.num_joints):
-        raise DataError(checkpoint, f"the model reads {mcfg.in_joints} joints x {mcfg.in_features} values and "
-                                    f"writes {mcfg.out_joints} joints; lifting needs COCO-17 (x, y) input and "
-                                    "H36M-17 output")
+    if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
+        raise DataError(checkpoint, f"the model reads {mcfg.in_features} values per joint and writes {mcfg.out_joints} "
+                                    "joints; lifting needs (x, y) input and H36M-17 output")
+    keypoints, scores, layout = _to_model_layout(kp, keypoints, model.input_spec, checkpoint, report)
     T = len(keypoints)
     seq = Sequence(subject="lift", action=input_path.stem, camera=0,
                    keypoints_2d=normalize_screen_coordinates(keypoints, kp.width, kp.height).astype(np.float32),
                    # No ground truth and no calibration: predict() reads only the 2D input.
                    positions_3d=np.zeros((T, sk.H36M17.num_joints, 3), np.float32),
-                   intrinsics=np.zeros(9, np.float32), scores=kp.scores.astype(np.float32))
-    pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test)
+                   intrinsics=np.zeros(9, np.float32), scores=scores.astype(np.float32))
+    pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout)
     if pred.shape != (T, sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
         raise DataError(checkpoint, f"the model gave non-finite or misshapen 3D positions {pred.shape}; "
                                     "the weights may be broken")
@@ -506,6 +554,8 @@ def lift_file(input_path: str | Path, checkpoint: str | Path, output: str | Path
         "report": report,
         "receptive_field": receptive_field,
         "causal": bool(mcfg.causal),
+        "input_layout": kp.layout.name,
+        "model_input_layout": layout.name,
     }
     with atomic_open(npy_path, "wb") as f:
         np.save(f, pred)

@@ -19,6 +19,12 @@ HumanEva-15 (VideoPose3D's order)::
 
     0 pelvis   1 thorax   2 l_shoulder   3 l_elbow   4 l_wrist   5 r_shoulder   6 r_elbow
     7 r_wrist   8 l_hip   9 l_knee   10 l_ankle   11 r_hip   12 r_knee   13 r_ankle   14 head
+
+MPII-16 (the Stacked-Hourglass detections of Human3.6M that VideoPose3D converts)::
+
+    0 r_ankle   1 r_knee   2 r_hip   3 l_hip   4 l_knee   5 l_ankle   6 pelvis   7 thorax
+    8 upper_neck   9 head_top   10 r_wrist   11 r_elbow   12 r_shoulder   13 l_shoulder
+    14 l_elbow   15 l_wrist
 """
 
 from __future__ import annotations
@@ -118,13 +124,27 @@ HUMANEVA15 = Skeleton(
     joints_right=(5, 6, 7, 11, 12, 13),
 )
 
-SKELETONS = {s.name: s for s in (H36M17, COCO17, HUMANEVA15)}
-# VideoPose3D's metadata says "h36m", "coco" or "humaneva15"; accept both spellings.
-_ALIASES = {"h36m": "h36m17", "coco": "coco17", "humaneva": "humaneva15"}
+# VideoPose3D's Stacked-Hourglass files list the sides as left [3, 4, 5, 13, 14, 15] and right
+# [0, 1, 2, 10, 11, 12], which pairs l_hip with r_ankle when swapped index by index; the same sets,
+# paired by name, are below.
+MPII16 = Skeleton(
+    name="mpii16",
+    joint_names=("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck",
+                 "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"),
+    parents=(1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 7, 7, 13, 14),
+    joints_left=(3, 4, 5, 13, 14, 15),
+    joints_right=(2, 1, 0, 12, 11, 10),
+)
+
+SKELETONS = {s.name: s for s in (H36M17, COCO17, HUMANEVA15, MPII16)}
+# VideoPose3D's metadata says "h36m", "coco", "humaneva15" or "mpii"; accept both spellings.
+_ALIASES = {"h36m": "h36m17", "coco": "coco17", "humaneva": "humaneva15", "mpii": "mpii16"}
 
 
 def get(name: str) -> Skeleton:
-    """Look a layout up by name (``h36m17``/``h36m``, ``coco17``/``coco``, ``humaneva15``)."""
+    """Look a layout up by name (``h36m17``/``h36m``, ``coco17``/``coco``, ``humaneva15``, ``mpii16``/``mpii``)."""
+    if not isinstance(name, str):
+        raise DataError("skeleton", f"a joint layout name should be a string, got {type(name).__name__}")
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in SKELETONS:
         raise DataError("skeleton", f"unknown joint layout {name!r}; known: {sorted(SKELETONS)}")

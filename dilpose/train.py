@@ -35,7 +35,7 @@ from . import skeleton as sk
 from .config import Config
 from .dataset import Sequence
 from .errors import DataError
-from .fileio import save_torch
+from .fileio import check_writable, remove_stale_temporaries, save_torch
 from .model import ModelConfig, TemporalModel, TemporalModelStrided, set_bn_momentum
 
 
@@ -93,30 +93,129 @@ def weights_checksum(model: nn.Module) -> float:
 # ---------------------------------------------------------------------------------------------------
 # Checkpoints
 # ---------------------------------------------------------------------------------------------------
+#: How 2D keypoints are normalised before they reach the model, recorded in every checkpoint so
+#: that a model is never fed input prepared another way. ``screen``: pixels divided by the image
+#: width, ``x / w * 2 - 1`` and ``y / w * 2 - h / w`` (VideoPose3D's normalize_screen_coordinates).
+NORMALIZATION = "screen"
+#: The image-size convention that goes with it: each video's own width and height, in pixels.
+IMAGE_SIZE = "per-video width and height in pixels"
+
+
+def input_spec(layout_2d: sk.Skeleton) -> dict:
+    """What a model reads, as stored in a checkpoint: layout, joint names, values, normalisation."""
+    return {"layout": layout_2d.name, "joint_names": list(layout_2d.joint_names), "features": ["x", "y"],
+            "normalization": NORMALIZATION, "image_size": IMAGE_SIZE}
+
+
+def check_input(spec: dict, layout_2d: sk.Skeleton, source, what: str = "the input") -> None:
+    """Raise :class:`DataError` unless 2D keypoints in ``layout_2d`` are what ``spec`` says the model reads."""
+    if spec["layout"] != layout_2d.name or list(spec["joint_names"]) != list(layout_2d.joint_names):
+        raise DataError(source, f"the model reads {spec['layout']} keypoints ({', '.join(spec['joint_names'])}) "
+                                f"but {what} is {layout_2d.name} ({', '.join(layout_2d.joint_names)})")
+
+
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint with ``weights_only=True`` (tensors and plain containers only)."""
+    """Read a checkpoint with ``weights_only=True`` (tensors and plain containers only) and check it.
+
+    The checkpoint must record the architecture (``model_config``, every value of the right type)
+    and the input it was trained on (``input``: layout, joint names, normalisation); anything
+    missing, unknown or mistyped is a :class:`DataError` naming the file.
+    """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(path, "checkpoint not found")
+    if path.is_dir():
+        raise DataError(path, "is a directory, not a checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors differ by cause; all mean "not a safe checkpoint"
         raise DataError(path, f"not a readable dilpose checkpoint (or it contains code): {e}") from e
-    for key in ("model", "model_config", "epoch"):
-        if not isinstance(ckpt, dict) or key not in ckpt:
-            raise DataError(path, f"checkpoint is missing {key!r}")
+    if not isinstance(ckpt, dict):
+        raise DataError(path, f"not a dilpose checkpoint: it holds {type(ckpt).__name__}, not a dict")
+    for key in ("model", "model_config", "epoch", "input"):
+        if key not in ckpt:
+            hint = (" (written by a dilpose older than the input record; retrain it)" if key == "input" else "")
+            raise DataError(path, f"checkpoint is missing {key!r}{hint}")
+    ckpt["model_config"] = _model_config_from(path, ckpt["model_config"])
+    ckpt["input"] = _input_spec_from(path, ckpt["input"], ckpt["model_config"])
+    if isinstance(ckpt["epoch"], bool) or not isinstance(ckpt["epoch"], int) or ckpt["epoch"] < 0:
+        raise DataError(path, f"checkpoint 'epoch' should be a non-negative integer, got {ckpt['epoch']!r}")
+    if not isinstance(ckpt["model"], dict) or not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
+        raise DataError(path, "checkpoint 'model' should be a state dict of tensors")
     return ckpt
 
 
+def _model_config_from(path: Path, d) -> ModelConfig:
+    """A :class:`ModelConfig` from a checkpoint's dict, refusing unknown keys and wrong types."""
+    if not isinstance(d, dict):
+        raise DataError(path, f"checkpoint 'model_config' should be a dict, got {type(d).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    unknown = sorted(map(str, set(d) - set(fields)))
+    if unknown:
+        raise DataError(path, f"checkpoint 'model_config' has unknown key(s) {unknown}; known: {sorted(fields)}")
+
+    def is_int(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    checks = {"in_joints": is_int, "in_features": is_int, "out_joints": is_int, "channels": is_int,
+              "filter_widths": lambda v: isinstance(v, (list, tuple)) and all(is_int(w) for w in v),
+              "causal": lambda v: isinstance(v, bool),
+              "dropout": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for key, value in d.items():
+        if not checks[key](value):
+            raise DataError(path, f"checkpoint 'model_config.{key}' has the wrong type: {value!r}")
+    try:
+        return ModelConfig(**d)
+    except (TypeError, ValueError) as e:
+        raise DataError(path, f"checkpoint 'model_config' is not a valid architecture: {e}") from None
+
+
+def _input_spec_from(path: Path, spec, mcfg: ModelConfig) -> dict:
+    """Check a checkpoint's ``input`` record: a known layout whose joints the model reads."""
+    if not isinstance(spec, dict) or not {"layout", "joint_names", "normalization"} <= set(spec):
+        raise DataError(path, "checkpoint 'input' should record 'layout', 'joint_names' and 'normalization'")
+    try:
+        layout = sk.get(spec["layout"])
+    except DataError as e:
+        raise DataError(path, f"checkpoint 'input': {e.problem}") from None
+    if not isinstance(spec["joint_names"], (list, tuple)) or list(spec["joint_names"]) != list(layout.joint_names):
+        raise DataError(path, f"checkpoint 'input' joint names {spec['joint_names']} are not those of "
+                              f"{layout.name} {list(layout.joint_names)}")
+    if spec["normalization"] != NORMALIZATION:
+        raise DataError(path, f"checkpoint 'input' normalisation {spec['normalization']!r} is not one this "
+                              f"version implements ({NORMALIZATION!r})")
+    if layout.num_joints != mcfg.in_joints:
+        raise DataError(path, f"checkpoint 'input' layout {layout.name} has {layout.num_joints} joints but the "
+                              f"model reads {mcfg.in_joints}")
+    return {**input_spec(layout), **spec}
+
+
 def model_from_checkpoint(path: str | Path, strided: bool = False) -> nn.Module:
-    """Build the model a checkpoint was trained with and load its weights (eval mode)."""
+    """Build the model a checkpoint was trained with and load its weights (eval mode).
+
+    The model carries the checkpoint's input record as ``model.input_spec`` (see :func:`input_spec`);
+    :func:`evaluate` and :mod:`dilpose.lift` refuse 2D input of another layout.
+    """
     ckpt = load_checkpoint(path)
-    mcfg = ModelConfig(**ckpt["model_config"])
-    model = (TemporalModelStrided if strided else TemporalModel)(mcfg)
+    mcfg = ckpt["model_config"]
+    cls = TemporalModelStrided if strided else TemporalModel
+    # Compare the weights with the architecture on the meta device (shapes only, no memory) before
+    # building it: a forged model_config (channels=10**9) must not allocate what the file does not hold.
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in cls(mcfg).state_dict().items()}
+    given = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
+    if expected != given:
+        missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
+        wrong = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
+        detail = "; ".join(f"{name}: {keys[:3]}{' ...' if len(keys) > 3 else ''}" for name, keys in
+                           (("missing", missing), ("unexpected", extra), ("other shape", wrong)) if keys)
+        raise DataError(path, f"weights do not fit the recorded architecture ({detail})")
+    model = cls(mcfg)
     try:
         model.load_state_dict(ckpt["model"])
     except RuntimeError as e:
         raise DataError(path, f"weights do not fit the recorded architecture: {e}") from e
+    model.input_spec, model.checkpoint_path = ckpt["input"], Path(path)
     return model.eval()
 
 
@@ -152,14 +251,23 @@ class Trainer:
         checkpoint: path of the checkpoint written after every epoch (None: no checkpoints).
         callbacks: called as ``cb(trainer, epoch_log)`` after every epoch (e.g. notebook plots).
         progress: show a tqdm bar (rank 0 only).
+        allow_config_change: let ``fit(resume=True)`` continue a checkpoint whose run configuration
+            differs from ``cfg`` (the checkpoint then records ``cfg``).
     """
 
     def __init__(self, cfg: Config, train: Seq[Sequence], val: Seq[Sequence] | None = None,
                  layout_2d: sk.Skeleton = sk.COCO17, regularizer: Callable[[int], nn.Module] | None = None,
-                 checkpoint: str | Path | None = None, callbacks: Seq[Callable] = (), progress: bool = True):
+                 checkpoint: str | Path | None = None, callbacks: Seq[Callable] = (), progress: bool = True,
+                 allow_config_change: bool = False):
         self.cfg, self.val, self.layout_2d = cfg, val, layout_2d
+        self.allow_config_change = allow_config_change
         self.rank, self.world_size = distributed_context()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        if self.checkpoint is not None and self.rank == 0:
+            # Fail now, not after the first epoch's minutes of training; and drop the temporary file
+            # of a run that was killed while writing this checkpoint.
+            check_writable(self.checkpoint)
+            remove_stale_temporaries(self.checkpoint)
         self.callbacks, self.progress = list(callbacks), progress and self.rank == 0
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":
@@ -185,6 +293,7 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "epoch": self.epoch, "model_config": dataclasses.asdict(self.model_cfg),
                 "config": _plain(self.cfg.to_dict()), "history": self.history.to_dict(),
+                "input": input_spec(self.layout_2d),
                 "torch_rng": torch.get_rng_state(),
                 # dropout on a GPU draws from the GPU's generator; resuming must restore it too
                 **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})}
@@ -196,10 +305,30 @@ class Trainer:
         return save_torch(path, self.state())
 
     def restore(self, path: str | Path) -> None:
+        """Continue from a checkpoint of the same run.
+
+        Refuses (:class:`DataError`) a checkpoint of another architecture or input layout, and one whose
+        run configuration differs (listing the fields) unless ``allow_config_change`` was given: a resumed
+        run that silently changed its seed or batch size would no longer be the run its checkpoint names.
+        """
         ckpt = load_checkpoint(path)
-        if ckpt["model_config"] != dataclasses.asdict(self.model_cfg):
-            raise DataError(path, f"checkpoint architecture {ckpt['model_config']} differs from this run's "
-                                  f"{dataclasses.asdict(self.model_cfg)}")
+        if ckpt["model_config"] != self.model_cfg:
+            raise DataError(path, f"checkpoint architecture {dataclasses.asdict(ckpt['model_config'])} differs "
+                                  f"from this run's {dataclasses.asdict(self.model_cfg)}")
+        check_input(ckpt["input"], self.layout_2d, path, what="this run's training data")
+        for key in ("optimizer", "torch_rng", "config"):
+            if key not in ckpt:
+                raise DataError(path, f"checkpoint is missing {key!r}, which resuming needs (a weights-only file?)")
+        stored, current = ckpt["config"], _plain(self.cfg.to_dict())
+        if not isinstance(stored, dict):
+            raise DataError(path, f"checkpoint 'config' should be a dict, got {type(stored).__name__}")
+        # Where a run executes is not what it is: resuming a CPU run on a GPU is allowed.
+        differ = sorted(k for k in set(stored) | set(current) if k != "device" and stored.get(k) != current.get(k))
+        if differ and not self.allow_config_change:
+            changes = "; ".join(f"{k}: {stored.get(k, '(absent)')!r} -> {current.get(k, '(absent)')!r}"
+                                for k in differ)
+            raise DataError(path, f"resuming with a different configuration ({changes}); start a new checkpoint, "
+                                  "or allow it explicitly (--allow-config-change)")
         self.model.load_state_dict(ckpt["model"])
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch = int(ckpt["epoch"])
@@ -293,6 +422,9 @@ def evaluate(model: TemporalModel, seqs: Seq[Sequence], cfg: Config, layout_2d: 
     Actions are the part of the action name before the first space (``walk`` for ``walk 16_15``,
     ``Walking`` for ``Walking 1``).
     """
+    spec = getattr(model, "input_spec", None)
+    if spec is not None:  # a model read from a checkpoint knows what it was trained on
+        check_input(spec, layout_2d, getattr(model, "checkpoint_path", "model"), what="the evaluation data")
     flip_test = cfg.flip_test if flip_test is None else flip_test
     results, per_sequence = [], []
     for seq in seqs:

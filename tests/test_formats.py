@@ -139,13 +139,63 @@ def test_data_2d_h36m_round_trip_four_cameras(tmp_path):
     assert meta["had_scores"] is False
 
 
-def test_data_2d_h36m_cpn_coco_layout(tmp_path):
+def test_data_2d_h36m_cpn_file_as_the_generic_script_writes_it(tmp_path):
+    """prepare_data_2d_h36m_generic.py takes its metadata from suggest_metadata('cpn_ft_h36m_dbb'),
+    which matches 'h36m' in the name: the CPN file is in the H36M-17 layout."""
     rng = np.random.default_rng(7)
     data = {"S9": {"Photo": [poses(rng, 4, 17, 2) for _ in range(4)]}}
-    path = write_upstream_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", data, META_COCO)
-    kps, meta = F.load_positions_2d(path, expect_layout="coco17")
-    assert meta["layout_name"] == "coco"
+    path = write_upstream_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", data, META_H36M)
+    kps, meta = F.load_positions_2d(path, expect_layout="h36m17")
+    assert meta["layout_name"] == "h36m" and meta["layout_inferred"] is False
     np.testing.assert_array_equal(kps["S9"]["Photo"][3], data["S9"]["Photo"][3].astype(np.float64))
+
+
+def test_data_2d_h36m_detectron_coco_file(tmp_path):
+    rng = np.random.default_rng(7)
+    data = {"S9": {"Photo": [poses(rng, 4, 17, 2) for _ in range(4)]}}
+    path = write_upstream_2d(tmp_path / "data_2d_h36m_detectron_pt_coco.npz", data, META_COCO)
+    assert F.load_positions_2d(path, expect_layout="coco17")[1]["layout_name"] == "coco"
+
+
+def test_data_2d_h36m_gt_as_prepare_data_h36m_writes_it(tmp_path):
+    """prepare_data_h36m.py writes metadata with num_joints and keypoints_symmetry only (no layout_name),
+    float32 arrays, one per camera, from Human36mDataset's skeleton after remove_joints."""
+    rng = np.random.default_rng(11)
+    data = {"S1": {"Walking": [poses(rng, 5, 17, 2) * 500 for _ in range(4)]}}
+    metadata = {"num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+    path = tmp_path / "data_2d_h36m_gt.npz"
+    np.savez_compressed(path, positions_2d=data, metadata=metadata)  # the script passes the dicts as they are
+    kps, meta = F.load_positions_2d(path, expect_layout="h36m17")
+    assert meta["layout_name"] == "h36m17" and meta["layout_inferred"] is True
+    np.testing.assert_array_equal(kps["S1"]["Walking"][2], data["S1"]["Walking"][2])
+
+
+@pytest.mark.parametrize("name", ["data_2d_h36m_sh_pt_mpii", "data_2d_h36m_sh_ft_h36m"])
+def test_data_2d_h36m_stacked_hourglass_files(tmp_path, name):
+    """prepare_data_2d_h36m_sh.py: 16 MPII joints, no layout_name, a None for every camera it lacks."""
+    rng = np.random.default_rng(12)
+    metadata = {"num_joints": 16, "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]]}
+    data = {"S1": {"Walking": [poses(rng, 5, 16, 2) for _ in range(4)]}}
+    path = tmp_path / f"{name}.npz"
+    np.savez_compressed(path, positions_2d=data, metadata=metadata)
+    kps, meta = F.load_positions_2d(path)
+    assert meta["layout_name"] == "mpii16" and sk.get(meta["layout_name"]).num_joints == 16
+    np.testing.assert_array_equal(kps["S1"]["Walking"][1], data["S1"]["Walking"][1])
+    # The converter starts each action with [None] * 4: a missing camera is named, not "got ()".
+    data["S1"]["Walking"][2] = None
+    np.savez_compressed(path, positions_2d=data, metadata=metadata)
+    raises_naming(path, F.load_positions_2d, "['S1']['Walking'][camera 2]: no keypoints for this camera (found None")
+
+
+def test_layout_inferred_from_counts_must_agree_with_the_file_name(tmp_path):
+    metadata = {"num_joints": 17, "keypoints_symmetry": META_H36M["keypoints_symmetry"]}
+    path = tmp_path / "data_2d_h36m_detectron_pt_coco.npz"
+    np.savez_compressed(path, positions_2d={"S1": {"W": [np.zeros((2, 17, 2))]}}, metadata=metadata)
+    raises_naming(path, F.load_positions_2d, "suggests 'coco17'", "'h36m17'")
+    metadata = {"num_joints": 17, "keypoints_symmetry": [[0, 1], [2, 3]]}
+    path = tmp_path / "data_2d_h36m_gt.npz"
+    np.savez_compressed(path, positions_2d={"S1": {"W": [np.zeros((2, 17, 2))]}}, metadata=metadata)
+    raises_naming(path, F.load_positions_2d, "no 'layout_name'", "no known layout has 17 joints")
 
 
 def test_2d_scores_are_dropped_and_reported(tmp_path):
@@ -277,7 +327,7 @@ def test_missing_positions_2d_key_raises(tmp_path):
     raises_naming(path, F.load_positions_2d, "missing key 'positions_2d'")
 
 
-@pytest.mark.parametrize("drop", ["layout_name", "num_joints", "keypoints_symmetry"])
+@pytest.mark.parametrize("drop", ["num_joints", "keypoints_symmetry"])
 def test_metadata_missing_field_raises(tmp_path, drop):
     meta = {k: v for k, v in META_H36M.items() if k != drop}
     path = write_upstream_2d(tmp_path / "d.npz", {"S1": {"W": [np.zeros((2, 17, 2))]}}, meta)
@@ -365,3 +415,26 @@ def test_custom_file_without_custom_entry_raises(tmp_path):
     path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"Walk": [np.zeros((2, 17, 2))]}},
                              meta)
     raises_naming(path, F.load_custom_2d, "'custom'")
+
+
+def test_clips_of_zero_frames_are_refused(tmp_path):
+    path3 = write_upstream_3d(tmp_path / "d3.npz", {"S1": {"Walk": np.zeros((0, 32, 3), np.float32)}})
+    raises_naming(path3, F.load_positions_3d, "positions_3d['S1']['Walk']: has 0 frames")
+    path2 = write_upstream_2d(tmp_path / "d2.npz", {"S1": {"Walk": [np.zeros((0, 17, 2), np.float32)]}}, META_H36M)
+    raises_naming(path2, F.load_positions_2d, "[camera 0]: has 0 frames")
+
+
+@pytest.mark.parametrize("w", [0, -1920, "1920", float("nan"), None, True])
+def test_custom_file_resolution_must_be_a_positive_number(tmp_path, w):
+    meta = dict(META_COCO, video_metadata={"v.mp4": {"w": w, "h": 1080}})
+    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}},
+                             meta)
+    raises_naming(path, F.load_custom_2d, "'v.mp4'", "width 'w' should be a positive number of pixels")
+
+
+def test_custom_file_resolution_numpy_scalars_are_accepted(tmp_path):
+    meta = dict(META_COCO, video_metadata={"v.mp4": {"w": np.int64(1920), "h": np.float32(1080)}})
+    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}},
+                             meta)
+    v = F.load_custom_2d(path)["v.mp4"]
+    assert (v["w"], v["h"], v["layout"]) == (1920.0, 1080.0, "coco")

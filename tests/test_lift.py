@@ -194,12 +194,18 @@ def _bad_files(tmp_path):
     add("truncated.npz", lambda p: (np.savez(p, keypoints=kp), p.write_bytes(p.read_bytes()[:200])),
         "not a readable npz")
     add("normalised.npz", lambda p: np.savez(p, keypoints=kp / W - 0.5), "look normalised")
-    add("data_2d_custom_h36m.npz", lambda p: formats.save_positions_2d(
-        p, {"v": {"custom": [kp]}}, layout="h36m", video_metadata={"v": {"w": W, "h": H}}),
-        "layout is 'h36m'", size=None)
-    add("data_2d_custom_he.npz", lambda p: formats.save_positions_2d(
-        p, {"v": {"custom": [kp[:, :15]]}}, layout="humaneva15", video_metadata={"v": {"w": W, "h": H}}),
-        "humaneva15", size=None)
+    add("layout.npz", lambda p: np.savez(p, keypoints=kp, layout="openpose25"), "unknown joint layout 'openpose25'")
+    add("layout15.npz", lambda p: np.savez(p, keypoints=kp, layout="humaneva15"), "17 joints.*expected 15")
+    for w in (0, -640, "wide", float("nan")):
+        add(f"data_2d_custom_w{w}.npz", lambda p, w=w: formats.save_positions_2d(
+            p, {"v": {"custom": [kp]}}, layout="coco", video_metadata={"v": {"w": w, "h": H}}),
+            f"image width 'w' should be a positive number of pixels, got {w!r}".replace("(", r"\(")
+            .replace(")", r"\)"), size=None)
+    add("data_2d_custom_none.npz", lambda p: formats.save_positions_2d(
+        p, {"v": {"custom": [None]}}, layout="coco", video_metadata={"v": {"w": W, "h": H}}),
+        r"\['v'\]\['custom'\]\[camera 0\]: no keypoints for this camera \(found None", size=None)
+    add("bigjump.json", json.dumps(results_json(walking_coco(30), np.ones((30, 17)), list(range(29)) + [2_000_000])),
+        "frame ids jump from 28 to 2000000")
     return cases
 
 
@@ -324,16 +330,80 @@ def test_failed_lifts_leave_no_output(tmp_path, checkpoint, monkeypatch):
     mcfg = ModelConfig(in_joints=15, filter_widths=(3, 3), channels=8)
     he = tmp_path / "he.pt"
     import torch
-    torch.save({"model": TemporalModel(mcfg).state_dict(), "model_config": dataclasses.asdict(mcfg), "epoch": 0}, he)
-    with pytest.raises(DataError, match="reads 15 joints") as err:
+    torch.save({"model": TemporalModel(mcfg).state_dict(), "model_config": dataclasses.asdict(mcfg), "epoch": 0,
+                "input": train.input_spec(sk.HUMANEVA15)}, he)
+    with pytest.raises(DataError, match="reads humaneva15 keypoints .* is coco17") as err:
         lift.lift_file(ok, he, out / "he", width=W, height=H)
     assert str(he) in str(err.value)
+
+    # A file in another layout than the model's, with no converter: refused, not fed to the model.
+    for layout, J in (("h36m", 17), ("humaneva15", 15)):
+        f = formats.save_positions_2d(tmp_path / f"data_2d_custom_{layout}.npz", {"v": {"custom": [kp[:, :J]]}},
+                                      layout=layout, video_metadata={"v": {"w": W, "h": H}})
+        with pytest.raises(DataError, match=f"the model reads coco17 keypoints .* but the input .* is {sk.get(layout).name}"):
+            lift.lift_file(f, checkpoint, out / layout)
+    assert not out.exists() or files_in(out) == []
+
+    # A checkpoint that does not record its input layout (an older dilpose's) is refused, not guessed.
+    old = torch.load(checkpoint, weights_only=True)
+    del old["input"]
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(DataError, match="checkpoint is missing 'input'"):
+        lift.lift_file(ok, tmp_path / "old.pt", out / "old", width=W, height=H)
 
     # The JSON write failing after the npy was written: the npy is removed too.
     def broken(path, obj):
         raise OSError("disk full")
 
     monkeypatch.setattr(lift, "write_json", broken)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match="disk full"):  # raised by the patched writer itself
         lift.lift_file(ok, checkpoint, out / "half", width=W, height=H)
     assert not out.exists() or files_in(out) == []
+
+
+def test_checkpoints_record_the_input_layout(checkpoint):
+    import torch
+
+    spec = torch.load(checkpoint, weights_only=True)["input"]
+    assert spec["layout"] == "coco17" and spec["joint_names"] == list(sk.COCO17.joint_names)
+    assert spec["normalization"] == train.NORMALIZATION == "screen" and "width and height" in spec["image_size"]
+    assert train.model_from_checkpoint(checkpoint).input_spec["layout"] == "coco17"
+
+
+def test_coco_input_to_an_h36m_model_goes_through_the_converter(tmp_path):
+    """An H36M-17-input model lifts COCO JSON by converting with coco_to_h36m, and says so; the
+    result equals lifting the converted keypoints directly."""
+    cfg = for_profile("smoke", channels=16, filter_widths=(3, 3))
+    ckpt = tmp_path / "h36m_in.pt"
+    train.Trainer(cfg, sequences(17), layout_2d=sk.H36M17, progress=False).save(ckpt)
+    kp = walking_coco(30)
+    path = write_json(tmp_path / "coco.json", results_json(kp, np.ones((30, 17)), range(30)))
+    lift.lift_file(path, ckpt, tmp_path / "a", width=W, height=H)
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert doc["report"]["converted"].startswith("coco17 -> h36m17")
+    assert doc["input_layout"] == "coco17" and doc["model_input_layout"] == "h36m17"
+    direct = tmp_path / "h36m.npz"
+    np.savez(direct, keypoints=sk.coco_to_h36m(kp), layout="h36m", width=W, height=H)
+    lift.lift_file(direct, ckpt, tmp_path / "b")
+    np.testing.assert_allclose(np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy"), atol=1e-6)
+
+
+def test_frame_ids_far_apart_are_refused_without_allocating_them(tmp_path):
+    import tracemalloc
+
+    kp = walking_coco(61)
+    ids = list(range(60)) + [2_000_000]
+    path = write_json(tmp_path / "jump.json", results_json(kp, np.ones((61, 17)), ids))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="frame ids jump from 59 to 2000000"):
+            lift.read_keypoints(path, W, H)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20e6  # the old reader allocated all 2M frames (1.3 GB) before failing
+    # Many gaps that are each short but together dwarf the detections are refused too.
+    ids = sorted(set(list(range(40)) + [40 + 9000 * k for k in range(1, 22)]))
+    path = write_json(tmp_path / "gaps.json", results_json(kp[:len(ids)], np.ones((len(ids), 17)), ids))
+    with pytest.raises(DataError, match="have no detection"):
+        lift.read_keypoints(path, W, H)

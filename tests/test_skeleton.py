@@ -77,17 +77,30 @@ def test_coco_edges_are_valid_joint_pairs():
 @pytest.mark.parametrize("name,skel", [
     ("h36m", sk.H36M17), ("h36m17", sk.H36M17), ("H36M", sk.H36M17),
     ("coco", sk.COCO17), ("coco17", sk.COCO17), ("COCO17", sk.COCO17),
-    ("humaneva", sk.HUMANEVA15), ("humaneva15", sk.HUMANEVA15),
+    ("humaneva", sk.HUMANEVA15), ("humaneva15", sk.HUMANEVA15), ("mpii", sk.MPII16), ("mpii16", sk.MPII16),
 ])
 def test_get_accepts_names_and_aliases(name, skel):
     assert sk.get(name) is skel
 
 
 def test_get_unknown_name_raises_listing_known_layouts():
-    with pytest.raises(DataError, match="unknown joint layout 'mpii'") as e:
-        sk.get("mpii")
-    for known in ("h36m17", "coco17", "humaneva15"):
+    with pytest.raises(DataError, match="unknown joint layout 'openpose25'") as e:
+        sk.get("openpose25")
+    for known in ("h36m17", "coco17", "humaneva15", "mpii16"):
         assert known in str(e.value)
+
+
+def test_get_refuses_a_name_that_is_not_a_string():
+    with pytest.raises(DataError, match="should be a string, got int"):
+        sk.get(17)
+
+
+def test_mpii16_pairs_left_and_right_by_name():
+    """VideoPose3D's Stacked-Hourglass lists pair l_hip with r_ankle index by index; ours pair twins."""
+    for left, right in zip(sk.MPII16.joints_left, sk.MPII16.joints_right):
+        assert sk.MPII16.joint_names[left].replace("l_", "") == sk.MPII16.joint_names[right].replace("r_", "")
+    assert set(sk.MPII16.joints_left) == {3, 4, 5, 13, 14, 15} and set(sk.MPII16.joints_right) == {0, 1, 2, 10, 11, 12}
+    assert sk.MPII16.parents[sk.MPII16.index("pelvis")] == -1
 
 
 def test_index_unknown_joint_raises():

@@ -123,6 +123,76 @@ def test_resume_with_a_different_architecture_is_refused(seqs, tmp_path):
         other.fit(resume=True)
 
 
+def test_resume_with_a_different_config_is_refused_listing_the_fields(seqs, tmp_path):
+    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).fit()
+    before = (tmp_path / "a.pt").read_bytes()
+    other = train.Trainer(_cfg(epochs=2, seed=5, batch_size=32), seqs[0], checkpoint=tmp_path / "a.pt",
+                          progress=False)
+    with pytest.raises(DataError, match=r"different configuration \(batch_size: 64 -> 32; epochs: 1 -> 2; "
+                                        r"seed: 0 -> 5\).*--allow-config-change"):
+        other.fit(resume=True)
+    assert (tmp_path / "a.pt").read_bytes() == before  # the stored config was not overwritten
+    # The explicit flag allows it; the checkpoint then records the new settings.
+    allowed = train.Trainer(_cfg(epochs=2, seed=5, batch_size=32), seqs[0], checkpoint=tmp_path / "a.pt",
+                            progress=False, allow_config_change=True)
+    allowed.fit(resume=True)
+    ckpt = train.load_checkpoint(tmp_path / "a.pt")
+    assert ckpt["epoch"] == 2 and ckpt["config"]["seed"] == 5 and ckpt["config"]["batch_size"] == 32
+    # Where it runs is not part of what it is: device may differ.
+    train.Trainer(_cfg(epochs=2, seed=5, batch_size=32, device="auto"), seqs[0], checkpoint=tmp_path / "a.pt",
+                  progress=False).fit(resume=True)
+
+
+def test_resume_on_data_of_another_layout_is_refused(seqs, tmp_path):
+    from dilpose import skeleton as sk
+
+    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).fit()
+    other = train.Trainer(_cfg(epochs=2), seqs[0], layout_2d=sk.H36M17, checkpoint=tmp_path / "a.pt",
+                          progress=False)
+    with pytest.raises(DataError, match="model reads coco17 keypoints .* this run's training data is h36m17"):
+        other.fit(resume=True)
+
+
+def test_evaluate_refuses_data_in_another_layout_than_the_checkpoint(seqs, tmp_path):
+    from dilpose import skeleton as sk
+
+    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).save()
+    model = train.model_from_checkpoint(tmp_path / "a.pt")
+    with pytest.raises(DataError, match=r"a.pt: the model reads coco17 .* the evaluation data is h36m17"):
+        train.evaluate(model, seqs[1], _cfg(), layout_2d=sk.H36M17)
+    assert train.evaluate(model, seqs[1], _cfg(), layout_2d=sk.COCO17)["mpjpe"]["frame_mean"] > 0
+
+
+@pytest.mark.parametrize("change,match", [
+    (lambda c: c["model_config"].update(extra=1), r"unknown key\(s\) \['extra'\]"),
+    (lambda c: c["model_config"].update(channels="16"), "'model_config.channels' has the wrong type: '16'"),
+    (lambda c: c["model_config"].update(channels=0), "not a valid architecture.*channels"),
+    (lambda c: c["model_config"].update(filter_widths=[2, 2]), "not a valid architecture.*odd"),
+    (lambda c: c["model_config"].update(causal="no"), "'model_config.causal' has the wrong type"),
+    (lambda c: c.update(model_config=[1, 2]), "'model_config' should be a dict"),
+    (lambda c: c["input"].update(layout="openpose25"), "unknown joint layout 'openpose25'"),
+    (lambda c: c["input"].update(normalization="imagenet"), "normalisation 'imagenet'"),
+    (lambda c: c["input"].update(joint_names=["a"] * 17), "joint names"),
+    (lambda c: c.update(epoch=-1), "'epoch' should be a non-negative integer"),
+    (lambda c: c.update(model={"w": [1, 2]}), "state dict of tensors"),
+    (lambda c: c["model"].update({"expand.conv.weight": torch.zeros(3)}), "weights do not fit"),
+])
+def test_malformed_checkpoints_are_clear_errors(seqs, tmp_path, change, match):
+    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "ok.pt", progress=False).save()
+    ckpt = torch.load(tmp_path / "ok.pt", weights_only=True)
+    change(ckpt)
+    torch.save(ckpt, tmp_path / "bad.pt")
+    with pytest.raises(DataError, match=match) as e:
+        train.model_from_checkpoint(tmp_path / "bad.pt")
+    assert str(tmp_path / "bad.pt") in str(e.value)
+
+
+def test_an_unwritable_checkpoint_path_fails_before_training(seqs, tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DataError, match="file is a file, not a folder"):
+        train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "file" / "c.pt", progress=False)
+
+
 def test_flip_test_evaluation_differs_but_stays_close(seqs):
     t = train.Trainer(_cfg(epochs=2, channels=32), seqs[0], progress=False)
     t.fit()
