@@ -13,8 +13,10 @@ first tangential coefficient negated so that reprojection stays consistent.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass
-from typing import Iterator, Sequence as Seq
 
 import numpy as np
 
@@ -27,17 +29,37 @@ from .errors import DataError
 class Batch:
     """inputs: (B, L + R - 1, J_in, 2) normalised 2D; targets: (B, L, 17, 3) metres, root-relative
     with the root joint zeroed; trajectory: (B, L, 1, 3) camera-space root position (metres);
-    intrinsics: (B, 9); flipped: (B,) bool. L is the chunk length (1 for the strided model)."""
+    intrinsics: (B, 9); flipped: (B,) bool. L is the chunk length (1 for the strided model).
+    2D-only batches (from unlabelled sequences) have ``targets`` and ``trajectory`` None."""
 
     inputs: np.ndarray
-    targets: np.ndarray
-    trajectory: np.ndarray
+    targets: np.ndarray | None
+    trajectory: np.ndarray | None
     intrinsics: np.ndarray
     flipped: np.ndarray
 
+    @property
+    def labelled(self) -> bool:
+        return self.targets is not None
+
+
+@dataclass
+class MixedBatch:
+    """One step of semi-supervised training: a labelled batch and a 2D-only (unlabelled) batch."""
+
+    labelled: Batch
+    unlabelled: Batch
+
+
+def receptive_field(filter_widths) -> int:
+    """Frames one output sees: the product of the filter widths (243 for 3,3,3,3,3; 1 for none)."""
+    return int(math.prod(int(w) for w in filter_widths))
+
 
 def padding(receptive_field: int, causal: bool) -> tuple[int, int]:
-    """(frames added before, frames added after) a sequence so that every frame has a full window."""
+    """(frames added before, frames added after) a sequence so that every frame has a full window:
+    ``(pad, pad)`` with ``pad = (R - 1) // 2`` when symmetric, ``(2 * pad, 0)`` when causal (output t
+    then sees frames t - R + 1 .. t)."""
     if receptive_field < 1 or receptive_field % 2 == 0:
         raise ValueError(f"receptive field must be odd and positive, got {receptive_field}")
     pad = (receptive_field - 1) // 2
@@ -52,17 +74,13 @@ def split_root(positions_3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def flip_2d(x: np.ndarray, layout: sk.Skeleton) -> np.ndarray:
-    """Mirror normalised 2D keypoints (..., J, 2): negate x, swap left/right joints."""
-    out = x[..., layout.flip_permutation(), :].copy()
-    out[..., 0] *= -1
-    return out
+    """Mirror normalised 2D keypoints (..., J, 2): :func:`dilpose.skeleton.flip`."""
+    return sk.flip(x, layout)
 
 
 def flip_3d(X: np.ndarray, layout: sk.Skeleton = sk.H36M17) -> np.ndarray:
-    """Mirror camera-space 3D joints (..., J, 3): negate x, swap left/right joints."""
-    out = X[..., layout.flip_permutation(), :].copy()
-    out[..., 0] *= -1
-    return out
+    """Mirror camera-space 3D joints (..., J, 3): :func:`dilpose.skeleton.flip`."""
+    return sk.flip(X, layout)
 
 
 def flip_intrinsics(k: np.ndarray) -> np.ndarray:
@@ -91,11 +109,14 @@ class WindowBatches:
         subsample: use every k-th window per epoch, rotating the offset with the epoch so that k
             epochs together see every window (windows 20 ms apart are nearly identical, so this
             trades little accuracy for k times faster epochs on a CPU).
+        labelled: False for 2D-only windows (as VideoPose3D's generator allows): the sequences'
+            ``positions_3d`` may be None and batches carry no targets.
     """
 
     def __init__(self, sequences: Seq[Sequence], batch_size: int, receptive_field: int, chunk_length: int = 1,
                  causal: bool = False, augment: bool = True, shuffle: bool = True, seed: int = 0,
-                 layout_2d: sk.Skeleton = sk.COCO17, rank: int = 0, world_size: int = 1, subsample: int = 1):
+                 layout_2d: sk.Skeleton = sk.COCO17, rank: int = 0, world_size: int = 1, subsample: int = 1,
+                 labelled: bool = True):
         if not sequences:
             raise DataError("WindowBatches", "no training sequences")
         if batch_size < 1 or chunk_length < 1 or subsample < 1:
@@ -105,16 +126,21 @@ class WindowBatches:
         self.receptive_field, self.chunk_length = receptive_field, chunk_length
         self.batch_size, self.augment, self.shuffle, self.seed = batch_size, augment, shuffle, seed
         self.layout_2d, self.rank, self.world_size = layout_2d, rank, world_size
+        self.labelled = labelled
         padded_inputs, poses, trajectories, intrinsics, pairs = [], [], [], [], []
         for i, seq in enumerate(sequences):
-            layout_2d.check(seq.keypoints_2d, f"{seq.subject}/{seq.action}/camera {seq.camera}", dims=2)
-            sk.H36M17.check(seq.positions_3d, f"{seq.subject}/{seq.action}/camera {seq.camera}", dims=3)
-            if len(seq.keypoints_2d) != len(seq.positions_3d):
-                raise DataError(f"{seq.subject}/{seq.action}", "2D and 3D lengths differ")
+            where = f"{seq.subject}/{seq.action}/camera {seq.camera}"
+            layout_2d.check(seq.keypoints_2d, where, dims=2)
             padded_inputs.append(np.pad(seq.keypoints_2d, ((self.before, self.after), (0, 0), (0, 0)), mode="edge"))
-            pose, traj = split_root(seq.positions_3d)
-            poses.append(pose)
-            trajectories.append(traj)
+            if labelled:
+                if seq.positions_3d is None:
+                    raise DataError(where, "no 3D positions in a labelled stream (pass labelled=False for 2D-only)")
+                sk.H36M17.check(seq.positions_3d, where, dims=3)
+                if len(seq.keypoints_2d) != len(seq.positions_3d):
+                    raise DataError(f"{seq.subject}/{seq.action}", "2D and 3D lengths differ")
+                pose, traj = split_root(seq.positions_3d)
+                poses.append(pose)
+                trajectories.append(traj)
             intrinsics.append(seq.intrinsics)
             starts = np.arange(0, len(seq), chunk_length)
             for flip in ((False, True) if augment else (False,)):
@@ -126,13 +152,14 @@ class WindowBatches:
         # on 2 CPU cores). Flipping is exact (negation and a joint permutation), so batches are
         # bit-identical to flipping each window.
         inputs, self._input_start, self._input_len = _concatenate(padded_inputs)
-        targets, self._target_start, self._target_len = _concatenate(poses)
-        traj = np.concatenate(trajectories).astype(np.float32)
         intr = np.stack(intrinsics).astype(np.float32)
         self._flat_inputs = np.concatenate([inputs, flip_2d(inputs, layout_2d)])
-        self._flat_targets = np.concatenate([targets, flip_3d(targets)])
-        self._flat_traj = np.concatenate([traj, traj * np.array([-1, 1, 1], dtype=np.float32)])
         self._intr_array = np.concatenate([intr, flip_intrinsics(intr)])
+        if labelled:
+            targets, self._target_start, self._target_len = _concatenate(poses)
+            traj = np.concatenate(trajectories).astype(np.float32)
+            self._flat_targets = np.concatenate([targets, flip_3d(targets)])
+            self._flat_traj = np.concatenate([traj, traj * np.array([-1, 1, 1], dtype=np.float32)])
 
     @property
     def num_windows(self) -> int:
@@ -167,14 +194,47 @@ class WindowBatches:
         # chunk of a sequence (chunk_length > 1) repeats its last frame, as the edge padding does.
         # Flipped windows read the mirrored half, which starts one whole length further on.
         x_idx = np.minimum(start[:, None] + np.arange(width), self._input_len[seq, None] - 1)
-        y_idx = np.minimum(start[:, None] + np.arange(L), self._target_len[seq, None] - 1)
         x_idx += (self._input_start[seq] + flip * (len(self._flat_inputs) // 2))[:, None]
+        intrinsics = self._intr_array[seq + flip * (len(self._intr_array) // 2)]    # (B, 9)
+        if not self.labelled:
+            return Batch(self._flat_inputs[x_idx], None, None, intrinsics, flip)
+        y_idx = np.minimum(start[:, None] + np.arange(L), self._target_len[seq, None] - 1)
         y_idx += (self._target_start[seq] + flip * (len(self._flat_targets) // 2))[:, None]
         return Batch(self._flat_inputs[x_idx],                                   # (B, width, J, 2)
                      self._flat_targets[y_idx],                                  # (B, L, 17, 3)
                      self._flat_traj[y_idx],                                     # (B, L, 1, 3)
-                     self._intr_array[seq + flip * (len(self._intr_array) // 2)],  # (B, 9)
-                     flip)
+                     intrinsics, flip)
+
+
+class MixedBatches:
+    """Epochs that draw from a labelled and an unlabelled stream at once (semi-supervised training).
+
+    An epoch has as many steps as the labelled stream has batches; each step pairs a labelled batch
+    with the next unlabelled one. The unlabelled stream restarts (with its next epoch's shuffle)
+    when it runs out, so it may be shorter or longer than the labelled one.
+    """
+
+    def __init__(self, labelled: WindowBatches, unlabelled: WindowBatches):
+        if not labelled.labelled or unlabelled.labelled:
+            raise ValueError("MixedBatches needs a labelled stream and a 2D-only (labelled=False) stream")
+        if unlabelled.num_batches(0) == 0:
+            raise ValueError("the unlabelled stream has no batch (fewer windows than processes)")
+        self.labelled_stream, self.unlabelled_stream = labelled, unlabelled
+
+    def num_batches(self, epoch: int = 0) -> int:
+        return self.labelled_stream.num_batches(epoch)
+
+    def epoch(self, epoch: int) -> Iterator[MixedBatch]:
+        def cycle():
+            k = 0
+            while True:
+                # Distinct epochs of the unlabelled stream for each restart, reproducibly.
+                yield from self.unlabelled_stream.epoch(epoch * 1000 + k)
+                k += 1
+
+        unlabelled = cycle()
+        for batch in self.labelled_stream.epoch(epoch):
+            yield MixedBatch(batch, next(unlabelled))
 
 
 def _concatenate(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,7 +10,8 @@ CI). For each channel count (128, 256, 1024; widths 3,3,3,3,3, so 243-frame wind
 
 Every figure is the median over timed repetitions after a warm-up (the first passes pay for memory
 allocation and oneDNN kernel selection); the best repetition is recorded too, and each row notes
-the plain GEMM rate before and after it, since a shared virtual machine's speed drifts. Results and the machine details go to
+the plain GEMM rate before and after it, since a shared virtual machine's speed drifts. Results and
+the machine details go to
 ``reports/bench/model.json`` (``model_quick.json`` with ``--quick``) and a table is printed.
 
 Targets (2-core CPU, 1024 channels): training >= 100 windows/s, whole-sequence inference with BN
@@ -26,9 +27,9 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import torch
 
@@ -114,12 +115,12 @@ def bench_training(cfg: ModelConfig, batch: int, warmup: int, min_reps: int, min
     """Windows/s of a full training step (forward, MPJPE loss, backward, Adam) on the strided path.
 
     Args:
-        cfg: architecture; ``dropout=False`` zeroes ``cfg.dropout`` to show what dropout's mask
+        cfg: architecture; ``dropout=False`` swaps the regulariser for ``none`` to show what dropout's mask
             generation costs.
         batch: windows per step, each (receptive_field, J_in, 2).
     """
     if not dropout:
-        cfg = dataclasses.replace(cfg, dropout=0.0)
+        cfg = dataclasses.replace(cfg, regularizer="none")
     torch.manual_seed(0)
     model = TemporalModelStrided(cfg).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
@@ -253,7 +254,8 @@ def run(quick: bool = False, channels: tuple[int, ...] | None = None, out: Path 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
         "machine": machine_info(),
-        "settings": {"filter_widths": list(widths), "receptive_field": ModelConfig(filter_widths=widths).receptive_field(),
+        "settings": {"filter_widths": list(widths),
+                     "receptive_field": ModelConfig(filter_widths=widths).receptive_field(),
                      "dtype": str(torch.get_default_dtype()), **sizes},
         "results": rows,
         "targets": targets,

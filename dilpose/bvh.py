@@ -552,8 +552,8 @@ def cmu_face_points(positions: np.ndarray, rotations: np.ndarray, joint_names, *
     if not (fn > 1e-6).all():
         raise DataError(source, "cmu_face_points: the head's facing direction is parallel to the head segment")
     f = f / fn
-    l = np.cross(u, f)
-    basis = np.stack([u, f, l], axis=-2)     # (F, 3 axes, 3 xyz)
+    side = np.cross(u, f)
+    basis = np.stack([u, f, side], axis=-2)     # (F, 3 axes, 3 xyz)
     return hj[:, None] + h[:, None] * np.einsum("pa,fax->fpx", _FACE_COEFFS, basis)
 
 

@@ -12,7 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .config import DATASETS, PROFILES
+from . import datasets
+from .config import PROFILES
 from .errors import ConfigError, DataError
 
 
@@ -110,7 +111,7 @@ def cmd_evaluate(args) -> int:
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     seqs = dataset.sequences(data, data.test_subjects)
     result = train.evaluate(model, seqs, cfg, data.layout_2d, flip_test=args.flip_test,
-                            h36m_actions=data.name == "h36m")
+                            h36m_actions=datasets.get(data.name).table_i)
     result["dataset"] = data.name
     result["checkpoint"] = str(args.checkpoint)
     print(metrics.table_i_markdown(result["mpjpe"]["per_action"], data.name))
@@ -143,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     def run_options(p):
         p.add_argument("--profile", choices=PROFILES, default="default")
-        p.add_argument("--dataset", choices=DATASETS, default="cmu-default")
+        p.add_argument("--dataset", choices=datasets.names(aliases=True), default=datasets.DEFAULT,
+                       metavar="{" + ",".join(datasets.names()) + "}", help=f"default {datasets.DEFAULT}")
         p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train a model and write a checkpoint every epoch")

@@ -11,11 +11,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from . import datasets, regularizers
 from .errors import ConfigError
 from .noise import NoiseConfig
 
 PROFILES = ("smoke", "default", "paper")
-DATASETS = ("cmu-default", "h36m")
+#: Config fields that do not change what training produces: naming, evaluation only, where it runs.
+#: Resuming or reusing a cached model may differ in these (see dilpose.cache).
+NOT_TRAINING_FIELDS = ("profile", "flip_test", "eval_cameras", "device")
 
 
 @dataclass(frozen=True)
@@ -23,25 +26,29 @@ class Config:
     """Everything a notebook or a training run needs to know. Field comments say why."""
 
     profile: str = "default"
-    dataset: str = "cmu-default"     # "h36m" reads VideoPose3D's npz files from data/
+    dataset: str = datasets.DEFAULT  # a name in dilpose.datasets (the embedded data, or files in data/)
     seed: int = 0                    # one seed drives data noise, init, shuffling
     h36m_2d_source: str = "cpn_ft_h36m_dbb"   # the paper's 2D detections are CPN on Mask R-CNN boxes
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     # Model (paper: 4 blocks, widths 3,3,3,3,3 -> 243 frames, 1024 channels).
     filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
     channels: int = 128              # 1024 in the paper; 128 trains in minutes on 2 CPU cores
-    dropout: float = 0.25
+    # What fills the model's regulariser slots, by name and parameters (dilpose.regularizers):
+    # "dropout(p=0.25)" is the paper's baseline; notebook 03 compares its pruning layer with it.
+    regularizer: str = "dropout(p=0.25)"
     causal: bool = False
     # Training (paper: 90 epochs, lr 1e-3 x 0.95 per epoch, BN momentum 0.1 -> 0.001).
-    # 60 epochs of every 2nd window: 1.56M windows (flipped copies included). A quarter of that
-    # (30 epochs, every 4th window) left the deeper models under-trained (243 frames 75.2 mm there vs
-    # 64.5 mm here; 27 frames 70.7 vs 64.3 mm), which made 243 frames look 4 mm worse than 27 frames.
-    epochs: int = 60                 # 90 in the paper (1.5M windows per epoch; ours has 52k)
+    # 40 epochs of every 4th window: 0.52M windows (flipped copies included), 10 passes over the
+    # data. Notebook 02 trains its three decisive arms with 3 seeds each (9 models, 6 of 243 frames)
+    # in 35 minutes on 2 CPU cores, so one model gets a third of the former single-seed recipe (60
+    # epochs of every 2nd window: 243 frames 64.5 mm, 27 frames 64.3 mm, 559 s for 243 frames).
+    # Under-training hurts long windows most: 30 epochs of every 4th window gave 75.2 vs 70.7 mm.
+    epochs: int = 40                 # 90 in the paper (1.5M windows per epoch; ours has 52k)
     batch_size: int = 128            # small data: more, smaller steps (the paper's setting is 1024)
     lr: float = 1e-3
     lr_decay: float = 0.95
     bn_momentum: tuple[float, float] = (0.1, 0.001)
-    stride_subsample: int = 2        # every k-th window per epoch, rotating (50 Hz windows are near-duplicates)
+    stride_subsample: int = 4        # every k-th window per epoch, rotating (50 Hz windows are near-duplicates)
     flip_augment: bool = True
     flip_test: bool = True
     eval_cameras: tuple[int, ...] = (0, 1, 2, 3)
@@ -64,19 +71,19 @@ class Config:
             raise ConfigError(f"filter_widths must be one or more positive odd integers (a window has a centre "
                               f"frame), got {widths!r}")
         object.__setattr__(self, "filter_widths", tuple(widths))
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout!r}")
+        # Canonical text form ("dropout" -> "dropout(p=0.25)"), checked against the registry now.
+        object.__setattr__(self, "regularizer", str(regularizers.validate(self.regularizer)))
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
 
     @property
     def receptive_field(self) -> int:
-        r = 1
-        for w in self.filter_widths:
-            r *= w
-        return r
+        """Frames one output sees (:func:`dilpose.batches.receptive_field`)."""
+        from .batches import receptive_field  # the one definition; imported here to keep config light
 
-    def replace(self, **changes) -> "Config":
+        return receptive_field(self.filter_widths)
+
+    def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -106,12 +113,29 @@ def for_profile(profile: str, **overrides) -> Config:
     unknown = set(settings) - {f.name for f in dataclasses.fields(Config)}
     if unknown:
         raise ConfigError(f"unknown config keys {sorted(unknown)}")
-    if settings.get("dataset", "cmu-default") not in DATASETS:
-        raise ConfigError(f"unknown dataset {settings['dataset']!r}; choose one of {DATASETS}")
+    if "dataset" in settings:  # a registered name or alias; the config records the registered name
+        spec = datasets.find(settings["dataset"])
+        if spec is None:
+            raise ConfigError(f"unknown dataset {settings['dataset']!r}; choose one of {datasets.names()}")
+        settings["dataset"] = spec.name
     return Config(profile=profile, **settings)
 
 
-def for_notebook(notebook: str, profile: str, dataset: str = "cmu-default", seed: int = 0, **overrides) -> Config:
-    """The config a notebook runs with. ``notebook`` ("01", "02", ...) names the caller; the series
-    shares one set of profiles, so it does not change the config today."""
-    return for_profile(profile, dataset=dataset, seed=seed, **overrides)
+#: The series' notebooks by number (what ``for_notebook`` accepts).
+NOTEBOOKS = {"01": "data preparation", "02": "model building", "03": "pruning layer vs dropout",
+             "04": "semi-supervised training", "05": "quantization and streaming", "06": "HRI-I evaluation",
+             "07": "skeleton explorer"}
+
+#: Where a notebook departs from the series' profiles: ``{notebook: {profile: {field: value}}}``.
+#: Kept here, beside the profiles, so that one place shows every setting a notebook runs with.
+#: Notebooks 01 and 02 use the profiles as they are.
+NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {}
+
+
+def for_notebook(notebook: str, profile: str, dataset: str = datasets.DEFAULT, seed: int = 0, **overrides) -> Config:
+    """The config notebook ``notebook`` ("01", "02", ...) runs with: the profile's settings, then the
+    notebook's own (:data:`NOTEBOOK_SETTINGS`), then ``overrides`` (from the notebook's parameters)."""
+    if notebook not in NOTEBOOKS:
+        raise ConfigError(f"unknown notebook {notebook!r}; the series has {sorted(NOTEBOOKS)}")
+    settings = {**NOTEBOOK_SETTINGS.get(notebook, {}).get(profile, {}), **overrides}
+    return for_profile(profile, dataset=dataset, seed=seed, **settings)

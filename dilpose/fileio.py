@@ -13,13 +13,13 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import IO, Any
 
 import numpy as np
 
 from .errors import DataError
-
 
 #: A temporary file without a pid in its name (an older dilpose's) counts as stale after this long.
 _STALE_SECONDS = 3600

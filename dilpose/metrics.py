@@ -433,21 +433,8 @@ def evaluate(results: Sequence[Mapping[str, Any]], *, flip_test: bool, root_rela
 # --------------------------------------------------------------------------------------------------
 # the paper's Table I
 
-#: Table I columns: Human3.6M's 15 actions as the paper abbreviates them, then the action-wise average.
-TABLE_I_COLUMNS = ("Dir.", "Disc.", "Eat", "Greet", "Phone", "Photo", "Posing", "Purch.", "Sit", "SitD.",
-                   "Smoke", "Wait", "WalkD.", "Walk", "WalkT.", "Avg")
-
-#: The paper's Table I: MPJPE (mm, protocol 1) on Human3.6M, per action and averaged over actions.
-PAPER_TABLE_I: dict[str, dict[str, float]] = {
-    row: dict(zip(TABLE_I_COLUMNS, values)) for row, values in (
-        ("Pavlo et al. [11] CVPR'19", (45.2, 46.7, 43.3, 45.6, 48.1, 55.1, 44.6, 44.3, 57.3, 65.8, 47.1,
-                                       44.0, 49.0, 32.8, 33.9, 46.8)),
-        ("Ours", (45.3, 46.2, 42.2, 44.7, 48.3, 54.7, 43.2, 42.5, 55.6, 63.2, 46.5, 45.6, 48.7, 34.7,
-                  35.8, 46.5)),
-        ("Ours (with Quantization)", (64.7, 67.2, 61.3, 64.2, 69.2, 78.2, 61.8, 61.3, 79.5, 90.1, 66.2,
-                                      65.1, 67.5, 49.6, 51.1, 66.5)),
-    )
-}
+# The published numbers live in dilpose.paper (one table, each with its source and protocol).
+from .paper import PAPER_TABLE_I, TABLE_I_COLUMNS  # noqa: E402
 
 #: Human3.6M action names as VideoPose3D's files spell them (after :func:`h36m_action_base`) -> the
 #: Table I column. S1 spells two actions differently ("TakingPhoto", "WalkingDog").
@@ -473,7 +460,11 @@ def h36m_action_column(action: str) -> str:
 
 
 def _is_h36m(dataset: str) -> bool:
-    return dataset.lower() in ("h36m", "human3.6m")
+    """Whether ``dataset`` (a registered name or alias, any case) has Human3.6M's actions, Table I's columns."""
+    from . import datasets
+
+    spec = datasets.find(dataset.lower())
+    return spec is not None and spec.table_i
 
 
 def table_i(per_action: Mapping[str, float], dataset: str) -> pd.DataFrame:
@@ -518,7 +509,8 @@ def table_i(per_action: Mapping[str, float], dataset: str) -> pd.DataFrame:
         rows = {
             MEASURED_ROW: values + [float(np.mean(values))],
             "Ours" + _NOT_COMPARABLE: nan_row + [PAPER_TABLE_I["Ours"]["Avg"]],
-            "Pavlo et al. [11] CVPR'19" + _NOT_COMPARABLE: nan_row + [PAPER_TABLE_I["Pavlo et al. [11] CVPR'19"]["Avg"]],
+            "Pavlo et al. [11] CVPR'19" + _NOT_COMPARABLE:
+                nan_row + [PAPER_TABLE_I["Pavlo et al. [11] CVPR'19"]["Avg"]],
         }
         df = pd.DataFrame.from_dict(rows, orient="index", columns=actions + ["Avg"])
         df.columns.name = f"MPJPE (mm), {dataset}"

@@ -25,8 +25,11 @@ Both paths compute the same function of a window; the tests check they agree to 
 
 Regularisers
 ------------
-Every ``BN -> ReLU`` is followed by a *regulariser slot*, filled by a factory ``regularizer(channels)
--> nn.Module`` (dropout by default). The module receives a tensor whose **dim 1 is the channel axis**,
+Every ``BN -> ReLU`` is followed by a *regulariser slot*, filled by the regulariser that
+``ModelConfig.regularizer`` names (``dropout(p=0.25)`` by default), built by
+:func:`dilpose.regularizers.build` as a factory ``channels -> nn.Module``. Because the name and
+parameters are part of the config, checkpoints record them and a loaded model gets the regulariser it
+was trained with. The module receives a tensor whose **dim 1 is the channel axis**,
 the same contract as :class:`torch.nn.BatchNorm1d`: ``(N, C, T)`` in the whole-sequence path and
 ``(N * T', C)`` in the strided path. A per-channel module (a pruning mask, say) therefore only needs
 to broadcast over dim 1.
@@ -46,14 +49,15 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-RegularizerFactory = Callable[[int], nn.Module]
+from . import batches, regularizers
+from .errors import ConfigError
+from .regularizers import Regularizer, RegularizerFactory
 
 
 @dataclass
@@ -72,7 +76,9 @@ class ModelConfig:
         channels: C, the width of every hidden layer. 1024 is the paper's setting; smaller values
             train faster and are used by the tests.
         causal: predict each frame from past frames only (real-time use); see the module docstring.
-        dropout: drop probability of the default regulariser. 0.25 as in the paper.
+        regularizer: what fills the regulariser slots, by name and parameters (a
+            :class:`~dilpose.regularizers.Regularizer`, its text form ``"dropout(p=0.25)"`` or a dict);
+            dropout with p = 0.25 as in the paper by default.
     """
 
     in_joints: int = 17
@@ -81,9 +87,13 @@ class ModelConfig:
     filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
     channels: int = 1024
     causal: bool = False
-    dropout: float = 0.25
+    regularizer: Regularizer = field(default_factory=Regularizer)
 
     def __post_init__(self):
+        try:
+            self.regularizer = regularizers.validate(self.regularizer)  # defaults filled in
+        except ConfigError as e:
+            raise ValueError(f"ModelConfig.regularizer: {e}") from None
         # Accept a list (from JSON or argparse) but store a tuple so the config stays hashable/comparable.
         self.filter_widths = tuple(int(w) for w in self.filter_widths)
         if not self.filter_widths:
@@ -94,12 +104,10 @@ class ModelConfig:
         for name in ("in_joints", "in_features", "out_joints", "channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}")
 
     def receptive_field(self) -> int:
         """Frames one output sees: the product of the filter widths (243 for 3,3,3,3,3)."""
-        return math.prod(self.filter_widths)
+        return batches.receptive_field(self.filter_widths)
 
     @property
     def num_blocks(self) -> int:
@@ -125,7 +133,7 @@ class ModelConfig:
 
         Symmetric: (pad, pad). Causal: (2 * pad, 0), so frame t's output sees frames t-2*pad .. t.
         """
-        return self.pad + self.causal_shift, self.pad - self.causal_shift
+        return batches.padding(self.receptive_field(), self.causal)
 
 
 def strided_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
@@ -164,10 +172,6 @@ class Dropout(nn.Dropout):
             return x
         keep = torch.rand_like(x) >= self.p
         return x * keep * (1.0 / (1.0 - self.p))
-
-
-def _default_regularizer(cfg: ModelConfig) -> RegularizerFactory:
-    return lambda channels: Dropout(cfg.dropout)
 
 
 class ConvUnit(nn.Module):
@@ -259,10 +263,10 @@ class _TemporalBase(nn.Module):
 
     strided: bool = False
 
-    def __init__(self, cfg: ModelConfig, regularizer: RegularizerFactory | None = None):
+    def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
-        make_reg = regularizer if regularizer is not None else _default_regularizer(cfg)
+        make_reg = regularizers.build(cfg.regularizer)
         widths, c = cfg.filter_widths, cfg.channels
         self.expand = ConvUnit(cfg.in_joints * cfg.in_features, c, widths[0], 1, make_reg, self.strided)
         self.blocks = nn.ModuleList(
@@ -293,9 +297,8 @@ class TemporalModel(_TemporalBase):
     """Whole-sequence path: dilated convolutions over a padded clip.
 
     Args:
-        cfg: the architecture.
-        regularizer: factory ``channels -> nn.Module`` for each regulariser slot (1 + 2B slots, all
-            with ``cfg.channels``); default dropout with ``cfg.dropout``. Called with (N, C, T).
+        cfg: the architecture, regulariser included (``cfg.regularizer`` fills the 1 + 2B slots, each
+            with ``cfg.channels``; a slot module is called with (N, C, T)).
 
     Forward:
         x: (N, T, J_in, in_features) 2D keypoints, T >= receptive_field.
@@ -323,7 +326,7 @@ class TemporalModelStrided(_TemporalBase):
 
     Args:
         cfg: the architecture.
-        regularizer: as for :class:`TemporalModel`, but modules see (N * T', C) tensors.
+        (Regulariser slot modules see (N * T', C) tensors here: channels still on dim 1.)
 
     Forward:
         x: (N, T, J_in, in_features) 2D keypoints with T a multiple of receptive_field (usually

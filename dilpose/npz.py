@@ -23,6 +23,8 @@ import importlib
 import io
 import math
 import pickle
+import pickletools
+import warnings
 import zipfile
 import zlib
 from pathlib import Path
@@ -128,6 +130,17 @@ def unpickle(data: bytes, source: str | Path, budget: int | None = None) -> Any:
     # An array rebuilt from a pickle gets its values from bytes inside the pickle, so no honest
     # array is larger than the pickle itself (plus slack for tiny ones).
     budget = len(data) + (1 << 16) if budget is None else budget
+    try:
+        # A first pass over the opcodes checks every counted length against the bytes that are
+        # really there: Python's unpickler allocates a BINBYTES/BINUNICODE buffer of the announced
+        # size before it reads, so one flipped length byte would cost gigabytes. genops reads from
+        # the bytes as they are and fails on a short read instead.
+        with warnings.catch_warnings():  # protocol-0 strings with odd escapes warn while decoded
+            warnings.simplefilter("ignore")
+            for _ in pickletools.genops(data):
+                pass
+    except Exception as e:  # ValueError for short reads and unknown opcodes
+        raise DataError(source, f"broken pickle ({type(e).__name__}: {e})") from None
     try:
         return RestrictedUnpickler(io.BytesIO(data), source, budget).load()
     except DataError:

@@ -91,6 +91,22 @@ class Skeleton:
         return array
 
 
+def flip(points: np.ndarray, layout: Skeleton) -> np.ndarray:
+    """Mirror points (..., J, D) of ``layout`` about the vertical image axis: negate x (the first
+    coordinate; normalised 2D or camera-space 3D, both centred on x = 0) and swap every left joint
+    with its right twin. Exact, so flipping twice gives the input back. Returns a new array."""
+    out = np.asarray(points)[..., layout.flip_permutation(), :].copy()
+    out[..., 0] *= -1
+    return out
+
+
+def bone_lengths(positions: np.ndarray, layout: Skeleton) -> dict[str, float]:
+    """Median length of each bone over frames: positions (T, J, 3) in metres -> ``{"parent-child": m}``."""
+    return {f"{layout.joint_names[p]}-{layout.joint_names[c]}":
+            float(np.median(np.linalg.norm(positions[:, c] - positions[:, p], axis=-1)))
+            for p, c in layout.bones()}
+
+
 H36M17 = Skeleton(
     name="h36m17",
     joint_names=("hip", "r_hip", "r_knee", "r_foot", "l_hip", "l_knee", "l_foot", "spine", "thorax",

@@ -20,29 +20,30 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import sys
 import time
+from collections.abc import Sequence as Seq
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence as Seq
 
 import numpy as np
 import torch
 from torch import nn
 
 from . import batches as B
-from . import metrics
+from . import metrics, objectives, regularizers
 from . import skeleton as sk
-from .config import Config
+from .config import NOT_TRAINING_FIELDS, Config
 from .dataset import Sequence
 from .errors import DataError
-from .fileio import check_writable, remove_stale_temporaries, save_torch
+from .fileio import check_writable, remove_stale_temporaries, save_torch, write_json
 from .model import ModelConfig, TemporalModel, TemporalModelStrided, set_bn_momentum
 
 
 def model_config(cfg: Config, in_joints: int = 17) -> ModelConfig:
     """The architecture a run :class:`Config` asks for."""
     return ModelConfig(in_joints=in_joints, filter_widths=cfg.filter_widths, channels=cfg.channels,
-                       causal=cfg.causal, dropout=cfg.dropout)
+                       causal=cfg.causal, regularizer=cfg.regularizer)
 
 
 def bn_momentum(epoch: int, epochs: int, start: float, end: float) -> float:
@@ -160,14 +161,16 @@ def _model_config_from(path: Path, d) -> ModelConfig:
     checks = {"in_joints": is_int, "in_features": is_int, "out_joints": is_int, "channels": is_int,
               "filter_widths": lambda v: isinstance(v, (list, tuple)) and all(is_int(w) for w in v),
               "causal": lambda v: isinstance(v, bool),
-              "dropout": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)}
+              "regularizer": lambda v: isinstance(v, (dict, str))}
     for key, value in d.items():
         if not checks[key](value):
             raise DataError(path, f"checkpoint 'model_config.{key}' has the wrong type: {value!r}")
     try:
-        return ModelConfig(**d)
-    except (TypeError, ValueError) as e:
+        mcfg = ModelConfig(**d)
+        regularizers.validate(mcfg.regularizer)  # an unknown name or parameter fails here, by name
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
         raise DataError(path, f"checkpoint 'model_config' is not a valid architecture: {e}") from None
+    return mcfg
 
 
 def _input_spec_from(path: Path, spec, mcfg: ModelConfig) -> dict:
@@ -201,8 +204,11 @@ def model_from_checkpoint(path: str | Path, strided: bool = False) -> nn.Module:
     cls = TemporalModelStrided if strided else TemporalModel
     # Compare the weights with the architecture on the meta device (shapes only, no memory) before
     # building it: a forged model_config (channels=10**9) must not allocate what the file does not hold.
-    with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in cls(mcfg).state_dict().items()}
+    try:
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in cls(mcfg).state_dict().items()}
+    except (RuntimeError, ValueError, OverflowError, MemoryError) as e:  # sizes beyond any real model
+        raise DataError(path, f"checkpoint 'model_config' describes no buildable model: {e}") from None
     given = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
     if expected != given:
         missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
@@ -225,7 +231,7 @@ def model_from_checkpoint(path: str | Path, strided: bool = False) -> nn.Module:
 @dataclass
 class EpochLog:
     epoch: int
-    loss_mm: float          # mean training MPJPE of the epoch (flip-augmented windows), mm
+    loss_mm: float          # mean training loss of the epoch (supervised: MPJPE of flip-augmented windows), mm
     lr: float
     bn_momentum: float
     seconds: float
@@ -240,27 +246,106 @@ class History:
         return [dataclasses.asdict(e) for e in self.epochs]
 
 
+class Callback:
+    """Hooks the trainer calls; override the ones you need. Progress display goes through these
+    (a tqdm bar for the command line, one compact line per run in notebooks), so the training loop
+    itself prints nothing."""
+
+    def on_train_start(self, trainer: Trainer, epochs: int) -> None: ...
+    def on_epoch_start(self, trainer: Trainer, epoch: int, num_batches: int) -> None: ...
+    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, log: EpochLog) -> None: ...
+    def on_train_end(self, trainer: Trainer) -> None: ...
+
+
+class _EpochFunction(Callback):
+    """A plain function ``cb(trainer, epoch_log)`` called after every epoch."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def on_epoch_end(self, trainer, log):
+        self.fn(trainer, log)
+
+
+class TqdmProgress(Callback):
+    """A tqdm bar per epoch with the running loss and the learning rate (the command line's display)."""
+
+    def on_train_start(self, trainer, epochs):
+        self.epochs = epochs
+
+    def on_epoch_start(self, trainer, epoch, num_batches):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=num_batches, desc=f"epoch {epoch + 1}/{self.epochs}", leave=False)
+        self.total, self.count = 0.0, 0
+
+    def on_batch_end(self, trainer, logs):
+        self.bar.update(1)
+        if "loss_mm" in logs:
+            self.total, self.count = self.total + logs["loss_mm"], self.count + 1
+            self.bar.set_postfix(loss_mm=f"{self.total / self.count:.1f}", refresh=False)
+
+    def on_epoch_end(self, trainer, log):
+        self.bar.close()
+
+
+class LineProgress(Callback):
+    """Progress for notebooks: nothing in the notebook while training, one line when it ends.
+
+    While a model trains, a line per epoch (name, epoch, loss, time left) goes to the console the
+    notebook's kernel was started from (``sys.__stderr__``: the terminal of ``make paper``, or
+    JupyterLab's log), so the executed notebook keeps one compact line per run and no widgets.
+    """
+
+    def __init__(self, name: str, console: bool = True):
+        self.name, self.console = name, console
+
+    def on_train_start(self, trainer, epochs):
+        self.epochs, self.start, self.first = epochs, time.perf_counter(), trainer.epoch
+
+    def on_epoch_end(self, trainer, log):
+        if not self.console or sys.__stderr__ is None:
+            return
+        done = trainer.epoch - self.first
+        elapsed = time.perf_counter() - self.start
+        left = elapsed / max(done, 1) * (self.epochs - trainer.epoch)
+        print(f"[dilpose]   {self.name}: epoch {trainer.epoch}/{self.epochs}, loss {log.loss_mm:.1f} mm, "
+              f"{elapsed:.0f} s, about {left:.0f} s left", file=sys.__stderr__, flush=True)
+
+    def on_train_end(self, trainer):
+        h = trainer.history.epochs
+        if h:
+            print(f"{self.name}: trained {len(h)} epochs in {sum(e.seconds for e in h):.0f} s, "
+                  f"final training loss {h[-1].loss_mm:.1f} mm")
+
+
 class Trainer:
     """Trains a :class:`TemporalModelStrided` on windows; evaluates through :class:`TemporalModel`.
 
     Args:
-        cfg: the run configuration (architecture, schedule, augmentation, seed).
-        train: training sequences. val: optional sequences evaluated (MPJPE) after each epoch.
-        layout_2d: input joint layout (left/right swaps in flip augmentation).
-        regularizer: factory ``channels -> nn.Module`` for the model's regulariser slots.
+        cfg: the run configuration (architecture and regulariser, schedule, augmentation, seed).
+        train: labelled training sequences. val: optional sequences evaluated (MPJPE) after each epoch.
+        layout_2d: input joint layout (left/right swaps in flip augmentation; recorded in checkpoints).
         checkpoint: path of the checkpoint written after every epoch (None: no checkpoints).
-        callbacks: called as ``cb(trainer, epoch_log)`` after every epoch (e.g. notebook plots).
-        progress: show a tqdm bar (rank 0 only).
+        objective: what a step minimises (:mod:`dilpose.objectives`); supervised MPJPE by default.
+        unlabelled: 2D-only sequences (``positions_3d`` may be None); each step then gets a
+            :class:`~dilpose.batches.MixedBatch` of a labelled and an unlabelled batch.
+        callbacks: :class:`Callback` objects, or functions ``cb(trainer, epoch_log)`` called after
+            every epoch.
+        progress: add a :class:`TqdmProgress` bar (rank 0 only); notebooks pass ``False`` and a
+            :class:`LineProgress` instead.
         allow_config_change: let ``fit(resume=True)`` continue a checkpoint whose run configuration
             differs from ``cfg`` (the checkpoint then records ``cfg``).
     """
 
     def __init__(self, cfg: Config, train: Seq[Sequence], val: Seq[Sequence] | None = None,
-                 layout_2d: sk.Skeleton = sk.COCO17, regularizer: Callable[[int], nn.Module] | None = None,
-                 checkpoint: str | Path | None = None, callbacks: Seq[Callable] = (), progress: bool = True,
-                 allow_config_change: bool = False):
+                 layout_2d: sk.Skeleton = sk.COCO17, checkpoint: str | Path | None = None,
+                 objective: objectives.Objective | None = None, unlabelled: Seq[Sequence] | None = None,
+                 callbacks: Seq = (), progress: bool = True, allow_config_change: bool = False):
         self.cfg, self.val, self.layout_2d = cfg, val, layout_2d
         self.allow_config_change = allow_config_change
+        self.objective = objective if objective is not None else objectives.Supervised()
         self.rank, self.world_size = distributed_context()
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         if self.checkpoint is not None and self.rank == 0:
@@ -268,23 +353,35 @@ class Trainer:
             # of a run that was killed while writing this checkpoint.
             check_writable(self.checkpoint)
             remove_stale_temporaries(self.checkpoint)
-        self.callbacks, self.progress = list(callbacks), progress and self.rank == 0
+        self.callbacks = [cb if isinstance(cb, Callback) else _EpochFunction(cb) for cb in callbacks]
+        if progress and self.rank == 0:
+            self.callbacks.insert(0, TqdmProgress())
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         torch.manual_seed(cfg.seed)  # same initial weights on every rank (drawn on the CPU, then moved)
         self.model_cfg = model_config(cfg, in_joints=layout_2d.num_joints)
-        self.model = TemporalModelStrided(self.model_cfg, regularizer).to(self.device)
-        self.eval_model = TemporalModel(self.model_cfg, regularizer).to(self.device)
+        self.model = TemporalModelStrided(self.model_cfg).to(self.device)
+        self.eval_model = TemporalModel(self.model_cfg).to(self.device)
+        for module in self.objective.modules():
+            module.to(self.device)
         self.net: nn.Module = self.model
         if self.world_size > 1:
             self.net = nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, amsgrad=True)
-        self.batches = B.WindowBatches(train, cfg.batch_size, cfg.receptive_field, causal=cfg.causal,
-                                       augment=cfg.flip_augment, seed=cfg.seed, layout_2d=layout_2d,
-                                       rank=self.rank, world_size=self.world_size,
-                                       subsample=cfg.stride_subsample)
+        params = list(self.model.parameters()) + [p for m in self.objective.modules() for p in m.parameters()]
+        self.optimizer = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
+        stream = dict(batch_size=cfg.batch_size, receptive_field=cfg.receptive_field, causal=cfg.causal,
+                      augment=cfg.flip_augment, seed=cfg.seed, layout_2d=layout_2d, rank=self.rank,
+                      world_size=self.world_size, subsample=cfg.stride_subsample)
+        self.batches = B.WindowBatches(train, **stream)
+        if unlabelled:
+            # Its own shuffle seed, so the two streams do not draw the same order.
+            self.batches = B.MixedBatches(self.batches, B.WindowBatches(
+                unlabelled, **{**stream, "seed": cfg.seed + 7919}, labelled=False))
+        elif self.objective.needs_unlabelled:
+            raise DataError("Trainer", f"objective {self.objective.name!r} needs unlabelled sequences")
+        self.unlabelled = list(unlabelled) if unlabelled else []
         self.epoch = 0
         self.history = History()
 
@@ -293,7 +390,8 @@ class Trainer:
         return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "epoch": self.epoch, "model_config": dataclasses.asdict(self.model_cfg),
                 "config": _plain(self.cfg.to_dict()), "history": self.history.to_dict(),
-                "input": input_spec(self.layout_2d),
+                "input": input_spec(self.layout_2d), "objective": self.objective.spec(),
+                "objective_modules": [m.state_dict() for m in self.objective.modules()],
                 "torch_rng": torch.get_rng_state(),
                 # dropout on a GPU draws from the GPU's generator; resuming must restore it too
                 **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})}
@@ -322,14 +420,21 @@ class Trainer:
         stored, current = ckpt["config"], _plain(self.cfg.to_dict())
         if not isinstance(stored, dict):
             raise DataError(path, f"checkpoint 'config' should be a dict, got {type(stored).__name__}")
-        # Where a run executes is not what it is: resuming a CPU run on a GPU is allowed.
-        differ = sorted(k for k in set(stored) | set(current) if k != "device" and stored.get(k) != current.get(k))
+        # Where a run executes, its profile's name and its evaluation settings are not what it is:
+        # resuming a CPU run on a GPU is allowed.
+        differ = sorted(k for k in set(stored) | set(current)
+                        if k not in NOT_TRAINING_FIELDS and stored.get(k) != current.get(k))
         if differ and not self.allow_config_change:
             changes = "; ".join(f"{k}: {stored.get(k, '(absent)')!r} -> {current.get(k, '(absent)')!r}"
                                 for k in differ)
             raise DataError(path, f"resuming with a different configuration ({changes}); start a new checkpoint, "
                                   "or allow it explicitly (--allow-config-change)")
+        if ckpt.get("objective", self.objective.spec()) != self.objective.spec():
+            raise DataError(path, f"checkpoint objective {ckpt.get('objective')} differs from this run's "
+                                  f"{self.objective.spec()}")
         self.model.load_state_dict(ckpt["model"])
+        for module, state in zip(self.objective.modules(), ckpt.get("objective_modules", [])):
+            module.load_state_dict(state)
         self.optimizer.load_state_dict(ckpt["optimizer"])
         self.epoch = int(ckpt["epoch"])
         self.history = History([EpochLog(**e) for e in ckpt.get("history", [])])
@@ -344,11 +449,11 @@ class Trainer:
         resume: continue from ``self.checkpoint`` when it exists. stop_after: return after this many
         epochs of this call (to simulate an interruption in tests).
         """
-        from tqdm.auto import tqdm
-
         epochs = self.cfg.epochs if epochs is None else epochs
         if resume and self.checkpoint is not None and self.checkpoint.is_file():
             self.restore(self.checkpoint)
+        for cb in self.callbacks:
+            cb.on_train_start(self, epochs)
         done_here = 0
         while self.epoch < epochs and (stop_after is None or done_here < stop_after):
             lr = self.cfg.lr * self.cfg.lr_decay ** self.epoch
@@ -357,22 +462,23 @@ class Trainer:
             momentum = bn_momentum(self.epoch, epochs, *self.cfg.bn_momentum)
             set_bn_momentum(self.model, momentum)
             self.model.train()
+            for module in self.objective.modules():
+                module.train()
+            for cb in self.callbacks:
+                cb.on_epoch_start(self, self.epoch, self.batches.num_batches(self.epoch))
             start = time.perf_counter()
             total, count = 0.0, 0
-            bar = tqdm(self.batches.epoch(self.epoch), total=self.batches.num_batches(self.epoch),
-                       desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self.progress, leave=False)
-            for batch in bar:
-                x = torch.from_numpy(batch.inputs).to(self.device, non_blocking=True)
-                y = torch.from_numpy(batch.targets).to(self.device, non_blocking=True)
-                pred = self.net(x)
-                loss = metrics.mpjpe(pred, y)
+            for batch in self.batches.epoch(self.epoch):
+                loss, logs = self.objective.loss(self.net, batch, self.device)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
-                total += float(loss.detach()) * len(x)
-                count += len(x)
-                bar.set_postfix(loss_mm=f"{1000 * total / count:.1f}", lr=f"{lr:.2e}")
-            log = EpochLog(self.epoch + 1, 1000 * total / max(count, 1), lr, momentum, time.perf_counter() - start)
+                size = len((batch.labelled if isinstance(batch, B.MixedBatch) else batch).inputs)
+                total += logs.get("loss_mm", 1000.0 * float(loss.detach())) * size
+                count += size
+                for cb in self.callbacks:
+                    cb.on_batch_end(self, logs)
+            log = EpochLog(self.epoch + 1, total / max(count, 1), lr, momentum, time.perf_counter() - start)
             self.epoch += 1
             if self.val is not None and self.rank == 0:
                 log.val_mpjpe_mm = evaluate(self.eval_network(), self.val, self.cfg, self.layout_2d,
@@ -380,14 +486,64 @@ class Trainer:
             self.history.epochs.append(log)
             self.save()
             for cb in self.callbacks:
-                cb(self, log)
+                cb.on_epoch_end(self, log)
             done_here += 1
+        for cb in self.callbacks:
+            cb.on_train_end(self)
         return self.history
 
     def eval_network(self) -> TemporalModel:
         """The whole-sequence model with the current weights, in eval mode."""
         self.eval_model.load_state_dict(self.model.state_dict())
         return self.eval_model.eval()
+
+
+def train_cached(cfg: Config, train: Seq[Sequence], layout_2d: sk.Skeleton = sk.COCO17, name: str = "model",
+                 objective: objectives.Objective | None = None, unlabelled: Seq[Sequence] | None = None,
+                 callbacks: Seq = (), progress: bool = False) -> tuple[Trainer, bool]:
+    """Train through the model cache (:mod:`dilpose.cache`): ``(trainer, trained_now)``.
+
+    A finished model with the same key is loaded instead of trained (``trained_now`` False; its
+    history, and so its training time, are the stored ones). Otherwise training resumes from the
+    key's partial checkpoint if an earlier run was interrupted, writes it after every epoch, and on
+    completion renames it to the finished model with a JSON sidecar listing what the key was made of.
+    """
+    from . import cache
+
+    objective = objective if objective is not None else objectives.Supervised()
+    entry = cache.entry(cfg, list(train) + list(unlabelled or []), layout_2d,
+                        {**objective.spec(), "unlabelled": bool(unlabelled)})
+    trainer = Trainer(cfg, train, layout_2d=layout_2d, checkpoint=entry.partial, objective=objective,
+                      unlabelled=unlabelled, callbacks=callbacks, progress=progress)
+    trained_now = not entry.finished()
+    if trained_now:
+        trainer.fit(resume=True)
+        if trainer.rank == 0:
+            os.replace(entry.partial, entry.model)
+            write_json(entry.sidecar, {"key": entry.key, "name": name, **entry.inputs,
+                                       "train_seconds": round(sum(e.seconds for e in trainer.history.epochs), 1)})
+    else:
+        trainer.restore(entry.model)
+    trainer.checkpoint = entry.model
+    if trainer.rank == 0:
+        _alias(entry.model, entry.model.with_name(f"{name}.pt"))
+    return trainer, trained_now
+
+
+def _alias(target: Path, alias: Path) -> None:
+    """``alias`` names the same file as ``target`` (a hard link; a copy where links fail), replacing
+    what it named before: ``reports/checkpoints/02_main.pt`` stays the latest main model."""
+    import shutil
+
+    if alias == target:
+        return
+    tmp = alias.with_name(f".{alias.name}.{os.getpid()}.link.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(target, tmp)
+    except OSError:
+        shutil.copyfile(target, tmp)
+    os.replace(tmp, alias)
 
 
 def _plain(obj):

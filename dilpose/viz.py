@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import skeleton as sk
+from .batches import receptive_field
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#333333"
 
@@ -135,13 +136,6 @@ def multi_view(views, frame: int, title: str = ""):
     return fig
 
 
-def bone_lengths(positions: np.ndarray, layout: sk.Skeleton = sk.H36M17) -> dict[str, float]:
-    """Median length (metres) of each bone over frames: positions (T, J, 3)."""
-    return {f"{layout.joint_names[p]}-{layout.joint_names[c]}":
-            float(np.median(np.linalg.norm(positions[:, c] - positions[:, p], axis=-1)))
-            for p, c in layout.bones()}
-
-
 def plotly_skeleton(positions: np.ndarray, layout: sk.Skeleton = sk.H36M17, fps: float = 50.0, step: int = 5,
                     title: str = "", others: dict[str, np.ndarray] | None = None):
     """An interactive 3D skeleton with a play button and a frame slider.
@@ -196,7 +190,7 @@ def receptive_field_diagram(filter_widths=(3, 3, 3), causal: bool = False, ax=No
     import matplotlib.pyplot as plt
 
     widths = list(filter_widths)
-    rf = int(np.prod(widths))
+    rf = receptive_field(widths)
     if ax is None:
         fig, ax = plt.subplots(figsize=(min(14, 0.3 * rf + 2), 0.9 * len(widths) + 1.2))
     else:
@@ -205,7 +199,7 @@ def receptive_field_diagram(filter_widths=(3, 3, 3), causal: bool = False, ax=No
     # below it; each node fans out to `width` nodes of the layer below.
     nodes, labels = [np.array([0])], ["output"]
     for k in range(len(widths) - 1, -1, -1):
-        step = int(np.prod(widths[:k]))
+        step = receptive_field(widths[:k])
         offsets = (np.arange(widths[k]) - (0 if causal else (widths[k] - 1) // 2)) * step
         if causal:
             offsets = offsets - offsets.max()
@@ -291,7 +285,7 @@ def receptive_field_figure(filter_widths=(3, 3, 3)):
     """Symmetric (top) and causal (bottom) receptive-field diagrams of the same widths."""
     import matplotlib.pyplot as plt
 
-    rf = int(np.prod(filter_widths))
+    rf = receptive_field(filter_widths)
     fig, axes = plt.subplots(2, 1, figsize=(min(14, 0.3 * rf + 3), 1.8 * len(filter_widths) + 2))
     receptive_field_diagram(filter_widths, causal=False, ax=axes[0])
     receptive_field_diagram(filter_widths, causal=True, ax=axes[1])

@@ -23,7 +23,7 @@
 # to the 17 Human3.6M joints plus 5 face points at 50 Hz, placed in the Human3.6M capture volume and
 # filmed by the **real calibrated Human3.6M cameras**. The 2D inputs are these projections corrupted
 # by a seeded detector-noise model (jitter, low-confidence outliers, missed joints, left/right swaps).
-# Numbers computed on it are labelled `cmu-default`; they are **not** Human3.6M numbers.
+# Numbers computed on it are labelled `cmu`; they are **not** Human3.6M numbers.
 #
 # With VideoPose3D's `data_3d_h36m.npz` and `data_2d_h36m_<source>.npz` in `data/`, set
 # `dataset = "h36m"` to run the series on Human3.6M itself.
@@ -33,12 +33,15 @@
 
 # %% tags=["parameters"]
 profile = "default"      # "smoke" (CI, seconds), "default" (a laptop CPU, minutes), "paper" (GPU, hours)
-dataset = "cmu-default"  # or "h36m" with VideoPose3D's npz files in data/
+dataset = "cmu"          # or "h36m" with VideoPose3D's npz files in data/
 seed = 0
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from dilpose import config, dataset as ds, report, skeleton as sk, summary, viz
+from dilpose import config, report, viz
+from dilpose import dataset as ds
+from dilpose import skeleton as sk
+from dilpose.studies import s01_data as study
 
 cfg = config.for_notebook("01", profile, dataset=dataset, seed=seed)
 print(cfg)
@@ -64,10 +67,7 @@ print("train:", data.train_subjects, " test:", data.test_subjects)
 subject, action = data.subjects[-1], data.actions(data.subjects[-1])[0]
 frame = 50
 pose = data.positions_3d[subject][action]
-if data.name == "cmu-default":
-    coco = ds.coco_3d(pose, ds.default_data.load().face_3d[subject][action])
-else:
-    coco = None
+coco = ds.coco_pose_3d(data, subject, action)  # None where the dataset has no face points
 fig = viz.skeleton_diagrams(pose[frame], coco[frame] if coco is not None else None)
 _ = report.save_figure(fig, "01_skeletons")
 
@@ -83,7 +83,7 @@ for layout in (sk.H36M17, sk.COCO17):
 
 # %%
 cams = data.cameras[subject]
-summary.camera_table(cams)
+study.camera_table(cams)
 
 # %%
 fig = viz.camera_layout(cams, pose[frame])
@@ -106,10 +106,10 @@ _ = report.save_figure(fig, "01_four_views")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-summary.frames_table(data)
+study.frames_table(data)
 
 # %%
-summary.bone_length_table(data)
+study.bone_length_table(data)
 
 # %% [markdown]
 # ## 6. Detector noise, per joint
@@ -117,13 +117,13 @@ summary.bone_length_table(data)
 # left/right swaps and outliers.
 
 # %%
-metrics = summary.data_metrics(data)
+metrics = study.data_metrics(data)
 stats = metrics["info"].get("noise_stats")
 if stats:
     print(f"mean {stats['mean_error_px']:.2f} px, max {stats['max_error_px']:.1f} px; "
           f"outliers {100 * stats['outlier_fraction']:.2f} %, missed {100 * stats['missing_fraction']:.2f} %, "
           f"swapped {100 * stats['swapped_fraction']:.2f} % of joint detections")
-    display(summary.noise_table(stats))
+    display(study.noise_table(stats))
 
 # %% [markdown]
 # ## 7. Interactive 3D skeleton

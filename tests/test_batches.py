@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dilpose import batches, dataset, skeleton as sk
+from dilpose import batches, dataset
+from dilpose import skeleton as sk
 from dilpose.camera import project_to_2d
 
 

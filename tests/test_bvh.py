@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dilpose import bvh
-from dilpose import paths
+from dilpose import bvh, paths
 from dilpose.errors import DataError
 from dilpose.skeleton import COCO17, H36M17
 

@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from dilpose import cli, dataset, skeleton as sk
+from dilpose import cli, dataset
+from dilpose import skeleton as sk
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,7 @@ def test_evaluate_writes_all_metrics_with_the_protocol(checkpoint, tmp_path, cap
     assert cli.main(["evaluate", "--profile", "smoke", "--checkpoint", str(checkpoint), "--output", str(out)]) == 0
     result = json.loads(out.read_text())
     assert {"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "protocol"} <= set(result)
-    assert result["protocol"]["flip_test"] is True and result["dataset"] == "cmu-default"
+    assert result["protocol"]["flip_test"] is True and result["dataset"] == "cmu"
     assert set(result["mpjpe"]["per_action"]) == {"walk", "run", "sport"}
     assert "MPJPE" in capsys.readouterr().out
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from dilpose import dataset, formats, skeleton as sk
+from dilpose import dataset, formats
+from dilpose import skeleton as sk
 from dilpose.camera import load_h36m_cameras, project_to_2d
 from dilpose.errors import DataError
 
@@ -17,7 +18,8 @@ def test_default_2d_is_the_projection_of_the_3d(clean):
     for seq in seqs:
         proj = project_to_2d(seq.positions_3d.astype(np.float64), seq.intrinsics.astype(np.float64))
         # COCO shoulders..ankles are H36M joints 11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3.
-        np.testing.assert_allclose(seq.keypoints_2d[:, 5:], proj[:, [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]], atol=1e-5)
+        coco_body = [11, 14, 12, 15, 13, 16, 4, 1, 5, 2, 6, 3]
+        np.testing.assert_allclose(seq.keypoints_2d[:, 5:], proj[:, coco_body], atol=1e-5)
         assert (seq.positions_3d[..., 2] > 2).all()  # in front of the camera, metres
 
 
@@ -39,7 +41,8 @@ def test_h36m_files_load_through_the_same_interface(tmp_path):
     formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", {"S9": {"Walking 1": pos32}, "S2": {"Walking": pos32}})
     views = [cam.project(pos32[:, list(sk.H36M32_TO_17)]) for cam in cams["S9"]]
     views[2] = np.concatenate([views[2], views[2][:3]])  # one video has 3 extra frames
-    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", {"S9": {"Walking 1": views}}, layout="h36m")
+    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", {"S9": {"Walking 1": views}},
+                              layout="h36m")
     data = dataset.from_h36m(tmp_path)
     assert data.subjects == ["S9"] and data.test_subjects == ("S9",)  # S2 has no cameras: skipped
     assert all(len(v) == 30 for v in data.keypoints["S9"]["Walking 1"])  # cut to the mocap length

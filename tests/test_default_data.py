@@ -2,12 +2,11 @@ import json
 
 import numpy as np
 import pytest
+from conftest import needs_shared
 
 from dilpose import default_data, paths
 from dilpose.errors import DataError
 from dilpose.fileio import save_npz
-
-from conftest import needs_shared
 
 
 @pytest.fixture(scope="module")

@@ -165,7 +165,7 @@ def mutated_members(draw, members: dict):
         container, key = nodes[draw(st.integers(0, len(nodes) - 1))]
         op = draw(st.sampled_from(["replace", "delete", "rename", "wrap"]))
         if op == "replace":
-            container[key] = draw(LEAVES)
+            container[key] = draw(LEAVES)   # every leaf strategy builds a fresh object
         elif op == "delete":
             del container[key]
         elif op == "rename" and isinstance(container, dict):
@@ -321,12 +321,14 @@ def test_checkpoint_structure_mutated(data):
             break
         container, key = nodes[data.draw(st.integers(0, len(nodes) - 1))]
         op = data.draw(st.sampled_from(["replace", "replace", "delete", "add"]))
+        # Copies: sampled_from hands out the same list object every time, which a later mutation
+        # could otherwise put inside itself.
         if op == "replace":
-            container[key] = data.draw(CKPT_LEAVES)
+            container[key] = copy.deepcopy(data.draw(CKPT_LEAVES))
         elif op == "delete":
             del container[key]
         elif isinstance(container, dict):
-            container[data.draw(st.text(max_size=5))] = data.draw(CKPT_LEAVES)
+            container[data.draw(st.text(max_size=5))] = copy.deepcopy(data.draw(CKPT_LEAVES))
     buf = io.BytesIO()
     torch.save(ckpt, buf)
     _check(train.model_from_checkpoint, buf.getvalue(), "model.pt")

@@ -340,7 +340,8 @@ def test_failed_lifts_leave_no_output(tmp_path, checkpoint, monkeypatch):
     for layout, J in (("h36m", 17), ("humaneva15", 15)):
         f = formats.save_positions_2d(tmp_path / f"data_2d_custom_{layout}.npz", {"v": {"custom": [kp[:, :J]]}},
                                       layout=layout, video_metadata={"v": {"w": W, "h": H}})
-        with pytest.raises(DataError, match=f"the model reads coco17 keypoints .* but the input .* is {sk.get(layout).name}"):
+        expected = f"the model reads coco17 keypoints .* but the input .* is {sk.get(layout).name}"
+        with pytest.raises(DataError, match=expected):
             lift.lift_file(f, checkpoint, out / layout)
     assert not out.exists() or files_in(out) == []
 

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dilpose import regularizers
 from dilpose.model import (
     ModelConfig,
     TemporalModel,
@@ -155,18 +156,28 @@ def test_fold_batchnorm(cls, causal):
     assert isinstance(model.expand.bn, nn.BatchNorm1d), "the original model is left unchanged"
 
 
-def test_fold_keeps_non_dropout_regularizer():
-    class Scale(nn.Module):
-        def __init__(self, channels):
-            super().__init__()
-            self.gain = nn.Parameter(torch.linspace(0.5, 1.5, channels))
+class Scale(nn.Module):
+    """A regulariser that acts at evaluation too: a per-channel gain (dim 1 is channels in both paths)."""
 
-        def forward(self, x):  # dim 1 is channels in both paths
-            return x * self.gain.view(1, -1, *[1] * (x.dim() - 2))
+    def __init__(self, channels, low=0.5):
+        super().__init__()
+        self.gain = nn.Parameter(torch.linspace(low, 1.5, channels))
 
-    cfg = ModelConfig(filter_widths=(3, 3), channels=SMALL)
+    def forward(self, x):
+        return x * self.gain.view(1, -1, *[1] * (x.dim() - 2))
+
+
+@pytest.fixture
+def scale_regularizer():
+    regularizers.register("test_scale", lambda low: (lambda channels: Scale(channels, low)), {"low": 0.5})
+    yield "test_scale(low=0.5)"
+    regularizers.unregister("test_scale")
+
+
+def test_fold_keeps_non_dropout_regularizer(scale_regularizer):
+    cfg = ModelConfig(filter_widths=(3, 3), channels=SMALL, regularizer=scale_regularizer)
     for cls in (TemporalModel, TemporalModelStrided):
-        model = _with_bn_stats(cls(cfg, regularizer=Scale), cfg.receptive_field())
+        model = _with_bn_stats(cls(cfg), cfg.receptive_field())
         folded = fold_batchnorm(model)
         assert isinstance(folded.expand.reg, Scale)
         x = torch.randn(2, 9, 17, 2)
@@ -198,22 +209,30 @@ def test_regularizer_factory_called_per_slot():
         calls.append(channels)
         return Probe()
 
-    cfg = ModelConfig(filter_widths=(3, 3, 3, 3), channels=SMALL)
-    for cls, shape in ((TemporalModel, (2, SMALL, 79)), (TemporalModelStrided, (2 * 27, SMALL))):
-        calls.clear()
-        seen.clear()
-        model = cls(cfg, regularizer=factory)
+    regularizers.register("test_probe", lambda: factory)
+    cfg = ModelConfig(filter_widths=(3, 3, 3, 3), channels=SMALL, regularizer="test_probe")
+    try:
+        models = [(TemporalModel, (2, SMALL, 79)), (TemporalModelStrided, (2 * 27, SMALL))]
+        for cls, shape in models:
+            calls.clear()
+            seen.clear()
+            model = cls(cfg)
         assert calls == [SMALL] * (1 + 2 * cfg.num_blocks)
         assert sum(isinstance(m, Probe) for m in model.modules()) == len(calls)
         model(torch.randn(2, 81, 17, 2))
         assert len(seen) == len(calls)
         assert seen[0] == shape  # channels on dim 1 in both layouts
+    finally:
+        regularizers.unregister("test_probe")
 
 
 def test_default_regularizer_is_dropout():
-    model = TemporalModel(ModelConfig(filter_widths=(3, 3), channels=SMALL, dropout=0.1))
+    assert str(ModelConfig().regularizer) == "dropout(p=0.25)"
+    model = TemporalModel(ModelConfig(filter_widths=(3, 3), channels=SMALL, regularizer="dropout(p=0.1)"))
     drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
     assert len(drops) == 3 and all(d.p == 0.1 for d in drops)
+    none = TemporalModel(ModelConfig(filter_widths=(3, 3), channels=SMALL, regularizer="none"))
+    assert not any(isinstance(m, nn.Dropout) for m in none.modules())
 
 
 @pytest.mark.parametrize("cls", [TemporalModel, TemporalModelStrided])
@@ -238,7 +257,8 @@ def test_bad_input_strided_length_and_dtype():
 
 
 @pytest.mark.parametrize("kwargs", [dict(filter_widths=()), dict(filter_widths=(3, 2)),
-                                    dict(filter_widths=(0,)), dict(channels=0), dict(dropout=1.0)])
+                                    dict(filter_widths=(0,)), dict(channels=0), dict(regularizer="dropout(p=1.0)"),
+                                    dict(regularizer="pruning_unknown"), dict(regularizer="dropout(q=1)")])
 def test_bad_config(kwargs):
     with pytest.raises(ValueError, match="ModelConfig"):
         ModelConfig(**kwargs)

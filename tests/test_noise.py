@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from dilpose.errors import DataError
-from dilpose.noise import NoiseConfig, apply_detector_noise, fill_gaps, COCO_SWAP_LIMBS
+from dilpose.noise import COCO_SWAP_LIMBS, NoiseConfig, apply_detector_noise, fill_gaps
 
 
 def _clean(T=2000):

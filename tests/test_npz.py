@@ -194,3 +194,19 @@ def test_no_module_of_the_project_calls_np_load_with_pickles():
             if bad in text:
                 offenders.append(f"{f.name}: {bad}")
     assert offenders == []
+
+
+def test_a_pickle_announcing_a_huge_string_is_refused_without_allocating_it():
+    """Found by the fuzzer: a BINBYTES opcode whose 4-byte length says 1.2 GB made the unpickler
+    allocate 1.2 GB before finding the data truncated."""
+    import tracemalloc
+
+    blob = b"\x80\x04B" + struct.pack("<I", 1_200_000_000) + b"abc."
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="broken pickle"):
+            npz.unpickle(blob, "test")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 10e6

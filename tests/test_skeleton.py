@@ -33,8 +33,8 @@ def test_left_right_lists_are_disjoint_and_name_matched(skel):
     names = skel.joint_names
     assert left == {j for j, n in enumerate(names) if n.startswith("l_")}
     assert right == {j for j, n in enumerate(names) if n.startswith("r_")}
-    for l, r in zip(skel.joints_left, skel.joints_right):
-        assert names[r] == "r_" + names[l][2:]
+    for left_j, right_j in zip(skel.joints_left, skel.joints_right):
+        assert names[right_j] == "r_" + names[left_j][2:]
 
 
 @pytest.mark.parametrize("skel", LAYOUTS, ids=lambda s: s.name)

@@ -1,34 +1,87 @@
-"""The receptive-field verdict of notebook 02, on hand-made results."""
+"""Notebook 02's study on hand-made results: arms of seeds, comparisons decided by the shared
+statistics, the verdict flags and the metrics JSON."""
 
-from dilpose import config, experiments as ex
+import numpy as np
 
-
-def _run(frames: int, mpjpe_mm: float, causal: bool = False) -> ex.RunResult:
-    widths = {1: (1, 1, 1, 1, 1), 27: (3, 3, 3), 243: (3, 3, 3, 3, 3)}[frames]
-    cfg = config.for_profile("default", filter_widths=widths, causal=causal)
-    clips = [{"subject": "s", "action": "walk a", "camera": 0, "frames": 50, "mpjpe_mm": mpjpe_mm},
-             {"subject": "s", "action": "walk b", "camera": 0, "frames": 400, "mpjpe_mm": mpjpe_mm + 1}]
-    results = {"mpjpe": {"action_mean": mpjpe_mm, "per_action": {"walk": mpjpe_mm}}, "per_sequence": clips}
-    return ex.RunResult(ex.run_label(cfg), cfg, [], results, 1.0, 0, None)
+from dilpose import config
+from dilpose.studies import common, s02_model
 
 
-def test_a_gap_under_the_margin_is_no_clear_difference():
-    main = _run(243, 65.1)
-    lines = ex.comparison_lines(main, {"27 frames": _run(27, 64.5), "1 frame": _run(1, 75.0)}, margin_mm=1.0)
-    assert lines[0].endswith("no clear difference (under 1.0 mm)") and "0.6 mm" in lines[0]
-    assert lines[1] == "243 frames (65.1 mm) is 9.9 mm better than 1 frame (75.0 mm)"
+def _run(cfg, seed: int, errors: list[float]) -> common.RunResult:
+    cfg = cfg.replace(seed=seed)
+    clips = [{"subject": "s", "action": f"walk {k}", "camera": 0, "frames": 50 + 10 * k, "mpjpe_mm": e}
+             for k, e in enumerate(errors)]
+    mean = float(np.mean(errors))
+    results = {m: {"action_mean": mean, "frame_mean": mean, "per_action": {"walk": mean}, "num_frames": {"walk": 1}}
+               for m in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")}
+    results["per_sequence"], results["protocol"] = clips, {"flip_test": True}
+    return common.RunResult(common.run_label(cfg), cfg, [], results, 1.0, 0, None)
 
 
-def test_temporal_context_helps_only_when_every_shorter_window_is_beaten_by_the_margin():
-    shorter = {"1 frame": _run(1, 75.0), "27 frames": _run(27, 66.5), "243 frames causal": _run(243, 60.0, True)}
-    verdict = ex.model_verdict(_run(243, 65.1), shorter, "cmu-default", margin_mm=1.0)
-    # The causal twin is better, but it is not a shorter window: it does not enter the verdict.
-    assert verdict["temporal_context_helps"] is True
-    assert any(line.startswith("Temporal context helps here") for line in verdict["lines"])
+def _study(main_shift: float, causal_shift: float, seeds=(0, 1, 2)):
+    rng = np.random.default_rng(0)
+    base = rng.uniform(40, 90, size=12)                # 12 test sequences of different difficulty
+    cfg = config.for_profile("default")
+    arms = s02_model.arms(cfg)
+    for label, arm in arms.items():
+        shift = {"243 frames": main_shift, "243 frames causal": causal_shift}.get(label, 0.0)
+        arm.runs = [_run(arm.cfg, s, list(base + shift + rng.normal(0, 0.2, 12)))
+                    for s in (seeds if arm.decisive else seeds[:1])]
+    return arms
 
-    shorter["27 frames"] = _run(27, 65.6)  # 0.5 mm worse than the main run: within the margin
-    verdict = ex.model_verdict(_run(243, 65.1), shorter, "cmu-default", margin_mm=1.0)
+
+def test_arms_are_main_causal_27_decisive_and_1_81_illustrative():
+    arms = s02_model.arms(config.for_profile("default"))
+    assert list(arms) == ["243 frames", "243 frames causal", "27 frames", "1 frame", "81 frames"]
+    assert [a.decisive for a in arms.values()] == [True, True, True, False, False]
+    smoke = s02_model.arms(config.for_profile("smoke"))   # 27-frame main model: no 27/81-frame arm
+    assert list(smoke) == ["27 frames", "27 frames causal", "1 frame"]
+
+
+def test_a_clear_advantage_is_found_and_a_tie_is_no_clear_difference():
+    study = _study(main_shift=-3.0, causal_shift=0.0)       # main 3 mm better than 27 frames and causal
+    comps = s02_model.comparisons(study)
+    c27 = comps["243 frames vs 27 frames"]
+    assert c27["winner"] == "243 frames" and c27["hi"] < 0 and -3.4 < c27["diff"] < -2.6
+    assert c27["seeds_a"] == c27["seeds_b"] == [0, 1, 2] and c27["paired_seeds"]
+    verdict = s02_model.verdict(study, comps, "cmu")
+    assert verdict["temporal_context_helps"] is True and verdict["seeing_the_future_helps"] is True
+    assert any("(illustrative: seed 0 only)" in line for line in verdict["lines"])
+
+    tie = _study(main_shift=0.0, causal_shift=0.0)
+    comps = s02_model.comparisons(tie)
+    assert comps["243 frames vs 27 frames"]["winner"] is None
+    assert comps["243 frames vs 27 frames"]["lo"] <= 0 <= comps["243 frames vs 27 frames"]["hi"]
+    verdict = s02_model.verdict(tie, comps, "cmu")
     assert verdict["temporal_context_helps"] is False
-    assert any(line.startswith("Temporal context does NOT clearly help here") and "27 frames" in line
-               for line in verdict["lines"])
+    assert any(line.startswith("Temporal context beyond 27 frames does NOT clearly help") for line in verdict["lines"])
     assert "not comparable" in verdict["lines"][-1]
+
+
+def test_identical_arms_give_an_interval_containing_zero():
+    study = _study(0.0, 0.0)
+    twin = study["243 frames causal"]
+    twin.runs = [common.RunResult(r.name, r.cfg.replace(causal=True), [], r.results, 1.0, 0, None)
+                 for r in study["243 frames"].runs]
+    c = s02_model.comparisons(study)["243 frames vs 243 frames causal"]
+    assert c["diff"] == 0 and c["lo"] <= 0 <= c["hi"] and c["winner"] is None
+
+
+def test_metrics_json_records_seeds_intervals_and_verdicts():
+    import pandas as pd
+
+    study = _study(-3.0, 1.0)
+    comps = s02_model.comparisons(study)
+    verdict = s02_model.verdict(study, comps, "cmu")
+
+    class Data:
+        name, test_subjects = "cmu", ("s",)
+
+    doc = s02_model.metrics_json(study, comps, verdict, Data, pd.DataFrame({"B=1": [1]}, index=[128]))
+    assert doc["arms"]["243 frames"]["seeds"] == [0, 1, 2] and doc["arms"]["1 frame"]["seeds"] == [0]
+    iv = doc["arms"]["243 frames"]["mpjpe_frames_mm"]
+    assert iv["lo"] <= iv["mean"] <= iv["hi"]
+    assert set(doc["comparisons"]) == {f"243 frames vs {k}" for k in
+                                       ("243 frames causal", "27 frames", "1 frame", "81 frames")}
+    assert all({"verdict", "lo", "hi", "winner"} <= set(c) for c in doc["comparisons"].values())
+    assert doc["temporal_context_helps"] is True and doc["verdict"] == verdict["lines"]

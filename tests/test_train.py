@@ -217,3 +217,52 @@ def test_torchrun_with_two_cpu_processes(tmp_path):
     assert sums[0][1] == sums[1][1]  # DDP kept both replicas identical
     ckpt = train.load_checkpoint(tmp_path / "ddp.pt")
     assert ckpt["epoch"] == 1
+
+
+class _Gain(torch.nn.Module):
+    """A regulariser that acts at evaluation too (a fixed per-channel gain, as a pruning mask would)."""
+
+    def __init__(self, channels, low):
+        super().__init__()
+        self.register_buffer("gain", torch.linspace(low, 1.0, channels))
+
+    def forward(self, x):
+        return x * self.gain.view(1, -1, *[1] * (x.dim() - 2))
+
+
+@pytest.fixture
+def gain_regularizer():
+    from dilpose import regularizers
+
+    regularizers.register("test_gain", lambda low: (lambda c: _Gain(c, low)), {"low": 0.2})
+    yield "test_gain(low=0.2)"
+    regularizers.unregister("test_gain")
+
+
+def test_a_regulariser_that_acts_at_evaluation_round_trips_through_a_checkpoint(seqs, tmp_path, gain_regularizer):
+    t = train.Trainer(_cfg(epochs=1, regularizer=gain_regularizer), seqs[0], checkpoint=tmp_path / "g.pt",
+                      progress=False)
+    t.fit()
+    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
+    model = train.model_from_checkpoint(tmp_path / "g.pt")
+    assert str(model.cfg.regularizer) == "test_gain(low=0.2)"
+    after = train.evaluate(model, seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
+    assert after == pytest.approx(before, abs=1e-9)
+    # The same weights in a dropout model (what every checkpoint was rebuilt as before) differ.
+    import dataclasses as dc
+
+    from dilpose.model import TemporalModel
+
+    wrong = TemporalModel(dc.replace(model.cfg, regularizer="dropout"))
+    wrong.load_state_dict({k: v for k, v in model.state_dict().items() if not k.endswith("gain")})
+    assert train.evaluate(wrong, seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"] != pytest.approx(before)
+
+
+def test_an_unknown_regulariser_in_a_checkpoint_is_a_clear_error(seqs, tmp_path):
+    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).save()
+    ckpt = torch.load(tmp_path / "a.pt", weights_only=True)
+    assert ckpt["model_config"]["regularizer"] == {"name": "dropout", "params": {"p": 0.25}}
+    ckpt["model_config"]["regularizer"] = {"name": "pruning_v9", "params": {"rate": 0.3}}
+    torch.save(ckpt, tmp_path / "b.pt")
+    with pytest.raises(DataError, match=r"b.pt: .*unknown regulariser 'pruning_v9'; known: \[.*'dropout'"):
+        train.model_from_checkpoint(tmp_path / "b.pt")

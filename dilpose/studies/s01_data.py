@@ -1,19 +1,18 @@
-"""Tables and metrics that describe a dataset (notebook 01)."""
+"""Notebook 01's study: tables and metrics that describe a dataset."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from . import skeleton as sk
-from .dataset import PoseData, action_category
-from .viz import bone_lengths
+from .. import skeleton as sk
+from ..dataset import PoseData
 
 
 def frames_table(data: PoseData):
     """pandas table: frames (at the dataset's fps) per subject (rows) and action category (columns)."""
     import pandas as pd
 
-    rows = [{"subject": s, "action": action_category(a), "frames": len(data.positions_3d[s][a])}
+    rows = [{"subject": s, "action": data.category(a), "frames": len(data.positions_3d[s][a])}
             for s in data.subjects for a in data.actions(s)]
     table = pd.DataFrame(rows).pivot_table(index="subject", columns="action", values="frames",
                                            aggfunc="sum", fill_value=0)
@@ -32,11 +31,11 @@ def bone_length_table(data: PoseData):
     per_subject = {}
     for s in data.subjects:
         pos = np.concatenate([data.positions_3d[s][a] for a in data.actions(s)])
-        per_subject[s] = {k: round(1000 * v, 1) for k, v in bone_lengths(pos, sk.H36M17).items()}
+        per_subject[s] = {k: round(1000 * v, 1) for k, v in sk.bone_lengths(pos, data.layout_3d).items()}
     return pd.DataFrame(per_subject)
 
 
-def camera_table(cameras) -> "object":
+def camera_table(cameras) -> object:
     """pandas table of one subject's four cameras: intrinsics (px) and centre (m)."""
     import pandas as pd
 
@@ -53,12 +52,12 @@ def data_metrics(data: PoseData) -> dict:
         subjects[s] = {"split": "train" if s in data.train_subjects else "test" if s in data.test_subjects else "none",
                        "frames": int(sum(len(data.positions_3d[s][a]) for a in data.actions(s))),
                        "sequences": len(data.actions(s)),
-                       "actions": sorted({action_category(a) for a in data.actions(s)})}
+                       "actions": sorted({data.category(a) for a in data.actions(s)})}
     actions: dict[str, int] = {}
     for s in data.subjects:
         for a in data.actions(s):
-            actions[action_category(a)] = actions.get(action_category(a), 0) + len(data.positions_3d[s][a])
-    return {"dataset": data.name, "fps": data.fps, "layout_2d": data.layout_2d.name, "layout_3d": "h36m17",
+            actions[data.category(a)] = actions.get(data.category(a), 0) + len(data.positions_3d[s][a])
+    return {"dataset": data.name, "fps": data.fps, "layout_2d": data.layout_2d.name, "layout_3d": data.layout_3d.name,
             "cameras_per_subject": 4, "subjects": subjects, "actions": dict(sorted(actions.items())),
             "total_frames": int(sum(v["frames"] for v in subjects.values())),
             "train_subjects": list(data.train_subjects), "test_subjects": list(data.test_subjects),

@@ -1,0 +1,82 @@
+"""Datasets by name: one module per dataset, one registry line each.
+
+    from dilpose import datasets
+    datasets.names()                     # ('cmu', 'h36m', 'humaneva')
+    datasets.get("h36m").test_subjects   # ('S9', 'S11')
+    data = datasets.load("cmu", seed=0)  # a dilpose.dataset.PoseData
+
+Each module (:mod:`~dilpose.datasets.cmu`, :mod:`~dilpose.datasets.h36m`,
+:mod:`~dilpose.datasets.humaneva`) says where its files come from, its subjects and split, cameras and
+frame rate, and defines ``SPEC``, a :class:`DatasetSpec`. Adding a dataset is one new module and its
+``SPEC`` in :data:`_BUILT_IN` below; a test can :func:`register` one of its own.
+
+Importing this package reads no file: loading happens in :func:`load`.
+"""
+
+from __future__ import annotations
+
+from ..errors import DataError
+from ..noise import NoiseConfig
+from . import cmu, h36m, humaneva
+from .base import DatasetSpec
+
+__all__ = ["DEFAULT", "DatasetSpec", "find", "get", "load", "names", "register", "unregister"]
+
+_BUILT_IN = (cmu.SPEC, h36m.SPEC, humaneva.SPEC)
+
+#: The dataset a run uses unless told otherwise: the embedded one, which needs no download.
+DEFAULT = cmu.SPEC.name
+
+#: Earlier or longer names still accepted: old command lines and results keep working.
+ALIASES = {"cmu-default": cmu.SPEC.name, "human3.6m": h36m.SPEC.name}
+
+_REGISTRY: dict[str, DatasetSpec] = {}
+
+
+def register(spec: DatasetSpec) -> DatasetSpec:
+    """Add a dataset; its name must be new (neither a registered name nor an alias)."""
+    if not isinstance(spec, DatasetSpec):
+        raise TypeError(f"register() takes a DatasetSpec, got {type(spec).__name__}")
+    if spec.name in _REGISTRY or spec.name in ALIASES:
+        raise DataError("dataset", f"a dataset named {spec.name!r} is already registered")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def unregister(name: str) -> None:
+    """Remove a registered dataset (a test's own); unknown names are an error."""
+    _REGISTRY.pop(get(name).name)
+
+
+def names(aliases: bool = False) -> tuple[str, ...]:
+    """The registered names, in registration order (with ``aliases=True``, then the aliases)."""
+    return tuple(_REGISTRY) + (tuple(a for a, n in ALIASES.items() if n in _REGISTRY) if aliases else ())
+
+
+def find(name: str) -> DatasetSpec | None:
+    """The spec registered under ``name`` or an alias of it, or None."""
+    return _REGISTRY.get(ALIASES.get(name, name)) if isinstance(name, str) else None
+
+
+def get(name: str) -> DatasetSpec:
+    """The spec registered under ``name`` (or an alias); :class:`DataError` listing the known names."""
+    spec = find(name)
+    if spec is None:
+        raise DataError("dataset", f"unknown dataset {name!r}; known datasets: {', '.join(names())}")
+    return spec
+
+
+def load(name: str = DEFAULT, seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), **options):
+    """Load a dataset by name: ``get(name).load(seed=seed, noise=noise, **options)`` -> PoseData.
+
+    ``options`` are the dataset's own (:attr:`DatasetSpec.options`); any other is a :class:`DataError`.
+    """
+    spec = get(name)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise DataError(spec.name, f"unknown option(s) {unknown}; this dataset takes {list(spec.options)}")
+    return spec.load(seed=seed, noise=noise, **options)
+
+
+for _spec in _BUILT_IN:
+    register(_spec)
