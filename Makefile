@@ -6,15 +6,20 @@ BIN     := $(VENV)/bin
 # CPU machines with the wheel on disk get the CPU build; GPU users: see README ("GPU users").
 TORCH   ?= torch==2.13.0
 PROFILE ?= default
-DATASET ?= cmu-default
+DATASET ?= cmu
 SEED    ?= 0
+NB      ?=
+RETRAIN ?=
+RUNFLAGS = --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) --update-notebooks $(if $(RETRAIN),--retrain)
 STAMP   := $(VENV)/.installed
 SMOKE   := $(CURDIR)/build/smoke
 
-.PHONY: help venv paper test unit smoke nbval data bench lab clean
+.PHONY: help venv paper nb test lint data bench lab clean
 
 help:
-	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=cmu-default|h36m), write reports/"
+	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=cmu|h36m), write reports/"
+	@echo "             trained models are cached in reports/checkpoints/; RETRAIN=1 trains them all again"
+	@echo "make nb NB=02  run one notebook (same options)"
 	@echo "make test    unit tests, then the smoke-profile notebook run checked by nbval"
 	@echo "make data    rebuild data/cmu_mocap_3d.npz from ../shared/data/mocap"
 	@echo "make bench   speed benchmarks -> reports/bench/"
@@ -23,15 +28,22 @@ help:
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$(TORCH)"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[notebooks]"
 	touch $(STAMP)
 
 venv: $(STAMP)
 
 paper: venv
-	$(BIN)/python -m dilpose.runner --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) --update-notebooks
+	$(BIN)/python -m dilpose.runner $(RUNFLAGS)
 
-test: venv
+nb: venv
+	@test -n "$(NB)" || (echo "make nb NB=02: which notebook?" >&2; exit 2)
+	$(BIN)/python -m dilpose.runner $(RUNFLAGS) --only $(NB)
+
+lint: venv
+	$(BIN)/ruff check dilpose tests notebooks/*.py
+
+test: venv lint
 	rm -rf $(SMOKE) $(CURDIR)/build/nbval
 	DILPOSE_REPORTS=$(SMOKE) $(BIN)/python -m dilpose.runner --profile smoke
 	DILPOSE_SMOKE_REPORTS=$(SMOKE) $(BIN)/python -m pytest tests

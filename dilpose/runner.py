@@ -6,6 +6,11 @@ parameters into ``reports/executed/NN_name.ipynb`` and, with ``--update-notebook
 ``notebooks/NN_name.ipynb`` so that the repository shows a real run's figures.
 
 When a notebook fails, the runner stops and says which notebook, which cell and what error.
+
+While a notebook runs, the console shows each section as it starts (its ``##`` heading) and, from
+inside the kernel, a line per epoch of any model in training with its time left
+(:class:`dilpose.train.LineProgress`). ``--retrain`` trains every cached model once more
+(:mod:`dilpose.cache`). Executed notebooks are saved without widget state.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import paths
-from .config import DATASETS, PROFILES
+from . import datasets, paths
+from .config import PROFILES
 from .fileio import write_text
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -48,6 +53,18 @@ def to_notebook(source: Path):
     return nb
 
 
+def sections(nb) -> dict[str, str]:
+    """Code cell id -> the ``#``/``##`` heading of the section the cell belongs to."""
+    out, current = {}, None
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            current = next((line.lstrip("#").strip() for line in cell.source.splitlines()
+                            if line.startswith(("# ", "## "))), current)
+        elif current is not None and "id" in cell:
+            out[cell["id"]] = current
+    return out
+
+
 def execute(source: Path, output: Path, parameters: dict, timeout: int | None = None) -> float:
     """Execute one notebook with papermill; return seconds. Raises :class:`NotebookFailed`."""
     import nbformat
@@ -57,23 +74,51 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int | None = 
     output.parent.mkdir(parents=True, exist_ok=True)
     staged = output.with_name(f".{output.stem}.input.ipynb")
     write_text(staged, nbformat.writes(nb))
+    # Cell ids survive papermill's injected parameters cell, so they find each cell's section.
+    section_of, announced = sections(nb), set()
+
+    def on_cell_start(cell, **_):
+        title = section_of.get(cell.get("id"))
+        if title is not None and title not in announced:
+            announced.add(title)
+            print(f"[dilpose]   {source.stem[:2]} · {title}", flush=True)
+
     start = time.perf_counter()
     try:
         pm.execute_notebook(str(staged), str(output), parameters=parameters, kernel_name=KERNELSPEC["name"],
-                            cwd=str(source.parent), progress_bar=False, execution_timeout=timeout)
+                            cwd=str(source.parent), progress_bar=False, execution_timeout=timeout,
+                            on_cell_start=on_cell_start,
+                            # ipykernel warns about TCP on every start; the kernel only listens on
+                            # localhost for this one run, so the warning is noise on the console.
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
     except pm.PapermillExecutionError as e:
         raise NotebookFailed(f"{source.name} failed in cell {e.cell_index} "
                              f"(execution count {e.exec_count}): {e.ename}: {e.evalue}\n"
                              f"executed notebook with the traceback: {output}") from None
     finally:
         staged.unlink(missing_ok=True)
+    strip_widget_state(output)
     return time.perf_counter() - start
 
 
-def run(profile: str = "default", dataset: str = "cmu-default", seed: int = 0, only: list[str] | None = None,
-        update_notebooks: bool = False) -> dict[str, float]:
-    """Run the series; returns seconds per notebook."""
+def strip_widget_state(path: Path) -> None:
+    """Drop the notebook-level widget state (progress bars, sliders): megabytes of JSON that render as
+    nothing outside a live kernel, and noise in every diff."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    if nb.metadata.pop("widgets", None) is not None:
+        write_text(path, nbformat.writes(nb))
+
+
+def run(profile: str = "default", dataset: str = datasets.DEFAULT, seed: int = 0, only: list[str] | None = None,
+        update_notebooks: bool = False, retrain: bool = False) -> dict[str, float]:
+    """Run the series; returns seconds per notebook. retrain: every cached model is trained again
+    (once: a model trained earlier in this run is reused by later notebooks)."""
     import shutil
+
+    if retrain:
+        os.environ["DILPOSE_RETRAIN_SINCE"] = str(time.time())  # inherited by the kernels
 
     params = {"profile": profile, "dataset": dataset, "seed": seed}
     times = {}
@@ -90,15 +135,17 @@ def run(profile: str = "default", dataset: str = "cmu-default", seed: int = 0, o
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dilpose.runner", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profile", choices=PROFILES, default="default")
-    parser.add_argument("--dataset", choices=DATASETS, default="cmu-default")
+    parser.add_argument("--dataset", choices=datasets.names(aliases=True), default=datasets.DEFAULT,
+                        metavar="{" + ",".join(datasets.names()) + "}", help=f"default {datasets.DEFAULT}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 02")
     parser.add_argument("--update-notebooks", action="store_true",
                         help="copy the executed notebooks over notebooks/*.ipynb (for committing)")
+    parser.add_argument("--retrain", action="store_true", help="train every model again instead of using the cache")
     args = parser.parse_args(argv)
     print(f"[dilpose] reports -> {paths.reports_dir()}", flush=True)
     try:
-        times = run(args.profile, args.dataset, args.seed, args.only, args.update_notebooks)
+        times = run(args.profile, args.dataset, args.seed, args.only, args.update_notebooks, args.retrain)
     except NotebookFailed as e:
         print(f"[dilpose] ERROR: {e}", file=sys.stderr, flush=True)
         return 1

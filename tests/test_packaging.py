@@ -1,8 +1,8 @@
 """The project's set-up files agree with each other."""
 
 import re
-import tomllib
 
+import tomllib
 import yaml
 
 from dilpose import paths
@@ -12,19 +12,31 @@ def _name(req: str) -> str:
     return re.split(r"[<>=!~ \[]", req, maxsplit=1)[0].lower()
 
 
+def _project():
+    return tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]
+
+
 def test_environment_yml_lists_the_same_packages_as_pyproject():
-    deps = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = _project()
+    deps = project["dependencies"] + project["optional-dependencies"]["notebooks"]
     env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert sorted(deps) == sorted(p for p in pip if not p.startswith("-e"))
+    assert "-e .[notebooks]" in pip
 
 
 def test_design_card_packages_are_declared_and_torch_is_pinned():
-    deps = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    names = {_name(d) for d in deps}
+    project = _project()
+    names = {_name(d) for d in project["dependencies"] + project["optional-dependencies"]["notebooks"]}
     assert {"jupyterlab", "torch", "numpy", "matplotlib", "plotly", "papermill", "nbval", "ipywidgets",
             "anywidget", "tqdm", "pandas", "pytest"} <= names
-    assert "torch==2.13.0" in deps  # a loose torch pulls a multi-GB CUDA build
+    assert "torch==2.13.0" in project["dependencies"]  # a loose torch pulls a multi-GB CUDA build
+
+
+def test_the_library_alone_needs_no_notebook_tooling():
+    """`pip install dilpose` gives the library and the CLI: no Jupyter, papermill or pytest."""
+    library = {_name(d) for d in _project()["dependencies"]}
+    assert library == {"torch", "numpy", "matplotlib", "plotly", "pandas", "tqdm"}
 
 
 def test_camera_json_ships_with_the_package_and_keeps_its_provenance():
