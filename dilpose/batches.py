@@ -58,8 +58,8 @@ def receptive_field(filter_widths) -> int:
 
 def padding(receptive_field: int, causal: bool) -> tuple[int, int]:
     """(frames added before, frames added after) a sequence so that every frame has a full window:
-    ``(pad, pad)`` with ``pad = (R - 1) // 2`` when symmetric, ``(2 * pad, 0)`` when causal (output t
-    then sees frames t - R + 1 .. t)."""
+    ``(pad, pad)`` with ``pad = (R - 1) // 2`` when symmetric, ``(2 * pad, 0)`` when causal (output
+    t then sees frames t - R + 1 .. t)."""
     if receptive_field < 1 or receptive_field % 2 == 0:
         raise ValueError(f"receptive field must be odd and positive, got {receptive_field}")
     pad = (receptive_field - 1) // 2
@@ -68,7 +68,8 @@ def padding(receptive_field: int, causal: bool) -> tuple[int, int]:
 
 
 def split_root(positions_3d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(..., 17, 3) camera space -> (root-relative pose with joint 0 zeroed, trajectory (..., 1, 3))."""
+    """(..., 17, 3) camera space -> (root-relative pose with joint 0 zeroed, trajectory
+    (..., 1, 3))."""
     traj = positions_3d[..., :1, :]
     return positions_3d - traj, traj.copy()
 
@@ -113,10 +114,22 @@ class WindowBatches:
             ``positions_3d`` may be None and batches carry no targets.
     """
 
-    def __init__(self, sequences: Seq[Sequence], batch_size: int, receptive_field: int, chunk_length: int = 1,
-                 causal: bool = False, augment: bool = True, shuffle: bool = True, seed: int = 0,
-                 layout_2d: sk.Skeleton = sk.COCO17, rank: int = 0, world_size: int = 1, subsample: int = 1,
-                 labelled: bool = True):
+    def __init__(
+        self,
+        sequences: Seq[Sequence],
+        batch_size: int,
+        receptive_field: int,
+        chunk_length: int = 1,
+        causal: bool = False,
+        augment: bool = True,
+        shuffle: bool = True,
+        seed: int = 0,
+        layout_2d: sk.Skeleton = sk.COCO17,
+        rank: int = 0,
+        world_size: int = 1,
+        subsample: int = 1,
+        labelled: bool = True,
+    ):
         if not sequences:
             raise DataError("WindowBatches", "no training sequences")
         if batch_size < 1 or chunk_length < 1 or subsample < 1:
@@ -131,10 +144,15 @@ class WindowBatches:
         for i, seq in enumerate(sequences):
             where = f"{seq.subject}/{seq.action}/camera {seq.camera}"
             layout_2d.check(seq.keypoints_2d, where, dims=2)
-            padded_inputs.append(np.pad(seq.keypoints_2d, ((self.before, self.after), (0, 0), (0, 0)), mode="edge"))
+            padded_inputs.append(
+                np.pad(seq.keypoints_2d, ((self.before, self.after), (0, 0), (0, 0)), mode="edge")
+            )
             if labelled:
                 if seq.positions_3d is None:
-                    raise DataError(where, "no 3D positions in a labelled stream (pass labelled=False for 2D-only)")
+                    raise DataError(
+                        where,
+                        "no 3D positions in a labelled stream (pass labelled=False for 2D-only)",
+                    )
                 sk.H36M17.check(seq.positions_3d, where, dims=3)
                 if len(seq.keypoints_2d) != len(seq.positions_3d):
                     raise DataError(f"{seq.subject}/{seq.action}", "2D and 3D lengths differ")
@@ -143,8 +161,10 @@ class WindowBatches:
                 trajectories.append(traj)
             intrinsics.append(seq.intrinsics)
             starts = np.arange(0, len(seq), chunk_length)
-            for flip in ((False, True) if augment else (False,)):
-                pairs.append(np.stack([np.full_like(starts, i), starts, np.full_like(starts, flip)], 1))
+            for flip in (False, True) if augment else (False,):
+                pairs.append(
+                    np.stack([np.full_like(starts, i), starts, np.full_like(starts, flip)], 1)
+                )
         self.pairs = np.concatenate(pairs)  # (N, 3): sequence index, first output frame, flip
         # All sequences end to end (float32, the batch dtype), followed by their mirrored copies, so
         # that a batch is one fancy-indexing gather: no Python loop over windows and no per-batch
@@ -174,36 +194,43 @@ class WindowBatches:
 
     def num_batches(self, epoch: int = 0) -> int:
         """Batches every process sees in an epoch. With several processes each gets the same
-        number (the remainder is dropped) so that DistributedDataParallel's collectives stay in step."""
+        number (the remainder is dropped) so that DistributedDataParallel's collectives stay in
+        step."""
         total = -(-len(self._epoch_pairs(epoch)) // self.batch_size)
         return total if self.world_size == 1 else total // self.world_size
 
     def epoch(self, epoch: int) -> Iterator[Batch]:
         """The batches of one epoch (the same for a given ``(seed, epoch)``)."""
         pairs = self._epoch_pairs(epoch)
-        order = (np.random.default_rng([self.seed, epoch]).permutation(len(pairs)) if self.shuffle
-                 else np.arange(len(pairs)))
+        order = (
+            np.random.default_rng([self.seed, epoch]).permutation(len(pairs))
+            if self.shuffle
+            else np.arange(len(pairs))
+        )
         for k in range(self.num_batches(epoch)):
             b = k * self.world_size + self.rank
-            yield self._make(pairs[order[b * self.batch_size:(b + 1) * self.batch_size]])
+            yield self._make(pairs[order[b * self.batch_size : (b + 1) * self.batch_size]])
 
     def _make(self, pairs: np.ndarray) -> Batch:
         L, width = self.chunk_length, self.chunk_length + self.receptive_field - 1
         seq, start, flip = pairs[:, 0], pairs[:, 1], pairs[:, 2].astype(bool)
-        # Frame indices into the concatenated arrays, clamped to each sequence's last frame: the last
-        # chunk of a sequence (chunk_length > 1) repeats its last frame, as the edge padding does.
-        # Flipped windows read the mirrored half, which starts one whole length further on.
+        # Frame indices into the concatenated arrays, clamped to each sequence's last frame: the
+        # last chunk of a sequence (chunk_length > 1) repeats its last frame, as the edge padding
+        # does. Flipped windows read the mirrored half, which starts one whole length further on.
         x_idx = np.minimum(start[:, None] + np.arange(width), self._input_len[seq, None] - 1)
         x_idx += (self._input_start[seq] + flip * (len(self._flat_inputs) // 2))[:, None]
-        intrinsics = self._intr_array[seq + flip * (len(self._intr_array) // 2)]    # (B, 9)
+        intrinsics = self._intr_array[seq + flip * (len(self._intr_array) // 2)]  # (B, 9)
         if not self.labelled:
             return Batch(self._flat_inputs[x_idx], None, None, intrinsics, flip)
         y_idx = np.minimum(start[:, None] + np.arange(L), self._target_len[seq, None] - 1)
         y_idx += (self._target_start[seq] + flip * (len(self._flat_targets) // 2))[:, None]
-        return Batch(self._flat_inputs[x_idx],                                   # (B, width, J, 2)
-                     self._flat_targets[y_idx],                                  # (B, L, 17, 3)
-                     self._flat_traj[y_idx],                                     # (B, L, 1, 3)
-                     intrinsics, flip)
+        return Batch(
+            self._flat_inputs[x_idx],  # (B, width, J, 2)
+            self._flat_targets[y_idx],  # (B, L, 17, 3)
+            self._flat_traj[y_idx],  # (B, L, 1, 3)
+            intrinsics,
+            flip,
+        )
 
 
 class MixedBatches:
@@ -216,7 +243,9 @@ class MixedBatches:
 
     def __init__(self, labelled: WindowBatches, unlabelled: WindowBatches):
         if not labelled.labelled or unlabelled.labelled:
-            raise ValueError("MixedBatches needs a labelled stream and a 2D-only (labelled=False) stream")
+            raise ValueError(
+                "MixedBatches needs a labelled stream and a 2D-only (labelled=False) stream"
+            )
         if unlabelled.num_batches(0) == 0:
             raise ValueError("the unlabelled stream has no batch (fewer windows than processes)")
         self.labelled_stream, self.unlabelled_stream = labelled, unlabelled
@@ -238,14 +267,20 @@ class MixedBatches:
 
 
 def _concatenate(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Arrays (T_i, ...) -> (their concatenation as float32, start index of each, length of each)."""
+    """Arrays (T_i, ...) -> (their concatenation as float32, start index of each, length of
+    each)."""
     lengths = np.array([len(a) for a in arrays])
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     return np.concatenate(arrays).astype(np.float32), starts, lengths
 
 
-def whole_sequences(sequences: Seq[Sequence], receptive_field: int, causal: bool = False,
-                    flip_test: bool = False, layout_2d: sk.Skeleton = sk.COCO17):
+def whole_sequences(
+    sequences: Seq[Sequence],
+    receptive_field: int,
+    causal: bool = False,
+    flip_test: bool = False,
+    layout_2d: sk.Skeleton = sk.COCO17,
+):
     """Yield ``(sequence, inputs)`` for evaluation, one sequence at a time.
 
     inputs: (1, T + R - 1, J, 2) edge-padded normalised 2D, or (2, ...) with the flipped copy second

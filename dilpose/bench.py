@@ -35,7 +35,13 @@ import torch
 
 from . import paths
 from .fileio import write_json
-from .model import ModelConfig, TemporalModel, TemporalModelStrided, count_parameters, fold_batchnorm
+from .model import (
+    ModelConfig,
+    TemporalModel,
+    TemporalModelStrided,
+    count_parameters,
+    fold_batchnorm,
+)
 
 TARGET_TRAIN_WINDOWS_PER_S = 100.0
 TARGET_FOLDED_FRAMES_PER_S = 4000.0
@@ -54,7 +60,8 @@ def _cpu_model() -> str:
 
 
 def machine_info() -> dict:
-    """Where the numbers come from: they mean little without the CPU, thread count and torch build."""
+    """Where the numbers come from: they mean little without the CPU, thread count and torch
+    build."""
     return {
         "platform": platform.platform(),
         "processor": platform.processor(),
@@ -87,7 +94,9 @@ def gemm_gflops(seconds: float = 0.5) -> float:
     return 2 * 1024 * 1024 * 2048 * calls / (time.perf_counter() - start) / 1e9
 
 
-def _time_reps(fn: Callable[[], object], warmup: int, min_reps: int, min_seconds: float) -> list[float]:
+def _time_reps(
+    fn: Callable[[], object], warmup: int, min_reps: int, min_seconds: float
+) -> list[float]:
     """Seconds per call of ``fn``: ``warmup`` untimed calls, then at least ``min_reps`` timed calls
     and at least ``min_seconds`` in all."""
     for _ in range(warmup):
@@ -110,13 +119,19 @@ def _rate(items: int, times: list[float]) -> dict:
     }
 
 
-def bench_training(cfg: ModelConfig, batch: int, warmup: int, min_reps: int, min_seconds: float,
-                   dropout: bool = True) -> dict:
+def bench_training(
+    cfg: ModelConfig,
+    batch: int,
+    warmup: int,
+    min_reps: int,
+    min_seconds: float,
+    dropout: bool = True,
+) -> dict:
     """Windows/s of a full training step (forward, MPJPE loss, backward, Adam) on the strided path.
 
     Args:
-        cfg: architecture; ``dropout=False`` swaps the regulariser for ``none`` to show what dropout's mask
-            generation costs.
+        cfg: architecture; ``dropout=False`` swaps the regulariser for ``none`` to show what
+            dropout's mask generation costs.
         batch: windows per step, each (receptive_field, J_in, 2).
     """
     if not dropout:
@@ -141,13 +156,20 @@ def bench_training(cfg: ModelConfig, batch: int, warmup: int, min_reps: int, min
 
 def _strided_windows(padded: torch.Tensor, start: int, count: int, rf: int) -> torch.Tensor:
     """Windows ``start .. start+count-1`` of a padded (1, T, J, F) sequence as (count, rf, J, F)."""
-    chunk = padded[:, start:start + count + rf - 1]  # (1, count + rf - 1, J, F)
+    chunk = padded[:, start : start + count + rf - 1]  # (1, count + rf - 1, J, F)
     windows = chunk.unfold(1, rf, 1)  # (1, count, J, F, rf): a view, no copy yet
     return windows.permute(0, 1, 4, 2, 3).reshape(count, rf, *padded.shape[2:])
 
 
-def bench_inference(cfg: ModelConfig, frames: int, strided_windows: int, chunk: int, warmup: int,
-                    min_reps: int, min_seconds: float) -> dict:
+def bench_inference(
+    cfg: ModelConfig,
+    frames: int,
+    strided_windows: int,
+    chunk: int,
+    warmup: int,
+    min_reps: int,
+    min_seconds: float,
+) -> dict:
     """Frames/s of 3D predictions for one sequence, whole-sequence vs strided, folded vs not.
 
     Args:
@@ -186,20 +208,28 @@ def bench_inference(cfg: ModelConfig, frames: int, strided_windows: int, chunk: 
         for name, model in models.items():
             is_whole = name.startswith("whole")
             runner = run_whole if is_whole else run_strided
-            results[name] = _rate(frames if is_whole else strided_windows,
-                                  _time_reps(lambda: runner(model), warmup, min_reps, min_seconds))
+            results[name] = _rate(
+                frames if is_whole else strided_windows,
+                _time_reps(lambda: runner(model), warmup, min_reps, min_seconds),
+            )
             out = runner(model)
             outputs[name] = out.reshape(-1, cfg.out_joints, 3)[:strided_windows]
     # A benchmark of wrong outputs is worthless: check the four variants agree on the shared frames.
     ref = outputs["whole"]
-    results["max_abs_diff_vs_whole"] = {k: float((v - ref).abs().max()) for k, v in outputs.items() if k != "whole"}
+    results["max_abs_diff_vs_whole"] = {
+        k: float((v - ref).abs().max()) for k, v in outputs.items() if k != "whole"
+    }
     results["frames"] = frames
     results["strided_windows"] = strided_windows
     return results
 
 
-def run(quick: bool = False, channels: tuple[int, ...] | None = None, out: Path | None = None,
-        log: Callable[[str], None] = print) -> dict:
+def run(
+    quick: bool = False,
+    channels: tuple[int, ...] | None = None,
+    out: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
     """Run the benchmark, write the JSON report and return it.
 
     Args:
@@ -210,11 +240,26 @@ def run(quick: bool = False, channels: tuple[int, ...] | None = None, out: Path 
     widths = (3, 3, 3, 3, 3)
     if quick:
         channels = channels or (32,)
-        sizes = dict(batch=16, frames=500, strided_windows=64, chunk=32, warmup=1, min_reps=2, min_seconds=0.0)
+        sizes = dict(
+            batch=16,
+            frames=500,
+            strided_windows=64,
+            chunk=32,
+            warmup=1,
+            min_reps=2,
+            min_seconds=0.0,
+        )
     else:
         channels = channels or (128, 256, 1024)
-        sizes = dict(batch=1024, frames=10_000, strided_windows=1024, chunk=256, warmup=2, min_reps=3,
-                     min_seconds=8.0)
+        sizes = dict(
+            batch=1024,
+            frames=10_000,
+            strided_windows=1024,
+            chunk=256,
+            warmup=2,
+            min_reps=3,
+            min_seconds=8.0,
+        )
     out = Path(out) if out else paths.bench_dir() / ("model_quick.json" if quick else "model.json")
 
     rows = []
@@ -222,41 +267,69 @@ def run(quick: bool = False, channels: tuple[int, ...] | None = None, out: Path 
         cfg = ModelConfig(filter_widths=widths, channels=c)
         log(f"channels {c}: training ...")
         gemm_before = gemm_gflops(0.1 if quick else 1.0)
-        train = bench_training(cfg, sizes["batch"], sizes["warmup"], sizes["min_reps"], sizes["min_seconds"])
-        train_no_dropout = bench_training(cfg, sizes["batch"], sizes["warmup"], sizes["min_reps"],
-                                          sizes["min_seconds"], dropout=False)
+        train = bench_training(
+            cfg, sizes["batch"], sizes["warmup"], sizes["min_reps"], sizes["min_seconds"]
+        )
+        train_no_dropout = bench_training(
+            cfg,
+            sizes["batch"],
+            sizes["warmup"],
+            sizes["min_reps"],
+            sizes["min_seconds"],
+            dropout=False,
+        )
         log(f"channels {c}: inference ...")
-        infer = bench_inference(cfg, sizes["frames"], sizes["strided_windows"], sizes["chunk"], sizes["warmup"],
-                                sizes["min_reps"], sizes["min_seconds"] / 2)
-        rows.append({
-            "channels": c,
-            "parameters": count_parameters(TemporalModel(cfg)),
-            "gemm_gflops_before": gemm_before,
-            "gemm_gflops_after": gemm_gflops(0.1 if quick else 1.0),
-            "train": train,
-            "train_no_dropout": train_no_dropout,
-            "inference": infer,
-        })
+        infer = bench_inference(
+            cfg,
+            sizes["frames"],
+            sizes["strided_windows"],
+            sizes["chunk"],
+            sizes["warmup"],
+            sizes["min_reps"],
+            sizes["min_seconds"] / 2,
+        )
+        rows.append(
+            {
+                "channels": c,
+                "parameters": count_parameters(TemporalModel(cfg)),
+                "gemm_gflops_before": gemm_before,
+                "gemm_gflops_after": gemm_gflops(0.1 if quick else 1.0),
+                "train": train,
+                "train_no_dropout": train_no_dropout,
+                "inference": infer,
+            }
+        )
 
     targets = {}
     big = next((r for r in rows if r["channels"] == TARGET_CHANNELS), None)
     for key, target, figure in (
         ("train_windows_per_s", TARGET_TRAIN_WINDOWS_PER_S, big and big["train"]),
-        ("whole_folded_frames_per_s", TARGET_FOLDED_FRAMES_PER_S, big and big["inference"]["whole_folded"]),
+        (
+            "whole_folded_frames_per_s",
+            TARGET_FOLDED_FRAMES_PER_S,
+            big and big["inference"]["whole_folded"],
+        ),
     ):
         # Judged on the median, not the best repetition: a target should hold on a typical run.
         measured = figure["per_s"] if figure else None
-        targets[key] = {"channels": TARGET_CHANNELS, "target": target, "measured": measured,
-                        "best": figure["best_per_s"] if figure else None,
-                        "met": None if measured is None else bool(measured >= target)}
+        targets[key] = {
+            "channels": TARGET_CHANNELS,
+            "target": target,
+            "measured": measured,
+            "best": figure["best_per_s"] if figure else None,
+            "met": None if measured is None else bool(measured >= target),
+        }
 
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
         "machine": machine_info(),
-        "settings": {"filter_widths": list(widths),
-                     "receptive_field": ModelConfig(filter_widths=widths).receptive_field(),
-                     "dtype": str(torch.get_default_dtype()), **sizes},
+        "settings": {
+            "filter_widths": list(widths),
+            "receptive_field": ModelConfig(filter_widths=widths).receptive_field(),
+            "dtype": str(torch.get_default_dtype()),
+            **sizes,
+        },
         "results": rows,
         "targets": targets,
     }
@@ -268,35 +341,51 @@ def run(quick: bool = False, channels: tuple[int, ...] | None = None, out: Path 
 
 def format_table(report: dict) -> str:
     """The report's figures as a fixed-width text table (rates are medians)."""
-    head = (f"{'channels':>8} {'params':>11} {'train w/s':>10} {'(no drop)':>10} {'whole f/s':>10} "
-            f"{'whole+fold':>11} {'strided f/s':>12} {'strided+fold':>13} {'GEMM GF/s':>10}")
+    head = (
+        f"{'channels':>8} {'params':>11} {'train w/s':>10} {'(no drop)':>10} {'whole f/s':>10} "
+        f"{'whole+fold':>11} {'strided f/s':>12} {'strided+fold':>13} {'GEMM GF/s':>10}"
+    )
     lines = [head, "-" * len(head)]
     for r in report["results"]:
         inf = r["inference"]
-        lines.append(f"{r['channels']:>8} {r['parameters']:>11,} {r['train']['per_s']:>10.1f} "
-                     f"{r['train_no_dropout']['per_s']:>10.1f} {inf['whole']['per_s']:>10.0f} "
-                     f"{inf['whole_folded']['per_s']:>11.0f} {inf['strided']['per_s']:>12.0f} "
-                     f"{inf['strided_folded']['per_s']:>13.0f} "
-                     f"{r['gemm_gflops_before']:>4.0f}-{r['gemm_gflops_after']:<4.0f}")
+        lines.append(
+            f"{r['channels']:>8} {r['parameters']:>11,} {r['train']['per_s']:>10.1f} "
+            f"{r['train_no_dropout']['per_s']:>10.1f} {inf['whole']['per_s']:>10.0f} "
+            f"{inf['whole_folded']['per_s']:>11.0f} {inf['strided']['per_s']:>12.0f} "
+            f"{inf['strided_folded']['per_s']:>13.0f} "
+            f"{r['gemm_gflops_before']:>4.0f}-{r['gemm_gflops_after']:<4.0f}"
+        )
     m = report["machine"]
-    lines.append(f"{m['cpu_model']}, {m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} threads")
+    lines.append(
+        f"{m['cpu_model']}, {m['cpu_count']} CPUs, torch {m['torch']}, {m['torch_threads']} threads"
+    )
     for key, t in report["targets"].items():
         status = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT met")
         measured = "-" if t["measured"] is None else f"{t['measured']:.1f} (best {t['best']:.1f})"
-        lines.append(f"target {key} >= {t['target']:g} at {t['channels']} channels: {measured} ({status})")
+        lines.append(
+            f"target {key} >= {t['target']:g} at {t['channels']} channels: {measured} ({status})"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(prog="python -m dilpose.bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny sizes for CI (seconds); targets not evaluated")
-    parser.add_argument("--channels", type=int, nargs="+", help="channel counts (default 128 256 1024)")
+    parser = argparse.ArgumentParser(
+        prog="python -m dilpose.bench", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes for CI (seconds); targets not evaluated"
+    )
+    parser.add_argument(
+        "--channels", type=int, nargs="+", help="channel counts (default 128 256 1024)"
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, help="report path (default reports/bench/model.json)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    return run(quick=args.quick, channels=tuple(args.channels) if args.channels else None, out=args.out)
+    return run(
+        quick=args.quick, channels=tuple(args.channels) if args.channels else None, out=args.out
+    )
 
 
 if __name__ == "__main__":

@@ -8,9 +8,9 @@ The key hashes (see :func:`model_key`):
 * the regulariser and the objective (by name and parameters);
 * the training data: a fingerprint of every training sequence's 2D input, 3D target and camera;
 * the 2D input layout;
-* the code that trains: the syntax tree of the model, trainer, batch, regulariser, objective and loss
-  modules without docstrings and comments, so reformatting or rewording retrains nothing while any
-  change to the code retrains everything (the safe direction).
+* the code that trains: the syntax tree of the model, trainer, batch, regulariser, objective and
+  loss modules without docstrings and comments, so reformatting or rewording retrains nothing while
+  any change to the code retrains everything (the safe direction).
 
 The seed is part of the configuration. Files live in ``reports/checkpoints/`` as ``<key>.pt`` (the
 finished model, a normal checkpoint) and ``<key>.partial.pt`` (the model in training, written after
@@ -41,7 +41,8 @@ _CODE = ("model.py", "train.py", "batches.py", "regularizers.py", "objectives.py
 
 
 def code_version() -> str:
-    """sha256 (16 hex digits) of the training code: each module's syntax tree, docstrings removed."""
+    """sha256 (16 hex digits) of the training code: each module's syntax tree, docstrings
+    removed."""
     h = hashlib.sha256()
     root = Path(__file__).parent
     for name in _CODE:
@@ -57,14 +58,20 @@ def _code_only(source: str) -> str:
     tree = ast.parse(source)
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
             node.body = body[1:] or [ast.Pass()]
     return ast.dump(tree)
 
 
 def data_fingerprint(sequences: Seq) -> str:
-    """sha256 (16 hex digits) of the training sequences: names, 2D inputs, 3D targets, intrinsics."""
+    """sha256 (16 hex digits) of the training sequences: names, 2D inputs, 3D targets,
+    intrinsics."""
     h = hashlib.sha256()
     for seq in sequences:
         h.update(f"{seq.subject}|{seq.action}|{seq.camera}|".encode())
@@ -81,8 +88,13 @@ def data_fingerprint(sequences: Seq) -> str:
 def key_inputs(cfg: Config, train_sequences: Seq, layout_2d: sk.Skeleton, objective: dict) -> dict:
     """Everything the key is made from, as a JSON-ready dict (stored beside the model)."""
     settings = {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING_FIELDS}
-    return {"config": json.loads(json.dumps(settings, default=str)), "objective": objective,
-            "layout_2d": layout_2d.name, "data": data_fingerprint(train_sequences), "code": code_version()}
+    return {
+        "config": json.loads(json.dumps(settings, default=str)),
+        "objective": objective,
+        "layout_2d": layout_2d.name,
+        "data": data_fingerprint(train_sequences),
+        "code": code_version(),
+    }
 
 
 def model_key(inputs: dict) -> str:
@@ -124,9 +136,9 @@ def entry(cfg: Config, train_sequences: Seq, layout_2d: sk.Skeleton, objective: 
 
 
 def retrain_since() -> float | None:
-    """``DILPOSE_RETRAIN_SINCE`` (a Unix time, set by ``python -m dilpose.runner --retrain``): models
-    finished before it are trained again; those finished after it (earlier in the same run, e.g. 02's
-    main model when 03 asks for it) are reused."""
+    """``DILPOSE_RETRAIN_SINCE`` (a Unix time, set by ``python -m dilpose.runner --retrain``):
+    models finished before it are trained again; those finished after it (earlier in the same run,
+    e.g. 02's main model when 03 asks for it) are reused."""
     value = os.environ.get("DILPOSE_RETRAIN_SINCE", "")
     try:
         return float(value) if value else None

@@ -14,10 +14,10 @@ Conventions
 * Distortion is applied as VideoPose3D does: with ``x = clip(X/Z, -1, 1)`` (each of x, y clamped
   to [-1, 1], i.e. at most 45 degrees off the optical axis, before the distortion polynomial),
   ``r2 = |x|^2``, ``radial = 1 + k1 r2 + k2 r2^2 + k3 r2^3``, ``tan = p1 x + p2 y``,
-  ``x' = x * (radial + tan) + [p1, p2] * r2``, then ``f * x' + c``. The clamp puts a point far outside
-  the field of view, or behind the camera, on the border of the square |x|, |y| <= 1 (well outside
-  the image) instead of at ~1e33 (r2^3 blows up). Human3.6M's images end at |X/Z| < 0.46 (24 degrees),
-  so points in view are unaffected.
+  ``x' = x * (radial + tan) + [p1, p2] * r2``, then ``f * x' + c``. The clamp puts a point far
+  outside the field of view, or behind the camera, on the border of the square |x|, |y| <= 1 (well
+  outside the image) instead of at ~1e33 (r2^3 blows up). Human3.6M's images end at |X/Z| < 0.46
+  (24 degrees), so points in view are unaffected.
   Unlike VideoPose3D, Z is first floored at 1e-6 so a point on or behind the camera plane gives a
   finite value and finite gradients. :func:`project_to_2d_linear` uses the same clamped ``x``.
 """
@@ -37,9 +37,9 @@ from .errors import DataError
 H36M_CAMERA_IDS = ("54138969", "55011271", "58860488", "60457274")
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Quaternions (numpy; [w, x, y, z], broadcasting over leading axes)
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def qrot(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors v (..., 3) by unit quaternions q (4,) or (..., 4). Returns (..., 3)."""
     q = np.asarray(q, dtype=np.float64)
@@ -62,9 +62,9 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
     return qrot(q, np.eye(3)).T  # columns are the images of the basis vectors
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Camera parameters
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Camera:
     """One calibrated camera. Intrinsics in pixels, extrinsics in metres (see module docstring)."""
@@ -72,13 +72,14 @@ class Camera:
     id: str
     res_w: int
     res_h: int
-    focal_length: tuple[float, float]      # fx, fy (pixels)
-    center: tuple[float, float]            # cx, cy (pixels)
-    radial_distortion: tuple[float, float, float] = (0.0, 0.0, 0.0)   # k1, k2, k3
-    tangential_distortion: tuple[float, float] = (0.0, 0.0)           # p1, p2
-    orientation: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)  # camera->world, [w,x,y,z]
-    translation: tuple[float, float, float] = (0.0, 0.0, 0.0)        # camera centre, world metres
-    azimuth: float = field(default=0.0, compare=False)                # for plots only
+    focal_length: tuple[float, float]  # fx, fy (pixels)
+    center: tuple[float, float]  # cx, cy (pixels)
+    radial_distortion: tuple[float, float, float] = (0.0, 0.0, 0.0)  # k1, k2, k3
+    tangential_distortion: tuple[float, float] = (0.0, 0.0)  # p1, p2
+    # camera->world, [w,x,y,z]
+    orientation: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+    translation: tuple[float, float, float] = (0.0, 0.0, 0.0)  # camera centre, world metres
+    azimuth: float = field(default=0.0, compare=False)  # for plots only
 
     def intrinsic_vector(self) -> np.ndarray:
         """The (9,) normalised intrinsics ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]``."""
@@ -95,7 +96,9 @@ class Camera:
     def project(self, X_world: np.ndarray) -> np.ndarray:
         """World points (..., 3) metres -> pixel coordinates (..., 2), with distortion."""
         X_cam = self.world_to_camera(X_world)
-        return image_coordinates(project_to_2d(X_cam, self.intrinsic_vector()), self.res_w, self.res_h)
+        return image_coordinates(
+            project_to_2d(X_cam, self.intrinsic_vector()), self.res_w, self.res_h
+        )
 
     def position(self) -> np.ndarray:
         return np.asarray(self.translation, dtype=np.float64)
@@ -131,10 +134,12 @@ def image_coordinates(X: np.ndarray, w: float, h: float) -> np.ndarray:
 
 
 def project_to_2d(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
-    """Camera-space points (..., 3) metres -> normalised screen coordinates (..., 2), with distortion.
+    """Camera-space points (..., 3) metres -> normalised screen coordinates (..., 2), with
+    distortion.
 
-    intrinsics: (9,) or broadcastable (..., 9) normalised vector (see :meth:`Camera.intrinsic_vector`).
-    Works on numpy arrays and on torch tensors (the semi-supervised reprojection loss uses torch).
+    intrinsics: (9,) or broadcastable (..., 9) normalised vector (see
+    :meth:`Camera.intrinsic_vector`). Works on numpy arrays and on torch tensors (the
+    semi-supervised reprojection loss uses torch).
     """
     assert X.shape[-1] == 3, f"expected (..., 3) camera-space points, got {tuple(X.shape)}"
     assert intrinsics.shape[-1] == 9, f"expected (..., 9) intrinsics, got {tuple(intrinsics.shape)}"
@@ -153,8 +158,8 @@ def project_to_2d(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     f, c = intrinsics[..., 0:2], intrinsics[..., 2:4]
     k, p = intrinsics[..., 4:7], intrinsics[..., 7:9]
     XX = _clamped_xy(X)
-    r2 = total(XX ** 2)
-    radial = 1 + total(k * cat((r2, r2 ** 2, r2 ** 3), -1))
+    r2 = total(XX**2)
+    radial = 1 + total(k * cat((r2, r2**2, r2**3), -1))
     tan = total(p * XX)
     XXX = XX * (radial + tan) + p * r2
     return f * XXX + c
@@ -163,8 +168,8 @@ def project_to_2d(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
 def project_to_2d_linear(X: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
     """Pinhole projection without distortion (..., 3) -> (..., 2) normalised; numpy or torch.
 
-    ``f * x + c`` with the same clamped ``x = X/Z`` as :func:`project_to_2d` (VideoPose3D clamps here
-    too), so the two agree exactly when the distortion coefficients are zero.
+    ``f * x + c`` with the same clamped ``x = X/Z`` as :func:`project_to_2d` (VideoPose3D clamps
+    here too), so the two agree exactly when the distortion coefficients are zero.
     """
     assert X.shape[-1] == 3 and intrinsics.shape[-1] == 9
     f, c = intrinsics[..., 0:2], intrinsics[..., 2:4]
@@ -178,7 +183,8 @@ def _is_torch(X) -> bool:
 
 
 def _clamped_xy(X):
-    """Camera-space points (..., 3) -> (..., 2) ``clip(X/Z, -1, 1)`` with Z floored at 1e-6; numpy or torch.
+    """Camera-space points (..., 3) -> (..., 2) ``clip(X/Z, -1, 1)`` with Z floored at 1e-6; numpy
+    or torch.
 
     The floor keeps a point on or behind the camera plane from dividing by ~0 (finite values and
     gradients); the [-1, 1] clamp is VideoPose3D's, so such points and points far outside the view
@@ -193,9 +199,9 @@ def _clamped_xy(X):
     return np.clip(X[..., :2] / np.clip(X[..., 2:3], 1e-6, None), -1.0, 1.0)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Human3.6M parameters (package data)
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def load_h36m_cameras(path: str | Path | None = None) -> dict[str, list[Camera]]:
     """Human3.6M's four cameras for each subject that has extrinsics.
 
@@ -222,16 +228,24 @@ def load_h36m_cameras(path: str | Path | None = None) -> dict[str, list[Camera]]
         cams = []
         for i, (ci, ce) in enumerate(zip(intr, extr)):
             try:
-                cams.append(Camera(
-                    id=str(ci["id"]), res_w=int(ci["res_w"]), res_h=int(ci["res_h"]),
-                    focal_length=tuple(ci["focal_length"]), center=tuple(ci["center"]),
-                    radial_distortion=tuple(ci["radial_distortion"]),
-                    tangential_distortion=tuple(ci["tangential_distortion"]),
-                    orientation=tuple(ce["orientation"]),
-                    translation=tuple(np.asarray(ce["translation"], dtype=np.float64) / 1000.0),  # mm -> m
-                    azimuth=float(ci.get("azimuth", 0.0)),
-                ))
+                cams.append(
+                    Camera(
+                        id=str(ci["id"]),
+                        res_w=int(ci["res_w"]),
+                        res_h=int(ci["res_h"]),
+                        focal_length=tuple(ci["focal_length"]),
+                        center=tuple(ci["center"]),
+                        radial_distortion=tuple(ci["radial_distortion"]),
+                        tangential_distortion=tuple(ci["tangential_distortion"]),
+                        orientation=tuple(ce["orientation"]),
+                        # mm -> m
+                        translation=tuple(np.asarray(ce["translation"], dtype=np.float64) / 1000.0),
+                        azimuth=float(ci.get("azimuth", 0.0)),
+                    )
+                )
             except (KeyError, TypeError, ValueError) as e:
-                raise DataError(path, f"subject {subject}, camera {i}: bad or missing field ({e})") from e
+                raise DataError(
+                    path, f"subject {subject}, camera {i}: bad or missing field ({e})"
+                ) from e
         cameras[subject] = cams
     return cameras

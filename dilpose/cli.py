@@ -1,9 +1,9 @@
 """The ``dilpose`` command: ``train``, ``evaluate`` and ``lift``.
 
-    dilpose train --profile default --checkpoint reports/checkpoints/model.pt
-    torchrun --nproc_per_node 2 -m dilpose.cli train --profile smoke --checkpoint ckpt.pt
-    dilpose evaluate --checkpoint reports/checkpoints/model.pt --output results.json
-    dilpose lift detections.json --checkpoint model.pt --output poses3d
+dilpose train --profile default --checkpoint reports/checkpoints/model.pt
+torchrun --nproc_per_node 2 -m dilpose.cli train --profile smoke --checkpoint ckpt.pt
+dilpose evaluate --checkpoint reports/checkpoints/model.pt --output results.json
+dilpose lift detections.json --checkpoint model.pt --output poses3d
 """
 
 from __future__ import annotations
@@ -28,10 +28,14 @@ def _widths(text: str) -> tuple[int, ...]:
     try:
         widths = tuple(int(w) for w in text.split(","))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"filter widths must look like 3,3,3 (got {text!r})") from None
+        raise argparse.ArgumentTypeError(
+            f"filter widths must look like 3,3,3 (got {text!r})"
+        ) from None
     if any(w < 1 or w % 2 == 0 for w in widths):
-        raise argparse.ArgumentTypeError(f"filter widths must be positive odd integers, so that a window has a "
-                                         f"centre frame (got {text!r})")
+        raise argparse.ArgumentTypeError(
+            f"filter widths must be positive odd integers, so that a window has a "
+            f"centre frame (got {text!r})"
+        )
     return widths
 
 
@@ -70,10 +74,17 @@ def _finite_float(text: str) -> float:
 def _config(args):
     from . import config
 
-    overrides = {k: v for k, v in {"epochs": getattr(args, "epochs", None), "channels": getattr(args, "channels", None),
-                                   "filter_widths": getattr(args, "filter_widths", None),
-                                   "batch_size": getattr(args, "batch_size", None),
-                                   "device": getattr(args, "device", None)}.items() if v is not None}
+    overrides = {
+        k: v
+        for k, v in {
+            "epochs": getattr(args, "epochs", None),
+            "channels": getattr(args, "channels", None),
+            "filter_widths": getattr(args, "filter_widths", None),
+            "batch_size": getattr(args, "batch_size", None),
+            "device": getattr(args, "device", None),
+        }.items()
+        if v is not None
+    }
     if getattr(args, "causal", False):
         overrides["causal"] = True
     return config.for_profile(args.profile, dataset=args.dataset, seed=args.seed, **overrides)
@@ -84,17 +95,27 @@ def cmd_train(args) -> int:
 
     cfg = _config(args)
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
-    trainer = train.Trainer(cfg, dataset.sequences(data, data.train_subjects), layout_2d=data.layout_2d,
-                            checkpoint=args.checkpoint, progress=not args.quiet,
-                            allow_config_change=args.allow_config_change)
+    trainer = train.Trainer(
+        cfg,
+        dataset.sequences(data, data.train_subjects),
+        layout_2d=data.layout_2d,
+        checkpoint=args.checkpoint,
+        progress=not args.quiet,
+        allow_config_change=args.allow_config_change,
+    )
     history = trainer.fit(resume=args.resume)
     if trainer.rank == 0:
         for e in history.epochs:
-            print(f"epoch {e.epoch}: train MPJPE {e.loss_mm:.1f} mm, lr {e.lr:.2e}, {e.seconds:.1f} s")
+            print(
+                f"epoch {e.epoch}: train MPJPE {e.loss_mm:.1f} mm, lr {e.lr:.2e}, {e.seconds:.1f} s"
+            )
         print(f"checkpoint: {args.checkpoint}")
     # Printed by every rank: under torchrun the checksums must agree (DDP keeps replicas in step).
-    print(f"rank {trainer.rank}/{trainer.world_size} weights checksum {train.weights_checksum(trainer.model):.10e}",
-          flush=True)
+    print(
+        f"rank {trainer.rank}/{trainer.world_size} weights checksum "
+        f"{train.weights_checksum(trainer.model):.10e}",
+        flush=True,
+    )
     return 0
 
 
@@ -110,14 +131,23 @@ def cmd_evaluate(args) -> int:
     model = train.model_from_checkpoint(args.checkpoint)
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     seqs = dataset.sequences(data, data.test_subjects)
-    result = train.evaluate(model, seqs, cfg, data.layout_2d, flip_test=args.flip_test,
-                            h36m_actions=datasets.get(data.name).table_i)
+    result = train.evaluate(
+        model,
+        seqs,
+        cfg,
+        data.layout_2d,
+        flip_test=args.flip_test,
+        h36m_actions=datasets.get(data.name).table_i,
+    )
     result["dataset"] = data.name
     result["checkpoint"] = str(args.checkpoint)
     print(metrics.table_i_markdown(result["mpjpe"]["per_action"], data.name))
-    print(f"MPJPE {result['mpjpe']['action_mean']:.1f} mm (mean over actions), "
-          f"P-MPJPE {result['p_mpjpe']['action_mean']:.1f} mm, N-MPJPE {result['n_mpjpe']['action_mean']:.1f} mm, "
-          f"MPJVE {result['mpjve']['action_mean']:.2f} mm/frame")
+    print(
+        f"MPJPE {result['mpjpe']['action_mean']:.1f} mm (mean over actions), "
+        f"P-MPJPE {result['p_mpjpe']['action_mean']:.1f} mm, "
+        f"N-MPJPE {result['n_mpjpe']['action_mean']:.1f} mm, "
+        f"MPJVE {result['mpjve']['action_mean']:.2f} mm/frame"
+    )
     if args.output:
         write_json(args.output, result)
         print(f"wrote {args.output}")
@@ -129,56 +159,101 @@ def cmd_evaluate(args) -> int:
 def cmd_lift(args) -> int:
     from . import lift
 
-    summary = lift.lift_file(args.input, args.checkpoint, args.output, width=args.width, height=args.height,
-                             min_score=args.min_score, max_gap=args.max_gap, flip_test=not args.no_flip_test,
-                             video=args.video)
+    summary = lift.lift_file(
+        args.input,
+        args.checkpoint,
+        args.output,
+        width=args.width,
+        height=args.height,
+        min_score=args.min_score,
+        max_gap=args.max_gap,
+        flip_test=not args.no_flip_test,
+        video=args.video,
+    )
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="dilpose", description="Lift 2D keypoint sequences to 3D with a "
-                                     "dilated temporal ConvNet (train, evaluate, lift).")
+    parser = _Parser(
+        prog="dilpose",
+        description="Lift 2D keypoint sequences to 3D with a "
+        "dilated temporal ConvNet (train, evaluate, lift).",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def run_options(p):
         p.add_argument("--profile", choices=PROFILES, default="default")
-        p.add_argument("--dataset", choices=datasets.names(aliases=True), default=datasets.DEFAULT,
-                       metavar="{" + ",".join(datasets.names()) + "}", help=f"default {datasets.DEFAULT}")
+        p.add_argument(
+            "--dataset",
+            choices=datasets.names(aliases=True),
+            default=datasets.DEFAULT,
+            metavar="{" + ",".join(datasets.names()) + "}",
+            help=f"default {datasets.DEFAULT}",
+        )
         p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("train", help="train a model and write a checkpoint every epoch")
     run_options(p)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
-    p.add_argument("--allow-config-change", action="store_true",
-                   help="with --resume: continue although the run's settings differ from the checkpoint's")
+    p.add_argument(
+        "--allow-config-change",
+        action="store_true",
+        help="with --resume: continue although the run's settings differ from the checkpoint's",
+    )
     p.add_argument("--epochs", type=_positive_int)
     p.add_argument("--channels", type=_positive_int)
-    p.add_argument("--filter-widths", type=_widths, help="odd kernel widths, e.g. 3,3,3 (27 frames)")
+    p.add_argument(
+        "--filter-widths", type=_widths, help="odd kernel widths, e.g. 3,3,3 (27 frames)"
+    )
     p.add_argument("--batch-size", type=_positive_int)
     p.add_argument("--causal", action="store_true")
-    p.add_argument("--device", help="auto (default: the GPU if there is one), cpu, cuda, cuda:1, ...")
+    p.add_argument(
+        "--device", help="auto (default: the GPU if there is one), cpu, cuda, cuda:1, ..."
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="MPJPE / P-MPJPE / N-MPJPE / MPJVE per action on the test subjects")
+    p = sub.add_parser(
+        "evaluate", help="MPJPE / P-MPJPE / N-MPJPE / MPJVE per action on the test subjects"
+    )
     run_options(p)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--output", type=Path, help="write the results JSON here")
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("lift", help="2D COCO keypoints from any detector (COCO JSON or npz) -> 3D joints")
+    p = sub.add_parser(
+        "lift", help="2D COCO keypoints from any detector (COCO JSON or npz) -> 3D joints"
+    )
     p.add_argument("input", type=Path)
     p.add_argument("--checkpoint", type=Path, required=True)
-    p.add_argument("--output", type=Path, required=True, help="output prefix: writes PREFIX.npy and PREFIX.json")
-    p.add_argument("--width", type=_positive_int, help="image width in pixels (if the input does not say)")
-    p.add_argument("--height", type=_positive_int, help="image height in pixels (if the input does not say)")
-    p.add_argument("--min-score", type=_finite_float, default=0.3,
-                   help="joints below this confidence are interpolated")
-    p.add_argument("--max-gap", type=_non_negative_int, default=10, help="longest gap (frames) that is interpolated")
+    p.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        help="output prefix: writes PREFIX.npy and PREFIX.json",
+    )
+    p.add_argument(
+        "--width", type=_positive_int, help="image width in pixels (if the input does not say)"
+    )
+    p.add_argument(
+        "--height", type=_positive_int, help="image height in pixels (if the input does not say)"
+    )
+    p.add_argument(
+        "--min-score",
+        type=_finite_float,
+        default=0.3,
+        help="joints below this confidence are interpolated",
+    )
+    p.add_argument(
+        "--max-gap",
+        type=_non_negative_int,
+        default=10,
+        help="longest gap (frames) that is interpolated",
+    )
     p.add_argument("--video", help="which video of a multi-video custom npz")
     p.add_argument("--no-flip-test", action="store_true")
     p.set_defaults(func=cmd_lift)

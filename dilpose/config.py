@@ -26,13 +26,14 @@ class Config:
     """Everything a notebook or a training run needs to know. Field comments say why."""
 
     profile: str = "default"
-    dataset: str = datasets.DEFAULT  # a name in dilpose.datasets (the embedded data, or files in data/)
-    seed: int = 0                    # one seed drives data noise, init, shuffling
-    h36m_2d_source: str = "cpn_ft_h36m_dbb"   # the paper's 2D detections are CPN on Mask R-CNN boxes
+    # a name in dilpose.datasets (the embedded data, or files in data/)
+    dataset: str = datasets.DEFAULT
+    seed: int = 0  # one seed drives data noise, init, shuffling
+    h36m_2d_source: str = "cpn_ft_h36m_dbb"  # the paper's 2D detections are CPN on Mask R-CNN boxes
     noise: NoiseConfig = field(default_factory=NoiseConfig)
     # Model (paper: 4 blocks, widths 3,3,3,3,3 -> 243 frames, 1024 channels).
     filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
-    channels: int = 128              # 1024 in the paper; 128 trains in minutes on 2 CPU cores
+    channels: int = 128  # 1024 in the paper; 128 trains in minutes on 2 CPU cores
     # What fills the model's regulariser slots, by name and parameters (dilpose.regularizers):
     # "dropout(p=0.25)" is the paper's baseline; notebook 03 compares its pruning layer with it.
     regularizer: str = "dropout(p=0.25)"
@@ -43,12 +44,14 @@ class Config:
     # in 35 minutes on 2 CPU cores, so one model gets a third of the former single-seed recipe (60
     # epochs of every 2nd window: 243 frames 64.5 mm, 27 frames 64.3 mm, 559 s for 243 frames).
     # Under-training hurts long windows most: 30 epochs of every 4th window gave 75.2 vs 70.7 mm.
-    epochs: int = 40                 # 90 in the paper (1.5M windows per epoch; ours has 52k)
-    batch_size: int = 128            # small data: more, smaller steps (the paper's setting is 1024)
+    epochs: int = 40  # 90 in the paper (1.5M windows per epoch; ours has 52k)
+    batch_size: int = 128  # small data: more, smaller steps (the paper's setting is 1024)
     lr: float = 1e-3
     lr_decay: float = 0.95
     bn_momentum: tuple[float, float] = (0.1, 0.001)
-    stride_subsample: int = 4        # every k-th window per epoch, rotating (50 Hz windows are near-duplicates)
+    stride_subsample: int = (
+        4  # every k-th window per epoch, rotating (50 Hz windows are near-duplicates)
+    )
     flip_augment: bool = True
     flip_test: bool = True
     eval_cameras: tuple[int, ...] = (0, 1, 2, 3)
@@ -66,10 +69,17 @@ class Config:
         for name in ("channels", "epochs", "batch_size", "stride_subsample"):
             positive_int(name)
         widths = self.filter_widths
-        if (not isinstance(widths, (tuple, list)) or not widths
-                or not all(isinstance(w, int) and not isinstance(w, bool) and w >= 1 and w % 2 for w in widths)):
-            raise ConfigError(f"filter_widths must be one or more positive odd integers (a window has a centre "
-                              f"frame), got {widths!r}")
+        if (
+            not isinstance(widths, (tuple, list))
+            or not widths
+            or not all(
+                isinstance(w, int) and not isinstance(w, bool) and w >= 1 and w % 2 for w in widths
+            )
+        ):
+            raise ConfigError(
+                f"filter_widths must be one or more positive odd integers (a window has a centre "
+                f"frame), got {widths!r}"
+            )
         object.__setattr__(self, "filter_widths", tuple(widths))
         # Canonical text form ("dropout" -> "dropout(p=0.25)"), checked against the registry now.
         object.__setattr__(self, "regularizer", str(regularizers.validate(self.regularizer)))
@@ -79,7 +89,8 @@ class Config:
     @property
     def receptive_field(self) -> int:
         """Frames one output sees (:func:`dilpose.batches.receptive_field`)."""
-        from .batches import receptive_field  # the one definition; imported here to keep config light
+        # the one definition; imported here to keep config light
+        from .batches import receptive_field
 
         return receptive_field(self.filter_widths)
 
@@ -93,13 +104,22 @@ class Config:
 
     def __str__(self) -> str:
         keys = ("profile", "dataset", "seed", "filter_widths", "channels", "epochs", "causal")
-        return "Config(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in keys) + \
-               f", receptive_field={self.receptive_field})"
+        return (
+            "Config("
+            + ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
+            + f", receptive_field={self.receptive_field})"
+        )
 
 
 _PROFILE_SETTINGS = {
-    "smoke": dict(filter_widths=(3, 3, 3), channels=64, epochs=1, batch_size=256, stride_subsample=8,
-                  eval_cameras=(0,)),
+    "smoke": dict(
+        filter_widths=(3, 3, 3),
+        channels=64,
+        epochs=1,
+        batch_size=256,
+        stride_subsample=8,
+        eval_cameras=(0,),
+    ),
     "default": dict(),
     "paper": dict(channels=1024, epochs=90, batch_size=1024, stride_subsample=1),
 }
@@ -116,15 +136,23 @@ def for_profile(profile: str, **overrides) -> Config:
     if "dataset" in settings:  # a registered name or alias; the config records the registered name
         spec = datasets.find(settings["dataset"])
         if spec is None:
-            raise ConfigError(f"unknown dataset {settings['dataset']!r}; choose one of {datasets.names()}")
+            raise ConfigError(
+                f"unknown dataset {settings['dataset']!r}; choose one of {datasets.names()}"
+            )
         settings["dataset"] = spec.name
     return Config(profile=profile, **settings)
 
 
 #: The series' notebooks by number (what ``for_notebook`` accepts).
-NOTEBOOKS = {"01": "data preparation", "02": "model building", "03": "pruning layer vs dropout",
-             "04": "semi-supervised training", "05": "quantization and streaming", "06": "HRI-I evaluation",
-             "07": "skeleton explorer"}
+NOTEBOOKS = {
+    "01": "data preparation",
+    "02": "model building",
+    "03": "pruning layer vs dropout",
+    "04": "semi-supervised training",
+    "05": "quantization and streaming",
+    "06": "HRI-I evaluation",
+    "07": "skeleton explorer",
+}
 
 #: Where a notebook departs from the series' profiles: ``{notebook: {profile: {field: value}}}``.
 #: Kept here, beside the profiles, so that one place shows every setting a notebook runs with.
@@ -132,9 +160,12 @@ NOTEBOOKS = {"01": "data preparation", "02": "model building", "03": "pruning la
 NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {}
 
 
-def for_notebook(notebook: str, profile: str, dataset: str = datasets.DEFAULT, seed: int = 0, **overrides) -> Config:
-    """The config notebook ``notebook`` ("01", "02", ...) runs with: the profile's settings, then the
-    notebook's own (:data:`NOTEBOOK_SETTINGS`), then ``overrides`` (from the notebook's parameters)."""
+def for_notebook(
+    notebook: str, profile: str, dataset: str = datasets.DEFAULT, seed: int = 0, **overrides
+) -> Config:
+    """The config notebook ``notebook`` ("01", "02", ...) runs with: the profile's settings, then
+    the notebook's own (:data:`NOTEBOOK_SETTINGS`), then ``overrides`` (from the notebook's
+    parameters)."""
     if notebook not in NOTEBOOKS:
         raise ConfigError(f"unknown notebook {notebook!r}; the series has {sorted(NOTEBOOKS)}")
     settings = {**NOTEBOOK_SETTINGS.get(notebook, {}).get(profile, {}), **overrides}

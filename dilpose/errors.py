@@ -6,7 +6,8 @@ from pathlib import Path
 
 
 class DataError(ValueError):
-    """Bad input data: a truncated or foreign file, a missing key, a wrong shape, NaNs, an unknown name.
+    """Bad input data: a truncated or foreign file, a missing key, a wrong shape, NaNs, an unknown
+    name.
 
     ``str(err)`` reads ``"<source>: <problem>"`` so the user sees which file is at fault.
     """
@@ -20,5 +21,6 @@ class DataError(ValueError):
 class ConfigError(ValueError):
     """A setting that cannot work (a zero channel count, an even filter width, an unknown key).
 
-    The message names the setting and the value, e.g. ``"channels must be a positive integer, got 0"``.
+    The message names the setting and the value, e.g.
+    ``"channels must be a positive integer, got 0"``.
     """

@@ -36,7 +36,8 @@ def _pid_running(pid: int) -> bool:
 
 
 def remove_stale_temporaries(path: str | Path) -> list[Path]:
-    """Delete ``.<name>.*.tmp`` files beside ``path`` left by killed writers; return what was removed.
+    """Delete ``.<name>.*.tmp`` files beside ``path`` left by killed writers; return what was
+    removed.
 
     A file whose pid still runs (another writer, maybe this process) is kept.
     """
@@ -49,7 +50,7 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         name = tmp.name
         if not (name.startswith(prefix) and name.endswith(".tmp")):
             continue
-        middle = name[len(prefix):-len(".tmp")].split(".")
+        middle = name[len(prefix) : -len(".tmp")].split(".")
         try:
             if len(middle) >= 2 and middle[0].isdigit():
                 stale = not _pid_running(int(middle[0]))
@@ -82,7 +83,9 @@ def check_writable(path: str | Path) -> Path:
         raise DataError(path, "is a directory; a file name is needed")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+        )
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
@@ -99,7 +102,9 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(path)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
+        )
     except OSError as e:
         raise _unwritable(path, e) from None
     # mkstemp creates 0600 files; give the final file the permissions a plain open() would.
@@ -150,7 +155,8 @@ def write_json(path: str | Path, obj: Any) -> Path:
 
 
 def save_npz(path: str | Path, compressed: bool = True, **arrays: Any) -> Path:
-    """``np.savez(_compressed)`` written atomically (numpy would otherwise append ``.npz`` itself)."""
+    """``np.savez(_compressed)`` written atomically (numpy would otherwise append ``.npz``
+    itself)."""
     saver = np.savez_compressed if compressed else np.savez
     with atomic_open(path, "wb") as f:
         saver(f, **arrays)

@@ -61,13 +61,15 @@ def _check_array(path, where: str, arr: Any, num_joints: int, dims: int) -> np.n
         raise DataError(path, f"{where}: has 0 frames")
     if not np.isfinite(arr).all():
         frames = np.unique(np.argwhere(~np.isfinite(arr))[:, 0])
-        raise DataError(path, f"{where}: NaN or inf in {len(frames)} frame(s), first at frame {frames[0]}")
+        raise DataError(
+            path, f"{where}: NaN or inf in {len(frames)} frame(s), first at frame {frames[0]}"
+        )
     return arr.astype(np.float64)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # 3D
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def load_positions_3d(path: str | Path, layout: str = "h36m17") -> dict[str, dict[str, np.ndarray]]:
     """Read a VideoPose3D ``data_3d_*.npz``: ``{subject: {action: (T, J, 3) world metres}}``.
 
@@ -88,8 +90,11 @@ def load_positions_3d(path: str | Path, layout: str = "h36m17") -> dict[str, dic
             if not isinstance(arr, np.ndarray):
                 raise DataError(path, f"{where}: expected an array, found {type(arr).__name__}")
             if arr.ndim != 3 or arr.shape[1] not in allowed:
-                raise DataError(path, f"{where}: expected (T, {' or '.join(map(str, sorted(allowed)))}, 3) "
-                                      f"for layout {skel.name}, got {arr.shape}")
+                raise DataError(
+                    path,
+                    f"{where}: expected (T, {' or '.join(map(str, sorted(allowed)))}, 3) "
+                    f"for layout {skel.name}, got {arr.shape}",
+                )
             arr = _check_array(path, where, arr, arr.shape[1], 3)
             if arr.shape[1] == 32:
                 arr = arr[:, list(sk.H36M32_TO_17)]
@@ -100,13 +105,14 @@ def load_positions_3d(path: str | Path, layout: str = "h36m17") -> dict[str, dic
 
 
 def save_positions_3d(path: str | Path, positions: dict[str, dict[str, np.ndarray]]) -> Path:
-    """Write ``{subject: {action: (T, J, 3)}}`` in VideoPose3D's ``data_3d`` format (pickled dict)."""
+    """Write ``{subject: {action: (T, J, 3)}}`` in VideoPose3D's ``data_3d`` format
+    (pickled dict)."""
     return save_npz(path, positions_3d=np.array(positions, dtype=object))
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # 2D
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def load_positions_2d(path: str | Path, expect_layout: str | None = None):
     """Read a VideoPose3D ``data_2d_*.npz`` (Human3.6M, HumanEva or custom).
 
@@ -125,28 +131,54 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
         if key not in metadata:
             raise DataError(path, f"metadata is missing {key!r}")
     num_joints = metadata["num_joints"]
-    if isinstance(num_joints, bool) or not isinstance(num_joints, (int, np.integer)) or not 0 < num_joints < 1000:
-        raise DataError(path, f"metadata 'num_joints' should be a positive integer, got {num_joints!r}")
+    if (
+        isinstance(num_joints, bool)
+        or not isinstance(num_joints, (int, np.integer))
+        or not 0 < num_joints < 1000
+    ):
+        raise DataError(
+            path, f"metadata 'num_joints' should be a positive integer, got {num_joints!r}"
+        )
     num_joints = int(num_joints)
     sym = metadata["keypoints_symmetry"]
-    if (not isinstance(sym, (list, tuple, np.ndarray)) or len(sym) != 2
-            or not all(isinstance(side, (list, tuple, np.ndarray)) for side in sym) or len(sym[0]) != len(sym[1])):
+    if (
+        not isinstance(sym, (list, tuple, np.ndarray))
+        or len(sym) != 2
+        or not all(isinstance(side, (list, tuple, np.ndarray)) for side in sym)
+        or len(sym[0]) != len(sym[1])
+    ):
         raise DataError(path, "keypoints_symmetry must be two lists of equal length (left, right)")
     if "layout_name" in metadata:
         layout = metadata["layout_name"]
         if not isinstance(layout, str):
-            raise DataError(path, f"metadata 'layout_name' should be a string, got {type(layout).__name__}")
+            raise DataError(
+                path, f"metadata 'layout_name' should be a string, got {type(layout).__name__}"
+            )
         inferred = False
     else:
         layout, inferred = None, True
-    known = {"h36m": 17, "coco": 17, "humaneva15": 15, "humaneva": 15, "h36m17": 17, "coco17": 17,
-             "mpii": 16, "mpii16": 16}
+    known = {
+        "h36m": 17,
+        "coco": 17,
+        "humaneva15": 15,
+        "humaneva": 15,
+        "h36m17": 17,
+        "coco17": 17,
+        "mpii": 16,
+        "mpii16": 16,
+    }
     if layout in known and known[layout] != num_joints:
-        raise DataError(path, f"metadata says layout {layout!r} with {num_joints} joints; "
-                              f"that layout has {known[layout]}")
+        raise DataError(
+            path,
+            f"metadata says layout {layout!r} with {num_joints} joints; "
+            f"that layout has {known[layout]}",
+        )
     if not all(_is_index(j, num_joints) for side in sym for j in side):
-        raise DataError(path, f"keypoints_symmetry holds a value that is not a joint index below "
-                              f"num_joints={num_joints}")
+        raise DataError(
+            path,
+            f"keypoints_symmetry holds a value that is not a joint index below "
+            f"num_joints={num_joints}",
+        )
     if layout is None:
         layout = infer_layout(path, num_joints, sym)
     if expect_layout is not None:
@@ -166,16 +198,22 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
             if isinstance(cams, np.ndarray) and cams.dtype != object and cams.ndim == 3:
                 cams = [cams]  # a single view stored without the list
             if not isinstance(cams, (list, tuple)) or not cams:
-                raise DataError(path, f"positions_2d[{subject!r}][{action!r}] should be a non-empty list with one "
-                                      f"(T, {num_joints}, 2) array per camera, found {_describe(cams)}")
+                raise DataError(
+                    path,
+                    f"positions_2d[{subject!r}][{action!r}] should be a non-empty list with one "
+                    f"(T, {num_joints}, 2) array per camera, found {_describe(cams)}",
+                )
             views = []
             for c, arr in enumerate(cams):
                 where = f"positions_2d[{subject!r}][{action!r}][camera {c}]"
                 if not isinstance(arr, np.ndarray):
                     # VideoPose3D's converters start every action with [None] * 4 and fill the
                     # cameras they find: a None is a camera whose detections were missing.
-                    raise DataError(path, f"{where}: no keypoints for this camera (found {_describe(arr)}; "
-                                          "the converter found no detections file for it)")
+                    raise DataError(
+                        path,
+                        f"{where}: no keypoints for this camera (found {_describe(arr)}; "
+                        "the converter found no detections file for it)",
+                    )
                 if arr.ndim == 3 and arr.shape[-1] == 3:  # (x, y, score)
                     had_scores, arr = True, arr[..., :2]
                 views.append(_check_array(path, where, arr, num_joints, 2))
@@ -200,7 +238,12 @@ def _describe(value) -> str:
 
 
 # Source-name hints, in the order of VideoPose3D's suggest_metadata (first match wins).
-_NAME_HINTS = (("mpii", "mpii16"), ("coco", "coco17"), ("h36m", "h36m17"), ("humaneva15", "humaneva15"))
+_NAME_HINTS = (
+    ("mpii", "mpii16"),
+    ("coco", "coco17"),
+    ("h36m", "h36m17"),
+    ("humaneva15", "humaneva15"),
+)
 
 
 def infer_layout(path: str | Path, num_joints: int, symmetry) -> str:
@@ -209,16 +252,25 @@ def infer_layout(path: str | Path, num_joints: int, symmetry) -> str:
     VideoPose3D's ``prepare_data_h36m.py`` (``data_2d_h36m_gt``) and ``prepare_data_2d_h36m_sh.py``
     (``data_2d_h36m_sh_pt_mpii``, ``..._sh_ft_h36m``) write only ``num_joints`` and
     ``keypoints_symmetry``. The layout is the known one whose joint count and left/right sets match
-    those; the file name (``data_2d_<dataset>_<source>``) must not contradict it: a ``gt`` source has
-    the dataset's own layout, other sources the layout their name contains, as VideoPose3D's
-    ``suggest_metadata`` reads it (the Stacked-Hourglass files are 16-joint MPII whatever their name).
+    those; the file name (``data_2d_<dataset>_<source>``) must not contradict it: a ``gt`` source
+    has the dataset's own layout, other sources the layout their name contains, as VideoPose3D's
+    ``suggest_metadata`` reads it (the Stacked-Hourglass files are 16-joint MPII whatever their
+    name).
     """
     left, right = ({int(j) for j in side} for side in symmetry)
-    matches = [s for s in sk.SKELETONS.values() if s.num_joints == num_joints
-               and set(s.joints_left) == left and set(s.joints_right) == right]
+    matches = [
+        s
+        for s in sk.SKELETONS.values()
+        if s.num_joints == num_joints
+        and set(s.joints_left) == left
+        and set(s.joints_right) == right
+    ]
     if not matches:
-        raise DataError(path, f"metadata has no 'layout_name', and no known layout has {num_joints} joints with "
-                              f"left {sorted(left)} / right {sorted(right)}; known: {sorted(sk.SKELETONS)}")
+        raise DataError(
+            path,
+            f"metadata has no 'layout_name', and no known layout has {num_joints} joints with "
+            f"left {sorted(left)} / right {sorted(right)}; known: {sorted(sk.SKELETONS)}",
+        )
     layout = matches[0].name
     stem = Path(path).stem.lower()
     parts = stem.split("_", 3)  # data, 2d, dataset, source
@@ -227,26 +279,37 @@ def infer_layout(path: str | Path, num_joints: int, symmetry) -> str:
         if source == "gt":
             hint = next((v for k, v in _NAME_HINTS if k == dataset), None)
         elif num_joints == 16:
-            hint = "mpii16"  # Stacked Hourglass: MPII joints, whatever the fine-tuning set in the name
+            hint = (
+                "mpii16"  # Stacked Hourglass: MPII joints, whatever the fine-tuning set in the name
+            )
         else:
             hint = next((v for k, v in _NAME_HINTS if k in source), None)
         if hint is not None and hint != layout:
-            raise DataError(path, f"metadata has no 'layout_name'; the file name suggests {hint!r} but its "
-                                  f"{num_joints} joints and left/right lists are those of {layout!r}")
+            raise DataError(
+                path,
+                f"metadata has no 'layout_name'; the file name suggests {hint!r} but its "
+                f"{num_joints} joints and left/right lists are those of {layout!r}",
+            )
     return layout
 
 
-
-def save_positions_2d(path: str | Path, keypoints: dict, layout: str = "coco",
-                      video_metadata: dict | None = None) -> Path:
+def save_positions_2d(
+    path: str | Path, keypoints: dict, layout: str = "coco", video_metadata: dict | None = None
+) -> Path:
     """Write ``{subject: {action: [(T, J, 2) per camera]}}`` in VideoPose3D's ``data_2d`` format."""
     skel = sk.get(layout)
-    metadata = {"layout_name": layout, "num_joints": skel.num_joints,
-                "keypoints_symmetry": [list(skel.joints_left), list(skel.joints_right)]}
+    metadata = {
+        "layout_name": layout,
+        "num_joints": skel.num_joints,
+        "keypoints_symmetry": [list(skel.joints_left), list(skel.joints_right)],
+    }
     if video_metadata is not None:
         metadata["video_metadata"] = video_metadata
-    return save_npz(path, positions_2d=np.array(keypoints, dtype=object),
-                    metadata=np.array(metadata, dtype=object))
+    return save_npz(
+        path,
+        positions_2d=np.array(keypoints, dtype=object),
+        metadata=np.array(metadata, dtype=object),
+    )
 
 
 def load_custom_2d(path: str | Path) -> dict[str, dict[str, Any]]:
@@ -263,19 +326,35 @@ def load_custom_2d(path: str | Path) -> dict[str, dict[str, Any]]:
     out = {}
     for video, actions in keypoints.items():
         if "custom" not in actions:
-            raise DataError(path, f"video {video!r} has no 'custom' entry (found {sorted(map(str, actions))})")
+            raise DataError(
+                path, f"video {video!r} has no 'custom' entry (found {sorted(map(str, actions))})"
+            )
         entry = videos.get(video)
         if not isinstance(entry, dict) or not {"w", "h"} <= set(entry):
-            raise DataError(path, f"video {video!r} has no resolution in metadata['video_metadata']")
+            raise DataError(
+                path, f"video {video!r} has no resolution in metadata['video_metadata']"
+            )
         size = {}
         for key, name in (("w", "width"), ("h", "height")):
             v = entry[key]
             if isinstance(v, np.ndarray) and v.shape == ():
                 v = v.item()
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not np.isfinite(v) or v <= 0:
-                raise DataError(path, f"video {video!r}: image {name} {key!r} should be a positive number of "
-                                      f"pixels, got {v!r}")
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float, np.number))
+                or not np.isfinite(v)
+                or v <= 0
+            ):
+                raise DataError(
+                    path,
+                    f"video {video!r}: image {name} {key!r} should be a positive number of "
+                    f"pixels, got {v!r}",
+                )
             size[key] = float(v)
-        out[video] = {"keypoints": actions["custom"][0], "w": size["w"], "h": size["h"],
-                      "layout": metadata["layout_name"]}
+        out[video] = {
+            "keypoints": actions["custom"][0],
+            "w": size["w"],
+            "h": size["h"],
+            "layout": metadata["layout_name"],
+        }
     return out

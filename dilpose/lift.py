@@ -1,28 +1,34 @@
-"""Lift a video's 2D COCO-17 keypoints from any detector to 3D joints: the engine of ``dilpose lift``.
+"""Lift a video's 2D COCO-17 keypoints from any detector to 3D joints: the engine of
+``dilpose lift``.
 
 Pipeline::
 
-    read_keypoints   COCO keypoint JSON (detector results or annotations) or npz -> Keypoints2D (pixels)
+    read_keypoints   COCO keypoint JSON (detector results or annotations) or npz
+                     -> Keypoints2D (pixels)
     prepare          low-confidence joints -> missing; short gaps interpolated, long gaps refused
-    lift_file        normalise, run a trained checkpoint over the whole sequence, write PREFIX.npy/.json
+    lift_file        normalise, run a trained checkpoint over the whole sequence,
+                     write PREFIX.npy/.json
 
 Inputs
 ------
-* COCO keypoint **results** JSON: a list of ``{"image_id": int, "category_id": 1, "keypoints": [x1, y1,
-  v1, ..., x17, y17, v17], "score": float}``. ``v`` is the detector's per-joint confidence.
+* COCO keypoint **results** JSON: a list of
+  ``{"image_id": int, "category_id": 1, "keypoints": [x1, y1, v1, ..., x17, y17, v17], "score":
+  float}``. ``v`` is the detector's per-joint confidence.
 * COCO keypoint **annotations** JSON: ``{"images": [{"id", "width", "height"}, ...], "annotations":
-  [...]}``; ``v`` is COCO's visibility flag (0 unlabelled, 1 occluded, 2 visible), so any labelled joint
-  gets score 1.
+  [...]}``; ``v`` is COCO's visibility flag (0 unlabelled, 1 occluded, 2 visible), so any labelled
+  joint gets score 1.
 * VideoPose3D's ``data_2d_custom_<name>.npz`` (see :func:`dilpose.formats.load_custom_2d`).
 * A plain npz with ``keypoints`` (T, 17, 2) or (T, 17, 3) pixels (NaN marks a missed joint; a third
-  channel is the score), and optional ``scores`` (T, 17), ``width``, ``height`` and ``frame_ids`` (T,).
+  channel is the score), and optional ``scores`` (T, 17), ``width``, ``height`` and ``frame_ids``
+  (T,).
 
 One person per video: in JSON, when an image has several detections the highest-scoring one is kept
 and the others are counted in the report. A joint with ``v == 0`` (or score 0) was not detected.
 
-Frames are the image ids in sorted order. When the ids are frame numbers (consecutive integers, median
-step 1) an id missing between them is a missed frame and becomes an all-missing frame, so that time
-stays uniform for the temporal model; otherwise (COCO's sparse ids) the sorted order is used as is.
+Frames are the image ids in sorted order. When the ids are frame numbers (consecutive integers,
+median step 1) an id missing between them is a missed frame and becomes an all-missing frame, so
+that time stays uniform for the temporal model; otherwise (COCO's sparse ids) the sorted order is
+used as is.
 
 Outputs are root-relative H36M-17 joints in metres (camera orientation, root joint at the origin).
 """
@@ -73,15 +79,19 @@ class Keypoints2D:
         return len(self.keypoints)
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Reading
-# ---------------------------------------------------------------------------------------------------
-def read_keypoints(path: str | Path, width: float | None = None, height: float | None = None,
-                   video: str | None = None) -> Keypoints2D:
+# --------------------------------------------------------------------------------------------------
+def read_keypoints(
+    path: str | Path,
+    width: float | None = None,
+    height: float | None = None,
+    video: str | None = None,
+) -> Keypoints2D:
     """Read 2D COCO-17 keypoints (see the module docstring for the accepted files).
 
-    width, height: image size in pixels; needed when the file does not record it, and must agree with
-    the file when it does. video: which video of a multi-video VideoPose3D custom npz.
+    width, height: image size in pixels; needed when the file does not record it, and must agree
+    with the file when it does. video: which video of a multi-video VideoPose3D custom npz.
     Raises :class:`DataError` (naming the file) on any unreadable, malformed or ambiguous input.
     """
     path = Path(path)
@@ -107,18 +117,29 @@ def _resolution(path: Path, file_wh, width, height) -> tuple[float, float]:
         raise DataError(path, f"give both width and height, not one ({_CLI_RESOLUTION_HINT})")
     if width is not None:
         for name, v in (("width", width), ("height", height)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v <= 0:
+            if (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float, np.number))
+                or not math.isfinite(v)
+                or v <= 0
+            ):
                 raise DataError(path, f"{name} must be a positive number of pixels, got {v!r}")
         given = (float(width), float(height))
         # A mismatch means one of them is wrong; normalising with the wrong size silently scales and
         # shifts the model's input, so ask rather than guess.
         if file_wh is not None and tuple(map(float, file_wh)) != given:
-            raise DataError(path, f"the file says the images are {file_wh[0]:g}x{file_wh[1]:g} pixels but "
-                                  f"{given[0]:g}x{given[1]:g} was given")
+            raise DataError(
+                path,
+                f"the file says the images are {file_wh[0]:g}x{file_wh[1]:g} pixels but "
+                f"{given[0]:g}x{given[1]:g} was given",
+            )
         return given
     if file_wh is None:
-        raise DataError(path, "the image resolution is unknown (the file does not record it) and it is needed "
-                              f"to normalise the keypoints: {_CLI_RESOLUTION_HINT}")
+        raise DataError(
+            path,
+            "the image resolution is unknown (the file does not record it) and it is needed "
+            f"to normalise the keypoints: {_CLI_RESOLUTION_HINT}",
+        )
     return float(file_wh[0]), float(file_wh[1])
 
 
@@ -128,11 +149,14 @@ def _check_pixels(path: Path, kp: np.ndarray, width: float) -> None:
     if seen.size == 0:
         raise DataError(path, "no joint is detected in any frame")
     if width > 16 and np.abs(seen).max() <= 2.0:
-        raise DataError(path, f"all keypoints lie within [-2, 2] but the image is {width:g} pixels wide: they "
-                              "look normalised already; pixel coordinates are expected")
+        raise DataError(
+            path,
+            f"all keypoints lie within [-2, 2] but the image is {width:g} pixels wide: they "
+            "look normalised already; pixel coordinates are expected",
+        )
 
 
-# -- JSON --------------------------------------------------------------------------------------------
+# -- JSON ------------------------------------------------------------------------------------------
 def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
@@ -151,7 +175,9 @@ def _read_json(path: Path):
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
-        raise DataError(path, f"not valid JSON (truncated?): {e.msg} at line {e.lineno}, column {e.colno}") from e
+        raise DataError(
+            path, f"not valid JSON (truncated?): {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from e
 
     if isinstance(doc, list):
         style, dets, images = "coco-results", doc, None
@@ -161,10 +187,15 @@ def _read_json(path: Path):
             raise DataError(path, "'annotations' should be a list")
     else:
         found = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-        raise DataError(path, "expected COCO keypoints: a results list of detections or a dict with "
-                              f"'images' and 'annotations'; found {found}")
+        raise DataError(
+            path,
+            "expected COCO keypoints: a results list of detections or a dict with "
+            f"'images' and 'annotations'; found {found}",
+        )
     if not dets:
-        raise DataError(path, "holds no detections" if style == "coco-results" else "holds no annotations")
+        raise DataError(
+            path, "holds no detections" if style == "coco-results" else "holds no annotations"
+        )
 
     file_wh, image_ids = None, None
     if images is not None:
@@ -191,17 +222,24 @@ def _read_json(path: Path):
         values = det.get("keypoints")
         if not isinstance(values, list) or len(values) != _KP_LEN:
             n = len(values) if isinstance(values, list) else type(values).__name__
-            raise DataError(path, f"{where}: 'keypoints' should be {_KP_LEN} numbers (x, y, v for each of the "
-                                  f"17 COCO joints), got {n}")
+            raise DataError(
+                path,
+                f"{where}: 'keypoints' should be {_KP_LEN} numbers (x, y, v for each of the "
+                f"17 COCO joints), got {n}",
+            )
         if not all(_is_number(v) for v in values):
             raise DataError(path, f"{where}: 'keypoints' holds a value that is not a number")
         arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
         if not np.isfinite(arr).all():
             j = int(np.argwhere(~np.isfinite(arr))[0, 0])
-            raise DataError(path, f"{where}: non-finite (NaN/inf) keypoint value at joint {j} "
-                                  f"({sk.COCO17.joint_names[j]})")
+            raise DataError(
+                path,
+                f"{where}: non-finite (NaN/inf) keypoint value at joint {j} "
+                f"({sk.COCO17.joint_names[j]})",
+            )
         if style == "coco-annotations":
-            # Visibility flags, not confidences: a labelled joint (occluded or not) is a sure position.
+            # Visibility flags, not confidences: a labelled joint (occluded or not) is a sure
+            # position.
             arr[:, 2] = (arr[:, 2] > 0).astype(np.float64)
         score = det.get("score")
         if score is not None and (not _is_number(score) or not math.isfinite(score)):
@@ -212,8 +250,11 @@ def _read_json(path: Path):
         if image_id not in best or rank > best[image_id][0]:
             best[image_id] = (rank, i, arr)
     if not best:
-        raise DataError(path, f"no person detections (category_id 1): all {skipped} entries are other "
-                              "categories or crowds")
+        raise DataError(
+            path,
+            f"no person detections (category_id 1): all {skipped} entries are other "
+            "categories or crowds",
+        )
 
     ids = sorted(image_ids if image_ids is not None else best)
     frame_ids, filled = _frame_ids(path, ids)
@@ -225,14 +266,16 @@ def _read_json(path: Path):
         detected = arr[:, 2] != 0  # v == 0: the detector (or annotator) did not place this joint
         kp[t, detected] = arr[detected, :2]
         scores[t, detected] = arr[detected, 2]
-    info = {"format": style,
-            "detections": int(sum(counts.values())),
-            "discarded_detections": int(sum(n - 1 for n in counts.values())),
-            "frames_with_several_detections": int(sum(n > 1 for n in counts.values())),
-            "skipped_non_person": skipped,
-            "frames_without_detection": int(len(frame_ids) - len(best)),
-            "filled_frame_ids": filled,
-            "frame_order": "frame numbers" if filled is not None else "sorted image ids"}
+    info = {
+        "format": style,
+        "detections": int(sum(counts.values())),
+        "discarded_detections": int(sum(n - 1 for n in counts.values())),
+        "frames_with_several_detections": int(sum(n > 1 for n in counts.values())),
+        "skipped_non_person": skipped,
+        "frames_without_detection": int(len(frame_ids) - len(best)),
+        "filled_frame_ids": filled,
+        "frame_order": "frame numbers" if filled is not None else "sorted image ids",
+    }
     return kp, scores, frame_ids, file_wh, info
 
 
@@ -250,12 +293,24 @@ def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[in
         w, h = im.get("width"), im.get("height")
         if w is None and h is None:
             continue
-        if not (_is_number(w) and _is_number(h) and math.isfinite(w) and math.isfinite(h) and w > 0 and h > 0):
-            raise DataError(path, f"images[{k}] (id {im['id']}): width/height should be positive numbers, "
-                                  f"got {w!r} x {h!r}")
+        if not (
+            _is_number(w)
+            and _is_number(h)
+            and math.isfinite(w)
+            and math.isfinite(h)
+            and w > 0
+            and h > 0
+        ):
+            raise DataError(
+                path,
+                f"images[{k}] (id {im['id']}): width/height should be positive numbers, "
+                f"got {w!r} x {h!r}",
+            )
         sizes.add((float(w), float(h)))
     if len(sizes) > 1:
-        raise DataError(path, f"the images have different sizes {sorted(sizes)}; one video has one resolution")
+        raise DataError(
+            path, f"the images have different sizes {sorted(sizes)}; one video has one resolution"
+        )
     return (sizes.pop() if sizes else None), ids
 
 
@@ -275,22 +330,31 @@ def _frame_ids(path: Path, ids: list[int]) -> tuple[list[int], list[int] | None]
     steps = np.diff(ids)
     k = int(np.argmax(steps))
     if steps[k] - 1 > MAX_MISSING_FRAMES:
-        raise DataError(path, f"frame ids jump from {ids[k]} to {ids[k + 1]} ({steps[k] - 1:,} missing frames, more "
-                              f"than the {MAX_MISSING_FRAMES:,} accepted): the ids are consecutive frame numbers "
-                              "elsewhere, so this one looks wrong; split the video or fix the id")
+        raise DataError(
+            path,
+            f"frame ids jump from {ids[k]} to {ids[k + 1]} ({steps[k] - 1:,} missing frames, more "
+            f"than the {MAX_MISSING_FRAMES:,} accepted): the ids are consecutive frame numbers "
+            "elsewhere, so this one looks wrong; split the video or fix the id",
+        )
     missing = int(ids[-1] - ids[0] + 1 - len(ids))
     if missing > MAX_MISSING_FRAMES + len(ids):
-        raise DataError(path, f"{missing:,} frame numbers between {ids[0]} and {ids[-1]} have no detection, more than "
-                              f"the {len(ids):,} that have one: the ids do not look like one video's frame numbers")
+        raise DataError(
+            path,
+            f"{missing:,} frame numbers between {ids[0]} and {ids[-1]} have no detection, "
+            f"more than the {len(ids):,} that have one: the ids do not look like one video's "
+            "frame numbers",
+        )
     frames = list(range(ids[0], ids[-1] + 1))
     present = set(ids)
     return frames, [f for f in frames if f not in present]
 
 
-# -- npz ---------------------------------------------------------------------------------------------
+# -- npz -------------------------------------------------------------------------------------------
 def _read_npz(path: Path, video: str | None):
     if not zipfile.is_zipfile(path):
-        raise DataError(path, "not a readable npz archive (truncated or foreign file: no zip directory)")
+        raise DataError(
+            path, "not a readable npz archive (truncated or foreign file: no zip directory)"
+        )
     try:
         with zipfile.ZipFile(path) as z:
             names = {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
@@ -300,8 +364,11 @@ def _read_npz(path: Path, video: str | None):
         return _read_custom_npz(path, video)
     if "keypoints" in names:
         return _read_plain_npz(path)
-    raise DataError(path, "expected 'keypoints' (plain npz) or 'positions_2d' (VideoPose3D custom npz), "
-                          f"found {sorted(names)}")
+    raise DataError(
+        path,
+        "expected 'keypoints' (plain npz) or 'positions_2d' (VideoPose3D custom npz), "
+        f"found {sorted(names)}",
+    )
 
 
 def _read_custom_npz(path: Path, video: str | None):
@@ -317,9 +384,13 @@ def _read_custom_npz(path: Path, video: str | None):
     layout = _layout(path, entry["layout"])
     kp = np.asarray(entry["keypoints"], dtype=np.float64)
     if kp.shape[1] != layout.num_joints:
-        raise DataError(path, f"video {video!r} has {kp.shape[1]} joints per frame, expected {layout.num_joints} "
-                              f"({layout.name})")
-    # VideoPose3D's custom files keep no confidences (load_custom_2d drops them): all joints are sure.
+        raise DataError(
+            path,
+            f"video {video!r} has {kp.shape[1]} joints per frame, expected {layout.num_joints} "
+            f"({layout.name})",
+        )
+    # VideoPose3D's custom files keep no confidences (load_custom_2d drops them): all joints are
+    # sure.
     info = {"format": "videopose3d-custom", "video": video, "videos": names}
     return kp, np.ones(kp.shape[:2]), list(range(len(kp))), (entry["w"], entry["h"]), info, layout
 
@@ -337,7 +408,11 @@ def _read_plain_npz(path: Path):
     if "layout" in archive:
         name = archive["layout"]
         if name.shape != () or name.dtype.kind != "U":
-            raise DataError(path, f"'layout' should be one string (a joint layout name), got {name.dtype} {name.shape}")
+            raise DataError(
+                path,
+                f"'layout' should be one string (a joint layout name), "
+                f"got {name.dtype} {name.shape}",
+            )
         layout = _layout(path, str(name))
     J = layout.num_joints
     kp = np.asarray(archive["keypoints"])
@@ -346,7 +421,9 @@ def _read_plain_npz(path: Path):
     if kp.ndim != 3 or kp.shape[2] not in (2, 3):
         raise DataError(path, f"'keypoints' should be (T, {J}, 2) or (T, {J}, 3), got {kp.shape}")
     if kp.shape[1] != J:
-        raise DataError(path, f"'keypoints' has {kp.shape[1]} joints per frame, expected {J} ({layout.name})")
+        raise DataError(
+            path, f"'keypoints' has {kp.shape[1]} joints per frame, expected {J} ({layout.name})"
+        )
     if len(kp) == 0:
         raise DataError(path, "'keypoints' has no frames")
     kp = kp.astype(np.float64)
@@ -358,10 +435,14 @@ def _read_plain_npz(path: Path):
     elif "scores" in archive:
         scores = np.asarray(archive["scores"])
         if not np.issubdtype(scores.dtype, np.number) or scores.shape != kp.shape[:2]:
-            raise DataError(path, f"'scores' should be numbers of shape {kp.shape[:2]}, got {scores.shape} "
-                                  f"{scores.dtype}")
+            raise DataError(
+                path,
+                f"'scores' should be numbers of shape {kp.shape[:2]}, got {scores.shape} "
+                f"{scores.dtype}",
+            )
         scores = scores.astype(np.float64)
-    # NaN is this format's documented marker of a missed joint (dilpose.noise writes it); inf is not.
+    # NaN is this format's documented marker of a missed joint (dilpose.noise writes it); inf is
+    # not.
     if np.isinf(kp).any():
         t = int(np.argwhere(np.isinf(kp))[0, 0])
         raise DataError(path, f"'keypoints' holds infinite values (first at frame {t})")
@@ -390,21 +471,23 @@ def _read_plain_npz(path: Path):
     if "frame_ids" in archive:
         ids = np.asarray(archive["frame_ids"])
         if ids.shape != (len(kp),) or not np.issubdtype(ids.dtype, np.integer):
-            raise DataError(path, f"'frame_ids' should be {len(kp)} integers, got {ids.shape} {ids.dtype}")
+            raise DataError(
+                path, f"'frame_ids' should be {len(kp)} integers, got {ids.shape} {ids.dtype}"
+            )
         frame_ids = [int(v) for v in ids]
     return kp, scores, frame_ids, file_wh, {"format": "npz"}, layout
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Preparing
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
     """Drop low-confidence joints and interpolate short gaps.
 
     A joint with score < ``min_score`` is treated as missing: a detector's unsure joint is usually
-    wrong, and a jump in the input makes the 3D output jump. Gaps of up to ``max_gap`` frames per joint
-    are filled by linear interpolation (:func:`dilpose.noise.fill_gaps`); a longer gap, or a joint
-    never seen, raises :class:`DataError` because interpolation would invent the motion.
+    wrong, and a jump in the input makes the 3D output jump. Gaps of up to ``max_gap`` frames per
+    joint are filled by linear interpolation (:func:`dilpose.noise.fill_gaps`); a longer gap, or a
+    joint never seen, raises :class:`DataError` because interpolation would invent the motion.
 
     Returns ``(keypoints (T, 17, 2) pixels, filled (T, 17) bool, report)``: ``filled`` marks
     interpolated entries; ``report`` counts frames, missing and low-confidence joints and
@@ -429,8 +512,12 @@ def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
         "low_confidence_joints": int(low.sum()),
         "interpolated_joints": int(filled.sum()),
         "interpolated_fraction": float(filled.mean()),
-        "interpolated_per_joint": {name: int(n) for name, n in zip(kp.layout.joint_names, filled.sum(0)) if n},
-        "longest_gap": max((_longest_run(missing[:, j]) for j in range(kp.layout.num_joints)), default=0),
+        "interpolated_per_joint": {
+            name: int(n) for name, n in zip(kp.layout.joint_names, filled.sum(0)) if n
+        },
+        "longest_gap": max(
+            (_longest_run(missing[:, j]) for j in range(kp.layout.num_joints)), default=0
+        ),
         "layout": kp.layout.name,
         "min_score": float(min_score),
         "max_gap": max_gap,
@@ -451,26 +538,37 @@ def _longest_run(gap: np.ndarray) -> int:
     return int(lengths.max()) if len(lengths) else 0
 
 
-def _check_gaps(kp: Keypoints2D, missing: np.ndarray, min_score: float, max_gap: int | None) -> None:
-    """fill_gaps refuses the same cases; checking here first names the joint and the file's frame id."""
+def _check_gaps(
+    kp: Keypoints2D, missing: np.ndarray, min_score: float, max_gap: int | None
+) -> None:
+    """fill_gaps refuses the same cases; checking here first names the joint and the file's frame
+    id."""
     for j, name in enumerate(kp.layout.joint_names):
         gap = missing[:, j]
         if gap.all():
-            raise DataError(kp.source, f"joint {name!r} is never detected with score >= {min_score:g} in "
-                                       f"{len(gap)} frames")
+            raise DataError(
+                kp.source,
+                f"joint {name!r} is never detected with score >= {min_score:g} in "
+                f"{len(gap)} frames",
+            )
         starts, lengths = _runs(gap)
         if max_gap is not None and len(lengths) and lengths.max() > max_gap:
             k = int(np.argmax(lengths))
-            raise DataError(kp.source, f"joint {name!r} is missing (or below score {min_score:g}) for "
-                                       f"{lengths[k]} consecutive frames, from frame id {kp.frame_ids[starts[k]]}; "
-                                       f"at most {max_gap} are interpolated (lower --min-score or raise --max-gap "
-                                       "to accept it)")
+            raise DataError(
+                kp.source,
+                f"joint {name!r} is missing (or below score {min_score:g}) for "
+                f"{lengths[k]} consecutive frames, from frame id {kp.frame_ids[starts[k]]}; "
+                f"at most {max_gap} are interpolated (lower --min-score or raise --max-gap "
+                "to accept it)",
+            )
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Lifting
-# ---------------------------------------------------------------------------------------------------
-def _to_model_layout(kp: Keypoints2D, keypoints: np.ndarray, spec: dict, checkpoint: Path, report: dict):
+# --------------------------------------------------------------------------------------------------
+def _to_model_layout(
+    kp: Keypoints2D, keypoints: np.ndarray, spec: dict, checkpoint: Path, report: dict
+):
     """The prepared keypoints in the joint order the model was trained on, or a :class:`DataError`.
 
     Equal layouts pass; COCO-17 input for an H36M-17 model goes through the tested converter
@@ -486,7 +584,12 @@ def _to_model_layout(kp: Keypoints2D, keypoints: np.ndarray, spec: dict, checkpo
         return converted, scores, want
     from .train import check_input  # torch: imported only when lifting
 
-    check_input(spec, kp.layout, checkpoint, what=f"the input {kp.source} (no converter between these layouts)")
+    check_input(
+        spec,
+        kp.layout,
+        checkpoint,
+        what=f"the input {kp.source} (no converter between these layouts)",
+    )
     raise AssertionError("unreachable: check_input refuses different layouts")  # pragma: no cover
 
 
@@ -496,19 +599,30 @@ def output_paths(output: str | Path) -> tuple[Path, Path]:
     if prefix.suffix.lower() in (".npy", ".json"):
         prefix = prefix.with_suffix("")
     if not prefix.name:
-        raise DataError(output, "output needs a file name (a prefix for PREFIX.npy and PREFIX.json)")
+        raise DataError(
+            output, "output needs a file name (a prefix for PREFIX.npy and PREFIX.json)"
+        )
     return prefix.with_name(prefix.name + ".npy"), prefix.with_name(prefix.name + ".json")
 
 
-def lift_file(input_path: str | Path, checkpoint: str | Path, output: str | Path, width: float | None = None,
-              height: float | None = None, min_score: float = 0.3, max_gap: int | None = 10,
-              flip_test: bool = True, video: str | None = None) -> dict:
+def lift_file(
+    input_path: str | Path,
+    checkpoint: str | Path,
+    output: str | Path,
+    width: float | None = None,
+    height: float | None = None,
+    min_score: float = 0.3,
+    max_gap: int | None = 10,
+    flip_test: bool = True,
+    video: str | None = None,
+) -> dict:
     """Lift one video's 2D keypoints to 3D with a trained checkpoint and write the result.
 
-    Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and ``PREFIX.json``
-    (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation report and the
-    settings); ``output`` may be the prefix or either file name. Both files are written atomically and
-    nothing is written unless the whole lift succeeds. Returns a flat summary dict (for printing).
+    Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
+    ``PREFIX.json`` (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation
+    report and the settings); ``output`` may be the prefix or either file name. Both files are
+    written atomically and nothing is written unless the whole lift succeeds. Returns a flat summary
+    dict (for printing).
     """
     # torch is imported only here: reading and checking keypoints should not pay for it.
     from . import train
@@ -525,19 +639,34 @@ def lift_file(input_path: str | Path, checkpoint: str | Path, output: str | Path
     model = train.model_from_checkpoint(checkpoint)
     mcfg = model.cfg
     if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
-        raise DataError(checkpoint, f"the model reads {mcfg.in_features} values per joint and writes {mcfg.out_joints} "
-                                    "joints; lifting needs (x, y) input and H36M-17 output")
-    keypoints, scores, layout = _to_model_layout(kp, keypoints, model.input_spec, checkpoint, report)
+        raise DataError(
+            checkpoint,
+            f"the model reads {mcfg.in_features} values per joint and writes {mcfg.out_joints} "
+            "joints; lifting needs (x, y) input and H36M-17 output",
+        )
+    keypoints, scores, layout = _to_model_layout(
+        kp, keypoints, model.input_spec, checkpoint, report
+    )
     T = len(keypoints)
-    seq = Sequence(subject="lift", action=input_path.stem, camera=0,
-                   keypoints_2d=normalize_screen_coordinates(keypoints, kp.width, kp.height).astype(np.float32),
-                   # No ground truth and no calibration: predict() reads only the 2D input.
-                   positions_3d=np.zeros((T, sk.H36M17.num_joints, 3), np.float32),
-                   intrinsics=np.zeros(9, np.float32), scores=scores.astype(np.float32))
+    seq = Sequence(
+        subject="lift",
+        action=input_path.stem,
+        camera=0,
+        keypoints_2d=normalize_screen_coordinates(keypoints, kp.width, kp.height).astype(
+            np.float32
+        ),
+        # No ground truth and no calibration: predict() reads only the 2D input.
+        positions_3d=np.zeros((T, sk.H36M17.num_joints, 3), np.float32),
+        intrinsics=np.zeros(9, np.float32),
+        scores=scores.astype(np.float32),
+    )
     pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout)
     if pred.shape != (T, sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
-        raise DataError(checkpoint, f"the model gave non-finite or misshapen 3D positions {pred.shape}; "
-                                    "the weights may be broken")
+        raise DataError(
+            checkpoint,
+            f"the model gave non-finite or misshapen 3D positions {pred.shape}; "
+            "the weights may be broken",
+        )
     pred = pred.astype(np.float32)
     receptive_field = int(model.receptive_field())
     doc = {
@@ -562,11 +691,18 @@ def lift_file(input_path: str | Path, checkpoint: str | Path, output: str | Path
     try:
         write_json(json_path, doc)
     except BaseException:
-        # Half a result (positions without the frames and report that explain them) is worse than none.
+        # Half a result (positions without the frames and report that explain them) is worse than
+        # none.
         npy_path.unlink(missing_ok=True)
         raise
-    return {"npy": str(npy_path), "json": str(json_path), "frames": T, "receptive_field": receptive_field,
-            "causal": bool(mcfg.causal), "flip_test": bool(flip_test),
-            "low_confidence_joints": report["low_confidence_joints"],
-            "interpolated_joints": report["interpolated_joints"],
-            "discarded_detections": report.get("discarded_detections", 0)}
+    return {
+        "npy": str(npy_path),
+        "json": str(json_path),
+        "frames": T,
+        "receptive_field": receptive_field,
+        "causal": bool(mcfg.causal),
+        "flip_test": bool(flip_test),
+        "low_confidence_joints": report["low_confidence_joints"],
+        "interpolated_joints": report["interpolated_joints"],
+        "discarded_detections": report.get("discarded_detections", 0),
+    }

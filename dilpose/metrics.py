@@ -12,11 +12,12 @@ batch/time axis and each index of them is one "frame"):
   paper's Eq. (1) with weight 1 / depth.
 
 Each accepts numpy arrays or torch tensors and returns the same kind. The torch path keeps the
-autograd graph, so the functions double as training losses; the numpy path runs the very same code on
-float64 tensors without a graph and hands numpy back, so the two can never disagree.
+autograd graph, so the functions double as training losses; the numpy path runs the very same code
+on float64 tensors without a graph and hands numpy back, so the two can never disagree.
 
-:func:`evaluate` pools per-frame errors of many sequences into per-action and overall numbers (mm) and
-writes down the exact protocol; :func:`table_i` sets measured numbers beside the paper's Table I.
+:func:`evaluate` pools per-frame errors of many sequences into per-action and overall numbers (mm)
+and writes down the exact protocol; :func:`table_i` sets measured numbers beside the paper's
+Table I.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ def _as_float_tensor(a, like: torch.Tensor | None = None) -> torch.Tensor:
 def _run(fn: Callable[..., torch.Tensor], *arrays, **kwargs):
     """Call the torch implementation ``fn`` on ``arrays`` and return the caller's kind of array.
 
-    Any tensor among the inputs -> compute in torch (graph kept, dtype/device of the first tensor for
-    the non-tensor inputs) and return a tensor. Otherwise compute in float64 without a graph and
+    Any tensor among the inputs -> compute in torch (graph kept, dtype/device of the first tensor
+    for the non-tensor inputs) and return a tensor. Otherwise compute in float64 without a graph and
     return numpy (a numpy scalar for 0-d results).
     """
     if _is_torch(*arrays):
@@ -71,8 +72,10 @@ def _check_pair(pred, target, name: str) -> None:
     if ps != ts:
         raise ValueError(f"{name}: pred shape {ps} and target shape {ts} differ")
     if len(ps) < 2 or ps[-1] != 3:
-        raise ValueError(f"{name}: expected (..., J, 3) joint positions, got pred shape {ps} and "
-                         f"target shape {ts}")
+        raise ValueError(
+            f"{name}: expected (..., J, 3) joint positions, got pred shape {ps} and "
+            f"target shape {ts}"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -80,7 +83,8 @@ def _check_pair(pred, target, name: str) -> None:
 
 
 def _per_frame_mpjpe_t(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # vector_norm's backward is 0 (not NaN) where pred == target exactly, so a perfect joint is safe.
+    # vector_norm's backward is 0 (not NaN) where pred == target exactly, so a perfect joint is
+    # safe.
     return torch.linalg.vector_norm(pred - target, dim=-1).mean(-1)
 
 
@@ -101,7 +105,7 @@ def _procrustes_t(pred: torch.Tensor, target: torch.Tensor):
     flip = torch.cat([torch.ones_like(s[..., :-1]), sign[..., None]], dim=-1)  # (..., 3): 1, 1, ±1
     rotation = u @ (vh * flip[..., :, None])
     # Least-squares scale given R: tr(R^T H) / ||p0||^2 = sum(flip * s) / ||p0||^2.
-    norm_p = (p0 ** 2).sum(dim=(-2, -1))
+    norm_p = (p0**2).sum(dim=(-2, -1))
     # A frame with all joints at one point has no scale to fit; clamp keeps it finite (scale 0).
     scale = (flip * s).sum(-1) / norm_p.clamp_min(torch.finfo(norm_p.dtype).tiny)
     translation = mu_t[..., 0, :] - scale[..., None] * (mu_p @ rotation)[..., 0, :]
@@ -164,9 +168,9 @@ def procrustes_align(pred, target):
     distance to target, under the constraint det(rotation) = +1 (reflections are not allowed, so a
     mirror image of target is NOT aligned perfectly).
 
-    Solved in closed form from the SVD of the 3x3 cross-covariance of the centred point sets. The torch
-    version is differentiable except where singular values coincide (e.g. all joints collinear), where
-    the SVD gradient is undefined.
+    Solved in closed form from the SVD of the 3x3 cross-covariance of the centred point sets. The
+    torch version is differentiable except where singular values coincide (e.g. all joints
+    collinear), where the SVD gradient is undefined.
     """
     _check_pair(pred, target, "procrustes_align")
     return _run(_procrustes_t, pred, target)
@@ -181,8 +185,8 @@ def per_frame_p_mpjpe(pred, target):
 def p_mpjpe(pred, target):
     """Protocol 2, P-MPJPE: mean over frames of the MPJPE after a per-frame Procrustes alignment.
 
-    pred, target: (..., J, 3) metres -> scalar metres. See :func:`procrustes_align` for the alignment
-    (rotation with det +1, uniform scale, translation, fitted to each frame separately).
+    pred, target: (..., J, 3) metres -> scalar metres. See :func:`procrustes_align` for the
+    alignment (rotation with det +1, uniform scale, translation, fitted to each frame separately).
     """
     _check_pair(pred, target, "p_mpjpe")
     return _run(lambda p, t: _per_frame_p_mpjpe_t(p, t).mean(), pred, target)
@@ -200,7 +204,8 @@ def per_frame_n_mpjpe(pred, target):
 def n_mpjpe(pred, target):
     """Protocol 3, N-MPJPE: MPJPE after the per-frame least-squares scale of pred to target.
 
-    pred, target: (..., J, 3) metres (root-relative: the scale is about the origin) -> scalar metres.
+    pred, target: (..., J, 3) metres (root-relative: the scale is about the origin) -> scalar
+    metres.
     """
     _check_pair(pred, target, "n_mpjpe")
     return _run(lambda p, t: _per_frame_n_mpjpe_t(p, t).mean(), pred, target)
@@ -209,12 +214,15 @@ def n_mpjpe(pred, target):
 def _time_axis(shape: tuple, axis: int, name: str) -> int:
     ndim = len(shape)
     if not (-ndim <= axis < ndim and axis % ndim < ndim - 2):
-        raise ValueError(f"{name}: time axis {axis} must be one of the leading axes of shape {shape} "
-                         f"(not the joint or coordinate axis)")
+        raise ValueError(
+            f"{name}: time axis {axis} must be one of the leading axes of shape {shape} "
+            f"(not the joint or coordinate axis)"
+        )
     axis = axis % ndim
     if shape[axis] < 2:
-        raise ValueError(f"{name}: need at least 2 frames along axis {axis} of shape {shape} to take "
-                         f"a velocity")
+        raise ValueError(
+            f"{name}: need at least 2 frames along axis {axis} of shape {shape} to take a velocity"
+        )
     return axis
 
 
@@ -246,8 +254,8 @@ def weighted_mpjpe(pred, target, w):
     ``w * ||pred_j - target_j||``.
 
     pred, target: (..., J, 3) metres; for the trajectory model J = 1 (the root position in camera
-    space). w: per-frame weights with shape ``pred.shape[:-2]``, or per-joint weights broadcastable to
-    ``pred.shape[:-1]`` (same number of axes). For Eq. (1), w = 1 / depth of the true root, from
+    space). w: per-frame weights with shape ``pred.shape[:-2]``, or per-joint weights broadcastable
+    to ``pred.shape[:-1]`` (same number of axes). For Eq. (1), w = 1 / depth of the true root, from
     :func:`inverse_depth_weights`: a far-away person's image moves little for the same 3D error, so
     unweighted, the loss would be dominated by distant subjects' hopeless depth errors.
 
@@ -263,8 +271,10 @@ def weighted_mpjpe(pred, target, w):
     else:
         ok = False
     if not ok:
-        raise ValueError(f"weighted_mpjpe: weights shape {ws} fits neither per-frame {ps[:-2]} nor "
-                         f"per-joint {ps[:-1]} for pred shape {ps}")
+        raise ValueError(
+            f"weighted_mpjpe: weights shape {ws} fits neither per-frame {ps[:-2]} nor "
+            f"per-joint {ps[:-1]} for pred shape {ps}"
+        )
     return _run(_weighted_mpjpe_t, pred, target, w)
 
 
@@ -276,10 +286,14 @@ def inverse_depth_weights(target):
     if not isinstance(target, torch.Tensor):
         target = np.asarray(target, dtype=np.float64)
     if tuple(target.shape[-1:]) != (3,):
-        raise ValueError(f"inverse_depth_weights: expected (..., J, 3), got shape {tuple(np.shape(target))}")
+        raise ValueError(
+            f"inverse_depth_weights: expected (..., J, 3), got shape {tuple(np.shape(target))}"
+        )
     z = target[..., 2]
     if not bool((z > 0).all()):
-        raise ValueError("inverse_depth_weights: depths must be > 0 (points in front of the camera)")
+        raise ValueError(
+            "inverse_depth_weights: depths must be > 0 (points in front of the camera)"
+        )
     return 1.0 / z
 
 
@@ -289,19 +303,23 @@ def inverse_depth_weights(target):
 METRICS = ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
 
 _METRIC_WORDS = {
-    "mpjpe": "Protocol 1 (MPJPE): per frame, mean over the joints of the Euclidean distance between "
-             "predicted and ground-truth joint positions; no alignment beyond the root centring "
-             "stated under 'joints'.",
-    "p_mpjpe": "Protocol 2 (P-MPJPE): per frame, the prediction is aligned to the ground truth by the "
-               "least-squares similarity transform (rotation with det +1 via SVD, reflections not "
-               "allowed; one uniform scale; translation), then MPJPE of that frame.",
+    "mpjpe": (
+        "Protocol 1 (MPJPE): per frame, mean over the joints of the Euclidean distance between "
+        "predicted and ground-truth joint positions; no alignment beyond the root centring "
+        "stated under 'joints'."
+    ),
+    "p_mpjpe": (
+        "Protocol 2 (P-MPJPE): per frame, the prediction is aligned to the ground truth by the "
+        "least-squares similarity transform (rotation with det +1 via SVD, reflections not "
+        "allowed; one uniform scale; translation), then MPJPE of that frame."
+    ),
     "n_mpjpe": "Protocol 3 (N-MPJPE): per frame, the prediction is multiplied by the least-squares "
-               "scale s = <pred, gt> / <pred, pred> (about the origin, no rotation or translation), "
-               "then MPJPE of that frame.",
+    "scale s = <pred, gt> / <pred, pred> (about the origin, no rotation or translation), "
+    "then MPJPE of that frame.",
     "mpjve": "MPJVE: per frame pair, velocities are first differences of consecutive frames of one "
-             "sequence (no frame-rate scaling, so mm per frame); the mean over joints of the Euclidean "
-             "distance between predicted and ground-truth velocities. A sequence of T frames gives "
-             "T-1 values; sequences are never differenced across their boundaries.",
+    "sequence (no frame-rate scaling, so mm per frame); the mean over joints of the Euclidean "
+    "distance between predicted and ground-truth velocities. A sequence of T frames gives "
+    "T-1 values; sequences are never differenced across their boundaries.",
 }
 
 _PER_FRAME = {
@@ -320,29 +338,37 @@ def h36m_action_base(action: str) -> str:
     return action.split(" ")[0]
 
 
-def evaluate(results: Sequence[Mapping[str, Any]], *, flip_test: bool, root_relative: bool = True,
-             root_joint: int = 0, joint_layout: str | None = "h36m17",
-             action_of: Callable[[str], str] | None = None) -> dict[str, Any]:
+def evaluate(
+    results: Sequence[Mapping[str, Any]],
+    *,
+    flip_test: bool,
+    root_relative: bool = True,
+    root_joint: int = 0,
+    joint_layout: str | None = "h36m17",
+    action_of: Callable[[str], str] | None = None,
+) -> dict[str, Any]:
     """Errors of a whole test set, per action and overall, in millimetres, with a written protocol.
 
-    results: one record per test sequence, a mapping with ``action`` (str), ``subject`` (str), ``pred``
-        and ``target`` ((T, J, 3) metres, same shape, finite).
-    flip_test: whether the caller averaged the prediction with that of the horizontally flipped input
-        (test-time augmentation). Not applied here, only recorded in the protocol, so it is required.
+    results: one record per test sequence, a mapping with ``action`` (str), ``subject`` (str),
+        ``pred`` and ``target`` ((T, J, 3) metres, same shape, finite).
+    flip_test: whether the caller averaged the prediction with that of the horizontally flipped
+        input (test-time augmentation). Not applied here, only recorded in the protocol, so it is
+        required.
     root_relative: subtract joint ``root_joint`` from pred and target in every frame before every
         metric (VideoPose3D's evaluation: the root's own error is then 0 and it still counts in the
         mean over J joints). With False, pred and target are used as given.
-    joint_layout: name of the joint order (``dilpose.skeleton.get``); J must match it. None: unchecked.
+    joint_layout: name of the joint order (``dilpose.skeleton.get``); J must match it. None:
+        unchecked.
     action_of: maps a record's action to the action it is pooled under; default: the name as given.
         Pass :func:`h36m_action_base` for Human3.6M so that "Directions" and "Directions 1" pool.
 
     Returns ``{metric: {"per_action": {action: mm}, "action_mean": mm, "frame_mean": mm,
     "num_frames": {action: n}}`` for metric in :data:`METRICS`, plus ``"protocol"`` (a dict of words
-    and settings). per_action pools the frames of all sequences (all subjects) of an action and takes
-    their mean; action_mean is the unweighted mean of per_action (VideoPose3D's reported number);
-    frame_mean is the mean over every frame of the test set (MMPose's). For mpjve, frames are
-    velocity frames (T-1 per sequence); an action whose sequences all have T = 1 gets NaN there and is
-    left out of action_mean.
+    and settings). per_action pools the frames of all sequences (all subjects) of an action and
+    takes their mean; action_mean is the unweighted mean of per_action (VideoPose3D's reported
+    number); frame_mean is the mean over every frame of the test set (MMPose's). For mpjve, frames
+    are velocity frames (T-1 per sequence); an action whose sequences all have T = 1 gets NaN there
+    and is left out of action_mean.
     """
     if len(results) == 0:
         raise DataError("evaluate", "no results to evaluate")
@@ -359,17 +385,21 @@ def evaluate(results: Sequence[Mapping[str, Any]], *, flip_test: bool, root_rela
         pred = np.asarray(rec["pred"], dtype=np.float64)
         target = np.asarray(rec["target"], dtype=np.float64)
         if pred.shape != target.shape or pred.ndim != 3 or pred.shape[-1] != 3 or pred.shape[0] < 1:
-            raise DataError(src, f"pred {pred.shape} and target {target.shape} must both be (T, J, 3), T >= 1")
+            raise DataError(
+                src, f"pred {pred.shape} and target {target.shape} must both be (T, J, 3), T >= 1"
+            )
         if expected_j is not None and pred.shape[1] != expected_j:
-            raise DataError(src, f"{pred.shape[1]} joints, but layout {joint_layout} has {expected_j}")
+            raise DataError(
+                src, f"{pred.shape[1]} joints, but layout {joint_layout} has {expected_j}"
+            )
         if num_joints is not None and pred.shape[1] != num_joints:
             raise DataError(src, f"{pred.shape[1]} joints, earlier records had {num_joints}")
         if not (np.isfinite(pred).all() and np.isfinite(target).all()):
             raise DataError(src, "pred or target has non-finite values")
         num_joints = pred.shape[1]
         if root_relative:
-            pred = pred - pred[:, root_joint:root_joint + 1]
-            target = target - target[:, root_joint:root_joint + 1]
+            pred = pred - pred[:, root_joint : root_joint + 1]
+            target = target - target[:, root_joint : root_joint + 1]
         action = group(str(rec["action"]))
         subjects.add(str(rec["subject"]))
         p, t = torch.from_numpy(pred), torch.from_numpy(target)
@@ -400,17 +430,25 @@ def evaluate(results: Sequence[Mapping[str, Any]], *, flip_test: bool, root_rela
     else:
         joints = f"{num_joints} joints, order not stated"
     if root_relative:
-        joints += (f"; root-relative: joint {root_joint} is subtracted from pred and from target in every "
-                   f"frame before every metric, so its own error is 0 and it still counts as one of the "
-                   f"{num_joints} joints averaged")
+        joints += (
+            f"; root-relative: joint {root_joint} is subtracted from pred and from target in every "
+            f"frame before every metric, so its own error is 0 and it still counts as one of the "
+            f"{num_joints} joints averaged"
+        )
     else:
         joints += "; positions used as given (no root centring)"
     out["protocol"] = {
         "metrics": dict(_METRIC_WORDS),
-        "units": "millimetres (inputs in metres, multiplied by 1000); MPJVE in millimetres per frame",
+        "units": (
+            "millimetres (inputs in metres, multiplied by 1000); MPJVE in millimetres per frame"
+        ),
         "averaging": {
-            "per_action": "frames of all sequences (all subjects) of one action pooled, then the mean",
-            "action_mean": "unweighted mean of the per-action values over actions (VideoPose3D's protocol)",
+            "per_action": (
+                "frames of all sequences (all subjects) of one action pooled, then the mean"
+            ),
+            "action_mean": (
+                "unweighted mean of the per-action values over actions (VideoPose3D's protocol)"
+            ),
             "frame_mean": "mean over every frame of every sequence (MMPose's protocol)",
         },
         "joints": joints,
@@ -419,10 +457,16 @@ def evaluate(results: Sequence[Mapping[str, Any]], *, flip_test: bool, root_rela
         "root_relative": root_relative,
         "root_joint": root_joint if root_relative else None,
         "flip_test": bool(flip_test),
-        "flip_test_note": "test-time horizontal-flip averaging is done (or not) by the caller before "
-                          "evaluate(); this field only records what the caller said",
-        "action_grouping": ("records' action names as given" if action_of is None else
-                            f"records' action names mapped by {getattr(action_of, '__name__', repr(action_of))}"),
+        "flip_test_note": (
+            "test-time horizontal-flip averaging is done (or not) by the caller before "
+            "evaluate(); this field only records what the caller said"
+        ),
+        "action_grouping": (
+            "records' action names as given"
+            if action_of is None
+            else "records' action names mapped by "
+            f"{getattr(action_of, '__name__', repr(action_of))}"
+        ),
         "num_sequences": len(results),
         "subjects": sorted(subjects),
         "actions": list(out["mpjpe"]["per_action"]),
@@ -439,10 +483,22 @@ from .paper import PAPER_TABLE_I, TABLE_I_COLUMNS  # noqa: E402
 #: Human3.6M action names as VideoPose3D's files spell them (after :func:`h36m_action_base`) -> the
 #: Table I column. S1 spells two actions differently ("TakingPhoto", "WalkingDog").
 H36M_ACTION_COLUMNS: dict[str, str] = {
-    "Directions": "Dir.", "Discussion": "Disc.", "Eating": "Eat", "Greeting": "Greet",
-    "Phoning": "Phone", "Photo": "Photo", "TakingPhoto": "Photo", "Posing": "Posing",
-    "Purchases": "Purch.", "Sitting": "Sit", "SittingDown": "SitD.", "Smoking": "Smoke",
-    "Waiting": "Wait", "WalkDog": "WalkD.", "WalkingDog": "WalkD.", "Walking": "Walk",
+    "Directions": "Dir.",
+    "Discussion": "Disc.",
+    "Eating": "Eat",
+    "Greeting": "Greet",
+    "Phoning": "Phone",
+    "Photo": "Photo",
+    "TakingPhoto": "Photo",
+    "Posing": "Posing",
+    "Purchases": "Purch.",
+    "Sitting": "Sit",
+    "SittingDown": "SitD.",
+    "Smoking": "Smoke",
+    "Waiting": "Wait",
+    "WalkDog": "WalkD.",
+    "WalkingDog": "WalkD.",
+    "Walking": "Walk",
     "WalkTogether": "WalkT.",
 }
 
@@ -452,15 +508,19 @@ _NOT_COMPARABLE = " [published, Human3.6M — not comparable]"
 
 
 def h36m_action_column(action: str) -> str:
-    """Table I column of a Human3.6M action name ("Directions 1" -> "Dir."); DataError if unknown."""
+    """Table I column of a Human3.6M action name ("Directions 1" -> "Dir."); DataError if
+    unknown."""
     base = h36m_action_base(action)
     if base not in H36M_ACTION_COLUMNS:
-        raise DataError("table_i", f"unknown Human3.6M action {action!r}; known: {sorted(H36M_ACTION_COLUMNS)}")
+        raise DataError(
+            "table_i", f"unknown Human3.6M action {action!r}; known: {sorted(H36M_ACTION_COLUMNS)}"
+        )
     return H36M_ACTION_COLUMNS[base]
 
 
 def _is_h36m(dataset: str) -> bool:
-    """Whether ``dataset`` (a registered name or alias, any case) has Human3.6M's actions, Table I's columns."""
+    """Whether ``dataset`` (a registered name or alias, any case) has Human3.6M's actions, Table I's
+    columns."""
     from . import datasets
 
     spec = datasets.find(dataset.lower())
@@ -481,7 +541,8 @@ def table_i(per_action: Mapping[str, float], dataset: str) -> pd.DataFrame:
         mean); row "dilpose (measured)", then the paper's and VideoPose3D's published Human3.6M
         averages as rows labelled "[published, Human3.6M — not comparable]", NaN under the actions.
 
-    ``df.columns.name`` says what the numbers are and on which data; ``df.attrs["dataset"]`` holds it.
+    ``df.columns.name`` says what the numbers are and on which data; ``df.attrs["dataset"]`` holds
+    it.
     """
     if not per_action:
         raise DataError("table_i", "no measured actions")
@@ -491,8 +552,11 @@ def table_i(per_action: Mapping[str, float], dataset: str) -> pd.DataFrame:
         for action, value in per_action.items():
             col = h36m_action_column(action)
             if col in measured:
-                raise DataError("table_i", f"actions {sources[col]!r} and {action!r} both map to column "
-                                           f"{col!r}; pool them in evaluate(action_of=h36m_action_base)")
+                raise DataError(
+                    "table_i",
+                    f"actions {sources[col]!r} and {action!r} both map to column "
+                    f"{col!r}; pool them in evaluate(action_of=h36m_action_base)",
+                )
             measured[col], sources[col] = float(value), action
         actions = TABLE_I_COLUMNS[:-1]
         values = [measured.get(c, float("nan")) for c in actions]
@@ -509,8 +573,8 @@ def table_i(per_action: Mapping[str, float], dataset: str) -> pd.DataFrame:
         rows = {
             MEASURED_ROW: values + [float(np.mean(values))],
             "Ours" + _NOT_COMPARABLE: nan_row + [PAPER_TABLE_I["Ours"]["Avg"]],
-            "Pavlo et al. [11] CVPR'19" + _NOT_COMPARABLE:
-                nan_row + [PAPER_TABLE_I["Pavlo et al. [11] CVPR'19"]["Avg"]],
+            "Pavlo et al. [11] CVPR'19" + _NOT_COMPARABLE: nan_row
+            + [PAPER_TABLE_I["Pavlo et al. [11] CVPR'19"]["Avg"]],
         }
         df = pd.DataFrame.from_dict(rows, orient="index", columns=actions + ["Avg"])
         df.columns.name = f"MPJPE (mm), {dataset}"
@@ -522,13 +586,17 @@ def table_i_markdown(per_action: Mapping[str, float], dataset: str, digits: int 
     """:func:`table_i` as a Markdown table (NaN shown as "–"), with a note when not on Human3.6M."""
     df = table_i(per_action, dataset)
     fmt = lambda v: "–" if pd.isna(v) else f"{v:.{digits}f}"  # noqa: E731
-    lines = ["| " + " | ".join([str(df.columns.name)] + [str(c) for c in df.columns]) + " |",
-             "|" + "---|" * (len(df.columns) + 1)]
+    lines = [
+        "| " + " | ".join([str(df.columns.name)] + [str(c) for c in df.columns]) + " |",
+        "|" + "---|" * (len(df.columns) + 1),
+    ]
     for name, row in df.iterrows():
         lines.append("| " + " | ".join([str(name)] + [fmt(v) for v in row]) + " |")
     if not _is_h36m(dataset):
         lines.append("")
-        lines.append(f"Measured on {dataset}. Rows marked 'published, Human3.6M — not comparable' are the "
-                     f"action-wise averages the paper reports on Human3.6M (Table I); they are a different "
-                     f"dataset and cannot be compared with the measured row.")
+        lines.append(
+            f"Measured on {dataset}. Rows marked 'published, Human3.6M — not comparable' are the "
+            f"action-wise averages the paper reports on Human3.6M (Table I); they are a different "
+            f"dataset and cannot be compared with the measured row."
+        )
     return "\n".join(lines) + "\n"

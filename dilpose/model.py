@@ -3,11 +3,12 @@
 Architecture (the paper's network, the same design as VideoPose3D's temporal model)::
 
     (N, T, J_in, 2) --expand: conv(w0) BN ReLU reg--> C channels
-                    --B residual blocks: [conv(w_b, dilation d_b) BN ReLU reg, conv(1) BN ReLU reg] + skip
+                    --B residual blocks:
+                        [conv(w_b, dilation d_b) BN ReLU reg, conv(1) BN ReLU reg] + skip
                     --shrink: conv(1) with bias--> (N, T', J_out, 3) metres
 
-with ``d_b = w_0 * ... * w_{b-1}`` (3, 9, 27, 81 for widths 3,3,3,3,3) so that the receptive field is
-``prod(filter_widths)`` frames (243).
+with ``d_b = w_0 * ... * w_{b-1}`` (3, 9, 27, 81 for widths 3,3,3,3,3) so that the receptive field
+is ``prod(filter_widths)`` frames (243).
 
 Two forward paths share one set of weights (identical ``state_dict`` keys and shapes):
 
@@ -28,8 +29,8 @@ Regularisers
 Every ``BN -> ReLU`` is followed by a *regulariser slot*, filled by the regulariser that
 ``ModelConfig.regularizer`` names (``dropout(p=0.25)`` by default), built by
 :func:`dilpose.regularizers.build` as a factory ``channels -> nn.Module``. Because the name and
-parameters are part of the config, checkpoints record them and a loaded model gets the regulariser it
-was trained with. The module receives a tensor whose **dim 1 is the channel axis**,
+parameters are part of the config, checkpoints record them and a loaded model gets the regulariser
+it was trained with. The module receives a tensor whose **dim 1 is the channel axis**,
 the same contract as :class:`torch.nn.BatchNorm1d`: ``(N, C, T)`` in the whole-sequence path and
 ``(N * T', C)`` in the strided path. A per-channel module (a pruning mask, say) therefore only needs
 to broadcast over dim 1.
@@ -37,10 +38,10 @@ to broadcast over dim 1.
 Causal mode
 -----------
 A window of ``receptive_field`` frames always gives one output. In the symmetric model that output
-belongs to the window's centre frame; with ``causal=True`` it belongs to the window's *last* frame, so
-the skip connections take the right-aligned (latest) frames instead of the centred ones. The data
-pipeline pads a clip with ``pad + causal_shift`` frames on the left and ``pad - causal_shift`` on the
-right (:meth:`ModelConfig.padding`), where ``pad = (receptive_field - 1) // 2`` and
+belongs to the window's centre frame; with ``causal=True`` it belongs to the window's *last* frame,
+so the skip connections take the right-aligned (latest) frames instead of the centred ones. The data
+pipeline pads a clip with ``pad + causal_shift`` frames on the left and ``pad - causal_shift`` on
+the right (:meth:`ModelConfig.padding`), where ``pad = (receptive_field - 1) // 2`` and
 ``causal_shift = pad`` when causal (0 otherwise): output t then depends on input frames
 ``t - receptive_field + 1 .. t`` only.
 """
@@ -77,8 +78,8 @@ class ModelConfig:
             train faster and are used by the tests.
         causal: predict each frame from past frames only (real-time use); see the module docstring.
         regularizer: what fills the regulariser slots, by name and parameters (a
-            :class:`~dilpose.regularizers.Regularizer`, its text form ``"dropout(p=0.25)"`` or a dict);
-            dropout with p = 0.25 as in the paper by default.
+            :class:`~dilpose.regularizers.Regularizer`, its text form ``"dropout(p=0.25)"`` or a
+            dict); dropout with p = 0.25 as in the paper by default.
     """
 
     in_joints: int = 17
@@ -94,13 +95,18 @@ class ModelConfig:
             self.regularizer = regularizers.validate(self.regularizer)  # defaults filled in
         except ConfigError as e:
             raise ValueError(f"ModelConfig.regularizer: {e}") from None
-        # Accept a list (from JSON or argparse) but store a tuple so the config stays hashable/comparable.
+        # Accept a list (from JSON or argparse) but store a tuple so the config stays
+        # hashable/comparable.
         self.filter_widths = tuple(int(w) for w in self.filter_widths)
         if not self.filter_widths:
-            raise ValueError("ModelConfig.filter_widths must name at least one width (the expand layer)")
+            raise ValueError(
+                "ModelConfig.filter_widths must name at least one width (the expand layer)"
+            )
         bad = [w for w in self.filter_widths if w < 1 or w % 2 == 0]
         if bad:
-            raise ValueError(f"ModelConfig.filter_widths must be positive odd integers, got {self.filter_widths}")
+            raise ValueError(
+                f"ModelConfig.filter_widths must be positive odd integers, got {self.filter_widths}"
+            )
         for name in ("in_joints", "in_features", "out_joints", "channels"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
@@ -136,7 +142,9 @@ class ModelConfig:
         return batches.padding(self.receptive_field(), self.causal)
 
 
-def strided_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+def strided_conv1d(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """Convolution with stride = kernel width on channel-last input, as a single matrix product.
 
     Equals ``F.conv1d(x.transpose(1, 2), weight, bias, stride=w).transpose(1, 2)`` when L is a
@@ -192,8 +200,15 @@ class ConvUnit(nn.Module):
         strided: which path this unit belongs to.
     """
 
-    def __init__(self, c_in: int, c_out: int, width: int, dilation: int, regularizer: RegularizerFactory,
-                 strided: bool):
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        width: int,
+        dilation: int,
+        regularizer: RegularizerFactory,
+        strided: bool,
+    ):
         super().__init__()
         self.width = width
         self.dilation = dilation
@@ -233,8 +248,15 @@ class ResidualBlock(nn.Module):
         strided: which path (and so which layout, see :class:`ConvUnit`) this block belongs to.
     """
 
-    def __init__(self, channels: int, width: int, dilation: int, causal: bool, regularizer: RegularizerFactory,
-                 strided: bool):
+    def __init__(
+        self,
+        channels: int,
+        width: int,
+        dilation: int,
+        causal: bool,
+        regularizer: RegularizerFactory,
+        strided: bool,
+    ):
         super().__init__()
         self.width = width
         self.dilation = dilation
@@ -252,7 +274,7 @@ class ResidualBlock(nn.Module):
             return x.reshape(n, length // w, w, c)[:, :, pick]
         crop = (w - 1) * self.dilation
         start = crop if self.causal else crop // 2
-        return x[:, :, start:x.shape[2] - crop + start]
+        return x[:, :, start : x.shape[2] - crop + start]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.skip(x) + self.pointwise(self.temporal(x))
@@ -268,7 +290,9 @@ class _TemporalBase(nn.Module):
         self.cfg = cfg
         make_reg = regularizers.build(cfg.regularizer)
         widths, c = cfg.filter_widths, cfg.channels
-        self.expand = ConvUnit(cfg.in_joints * cfg.in_features, c, widths[0], 1, make_reg, self.strided)
+        self.expand = ConvUnit(
+            cfg.in_joints * cfg.in_features, c, widths[0], 1, make_reg, self.strided
+        )
         self.blocks = nn.ModuleList(
             ResidualBlock(c, w, d, cfg.causal, make_reg, self.strided)
             for w, d in zip(widths[1:], cfg.dilations())
@@ -282,23 +306,29 @@ class _TemporalBase(nn.Module):
         cfg = self.cfg
         want = f"(N, T, {cfg.in_joints}, {cfg.in_features})"
         if not isinstance(x, torch.Tensor):
-            raise ValueError(f"{type(self).__name__} expects a tensor of shape {want}, got {type(x).__name__}")
+            raise ValueError(
+                f"{type(self).__name__} expects a tensor of shape {want}, got {type(x).__name__}"
+            )
         if x.dim() != 4 or x.shape[2] != cfg.in_joints or x.shape[3] != cfg.in_features:
-            raise ValueError(f"{type(self).__name__} expects input of shape {want}, got {tuple(x.shape)}")
+            raise ValueError(
+                f"{type(self).__name__} expects input of shape {want}, got {tuple(x.shape)}"
+            )
         if not x.is_floating_point():
             raise ValueError(f"{type(self).__name__} expects floating-point input, got {x.dtype}")
         rf = self.receptive_field()
         if x.shape[1] < rf:
-            raise ValueError(f"{type(self).__name__} needs at least receptive_field = {rf} frames, got T = "
-                             f"{x.shape[1]}; pad the sequence by cfg.padding() = {self.cfg.padding()} frames")
+            raise ValueError(
+                f"{type(self).__name__} needs at least receptive_field = {rf} frames, got T = "
+                f"{x.shape[1]}; pad the sequence by cfg.padding() = {self.cfg.padding()} frames"
+            )
 
 
 class TemporalModel(_TemporalBase):
     """Whole-sequence path: dilated convolutions over a padded clip.
 
     Args:
-        cfg: the architecture, regulariser included (``cfg.regularizer`` fills the 1 + 2B slots, each
-            with ``cfg.channels``; a slot module is called with (N, C, T)).
+        cfg: the architecture, regulariser included (``cfg.regularizer`` fills the 1 + 2B slots,
+            each with ``cfg.channels``; a slot module is called with (N, C, T)).
 
     Forward:
         x: (N, T, J_in, in_features) 2D keypoints, T >= receptive_field.
@@ -341,8 +371,10 @@ class TemporalModelStrided(_TemporalBase):
         n, t = x.shape[:2]
         rf = self.receptive_field()
         if t % rf != 0:
-            raise ValueError(f"TemporalModelStrided needs T to be a multiple of receptive_field = {rf} "
-                             f"(one output per window), got T = {t}")
+            raise ValueError(
+                f"TemporalModelStrided needs T to be a multiple of receptive_field = {rf} "
+                f"(one output per window), got T = {t}"
+            )
         h = self.expand(x.reshape(n, t, -1))  # (N, T / w0, C) channel-last
         for block in self.blocks:
             h = block(h)
@@ -351,7 +383,8 @@ class TemporalModelStrided(_TemporalBase):
 
 
 def set_bn_momentum(model: nn.Module, momentum: float) -> None:
-    """Set the running-statistics momentum of every BatchNorm layer (the paper decays it in training)."""
+    """Set the running-statistics momentum of every BatchNorm layer (the paper decays it in
+    training)."""
     for module in model.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.momentum = momentum
@@ -385,15 +418,19 @@ def fold_batchnorm(model: _TemporalBase) -> _TemporalBase:
     """An inference-only copy with each BatchNorm folded into the conv before it.
 
     Every conv gets ``weight * gamma / sqrt(var + eps)`` and a bias ``beta - mean * gamma /
-    sqrt(var + eps)``; BN layers and dropout regularisers become ``nn.Identity``. The copy is in eval
-    mode with gradients off and gives the same outputs as ``model.eval()`` (up to float rounding);
-    its state_dict has conv biases and no BN entries, so it is not meant for training or saving.
+    sqrt(var + eps)``; BN layers and dropout regularisers become ``nn.Identity``. The copy is in
+    eval mode with gradients off and gives the same outputs as ``model.eval()`` (up to float
+    rounding); its state_dict has conv biases and no BN entries, so it is not meant for training or
+    saving.
 
     Args:
         model: a :class:`TemporalModel` or :class:`TemporalModelStrided` (left unchanged).
     """
     if not isinstance(model, _TemporalBase):
-        raise ValueError(f"fold_batchnorm expects a TemporalModel or TemporalModelStrided, got {type(model).__name__}")
+        raise ValueError(
+            "fold_batchnorm expects a TemporalModel or TemporalModelStrided, "
+            f"got {type(model).__name__}"
+        )
     folded = copy.deepcopy(model).eval()
     for module in folded.modules():
         if isinstance(module, ConvUnit):

@@ -27,8 +27,27 @@ import numpy as np
 from .errors import DataError
 
 #: COCO's per-keypoint OKS sigmas (COCO-17 order).
-OKS_SIGMA = np.array([0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072, 0.062, 0.062,
-                      0.107, 0.107, 0.087, 0.087, 0.089, 0.089])
+OKS_SIGMA = np.array(
+    [
+        0.026,
+        0.025,
+        0.025,
+        0.035,
+        0.035,
+        0.079,
+        0.079,
+        0.072,
+        0.072,
+        0.062,
+        0.062,
+        0.107,
+        0.107,
+        0.087,
+        0.087,
+        0.089,
+        0.089,
+    ]
+)
 
 #: COCO-17 limbs that a detector may swap left/right as a unit.
 COCO_SWAP_LIMBS = (((5, 7, 9), (6, 8, 10)), ((11, 13, 15), (12, 14, 16)))
@@ -38,19 +57,23 @@ COCO_SWAP_LIMBS = (((5, 7, 9), (6, 8, 10)), ((11, 13, 15), (12, 14, 16)))
 class NoiseConfig:
     """Detector noise parameters. Rates are per joint (or per limb) per frame, at 50 Hz."""
 
-    jitter_scale: float = 0.2        # sigma_j = scale * person height (px) * OKS sigma_j: ~5 px at 1000 px
-    temporal_rho: float = 0.7        # AR(1) correlation of the jitter between consecutive frames
-    outlier_rate: float = 0.004      # start of a low-confidence burst, per joint per frame
-    outlier_scale: float = 6.0       # an outlier's displacement, in units of that joint's jitter sigma
-    missing_rate: float = 0.002      # start of a missed-detection burst, per joint per frame
-    swap_rate: float = 0.0015        # start of a left/right limb swap, per limb pair per frame
-    burst_frames: float = 5.0        # mean burst length (geometric), frames
+    jitter_scale: float = (
+        0.2  # sigma_j = scale * person height (px) * OKS sigma_j: ~5 px at 1000 px
+    )
+    temporal_rho: float = 0.7  # AR(1) correlation of the jitter between consecutive frames
+    outlier_rate: float = 0.004  # start of a low-confidence burst, per joint per frame
+    outlier_scale: float = 6.0  # an outlier's displacement, in units of that joint's jitter sigma
+    missing_rate: float = 0.002  # start of a missed-detection burst, per joint per frame
+    swap_rate: float = 0.0015  # start of a left/right limb swap, per limb pair per frame
+    burst_frames: float = 5.0  # mean burst length (geometric), frames
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _bursts(rng: np.random.Generator, shape: tuple[int, ...], rate: float, mean_len: float) -> np.ndarray:
+def _bursts(
+    rng: np.random.Generator, shape: tuple[int, ...], rate: float, mean_len: float
+) -> np.ndarray:
     """Boolean mask (T, ...) of bursts: starts ~ Bernoulli(rate) per frame, lengths ~ Geometric."""
     T = shape[0]
     mask = np.zeros(shape, dtype=bool)
@@ -61,27 +84,32 @@ def _bursts(rng: np.random.Generator, shape: tuple[int, ...], rate: float, mean_
     return mask
 
 
-def apply_detector_noise(clean: np.ndarray, rng: np.random.Generator, config: NoiseConfig = NoiseConfig()):
+def apply_detector_noise(
+    clean: np.ndarray, rng: np.random.Generator, config: NoiseConfig = NoiseConfig()
+):
     """Corrupt clean COCO-17 keypoints like a 2D detector would.
 
-    clean: (T, 17, 2) pixels. Returns ``(keypoints, scores, events)``: keypoints (T, 17, 2) pixels with
-    NaN where a joint was missed, scores (T, 17) in [0, 1], and events, a dict of boolean masks
+    clean: (T, 17, 2) pixels. Returns ``(keypoints, scores, events)``: keypoints (T, 17, 2) pixels
+    with NaN where a joint was missed, scores (T, 17) in [0, 1], and events, a dict of boolean masks
     ``outlier`` (T, 17), ``missing`` (T, 17) and ``swapped`` (T, 17).
     """
     clean = np.asarray(clean, dtype=np.float64)
     if clean.ndim != 3 or clean.shape[1:] != (17, 2):
-        raise DataError("apply_detector_noise", f"expected clean COCO-17 keypoints (T, 17, 2), got {clean.shape}")
+        raise DataError(
+            "apply_detector_noise",
+            f"expected clean COCO-17 keypoints (T, 17, 2), got {clean.shape}",
+        )
     T = clean.shape[0]
     # Person height in pixels per frame (bounding-box height), smoothed: the detector's scale.
     height = np.ptp(clean[..., 1], axis=1)
     height = np.maximum(height, 1.0)
-    sigma = config.jitter_scale * height[:, None] * OKS_SIGMA[None, :]          # (T, 17) px
+    sigma = config.jitter_scale * height[:, None] * OKS_SIGMA[None, :]  # (T, 17) px
 
     # 1. AR(1) jitter with stationary unit variance, scaled by sigma.
     white = rng.standard_normal((T, 17, 2))
     jitter = np.empty_like(white)
     jitter[0] = white[0]
-    a, b = config.temporal_rho, np.sqrt(1.0 - config.temporal_rho ** 2)
+    a, b = config.temporal_rho, np.sqrt(1.0 - config.temporal_rho**2)
     for t in range(1, T):
         jitter[t] = a * jitter[t - 1] + b * white[t]
     noisy = clean + jitter * sigma[..., None]
@@ -90,7 +118,9 @@ def apply_detector_noise(clean: np.ndarray, rng: np.random.Generator, config: No
     outlier = _bursts(rng, (T, 17), config.outlier_rate, config.burst_frames)
     direction = rng.standard_normal((17, 2))
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
-    noisy = np.where(outlier[..., None], noisy + config.outlier_scale * sigma[..., None] * direction, noisy)
+    noisy = np.where(
+        outlier[..., None], noisy + config.outlier_scale * sigma[..., None] * direction, noisy
+    )
 
     # 4. Left/right limb swaps (before missing joints, so a swapped limb can also be missed).
     swapped = np.zeros((T, 17), dtype=bool)
@@ -105,7 +135,9 @@ def apply_detector_noise(clean: np.ndarray, rng: np.random.Generator, config: No
 
     # Scores fall with the displacement relative to the joint's own sigma (a heatmap-peak proxy);
     # swaps keep a confident score because the detector does not know it swapped.
-    err = np.linalg.norm(np.where(swapped[..., None], 0.0, noisy - clean), axis=-1) / np.maximum(sigma, 1e-9)
+    err = np.linalg.norm(np.where(swapped[..., None], 0.0, noisy - clean), axis=-1) / np.maximum(
+        sigma, 1e-9
+    )
     scores = 0.97 * np.exp(-0.5 * (err / 3.0) ** 2) + rng.uniform(-0.03, 0.03, size=(T, 17))
     scores = np.clip(scores, 0.01, 1.0)
 
@@ -116,8 +148,12 @@ def apply_detector_noise(clean: np.ndarray, rng: np.random.Generator, config: No
     return noisy, scores, {"outlier": outlier, "missing": missing, "swapped": swapped}
 
 
-def fill_gaps(keypoints: np.ndarray, scores: np.ndarray | None = None, max_gap: int | None = None,
-              source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
+def fill_gaps(
+    keypoints: np.ndarray,
+    scores: np.ndarray | None = None,
+    max_gap: int | None = None,
+    source: str = "keypoints",
+) -> tuple[np.ndarray, np.ndarray]:
     """Fill missing joints (NaN) by linear interpolation over time, per joint and coordinate.
 
     keypoints: (T, J, 2). Leading/trailing gaps take the nearest detected value. Returns the filled
@@ -132,7 +168,9 @@ def fill_gaps(keypoints: np.ndarray, scores: np.ndarray | None = None, max_gap: 
     if scores is not None:
         scores = np.asarray(scores)
         if scores.shape != missing.shape:
-            raise DataError(source, f"scores shape {scores.shape} does not match keypoints {keypoints.shape}")
+            raise DataError(
+                source, f"scores shape {scores.shape} does not match keypoints {keypoints.shape}"
+            )
     T = len(keypoints)
     t = np.arange(T)
     for j in range(keypoints.shape[1]):
@@ -147,8 +185,11 @@ def fill_gaps(keypoints: np.ndarray, scores: np.ndarray | None = None, max_gap: 
             longest = int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
             if longest > max_gap:
                 first = int(np.flatnonzero(gap)[0])
-                raise DataError(source, f"joint {j} is missing for {longest} consecutive frames "
-                                        f"(first missing frame {first}); at most {max_gap} are interpolated")
+                raise DataError(
+                    source,
+                    f"joint {j} is missing for {longest} consecutive frames "
+                    f"(first missing frame {first}); at most {max_gap} are interpolated",
+                )
         for c in range(2):
             keypoints[gap, j, c] = np.interp(t[gap], t[~gap], keypoints[~gap, j, c])
     return keypoints, missing

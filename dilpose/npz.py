@@ -2,17 +2,17 @@
 
 ``np.load`` with pickles allowed hands a member's pickle to Python's unpickler, which can call
 any importable function: a crafted "keypoints" file could run a command. VideoPose3D's 2D and 3D
-files do store pickled objects (nested dicts of arrays in a 0-d object array), so they cannot be read
-with ``allow_pickle=False`` either. This module reads every member itself:
+files do store pickled objects (nested dicts of arrays in a 0-d object array), so they cannot be
+read with ``allow_pickle=False`` either. This module reads every member itself:
 
 * the zip directory is checked first (a member's declared size is bounded, and so is its
   compression ratio, so a small zip bomb cannot expand to gigabytes);
 * a plain array member is parsed from its ``.npy`` header and must hold exactly the bytes its shape
   and dtype say (a header that claims ``(10**12,)`` is refused, not allocated);
-* a member with Python objects is unpickled by :class:`RestrictedUnpickler`, which builds only dicts,
-  lists, tuples, strings, bytes, numbers, booleans, ``None``, numpy arrays, numpy scalars and dtypes.
-  Any other global (``os.system``, ``builtins.eval``, a class of some package, ...) is refused with a
-  :class:`~dilpose.errors.DataError` before it is imported or called.
+* a member with Python objects is unpickled by :class:`RestrictedUnpickler`, which builds only
+  dicts, lists, tuples, strings, bytes, numbers, booleans, ``None``, numpy arrays, numpy scalars and
+  dtypes. Any other global (``os.system``, ``builtins.eval``, a class of some package, ...) is
+  refused with a :class:`~dilpose.errors.DataError` before it is imported or called.
 
 Everything that goes wrong is a :class:`~dilpose.errors.DataError` naming the file and the member.
 """
@@ -66,8 +66,9 @@ class _NdarrayToken:
     def __call__(self, shape, dtype=float, *args, **kwargs):
         nbytes = _nbytes(shape, dtype)
         if nbytes is None or nbytes > self.budget:
-            raise pickle.UnpicklingError(f"refusing an array of shape {shape!r} ({dtype!r}) larger than "
-                                         "the file")
+            raise pickle.UnpicklingError(
+                f"refusing an array of shape {shape!r} ({dtype!r}) larger than the file"
+            )
         return np.ndarray(shape, dtype, *args, **kwargs)
 
 
@@ -117,9 +118,12 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return self._allowed[(module, name)]
         except (KeyError, TypeError):
-            raise DataError(self.source, f"refused to unpickle {module}.{name}: the file may only hold dicts, "
-                                         "lists, strings, numbers and numpy arrays (a pickle that names other "
-                                         "code could run it)") from None
+            raise DataError(
+                self.source,
+                f"refused to unpickle {module}.{name}: the file may only hold dicts, "
+                "lists, strings, numbers and numpy arrays (a pickle that names other "
+                "code could run it)",
+            ) from None
 
     def persistent_load(self, pid):
         raise DataError(self.source, "refused to unpickle a persistent id: not a numpy pickle")
@@ -156,15 +160,24 @@ def unpickle(data: bytes, source: str | Path, budget: int | None = None) -> Any:
 def _check_member(path: Path, info: zipfile.ZipInfo, max_bytes: int) -> None:
     name = info.filename
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise DataError(path, f"member {name!r} uses zip compression method {info.compress_type}; "
-                              "npz files are stored or deflated")
+        raise DataError(
+            path,
+            f"member {name!r} uses zip compression method {info.compress_type}; "
+            "npz files are stored or deflated",
+        )
     if info.file_size > max_bytes:
-        raise DataError(path, f"member {name!r} declares {info.file_size:,} bytes, more than the limit of "
-                              f"{max_bytes:,}")
+        raise DataError(
+            path,
+            f"member {name!r} declares {info.file_size:,} bytes, more than the limit of "
+            f"{max_bytes:,}",
+        )
     ratio_limit = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
     if info.file_size > max(info.compress_size, 1) * ratio_limit + 1024:
-        raise DataError(path, f"member {name!r} declares {info.file_size:,} bytes from {info.compress_size:,} "
-                              "compressed: not a real archive (forged sizes or a zip bomb)")
+        raise DataError(
+            path,
+            f"member {name!r} declares {info.file_size:,} bytes from {info.compress_size:,} "
+            "compressed: not a real archive (forged sizes or a zip bomb)",
+        )
 
 
 def _parse_npy(path: Path, member: str, data: bytes, allow_objects: bool) -> np.ndarray:
@@ -174,19 +187,29 @@ def _parse_npy(path: Path, member: str, data: bytes, allow_objects: bool) -> np.
     try:
         version = np.lib.format.read_magic(buf)
         if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(buf, max_header_size=_MAX_HEADER_BYTES)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(
+                buf, max_header_size=_MAX_HEADER_BYTES
+            )
         elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(buf, max_header_size=_MAX_HEADER_BYTES)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(
+                buf, max_header_size=_MAX_HEADER_BYTES
+            )
         else:
-            raise DataError(path, f"{where}: .npy format version {version} is not supported (1.0 or 2.0)")
+            raise DataError(
+                path, f"{where}: .npy format version {version} is not supported (1.0 or 2.0)"
+            )
     except DataError:
         raise
-    except Exception as e:  # ValueError for a bad magic or header; SyntaxError/TypeError from its dict
+    except (
+        Exception
+    ) as e:  # ValueError for a bad magic or header; SyntaxError/TypeError from its dict
         raise DataError(path, f"{where}: not a valid .npy array ({e})") from None
-    body = data[buf.tell():]
+    body = data[buf.tell() :]
     if dtype.hasobject:
         if not allow_objects:
-            raise DataError(path, f"{where} holds pickled Python objects; this file should hold plain arrays")
+            raise DataError(
+                path, f"{where} holds pickled Python objects; this file should hold plain arrays"
+            )
         arr = unpickle(body, f"{path} ({where})")
         if not isinstance(arr, np.ndarray):
             raise DataError(path, f"{where}: the pickle holds {type(arr).__name__}, not an array")
@@ -195,8 +218,11 @@ def _parse_npy(path: Path, member: str, data: bytes, allow_objects: bool) -> np.
     expected = count * dtype.itemsize
     if len(body) != expected:
         what = "truncated" if len(body) < expected else "has extra bytes"
-        raise DataError(path, f"{where} {what}: shape {shape} of {dtype} needs {expected:,} bytes, the file holds "
-                              f"{len(body):,}")
+        raise DataError(
+            path,
+            f"{where} {what}: shape {shape} of {dtype} needs {expected:,} bytes, the file holds "
+            f"{len(body):,}",
+        )
     try:
         arr = np.frombuffer(body, dtype=dtype, count=count)
         return arr.reshape(shape, order="F" if fortran else "C").copy()
@@ -204,13 +230,16 @@ def _parse_npy(path: Path, member: str, data: bytes, allow_objects: bool) -> np.
         raise DataError(path, f"{where}: cannot build the array ({e})") from None
 
 
-def load(path: str | Path, allow_objects: bool = False, max_member_bytes: int = MAX_MEMBER_BYTES,
-         ) -> dict[str, np.ndarray]:
+def load(
+    path: str | Path,
+    allow_objects: bool = False,
+    max_member_bytes: int = MAX_MEMBER_BYTES,
+) -> dict[str, np.ndarray]:
     """Read every array of an ``.npz`` file: ``{name: array}`` (names without ``.npy``).
 
     allow_objects: admit members with pickled objects (VideoPose3D's nested dicts), unpickled by
-    :class:`RestrictedUnpickler`. Without it such a member is an error. A 0-d object array is returned
-    as it is; ``value.item()`` gives the dict.
+    :class:`RestrictedUnpickler`. Without it such a member is an error. A 0-d object array is
+    returned as it is; ``value.item()`` gives the dict.
     Raises :class:`DataError` naming the file for a missing, truncated, forged or foreign file.
     """
     path = Path(path)
@@ -220,14 +249,18 @@ def load(path: str | Path, allow_objects: bool = False, max_member_bytes: int = 
         raise DataError(path, "is a directory, not an npz file")
     try:
         if not zipfile.is_zipfile(path):
-            raise DataError(path, "not a readable npz archive (truncated or foreign file: no zip directory)")
+            raise DataError(
+                path, "not a readable npz archive (truncated or foreign file: no zip directory)"
+            )
         out: dict[str, np.ndarray] = {}
         with zipfile.ZipFile(path) as z:
             infos = z.infolist()
             for info in infos:
                 _check_member(path, info, max_member_bytes)
             if sum(i.file_size for i in infos) > max_member_bytes:
-                raise DataError(path, f"members declare more than {max_member_bytes:,} bytes in all")
+                raise DataError(
+                    path, f"members declare more than {max_member_bytes:,} bytes in all"
+                )
             for info in infos:
                 if info.is_dir():
                     continue
@@ -240,10 +273,18 @@ def load(path: str | Path, allow_objects: bool = False, max_member_bytes: int = 
         return out
     except DataError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError) as e:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        EOFError,
+        NotImplementedError,
+        RuntimeError,
+    ) as e:
         # RuntimeError: an encrypted member; NotImplementedError: an unknown compression method.
         raise DataError(path, f"not a readable npz archive (truncated or corrupt): {e}") from None
     except zlib.error as e:
-        raise DataError(path, f"not a readable npz archive (corrupt compressed data): {e}") from None
+        raise DataError(
+            path, f"not a readable npz archive (corrupt compressed data): {e}"
+        ) from None
     except (OSError, ValueError) as e:
         raise DataError(path, f"cannot read npz archive: {e}") from None

@@ -7,10 +7,10 @@ the trainer optimises and checkpoints them with the lifting model) and one metho
     loss(net, batch, device) -> (scalar loss tensor, {"name": float, ...} to log)
 
 ``batch`` is a :class:`dilpose.batches.Batch` (labelled windows: 2D inputs and 3D targets) or, when
-the trainer was given unlabelled sequences, a :class:`dilpose.batches.MixedBatch` holding one labelled
-and one 2D-only batch. :class:`Supervised` is the paper's supervised MPJPE objective (§IV-B);
-notebook 04 adds the semi-supervised one (2D reprojection and the 1/depth-weighted trajectory loss of
-Eq. (1)) as another class here, and nothing in the trainer changes.
+the trainer was given unlabelled sequences, a :class:`dilpose.batches.MixedBatch` holding one
+labelled and one 2D-only batch. :class:`Supervised` is the paper's supervised MPJPE objective
+(§IV-B); notebook 04 adds the semi-supervised one (2D reprojection and the 1/depth-weighted
+trajectory loss of Eq. (1)) as another class here, and nothing in the trainer changes.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ class Objective:
         """Trainable modules besides the lifting model (optimised and checkpointed with it)."""
         return []
 
-    def loss(self, net: nn.Module, batch, device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+    def loss(
+        self, net: nn.Module, batch, device: torch.device
+    ) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
@@ -58,7 +60,9 @@ class Supervised(Objective):
 
     def loss(self, net, batch, device):
         if batch.targets is None:
-            raise ValueError("the supervised objective needs labelled batches (3D targets); got 2D-only windows")
+            raise ValueError(
+                "the supervised objective needs labelled batches (3D targets); got 2D-only windows"
+            )
         x = torch.from_numpy(batch.inputs).to(device, non_blocking=True)
         y = torch.from_numpy(batch.targets).to(device, non_blocking=True)
         loss = metrics.mpjpe(net(x), y)

@@ -30,7 +30,8 @@ def user_data_dir() -> Path:
 
 
 def reports_dir() -> Path:
-    """Root of the generated reports (``reports/`` in the repository unless ``DILPOSE_REPORTS`` is set)."""
+    """Root of the generated reports (``reports/`` in the repository unless ``DILPOSE_REPORTS`` is
+    set)."""
     return Path(os.environ.get("DILPOSE_REPORTS", REPO_ROOT / "reports")).resolve()
 
 

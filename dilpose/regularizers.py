@@ -1,10 +1,10 @@
 """Regularisers by name: what fills the model's regulariser slots, recorded with the model.
 
 Every ``BN -> ReLU`` of the temporal ConvNet is followed by a regulariser slot (see
-:mod:`dilpose.model`). Which module fills it is part of what a model *is*: a regulariser that acts at
-evaluation time (a pruning mask, say) changes the outputs of a trained model, so a checkpoint that did
-not say which regulariser it was trained with would be evaluated wrongly without an error. Hence a
-regulariser is a :class:`Regularizer` value, a name and its parameters, that
+:mod:`dilpose.model`). Which module fills it is part of what a model *is*: a regulariser that acts
+at evaluation time (a pruning mask, say) changes the outputs of a trained model, so a checkpoint
+that did not say which regulariser it was trained with would be evaluated wrongly without an error.
+Hence a regulariser is a :class:`Regularizer` value, a name and its parameters, that
 :class:`~dilpose.model.ModelConfig` carries and checkpoints store, and a registry turns it back into
 modules:
 
@@ -14,7 +14,8 @@ modules:
     'dropout(p=0.25)'
 
 Built in: ``dropout(p)`` (the paper's baseline, element-wise, inverted scaling) and ``none``.
-Notebook 03 registers the pruning layer with :func:`register` in its own module; nothing else changes.
+Notebook 03 registers the pruning layer with :func:`register` in its own module; nothing else
+changes.
 
 A slot's module receives a tensor whose **dim 1 is the channel axis** (``(N, C, T)`` in the
 whole-sequence path, ``(N * T', C)`` in the strided path), the contract of ``nn.BatchNorm1d``.
@@ -50,11 +51,19 @@ class Regularizer:
         if not isinstance(self.name, str) or not re.fullmatch(r"[a-z_][a-z0-9_]*", self.name):
             raise ConfigError(f"a regulariser name is a lower-case identifier, got {self.name!r}")
         if not isinstance(self.params, dict):
-            raise ConfigError(f"regulariser {self.name!r}: params should be a dict, got {type(self.params).__name__}")
+            raise ConfigError(
+                f"regulariser {self.name!r}: params should be a dict, "
+                f"got {type(self.params).__name__}"
+            )
         for key, value in self.params.items():
-            if not isinstance(key, str) or isinstance(value, (dict, list, tuple, set)) or \
-                    not isinstance(value, (int, float, str, bool, type(None))):
-                raise ConfigError(f"regulariser {self.name!r}: parameter {key!r} = {value!r} is not a plain value")
+            if (
+                not isinstance(key, str)
+                or isinstance(value, (dict, list, tuple, set))
+                or not isinstance(value, (int, float, str, bool, type(None)))
+            ):
+                raise ConfigError(
+                    f"regulariser {self.name!r}: parameter {key!r} = {value!r} is not a plain value"
+                )
         # Canonical order, so that equal regularisers print, compare and hash equally.
         object.__setattr__(self, "params", dict(sorted(self.params.items())))
 
@@ -79,9 +88,14 @@ class Regularizer:
         if isinstance(value, dict):
             unknown = set(value) - {"name", "params"}
             if "name" not in value or unknown:
-                raise ConfigError(f"a regulariser dict has 'name' and 'params', got keys {sorted(map(str, value))}")
+                raise ConfigError(
+                    "a regulariser dict has 'name' and 'params', "
+                    f"got keys {sorted(map(str, value))}"
+                )
             return cls(value["name"], dict(value.get("params") or {}))
-        raise ConfigError(f"a regulariser is a name like 'dropout(p=0.25)' or a dict, got {type(value).__name__}")
+        raise ConfigError(
+            f"a regulariser is a name like 'dropout(p=0.25)' or a dict, got {type(value).__name__}"
+        )
 
     @classmethod
     def parse(cls, text: str) -> Regularizer:
@@ -97,8 +111,10 @@ class Regularizer:
                 assert isinstance(call, ast.Call) and not call.args
                 params = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords}
             except (SyntaxError, ValueError, AssertionError):
-                raise ConfigError(f"cannot read the parameters of regulariser {text!r}; write them as "
-                                  "name=value, e.g. 'dropout(p=0.25)'") from None
+                raise ConfigError(
+                    f"cannot read the parameters of regulariser {text!r}; write them as "
+                    "name=value, e.g. 'dropout(p=0.25)'"
+                ) from None
         if name not in _REGISTRY:  # only the name: the defaults fill in what is not given
             return cls(name, params)
         return cls(name, {**_REGISTRY[name].defaults, **params})
@@ -106,17 +122,23 @@ class Regularizer:
 
 @dataclass(frozen=True)
 class _Entry:
-    builder: Callable[..., RegularizerFactory]   # builder(**params) -> factory
+    builder: Callable[..., RegularizerFactory]  # builder(**params) -> factory
     defaults: dict
     doc: str
-    check: Callable[..., None] | None            # check(**params): ConfigError if a value is out of range
+    check: Callable[..., None] | None  # check(**params): ConfigError if a value is out of range
 
 
 _REGISTRY: dict[str, _Entry] = {}
 
 
-def register(name: str, builder: Callable[..., RegularizerFactory], defaults: dict | None = None,
-             doc: str = "", check: Callable[..., None] | None = None, replace: bool = False) -> None:
+def register(
+    name: str,
+    builder: Callable[..., RegularizerFactory],
+    defaults: dict | None = None,
+    doc: str = "",
+    check: Callable[..., None] | None = None,
+    replace: bool = False,
+) -> None:
     """Add a regulariser: ``builder(**params)`` returns a factory ``channels -> nn.Module``.
 
     ``defaults`` lists every parameter the builder takes, with its default; :func:`build` refuses
@@ -139,15 +161,18 @@ def names() -> list[str]:
 
 def validate(spec) -> Regularizer:
     """``spec`` as a :class:`Regularizer` with its defaults filled in, checked against the registry
-    (name, parameter names, value ranges) without building modules. ConfigError if it cannot work."""
+    (name, parameter names, value ranges) without building modules. ConfigError if it cannot
+    work."""
     spec = Regularizer.from_value(spec)
     entry = _REGISTRY.get(spec.name)
     if entry is None:
         raise ConfigError(f"unknown regulariser {spec.name!r}; known: {names()}")
     unknown = set(spec.params) - set(entry.defaults)
     if unknown:
-        raise ConfigError(f"regulariser {spec.name!r} has no parameter(s) {sorted(unknown)}; "
-                          f"it takes {sorted(entry.defaults) or 'none'}")
+        raise ConfigError(
+            f"regulariser {spec.name!r} has no parameter(s) {sorted(unknown)}; "
+            f"it takes {sorted(entry.defaults) or 'none'}"
+        )
     spec = Regularizer(spec.name, {**entry.defaults, **spec.params})
     if entry.check is not None:
         entry.check(**spec.params)
@@ -180,6 +205,11 @@ def _none() -> RegularizerFactory:
     return lambda channels: nn.Identity()
 
 
-register("dropout", _dropout, {"p": 0.25}, "element-wise dropout with probability p (training only)",
-         check=_check_dropout)
+register(
+    "dropout",
+    _dropout,
+    {"p": 0.25},
+    "element-wise dropout with probability p (training only)",
+    check=_check_dropout,
+)
 register("none", _none, {}, "no regularisation (identity)")

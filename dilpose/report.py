@@ -16,8 +16,13 @@ def provenance(cfg=None) -> dict:
     """What produced a result: package and library versions, machine, and the config."""
     import numpy as np
 
-    info = {"dilpose": __version__, "python": platform.python_version(), "numpy": np.__version__,
-            "machine": platform.machine(), "system": platform.system()}
+    info = {
+        "dilpose": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "system": platform.system(),
+    }
     try:
         import torch
 
@@ -31,7 +36,9 @@ def provenance(cfg=None) -> dict:
 
 def save_metrics(name: str, metrics: dict, cfg=None) -> Path:
     """Write ``reports/metrics/<name>.json`` with a ``provenance`` block added."""
-    return write_json(paths.metrics_dir() / f"{name}.json", {**metrics, "provenance": provenance(cfg)})
+    return write_json(
+        paths.metrics_dir() / f"{name}.json", {**metrics, "provenance": provenance(cfg)}
+    )
 
 
 def load_metrics(name: str) -> dict:
@@ -39,7 +46,8 @@ def load_metrics(name: str) -> dict:
 
 
 def save_figure(fig: Any, name: str, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG, or a plotly figure as standalone HTML, under reports/figures/."""
+    """Save a matplotlib figure as PNG, or a plotly figure as standalone HTML, under
+    reports/figures/."""
     if hasattr(fig, "savefig"):
         path = paths.figures_dir() / f"{name}.png"
         with atomic_open(path, "wb") as f:
@@ -47,5 +55,8 @@ def save_figure(fig: Any, name: str, dpi: int = 110) -> Path:
         return path
     if hasattr(fig, "to_html"):
         # The plotly.js bundle is loaded from its CDN to keep the report small (a few hundred kB).
-        return write_text(paths.figures_dir() / f"{name}.html", fig.to_html(include_plotlyjs="cdn", full_html=True))
+        return write_text(
+            paths.figures_dir() / f"{name}.html",
+            fig.to_html(include_plotlyjs="cdn", full_html=True),
+        )
     raise TypeError(f"cannot save a {type(fig).__name__} as a figure")

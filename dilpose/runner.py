@@ -58,8 +58,14 @@ def sections(nb) -> dict[str, str]:
     out, current = {}, None
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            current = next((line.lstrip("#").strip() for line in cell.source.splitlines()
-                            if line.startswith(("# ", "## "))), current)
+            current = next(
+                (
+                    line.lstrip("#").strip()
+                    for line in cell.source.splitlines()
+                    if line.startswith(("# ", "## "))
+                ),
+                current,
+            )
         elif current is not None and "id" in cell:
             out[cell["id"]] = current
     return out
@@ -85,16 +91,25 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int | None = 
 
     start = time.perf_counter()
     try:
-        pm.execute_notebook(str(staged), str(output), parameters=parameters, kernel_name=KERNELSPEC["name"],
-                            cwd=str(source.parent), progress_bar=False, execution_timeout=timeout,
-                            on_cell_start=on_cell_start,
-                            # ipykernel warns about TCP on every start; the kernel only listens on
-                            # localhost for this one run, so the warning is noise on the console.
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+        pm.execute_notebook(
+            str(staged),
+            str(output),
+            parameters=parameters,
+            kernel_name=KERNELSPEC["name"],
+            cwd=str(source.parent),
+            progress_bar=False,
+            execution_timeout=timeout,
+            on_cell_start=on_cell_start,
+            # ipykernel warns about TCP on every start; the kernel only listens on
+            # localhost for this one run, so the warning is noise on the console.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
     except pm.PapermillExecutionError as e:
-        raise NotebookFailed(f"{source.name} failed in cell {e.cell_index} "
-                             f"(execution count {e.exec_count}): {e.ename}: {e.evalue}\n"
-                             f"executed notebook with the traceback: {output}") from None
+        raise NotebookFailed(
+            f"{source.name} failed in cell {e.cell_index} "
+            f"(execution count {e.exec_count}): {e.ename}: {e.evalue}\n"
+            f"executed notebook with the traceback: {output}"
+        ) from None
     finally:
         staged.unlink(missing_ok=True)
     strip_widget_state(output)
@@ -102,8 +117,8 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int | None = 
 
 
 def strip_widget_state(path: Path) -> None:
-    """Drop the notebook-level widget state (progress bars, sliders): megabytes of JSON that render as
-    nothing outside a live kernel, and noise in every diff."""
+    """Drop the notebook-level widget state (progress bars, sliders): megabytes of JSON that render
+    as nothing outside a live kernel, and noise in every diff."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
@@ -111,8 +126,14 @@ def strip_widget_state(path: Path) -> None:
         write_text(path, nbformat.writes(nb))
 
 
-def run(profile: str = "default", dataset: str = datasets.DEFAULT, seed: int = 0, only: list[str] | None = None,
-        update_notebooks: bool = False, retrain: bool = False) -> dict[str, float]:
+def run(
+    profile: str = "default",
+    dataset: str = datasets.DEFAULT,
+    seed: int = 0,
+    only: list[str] | None = None,
+    update_notebooks: bool = False,
+    retrain: bool = False,
+) -> dict[str, float]:
     """Run the series; returns seconds per notebook. retrain: every cached model is trained again
     (once: a model trained earlier in this run is reused by later notebooks)."""
     import shutil
@@ -124,7 +145,10 @@ def run(profile: str = "default", dataset: str = datasets.DEFAULT, seed: int = 0
     times = {}
     for source in notebook_sources(only):
         output = paths.executed_dir() / f"{source.stem}.ipynb"
-        print(f"[dilpose] {source.name}  profile={profile} dataset={dataset} seed={seed} ...", flush=True)
+        print(
+            f"[dilpose] {source.name}  profile={profile} dataset={dataset} seed={seed} ...",
+            flush=True,
+        )
         times[source.stem] = execute(source, output, params)
         print(f"[dilpose] {source.name} done in {times[source.stem]:.0f} s -> {output}", flush=True)
         if update_notebooks:
@@ -133,19 +157,33 @@ def run(profile: str = "default", dataset: str = datasets.DEFAULT, seed: int = 0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dilpose.runner", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m dilpose.runner", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--profile", choices=PROFILES, default="default")
-    parser.add_argument("--dataset", choices=datasets.names(aliases=True), default=datasets.DEFAULT,
-                        metavar="{" + ",".join(datasets.names()) + "}", help=f"default {datasets.DEFAULT}")
+    parser.add_argument(
+        "--dataset",
+        choices=datasets.names(aliases=True),
+        default=datasets.DEFAULT,
+        metavar="{" + ",".join(datasets.names()) + "}",
+        help=f"default {datasets.DEFAULT}",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 02")
-    parser.add_argument("--update-notebooks", action="store_true",
-                        help="copy the executed notebooks over notebooks/*.ipynb (for committing)")
-    parser.add_argument("--retrain", action="store_true", help="train every model again instead of using the cache")
+    parser.add_argument(
+        "--update-notebooks",
+        action="store_true",
+        help="copy the executed notebooks over notebooks/*.ipynb (for committing)",
+    )
+    parser.add_argument(
+        "--retrain", action="store_true", help="train every model again instead of using the cache"
+    )
     args = parser.parse_args(argv)
     print(f"[dilpose] reports -> {paths.reports_dir()}", flush=True)
     try:
-        times = run(args.profile, args.dataset, args.seed, args.only, args.update_notebooks, args.retrain)
+        times = run(
+            args.profile, args.dataset, args.seed, args.only, args.update_notebooks, args.retrain
+        )
     except NotebookFailed as e:
         print(f"[dilpose] ERROR: {e}", file=sys.stderr, flush=True)
         return 1
@@ -154,5 +192,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # silence a debugger warning in kernels
+    # silence a debugger warning in kernels
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     sys.exit(main())

@@ -1,5 +1,5 @@
-"""Joint layouts: H36M-17 (the evaluation / output layout), COCO-17 (the 2D input layout, the paper's
-"17 joints = 12 body + 5 facial") and HumanEva-15.
+"""Joint layouts: H36M-17 (the evaluation / output layout), COCO-17 (the 2D input layout, the
+paper's "17 joints = 12 body + 5 facial") and HumanEva-15.
 
 Joint orders (index: name):
 
@@ -68,7 +68,9 @@ class Skeleton:
         try:
             return self.joint_names.index(name)
         except ValueError:
-            raise DataError(self.name, f"unknown joint {name!r}; joints are {list(self.joint_names)}") from None
+            raise DataError(
+                self.name, f"unknown joint {name!r}; joints are {list(self.joint_names)}"
+            ) from None
 
     def flip_permutation(self) -> np.ndarray:
         """Index array that swaps every left joint with its right twin (centre joints stay)."""
@@ -80,14 +82,23 @@ class Skeleton:
     def check(self, array: np.ndarray, source=None, dims: int | None = None) -> np.ndarray:
         """Raise :class:`DataError` unless ``array`` is (..., num_joints, dims) and finite."""
         array = np.asarray(array)
-        if array.ndim < 2 or array.shape[-2] != self.num_joints or (dims and array.shape[-1] != dims):
+        if (
+            array.ndim < 2
+            or array.shape[-2] != self.num_joints
+            or (dims and array.shape[-1] != dims)
+        ):
             want = f"(..., {self.num_joints}, {dims or 'D'})"
-            raise DataError(source, f"expected {self.name} joints with shape {want}, got {array.shape}")
+            raise DataError(
+                source, f"expected {self.name} joints with shape {want}, got {array.shape}"
+            )
         if not np.isfinite(array).all():
             bad = np.argwhere((~np.isfinite(array)).reshape(-1, *array.shape[-2:]).any(-1))
             frame, joint = bad[0]
-            raise DataError(source, f"{len(bad)} non-finite (NaN/inf) joint values, first at frame {frame}, "
-                                    f"joint {joint} ({self.joint_names[joint]})")
+            raise DataError(
+                source,
+                f"{len(bad)} non-finite (NaN/inf) joint values, first at frame {frame}, "
+                f"joint {joint} ({self.joint_names[joint]})",
+            )
         return array
 
 
@@ -101,40 +112,113 @@ def flip(points: np.ndarray, layout: Skeleton) -> np.ndarray:
 
 
 def bone_lengths(positions: np.ndarray, layout: Skeleton) -> dict[str, float]:
-    """Median length of each bone over frames: positions (T, J, 3) in metres -> ``{"parent-child": m}``."""
-    return {f"{layout.joint_names[p]}-{layout.joint_names[c]}":
-            float(np.median(np.linalg.norm(positions[:, c] - positions[:, p], axis=-1)))
-            for p, c in layout.bones()}
+    """Median length of each bone over frames: positions (T, J, 3) in metres ->
+    ``{"parent-child": m}``."""
+    return {
+        f"{layout.joint_names[p]}-{layout.joint_names[c]}": float(
+            np.median(np.linalg.norm(positions[:, c] - positions[:, p], axis=-1))
+        )
+        for p, c in layout.bones()
+    }
 
 
 H36M17 = Skeleton(
     name="h36m17",
-    joint_names=("hip", "r_hip", "r_knee", "r_foot", "l_hip", "l_knee", "l_foot", "spine", "thorax",
-                 "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist"),
+    joint_names=(
+        "hip",
+        "r_hip",
+        "r_knee",
+        "r_foot",
+        "l_hip",
+        "l_knee",
+        "l_foot",
+        "spine",
+        "thorax",
+        "neck_nose",
+        "head",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+    ),
     parents=(-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
     joints_left=(4, 5, 6, 11, 12, 13),
     joints_right=(1, 2, 3, 14, 15, 16),
 )
 
 # COCO is not a kinematic tree; these parents give a tree for drawing and bone statistics
-# (face points hang off the nose, limbs off the torso). COCO_EDGES below is the official drawing list.
+# (face points hang off the nose, limbs off the torso). COCO_EDGES below is the official drawing
+# list.
 COCO17 = Skeleton(
     name="coco17",
-    joint_names=("nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow",
-                 "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle"),
+    joint_names=(
+        "nose",
+        "l_eye",
+        "r_eye",
+        "l_ear",
+        "r_ear",
+        "l_shoulder",
+        "r_shoulder",
+        "l_elbow",
+        "r_elbow",
+        "l_wrist",
+        "r_wrist",
+        "l_hip",
+        "r_hip",
+        "l_knee",
+        "r_knee",
+        "l_ankle",
+        "r_ankle",
+    ),
     parents=(-1, 0, 0, 1, 2, 0, 0, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14),
     joints_left=(1, 3, 5, 7, 9, 11, 13, 15),
     joints_right=(2, 4, 6, 8, 10, 12, 14, 16),
 )
 
 #: The 19 limbs of the COCO keypoint task (0-based), used for skeleton drawings.
-COCO_EDGES = ((15, 13), (13, 11), (16, 14), (14, 12), (11, 12), (5, 11), (6, 12), (5, 6), (5, 7), (6, 8),
-              (7, 9), (8, 10), (1, 2), (0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 6))
+COCO_EDGES = (
+    (15, 13),
+    (13, 11),
+    (16, 14),
+    (14, 12),
+    (11, 12),
+    (5, 11),
+    (6, 12),
+    (5, 6),
+    (5, 7),
+    (6, 8),
+    (7, 9),
+    (8, 10),
+    (1, 2),
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (3, 5),
+    (4, 6),
+)
 
 HUMANEVA15 = Skeleton(
     name="humaneva15",
-    joint_names=("pelvis", "thorax", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
-                 "l_hip", "l_knee", "l_ankle", "r_hip", "r_knee", "r_ankle", "head"),
+    joint_names=(
+        "pelvis",
+        "thorax",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+        "r_shoulder",
+        "r_elbow",
+        "r_wrist",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "r_hip",
+        "r_knee",
+        "r_ankle",
+        "head",
+    ),
     parents=(-1, 0, 1, 2, 3, 1, 5, 6, 0, 8, 9, 0, 11, 12, 1),
     joints_left=(2, 3, 4, 8, 9, 10),
     joints_right=(5, 6, 7, 11, 12, 13),
@@ -145,8 +229,24 @@ HUMANEVA15 = Skeleton(
 # paired by name, are below.
 MPII16 = Skeleton(
     name="mpii16",
-    joint_names=("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "pelvis", "thorax", "upper_neck",
-                 "head_top", "r_wrist", "r_elbow", "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"),
+    joint_names=(
+        "r_ankle",
+        "r_knee",
+        "r_hip",
+        "l_hip",
+        "l_knee",
+        "l_ankle",
+        "pelvis",
+        "thorax",
+        "upper_neck",
+        "head_top",
+        "r_wrist",
+        "r_elbow",
+        "r_shoulder",
+        "l_shoulder",
+        "l_elbow",
+        "l_wrist",
+    ),
     parents=(1, 2, 6, 6, 3, 4, -1, 6, 7, 8, 11, 12, 7, 7, 13, 14),
     joints_left=(3, 4, 5, 13, 14, 15),
     joints_right=(2, 1, 0, 12, 11, 10),
@@ -158,9 +258,12 @@ _ALIASES = {"h36m": "h36m17", "coco": "coco17", "humaneva": "humaneva15", "mpii"
 
 
 def get(name: str) -> Skeleton:
-    """Look a layout up by name (``h36m17``/``h36m``, ``coco17``/``coco``, ``humaneva15``, ``mpii16``/``mpii``)."""
+    """Look a layout up by name (``h36m17``/``h36m``, ``coco17``/``coco``, ``humaneva15``,
+    ``mpii16``/``mpii``)."""
     if not isinstance(name, str):
-        raise DataError("skeleton", f"a joint layout name should be a string, got {type(name).__name__}")
+        raise DataError(
+            "skeleton", f"a joint layout name should be a string, got {type(name).__name__}"
+        )
     key = _ALIASES.get(name.lower(), name.lower())
     if key not in SKELETONS:
         raise DataError("skeleton", f"unknown joint layout {name!r}; known: {sorted(SKELETONS)}")
@@ -174,24 +277,32 @@ H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
 # COCO-17 -> H36M-17, joint by joint. Each H36M joint is the mean of the listed COCO joints, except
 # ``head`` which is extrapolated (see coco_to_h36m).
 COCO_TO_H36M_SOURCES = {
-    "hip": (11, 12),          # pelvis = midpoint of the two COCO hips
-    "r_hip": (12,), "r_knee": (14,), "r_foot": (16,),   # COCO ankle = H36M foot (ankle) joint
-    "l_hip": (11,), "l_knee": (13,), "l_foot": (15,),
+    "hip": (11, 12),  # pelvis = midpoint of the two COCO hips
+    "r_hip": (12,),
+    "r_knee": (14,),
+    "r_foot": (16,),  # COCO ankle = H36M foot (ankle) joint
+    "l_hip": (11,),
+    "l_knee": (13,),
+    "l_foot": (15,),
     "spine": (5, 6, 11, 12),  # torso centre: mean of shoulders and hips (H36M spine sits mid-torso)
-    "thorax": (5, 6),         # midpoint of the shoulders
-    "neck_nose": (0,),        # H36M's "neck/nose" marker lies near the nose
-    "head": (1, 2, 0),        # top of head: eye midpoint pushed up by the nose->eye vector (below)
-    "l_shoulder": (5,), "l_elbow": (7,), "l_wrist": (9,),
-    "r_shoulder": (6,), "r_elbow": (8,), "r_wrist": (10,),
+    "thorax": (5, 6),  # midpoint of the shoulders
+    "neck_nose": (0,),  # H36M's "neck/nose" marker lies near the nose
+    "head": (1, 2, 0),  # top of head: eye midpoint pushed up by the nose->eye vector (below)
+    "l_shoulder": (5,),
+    "l_elbow": (7,),
+    "l_wrist": (9,),
+    "r_shoulder": (6,),
+    "r_elbow": (8,),
+    "r_wrist": (10,),
 }
 
 
 def coco_to_h36m(keypoints: np.ndarray, scores: np.ndarray | None = None):
     """Convert COCO-17 2D keypoints to the H36M-17 layout.
 
-    keypoints: (..., 17, 2) pixels or normalised coordinates. scores: optional (..., 17) confidences.
-    Returns (..., 17, 2) H36M-17 keypoints, and (..., 17) scores when ``scores`` was given: a derived
-    joint gets the minimum confidence of the COCO joints it is built from.
+    keypoints: (..., 17, 2) pixels or normalised coordinates. scores: optional (..., 17)
+    confidences. Returns (..., 17, 2) H36M-17 keypoints, and (..., 17) scores when ``scores`` was
+    given: a derived joint gets the minimum confidence of the COCO joints it is built from.
 
     ``head`` is the eye midpoint plus the nose->eye-midpoint vector: H36M's head joint is the top of
     the head, above the eyes, which COCO does not annotate. This is an approximation.
@@ -210,6 +321,11 @@ def coco_to_h36m(keypoints: np.ndarray, scores: np.ndarray | None = None):
         return out
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != keypoints.shape[:-1]:
-        raise DataError("coco_to_h36m input", f"scores shape {scores.shape} does not match keypoints {keypoints.shape}")
-    out_scores = np.stack([scores[..., list(COCO_TO_H36M_SOURCES[n])].min(-1) for n in H36M17.joint_names], -1)
+        raise DataError(
+            "coco_to_h36m input",
+            f"scores shape {scores.shape} does not match keypoints {keypoints.shape}",
+        )
+    out_scores = np.stack(
+        [scores[..., list(COCO_TO_H36M_SOURCES[n])].min(-1) for n in H36M17.joint_names], -1
+    )
     return out, out_scores

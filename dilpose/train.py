@@ -42,8 +42,13 @@ from .model import ModelConfig, TemporalModel, TemporalModelStrided, set_bn_mome
 
 def model_config(cfg: Config, in_joints: int = 17) -> ModelConfig:
     """The architecture a run :class:`Config` asks for."""
-    return ModelConfig(in_joints=in_joints, filter_widths=cfg.filter_widths, channels=cfg.channels,
-                       causal=cfg.causal, regularizer=cfg.regularizer)
+    return ModelConfig(
+        in_joints=in_joints,
+        filter_widths=cfg.filter_widths,
+        channels=cfg.channels,
+        causal=cfg.causal,
+        regularizer=cfg.regularizer,
+    )
 
 
 def bn_momentum(epoch: int, epochs: int, start: float, end: float) -> float:
@@ -53,9 +58,9 @@ def bn_momentum(epoch: int, epochs: int, start: float, end: float) -> float:
     return start * math.exp(epoch / (epochs - 1) * math.log(end / start))
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Distributed helpers
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 def distributed_context() -> tuple[int, int]:
     """(rank, world_size); initialises the process group when started by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -70,7 +75,8 @@ def distributed_context() -> tuple[int, int]:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` -> ``cuda:<LOCAL_RANK>`` when a GPU is visible, else ``cpu``; other names as given."""
+    """``"auto"`` -> ``cuda:<LOCAL_RANK>`` when a GPU is visible, else ``cpu``; other names as
+    given."""
     if name == "auto":
         if not torch.cuda.is_available():
             return torch.device("cpu")
@@ -81,8 +87,10 @@ def resolve_device(name: str = "auto") -> torch.device:
         if not torch.cuda.is_available():
             raise ValueError(f"device {name!r} requested but torch sees no GPU")
         if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"device {device} requested but torch sees {torch.cuda.device_count()} GPU(s) "
-                             "(under torchrun: one process per GPU, or CUDA_VISIBLE_DEVICES= for CPU processes)")
+            raise ValueError(
+                f"device {device} requested but torch sees {torch.cuda.device_count()} GPU(s) "
+                "(under torchrun: one process per GPU, or CUDA_VISIBLE_DEVICES= for CPU processes)"
+            )
     return device
 
 
@@ -91,9 +99,9 @@ def weights_checksum(model: nn.Module) -> float:
     return float(sum(p.detach().double().sum() * (i + 1) for i, p in enumerate(model.parameters())))
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Checkpoints
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 #: How 2D keypoints are normalised before they reach the model, recorded in every checkpoint so
 #: that a model is never fed input prepared another way. ``screen``: pixels divided by the image
 #: width, ``x / w * 2 - 1`` and ``y / w * 2 - h / w`` (VideoPose3D's normalize_screen_coordinates).
@@ -104,19 +112,29 @@ IMAGE_SIZE = "per-video width and height in pixels"
 
 def input_spec(layout_2d: sk.Skeleton) -> dict:
     """What a model reads, as stored in a checkpoint: layout, joint names, values, normalisation."""
-    return {"layout": layout_2d.name, "joint_names": list(layout_2d.joint_names), "features": ["x", "y"],
-            "normalization": NORMALIZATION, "image_size": IMAGE_SIZE}
+    return {
+        "layout": layout_2d.name,
+        "joint_names": list(layout_2d.joint_names),
+        "features": ["x", "y"],
+        "normalization": NORMALIZATION,
+        "image_size": IMAGE_SIZE,
+    }
 
 
 def check_input(spec: dict, layout_2d: sk.Skeleton, source, what: str = "the input") -> None:
-    """Raise :class:`DataError` unless 2D keypoints in ``layout_2d`` are what ``spec`` says the model reads."""
+    """Raise :class:`DataError` unless 2D keypoints in ``layout_2d`` are what ``spec`` says the
+    model reads."""
     if spec["layout"] != layout_2d.name or list(spec["joint_names"]) != list(layout_2d.joint_names):
-        raise DataError(source, f"the model reads {spec['layout']} keypoints ({', '.join(spec['joint_names'])}) "
-                                f"but {what} is {layout_2d.name} ({', '.join(layout_2d.joint_names)})")
+        raise DataError(
+            source,
+            f"the model reads {spec['layout']} keypoints ({', '.join(spec['joint_names'])}) "
+            f"but {what} is {layout_2d.name} ({', '.join(layout_2d.joint_names)})",
+        )
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Read a checkpoint with ``weights_only=True`` (tensors and plain containers only) and check it.
+    """Read a checkpoint with ``weights_only=True`` (tensors and plain containers only) and check
+    it.
 
     The checkpoint must record the architecture (``model_config``, every value of the right type)
     and the input it was trained on (``input``: layout, joint names, normalisation); anything
@@ -130,18 +148,30 @@ def load_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors differ by cause; all mean "not a safe checkpoint"
-        raise DataError(path, f"not a readable dilpose checkpoint (or it contains code): {e}") from e
+        raise DataError(
+            path, f"not a readable dilpose checkpoint (or it contains code): {e}"
+        ) from e
     if not isinstance(ckpt, dict):
-        raise DataError(path, f"not a dilpose checkpoint: it holds {type(ckpt).__name__}, not a dict")
+        raise DataError(
+            path, f"not a dilpose checkpoint: it holds {type(ckpt).__name__}, not a dict"
+        )
     for key in ("model", "model_config", "epoch", "input"):
         if key not in ckpt:
-            hint = (" (written by a dilpose older than the input record; retrain it)" if key == "input" else "")
+            hint = (
+                " (written by a dilpose older than the input record; retrain it)"
+                if key == "input"
+                else ""
+            )
             raise DataError(path, f"checkpoint is missing {key!r}{hint}")
     ckpt["model_config"] = _model_config_from(path, ckpt["model_config"])
     ckpt["input"] = _input_spec_from(path, ckpt["input"], ckpt["model_config"])
     if isinstance(ckpt["epoch"], bool) or not isinstance(ckpt["epoch"], int) or ckpt["epoch"] < 0:
-        raise DataError(path, f"checkpoint 'epoch' should be a non-negative integer, got {ckpt['epoch']!r}")
-    if not isinstance(ckpt["model"], dict) or not all(isinstance(v, torch.Tensor) for v in ckpt["model"].values()):
+        raise DataError(
+            path, f"checkpoint 'epoch' should be a non-negative integer, got {ckpt['epoch']!r}"
+        )
+    if not isinstance(ckpt["model"], dict) or not all(
+        isinstance(v, torch.Tensor) for v in ckpt["model"].values()
+    ):
         raise DataError(path, "checkpoint 'model' should be a state dict of tensors")
     return ckpt
 
@@ -153,15 +183,22 @@ def _model_config_from(path: Path, d) -> ModelConfig:
     fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
     unknown = sorted(map(str, set(d) - set(fields)))
     if unknown:
-        raise DataError(path, f"checkpoint 'model_config' has unknown key(s) {unknown}; known: {sorted(fields)}")
+        raise DataError(
+            path, f"checkpoint 'model_config' has unknown key(s) {unknown}; known: {sorted(fields)}"
+        )
 
     def is_int(v):
         return isinstance(v, int) and not isinstance(v, bool)
 
-    checks = {"in_joints": is_int, "in_features": is_int, "out_joints": is_int, "channels": is_int,
-              "filter_widths": lambda v: isinstance(v, (list, tuple)) and all(is_int(w) for w in v),
-              "causal": lambda v: isinstance(v, bool),
-              "regularizer": lambda v: isinstance(v, (dict, str))}
+    checks = {
+        "in_joints": is_int,
+        "in_features": is_int,
+        "out_joints": is_int,
+        "channels": is_int,
+        "filter_widths": lambda v: isinstance(v, (list, tuple)) and all(is_int(w) for w in v),
+        "causal": lambda v: isinstance(v, bool),
+        "regularizer": lambda v: isinstance(v, (dict, str)),
+    }
     for key, value in d.items():
         if not checks[key](value):
             raise DataError(path, f"checkpoint 'model_config.{key}' has the wrong type: {value!r}")
@@ -169,52 +206,78 @@ def _model_config_from(path: Path, d) -> ModelConfig:
         mcfg = ModelConfig(**d)
         regularizers.validate(mcfg.regularizer)  # an unknown name or parameter fails here, by name
     except (TypeError, ValueError) as e:  # ConfigError is a ValueError
-        raise DataError(path, f"checkpoint 'model_config' is not a valid architecture: {e}") from None
+        raise DataError(
+            path, f"checkpoint 'model_config' is not a valid architecture: {e}"
+        ) from None
     return mcfg
 
 
 def _input_spec_from(path: Path, spec, mcfg: ModelConfig) -> dict:
     """Check a checkpoint's ``input`` record: a known layout whose joints the model reads."""
     if not isinstance(spec, dict) or not {"layout", "joint_names", "normalization"} <= set(spec):
-        raise DataError(path, "checkpoint 'input' should record 'layout', 'joint_names' and 'normalization'")
+        raise DataError(
+            path, "checkpoint 'input' should record 'layout', 'joint_names' and 'normalization'"
+        )
     try:
         layout = sk.get(spec["layout"])
     except DataError as e:
         raise DataError(path, f"checkpoint 'input': {e.problem}") from None
-    if not isinstance(spec["joint_names"], (list, tuple)) or list(spec["joint_names"]) != list(layout.joint_names):
-        raise DataError(path, f"checkpoint 'input' joint names {spec['joint_names']} are not those of "
-                              f"{layout.name} {list(layout.joint_names)}")
+    if not isinstance(spec["joint_names"], (list, tuple)) or list(spec["joint_names"]) != list(
+        layout.joint_names
+    ):
+        raise DataError(
+            path,
+            f"checkpoint 'input' joint names {spec['joint_names']} are not those of "
+            f"{layout.name} {list(layout.joint_names)}",
+        )
     if spec["normalization"] != NORMALIZATION:
-        raise DataError(path, f"checkpoint 'input' normalisation {spec['normalization']!r} is not one this "
-                              f"version implements ({NORMALIZATION!r})")
+        raise DataError(
+            path,
+            f"checkpoint 'input' normalisation {spec['normalization']!r} is not one this "
+            f"version implements ({NORMALIZATION!r})",
+        )
     if layout.num_joints != mcfg.in_joints:
-        raise DataError(path, f"checkpoint 'input' layout {layout.name} has {layout.num_joints} joints but the "
-                              f"model reads {mcfg.in_joints}")
+        raise DataError(
+            path,
+            f"checkpoint 'input' layout {layout.name} has {layout.num_joints} joints but the "
+            f"model reads {mcfg.in_joints}",
+        )
     return {**input_spec(layout), **spec}
 
 
 def model_from_checkpoint(path: str | Path, strided: bool = False) -> nn.Module:
     """Build the model a checkpoint was trained with and load its weights (eval mode).
 
-    The model carries the checkpoint's input record as ``model.input_spec`` (see :func:`input_spec`);
-    :func:`evaluate` and :mod:`dilpose.lift` refuse 2D input of another layout.
+    The model carries the checkpoint's input record as ``model.input_spec`` (see
+    :func:`input_spec`); :func:`evaluate` and :mod:`dilpose.lift` refuse 2D input of another layout.
     """
     ckpt = load_checkpoint(path)
     mcfg = ckpt["model_config"]
     cls = TemporalModelStrided if strided else TemporalModel
     # Compare the weights with the architecture on the meta device (shapes only, no memory) before
-    # building it: a forged model_config (channels=10**9) must not allocate what the file does not hold.
+    # building it: a forged model_config (channels=10**9) must not allocate what the file does not
+    # hold.
     try:
         with torch.device("meta"):
             expected = {k: tuple(v.shape) for k, v in cls(mcfg).state_dict().items()}
-    except (RuntimeError, ValueError, OverflowError, MemoryError) as e:  # sizes beyond any real model
-        raise DataError(path, f"checkpoint 'model_config' describes no buildable model: {e}") from None
+    except (
+        RuntimeError,
+        ValueError,
+        OverflowError,
+        MemoryError,
+    ) as e:  # sizes beyond any real model
+        raise DataError(
+            path, f"checkpoint 'model_config' describes no buildable model: {e}"
+        ) from None
     given = {k: tuple(v.shape) for k, v in ckpt["model"].items()}
     if expected != given:
         missing, extra = sorted(set(expected) - set(given)), sorted(set(given) - set(expected))
         wrong = sorted(k for k in set(expected) & set(given) if expected[k] != given[k])
-        detail = "; ".join(f"{name}: {keys[:3]}{' ...' if len(keys) > 3 else ''}" for name, keys in
-                           (("missing", missing), ("unexpected", extra), ("other shape", wrong)) if keys)
+        detail = "; ".join(
+            f"{name}: {keys[:3]}{' ...' if len(keys) > 3 else ''}"
+            for name, keys in (("missing", missing), ("unexpected", extra), ("other shape", wrong))
+            if keys
+        )
         raise DataError(path, f"weights do not fit the recorded architecture ({detail})")
     model = cls(mcfg)
     try:
@@ -225,13 +288,15 @@ def model_from_checkpoint(path: str | Path, strided: bool = False) -> nn.Module:
     return model.eval()
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Training
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 @dataclass
 class EpochLog:
     epoch: int
-    loss_mm: float          # mean training loss of the epoch (supervised: MPJPE of flip-augmented windows), mm
+    loss_mm: (
+        float  # mean training loss of the epoch (supervised: MPJPE of flip-augmented windows), mm
+    )
     lr: float
     bn_momentum: float
     seconds: float
@@ -269,7 +334,8 @@ class _EpochFunction(Callback):
 
 
 class TqdmProgress(Callback):
-    """A tqdm bar per epoch with the running loss and the learning rate (the command line's display)."""
+    """A tqdm bar per epoch with the running loss and the learning rate (the command line's
+    display)."""
 
     def on_train_start(self, trainer, epochs):
         self.epochs = epochs
@@ -310,14 +376,21 @@ class LineProgress(Callback):
         done = trainer.epoch - self.first
         elapsed = time.perf_counter() - self.start
         left = elapsed / max(done, 1) * (self.epochs - trainer.epoch)
-        print(f"[dilpose]   {self.name}: epoch {trainer.epoch}/{self.epochs}, loss {log.loss_mm:.1f} mm, "
-              f"{elapsed:.0f} s, about {left:.0f} s left", file=sys.__stderr__, flush=True)
+        print(
+            f"[dilpose]   {self.name}: epoch {trainer.epoch}/{self.epochs}, "
+            f"loss {log.loss_mm:.1f} mm, "
+            f"{elapsed:.0f} s, about {left:.0f} s left",
+            file=sys.__stderr__,
+            flush=True,
+        )
 
     def on_train_end(self, trainer):
         h = trainer.history.epochs
         if h:
-            print(f"{self.name}: trained {len(h)} epochs in {sum(e.seconds for e in h):.0f} s, "
-                  f"final training loss {h[-1].loss_mm:.1f} mm")
+            print(
+                f"{self.name}: trained {len(h)} epochs in {sum(e.seconds for e in h):.0f} s, "
+                f"final training loss {h[-1].loss_mm:.1f} mm"
+            )
 
 
 class Trainer:
@@ -325,8 +398,10 @@ class Trainer:
 
     Args:
         cfg: the run configuration (architecture and regulariser, schedule, augmentation, seed).
-        train: labelled training sequences. val: optional sequences evaluated (MPJPE) after each epoch.
-        layout_2d: input joint layout (left/right swaps in flip augmentation; recorded in checkpoints).
+        train: labelled training sequences. val: optional sequences evaluated (MPJPE) after each
+            epoch.
+        layout_2d: input joint layout (left/right swaps in flip augmentation; recorded in
+            checkpoints).
         checkpoint: path of the checkpoint written after every epoch (None: no checkpoints).
         objective: what a step minimises (:mod:`dilpose.objectives`); supervised MPJPE by default.
         unlabelled: 2D-only sequences (``positions_3d`` may be None); each step then gets a
@@ -339,10 +414,19 @@ class Trainer:
             differs from ``cfg`` (the checkpoint then records ``cfg``).
     """
 
-    def __init__(self, cfg: Config, train: Seq[Sequence], val: Seq[Sequence] | None = None,
-                 layout_2d: sk.Skeleton = sk.COCO17, checkpoint: str | Path | None = None,
-                 objective: objectives.Objective | None = None, unlabelled: Seq[Sequence] | None = None,
-                 callbacks: Seq = (), progress: bool = True, allow_config_change: bool = False):
+    def __init__(
+        self,
+        cfg: Config,
+        train: Seq[Sequence],
+        val: Seq[Sequence] | None = None,
+        layout_2d: sk.Skeleton = sk.COCO17,
+        checkpoint: str | Path | None = None,
+        objective: objectives.Objective | None = None,
+        unlabelled: Seq[Sequence] | None = None,
+        callbacks: Seq = (),
+        progress: bool = True,
+        allow_config_change: bool = False,
+    ):
         self.cfg, self.val, self.layout_2d = cfg, val, layout_2d
         self.allow_config_change = allow_config_change
         self.objective = objective if objective is not None else objectives.Supervised()
@@ -353,13 +437,16 @@ class Trainer:
             # of a run that was killed while writing this checkpoint.
             check_writable(self.checkpoint)
             remove_stale_temporaries(self.checkpoint)
-        self.callbacks = [cb if isinstance(cb, Callback) else _EpochFunction(cb) for cb in callbacks]
+        self.callbacks = [
+            cb if isinstance(cb, Callback) else _EpochFunction(cb) for cb in callbacks
+        ]
         if progress and self.rank == 0:
             self.callbacks.insert(0, TqdmProgress())
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
-        torch.manual_seed(cfg.seed)  # same initial weights on every rank (drawn on the CPU, then moved)
+        # same initial weights on every rank (drawn on the CPU, then moved)
+        torch.manual_seed(cfg.seed)
         self.model_cfg = model_config(cfg, in_joints=layout_2d.num_joints)
         self.model = TemporalModelStrided(self.model_cfg).to(self.device)
         self.eval_model = TemporalModel(self.model_cfg).to(self.device)
@@ -368,33 +455,58 @@ class Trainer:
         self.net: nn.Module = self.model
         if self.world_size > 1:
             self.net = nn.parallel.DistributedDataParallel(
-                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
-        params = list(self.model.parameters()) + [p for m in self.objective.modules() for p in m.parameters()]
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None
+            )
+        params = list(self.model.parameters()) + [
+            p for m in self.objective.modules() for p in m.parameters()
+        ]
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
-        stream = dict(batch_size=cfg.batch_size, receptive_field=cfg.receptive_field, causal=cfg.causal,
-                      augment=cfg.flip_augment, seed=cfg.seed, layout_2d=layout_2d, rank=self.rank,
-                      world_size=self.world_size, subsample=cfg.stride_subsample)
+        stream = dict(
+            batch_size=cfg.batch_size,
+            receptive_field=cfg.receptive_field,
+            causal=cfg.causal,
+            augment=cfg.flip_augment,
+            seed=cfg.seed,
+            layout_2d=layout_2d,
+            rank=self.rank,
+            world_size=self.world_size,
+            subsample=cfg.stride_subsample,
+        )
         self.batches = B.WindowBatches(train, **stream)
         if unlabelled:
             # Its own shuffle seed, so the two streams do not draw the same order.
-            self.batches = B.MixedBatches(self.batches, B.WindowBatches(
-                unlabelled, **{**stream, "seed": cfg.seed + 7919}, labelled=False))
+            self.batches = B.MixedBatches(
+                self.batches,
+                B.WindowBatches(unlabelled, **{**stream, "seed": cfg.seed + 7919}, labelled=False),
+            )
         elif self.objective.needs_unlabelled:
-            raise DataError("Trainer", f"objective {self.objective.name!r} needs unlabelled sequences")
+            raise DataError(
+                "Trainer", f"objective {self.objective.name!r} needs unlabelled sequences"
+            )
         self.unlabelled = list(unlabelled) if unlabelled else []
         self.epoch = 0
         self.history = History()
 
     # -- checkpointing ---------------------------------------------------------------------------
     def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "epoch": self.epoch, "model_config": dataclasses.asdict(self.model_cfg),
-                "config": _plain(self.cfg.to_dict()), "history": self.history.to_dict(),
-                "input": input_spec(self.layout_2d), "objective": self.objective.spec(),
-                "objective_modules": [m.state_dict() for m in self.objective.modules()],
-                "torch_rng": torch.get_rng_state(),
-                # dropout on a GPU draws from the GPU's generator; resuming must restore it too
-                **({"cuda_rng": torch.cuda.get_rng_state(self.device)} if self.device.type == "cuda" else {})}
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "model_config": dataclasses.asdict(self.model_cfg),
+            "config": _plain(self.cfg.to_dict()),
+            "history": self.history.to_dict(),
+            "input": input_spec(self.layout_2d),
+            "objective": self.objective.spec(),
+            "objective_modules": [m.state_dict() for m in self.objective.modules()],
+            "torch_rng": torch.get_rng_state(),
+            # dropout on a GPU draws from the GPU's generator; resuming must restore it too
+            **(
+                {"cuda_rng": torch.cuda.get_rng_state(self.device)}
+                if self.device.type == "cuda"
+                else {}
+            ),
+        }
 
     def save(self, path: str | Path | None = None) -> Path | None:
         path = Path(path) if path is not None else self.checkpoint
@@ -405,33 +517,53 @@ class Trainer:
     def restore(self, path: str | Path) -> None:
         """Continue from a checkpoint of the same run.
 
-        Refuses (:class:`DataError`) a checkpoint of another architecture or input layout, and one whose
-        run configuration differs (listing the fields) unless ``allow_config_change`` was given: a resumed
-        run that silently changed its seed or batch size would no longer be the run its checkpoint names.
+        Refuses (:class:`DataError`) a checkpoint of another architecture or input layout, and one
+        whose run configuration differs (listing the fields) unless ``allow_config_change`` was
+        given: a resumed run that silently changed its seed or batch size would no longer be the run
+        its checkpoint names.
         """
         ckpt = load_checkpoint(path)
         if ckpt["model_config"] != self.model_cfg:
-            raise DataError(path, f"checkpoint architecture {dataclasses.asdict(ckpt['model_config'])} differs "
-                                  f"from this run's {dataclasses.asdict(self.model_cfg)}")
+            raise DataError(
+                path,
+                f"checkpoint architecture {dataclasses.asdict(ckpt['model_config'])} differs "
+                f"from this run's {dataclasses.asdict(self.model_cfg)}",
+            )
         check_input(ckpt["input"], self.layout_2d, path, what="this run's training data")
         for key in ("optimizer", "torch_rng", "config"):
             if key not in ckpt:
-                raise DataError(path, f"checkpoint is missing {key!r}, which resuming needs (a weights-only file?)")
+                raise DataError(
+                    path,
+                    f"checkpoint is missing {key!r}, which resuming needs (a weights-only file?)",
+                )
         stored, current = ckpt["config"], _plain(self.cfg.to_dict())
         if not isinstance(stored, dict):
-            raise DataError(path, f"checkpoint 'config' should be a dict, got {type(stored).__name__}")
+            raise DataError(
+                path, f"checkpoint 'config' should be a dict, got {type(stored).__name__}"
+            )
         # Where a run executes, its profile's name and its evaluation settings are not what it is:
         # resuming a CPU run on a GPU is allowed.
-        differ = sorted(k for k in set(stored) | set(current)
-                        if k not in NOT_TRAINING_FIELDS and stored.get(k) != current.get(k))
+        differ = sorted(
+            k
+            for k in set(stored) | set(current)
+            if k not in NOT_TRAINING_FIELDS and stored.get(k) != current.get(k)
+        )
         if differ and not self.allow_config_change:
-            changes = "; ".join(f"{k}: {stored.get(k, '(absent)')!r} -> {current.get(k, '(absent)')!r}"
-                                for k in differ)
-            raise DataError(path, f"resuming with a different configuration ({changes}); start a new checkpoint, "
-                                  "or allow it explicitly (--allow-config-change)")
+            changes = "; ".join(
+                f"{k}: {stored.get(k, '(absent)')!r} -> {current.get(k, '(absent)')!r}"
+                for k in differ
+            )
+            raise DataError(
+                path,
+                f"resuming with a different configuration ({changes}); start a new checkpoint, "
+                "or allow it explicitly (--allow-config-change)",
+            )
         if ckpt.get("objective", self.objective.spec()) != self.objective.spec():
-            raise DataError(path, f"checkpoint objective {ckpt.get('objective')} differs from this run's "
-                                  f"{self.objective.spec()}")
+            raise DataError(
+                path,
+                f"checkpoint objective {ckpt.get('objective')} differs from this run's "
+                f"{self.objective.spec()}",
+            )
         self.model.load_state_dict(ckpt["model"])
         for module, state in zip(self.objective.modules(), ckpt.get("objective_modules", [])):
             module.load_state_dict(state)
@@ -443,7 +575,9 @@ class Trainer:
             torch.cuda.set_rng_state(ckpt["cuda_rng"], self.device)
 
     # -- the loop --------------------------------------------------------------------------------
-    def fit(self, epochs: int | None = None, resume: bool = False, stop_after: int | None = None) -> History:
+    def fit(
+        self, epochs: int | None = None, resume: bool = False, stop_after: int | None = None
+    ) -> History:
         """Train until ``epochs`` (default ``cfg.epochs``) epochs are done.
 
         resume: continue from ``self.checkpoint`` when it exists. stop_after: return after this many
@@ -456,7 +590,7 @@ class Trainer:
             cb.on_train_start(self, epochs)
         done_here = 0
         while self.epoch < epochs and (stop_after is None or done_here < stop_after):
-            lr = self.cfg.lr * self.cfg.lr_decay ** self.epoch
+            lr = self.cfg.lr * self.cfg.lr_decay**self.epoch
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             momentum = bn_momentum(self.epoch, epochs, *self.cfg.bn_momentum)
@@ -478,11 +612,14 @@ class Trainer:
                 count += size
                 for cb in self.callbacks:
                     cb.on_batch_end(self, logs)
-            log = EpochLog(self.epoch + 1, total / max(count, 1), lr, momentum, time.perf_counter() - start)
+            log = EpochLog(
+                self.epoch + 1, total / max(count, 1), lr, momentum, time.perf_counter() - start
+            )
             self.epoch += 1
             if self.val is not None and self.rank == 0:
-                log.val_mpjpe_mm = evaluate(self.eval_network(), self.val, self.cfg, self.layout_2d,
-                                            flip_test=False)["mpjpe"]["frame_mean"]
+                log.val_mpjpe_mm = evaluate(
+                    self.eval_network(), self.val, self.cfg, self.layout_2d, flip_test=False
+                )["mpjpe"]["frame_mean"]
             self.history.epochs.append(log)
             self.save()
             for cb in self.callbacks:
@@ -498,30 +635,57 @@ class Trainer:
         return self.eval_model.eval()
 
 
-def train_cached(cfg: Config, train: Seq[Sequence], layout_2d: sk.Skeleton = sk.COCO17, name: str = "model",
-                 objective: objectives.Objective | None = None, unlabelled: Seq[Sequence] | None = None,
-                 callbacks: Seq = (), progress: bool = False) -> tuple[Trainer, bool]:
+def train_cached(
+    cfg: Config,
+    train: Seq[Sequence],
+    layout_2d: sk.Skeleton = sk.COCO17,
+    name: str = "model",
+    objective: objectives.Objective | None = None,
+    unlabelled: Seq[Sequence] | None = None,
+    callbacks: Seq = (),
+    progress: bool = False,
+) -> tuple[Trainer, bool]:
     """Train through the model cache (:mod:`dilpose.cache`): ``(trainer, trained_now)``.
 
     A finished model with the same key is loaded instead of trained (``trained_now`` False; its
     history, and so its training time, are the stored ones). Otherwise training resumes from the
     key's partial checkpoint if an earlier run was interrupted, writes it after every epoch, and on
-    completion renames it to the finished model with a JSON sidecar listing what the key was made of.
+    completion renames it to the finished model with a JSON sidecar listing what the key was made
+    of.
     """
     from . import cache
 
     objective = objective if objective is not None else objectives.Supervised()
-    entry = cache.entry(cfg, list(train) + list(unlabelled or []), layout_2d,
-                        {**objective.spec(), "unlabelled": bool(unlabelled)})
-    trainer = Trainer(cfg, train, layout_2d=layout_2d, checkpoint=entry.partial, objective=objective,
-                      unlabelled=unlabelled, callbacks=callbacks, progress=progress)
+    entry = cache.entry(
+        cfg,
+        list(train) + list(unlabelled or []),
+        layout_2d,
+        {**objective.spec(), "unlabelled": bool(unlabelled)},
+    )
+    trainer = Trainer(
+        cfg,
+        train,
+        layout_2d=layout_2d,
+        checkpoint=entry.partial,
+        objective=objective,
+        unlabelled=unlabelled,
+        callbacks=callbacks,
+        progress=progress,
+    )
     trained_now = not entry.finished()
     if trained_now:
         trainer.fit(resume=True)
         if trainer.rank == 0:
             os.replace(entry.partial, entry.model)
-            write_json(entry.sidecar, {"key": entry.key, "name": name, **entry.inputs,
-                                       "train_seconds": round(sum(e.seconds for e in trainer.history.epochs), 1)})
+            write_json(
+                entry.sidecar,
+                {
+                    "key": entry.key,
+                    "name": name,
+                    **entry.inputs,
+                    "train_seconds": round(sum(e.seconds for e in trainer.history.epochs), 1),
+                },
+            )
     else:
         trainer.restore(entry.model)
     trainer.checkpoint = entry.model
@@ -547,7 +711,8 @@ def _alias(target: Path, alias: Path) -> None:
 
 
 def _plain(obj):
-    """Config dicts contain tuples and dataclasses; weights_only checkpoints want plain containers."""
+    """Config dicts contain tuples and dataclasses; weights_only checkpoints want plain
+    containers."""
     if isinstance(obj, dict):
         return {k: _plain(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -555,24 +720,37 @@ def _plain(obj):
     return obj
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Evaluation
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 @torch.inference_mode()
-def predict(model: TemporalModel, seq: Sequence, causal: bool, flip_test: bool,
-            layout_2d: sk.Skeleton = sk.COCO17) -> np.ndarray:
+def predict(
+    model: TemporalModel,
+    seq: Sequence,
+    causal: bool,
+    flip_test: bool,
+    layout_2d: sk.Skeleton = sk.COCO17,
+) -> np.ndarray:
     """Root-relative 3D prediction (T, 17, 3) metres for a whole sequence (root joint zeroed)."""
     model.eval()
-    (_, x), = B.whole_sequences([seq], model.receptive_field(), causal=causal, flip_test=flip_test,
-                                layout_2d=layout_2d)
+    ((_, x),) = B.whole_sequences(
+        [seq], model.receptive_field(), causal=causal, flip_test=flip_test, layout_2d=layout_2d
+    )
     device = next(model.parameters()).device
     pred = model(torch.from_numpy(x).to(device)).cpu().numpy()
     pred = B.merge_flipped(pred) if flip_test else pred[0]
     return pred - pred[:, :1]
 
 
-def evaluate(model: TemporalModel, seqs: Seq[Sequence], cfg: Config, layout_2d: sk.Skeleton = sk.COCO17,
-             flip_test: bool | None = None, h36m_actions: bool = False, keep_predictions: bool = False) -> dict:
+def evaluate(
+    model: TemporalModel,
+    seqs: Seq[Sequence],
+    cfg: Config,
+    layout_2d: sk.Skeleton = sk.COCO17,
+    flip_test: bool | None = None,
+    h36m_actions: bool = False,
+    keep_predictions: bool = False,
+) -> dict:
     """All four metrics (mm), per action and averaged both ways, for a whole-sequence model.
 
     Actions are the part of the action name before the first space (``walk`` for ``walk 16_15``,
@@ -580,17 +758,29 @@ def evaluate(model: TemporalModel, seqs: Seq[Sequence], cfg: Config, layout_2d: 
     """
     spec = getattr(model, "input_spec", None)
     if spec is not None:  # a model read from a checkpoint knows what it was trained on
-        check_input(spec, layout_2d, getattr(model, "checkpoint_path", "model"), what="the evaluation data")
+        check_input(
+            spec, layout_2d, getattr(model, "checkpoint_path", "model"), what="the evaluation data"
+        )
     flip_test = cfg.flip_test if flip_test is None else flip_test
     results, per_sequence = [], []
     for seq in seqs:
         pred = predict(model, seq, model.cfg.causal, flip_test, layout_2d)
         target, _ = B.split_root(seq.positions_3d.astype(np.float64))
-        results.append({"subject": seq.subject, "action": seq.category, "pred": pred, "target": target})
-        per_sequence.append({"subject": seq.subject, "action": seq.action, "camera": seq.camera, "frames": len(seq),
-                             "mpjpe_mm": 1000 * float(metrics.mpjpe(pred, target))})
-    out = metrics.evaluate(results, flip_test=flip_test,
-                           action_of=metrics.h36m_action_base if h36m_actions else None)
+        results.append(
+            {"subject": seq.subject, "action": seq.category, "pred": pred, "target": target}
+        )
+        per_sequence.append(
+            {
+                "subject": seq.subject,
+                "action": seq.action,
+                "camera": seq.camera,
+                "frames": len(seq),
+                "mpjpe_mm": 1000 * float(metrics.mpjpe(pred, target)),
+            }
+        )
+    out = metrics.evaluate(
+        results, flip_test=flip_test, action_of=metrics.h36m_action_base if h36m_actions else None
+    )
     # Per clip and camera: shows how the error depends on the clip (and its length).
     out["per_sequence"] = per_sequence
     if keep_predictions:

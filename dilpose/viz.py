@@ -24,24 +24,49 @@ def edges_of(layout: sk.Skeleton) -> list[tuple[int, int]]:
     return list(sk.COCO_EDGES) if layout is sk.COCO17 else layout.bones()
 
 
-def draw_2d(ax, kp: np.ndarray, layout: sk.Skeleton, label: bool = False, alpha: float = 1.0,
-            lw: float = 2.0, invert_y: bool = True, marker_size: float = 12) -> None:
+def draw_2d(
+    ax,
+    kp: np.ndarray,
+    layout: sk.Skeleton,
+    label: bool = False,
+    alpha: float = 1.0,
+    lw: float = 2.0,
+    invert_y: bool = True,
+    marker_size: float = 12,
+) -> None:
     """Draw one pose (J, 2) on a matplotlib axis; left limbs blue, right red, centre grey.
 
     NaN joints (missed detections) are left out together with their limbs.
     """
     assert kp.shape == (layout.num_joints, 2), f"expected ({layout.num_joints}, 2), got {kp.shape}"
     for a, b in edges_of(layout):
-        colour = _side_colour(layout, b) if _side_colour(layout, a) == _side_colour(layout, b) else CENTRE
+        colour = (
+            _side_colour(layout, b)
+            if _side_colour(layout, a) == _side_colour(layout, b)
+            else CENTRE
+        )
         ax.plot(kp[[a, b], 0], kp[[a, b], 1], color=colour, lw=lw, alpha=alpha)
-    ax.scatter(kp[:, 0], kp[:, 1], s=marker_size, c=[_side_colour(layout, j) for j in range(len(kp))],
-               alpha=alpha, zorder=3)
+    ax.scatter(
+        kp[:, 0],
+        kp[:, 1],
+        s=marker_size,
+        c=[_side_colour(layout, j) for j in range(len(kp))],
+        alpha=alpha,
+        zorder=3,
+    )
     if label:
         for j, (x, y) in enumerate(kp):
-            # Right-side labels go left of their joint, the others right, so that they rarely overlap.
+            # Right-side labels go left of their joint, the others right, so that they rarely
+            # overlap.
             right = j in layout.joints_right
-            ax.annotate(f"{j} {layout.joint_names[j]}", (x, y), fontsize=7, xytext=(-4 if right else 4, 2),
-                        textcoords="offset points", ha="right" if right else "left")
+            ax.annotate(
+                f"{j} {layout.joint_names[j]}",
+                (x, y),
+                fontsize=7,
+                xytext=(-4 if right else 4, 2),
+                textcoords="offset points",
+                ha="right" if right else "left",
+            )
     ax.set_aspect("equal")
     if invert_y and not ax.yaxis_inverted():
         ax.invert_yaxis()
@@ -63,14 +88,17 @@ def front_view(pose: np.ndarray, layout: sk.Skeleton) -> np.ndarray:
 
 
 def skeleton_diagrams(h36m_3d: np.ndarray, coco_3d: np.ndarray | None = None):
-    """Front views of one frame in both layouts, joints numbered. Inputs (17, 3) world metres, Z up."""
+    """Front views of one frame in both layouts, joints numbered. Inputs (17, 3) world metres,
+    Z up."""
     import matplotlib.pyplot as plt
 
     panels = [(h36m_3d, sk.H36M17)] + ([(coco_3d, sk.COCO17)] if coco_3d is not None else [])
     fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 7), squeeze=False)
     for ax, (pose, layout) in zip(axes[0], panels):
         draw_2d(ax, front_view(pose, layout), layout, label=True, invert_y=False)
-        ax.set_title(f"{layout.name}: {layout.num_joints} joints\n(blue = subject's left, red = right)")
+        ax.set_title(
+            f"{layout.name}: {layout.num_joints} joints\n(blue = subject's left, red = right)"
+        )
         ax.set_xlabel("m")
         ax.set_ylabel("height (m)")
         ax.margins(x=0.35)
@@ -78,9 +106,14 @@ def skeleton_diagrams(h36m_3d: np.ndarray, coco_3d: np.ndarray | None = None):
     return fig
 
 
-def camera_layout(cameras, pose_world: np.ndarray | None = None, layout: sk.Skeleton = sk.H36M17,
-                  axis_length: float = 1.5):
-    """3D plot of camera centres and viewing directions (world metres, Z up), with an optional pose."""
+def camera_layout(
+    cameras,
+    pose_world: np.ndarray | None = None,
+    layout: sk.Skeleton = sk.H36M17,
+    axis_length: float = 1.5,
+):
+    """3D plot of camera centres and viewing directions (world metres, Z up), with an optional
+    pose."""
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(9, 7))
@@ -98,7 +131,8 @@ def camera_layout(cameras, pose_world: np.ndarray | None = None, layout: sk.Skel
     ax.set_ylabel("y (m)")
     ax.set_zlabel("z (m)")
     pts = np.array([cam.position() for cam in cameras])
-    ax.set_box_aspect(tuple(np.ptp(np.vstack([pts, [[0, 0, 0]]]), axis=0) + 0.5))  # true proportions
+    # true proportions
+    ax.set_box_aspect(tuple(np.ptp(np.vstack([pts, [[0, 0, 0]]]), axis=0) + 0.5))
     ax.set_zticks([0, 1, 2])
     ax.set_title("Human3.6M camera layout (world frame, metres)")
     return fig
@@ -106,7 +140,8 @@ def camera_layout(cameras, pose_world: np.ndarray | None = None, layout: sk.Skel
 
 def multi_view(views, frame: int, title: str = ""):
     """One frame of a clip in every camera: the clean projection (top row) and the detector output
-    drawn over the faint clean pose (bottom row). ``views``: a :class:`dilpose.dataset.ExampleViews`."""
+    drawn over the faint clean pose (bottom row). ``views``: a
+    :class:`dilpose.dataset.ExampleViews`."""
     import matplotlib.pyplot as plt
 
     cams = views.cameras
@@ -119,7 +154,13 @@ def multi_view(views, frame: int, title: str = ""):
         draw_2d(axes[1, c], detected, views.detected_layout)
         if not seen.all():
             missed = [views.detected_layout.joint_names[j] for j in np.flatnonzero(~seen)]
-            axes[1, c].text(0.02, 0.02, "missed: " + ", ".join(missed), transform=axes[1, c].transAxes, fontsize=7)
+            axes[1, c].text(
+                0.02,
+                0.02,
+                "missed: " + ", ".join(missed),
+                transform=axes[1, c].transAxes,
+                fontsize=7,
+            )
         axes[0, c].set_xlim(0, cam.res_w)
         axes[0, c].set_ylim(cam.res_h, 0)
         # Zoom the bottom row on the person: detector errors are a few pixels.
@@ -136,8 +177,14 @@ def multi_view(views, frame: int, title: str = ""):
     return fig
 
 
-def plotly_skeleton(positions: np.ndarray, layout: sk.Skeleton = sk.H36M17, fps: float = 50.0, step: int = 5,
-                    title: str = "", others: dict[str, np.ndarray] | None = None):
+def plotly_skeleton(
+    positions: np.ndarray,
+    layout: sk.Skeleton = sk.H36M17,
+    fps: float = 50.0,
+    step: int = 5,
+    title: str = "",
+    others: dict[str, np.ndarray] | None = None,
+):
     """An interactive 3D skeleton with a play button and a frame slider.
 
     positions: (T, J, 3) metres, Z up. ``others`` adds more poses of the same shape (e.g. a
@@ -156,28 +203,76 @@ def plotly_skeleton(positions: np.ndarray, layout: sk.Skeleton = sk.H36M17, fps:
             for a, b in edges:
                 for v in (pos[t, a], pos[t, b], (np.nan,) * 3):
                     xs.append(v[0]), ys.append(v[1]), zs.append(v[2])
-            out.append(go.Scatter3d(x=xs, y=ys, z=zs, mode="lines+markers", name=name,
-                                    line=dict(color=colours[k % len(colours)], width=5), marker=dict(size=2)))
+            out.append(
+                go.Scatter3d(
+                    x=xs,
+                    y=ys,
+                    z=zs,
+                    mode="lines+markers",
+                    name=name,
+                    line=dict(color=colours[k % len(colours)], width=5),
+                    marker=dict(size=2),
+                )
+            )
         return out
 
     frames_idx = list(range(0, len(positions), step))
     allpos = np.concatenate([p.reshape(-1, 3) for p in series.values()])
     lo, hi = allpos.min(0), allpos.max(0)
     centre, half = (lo + hi) / 2, (hi - lo).max() / 2 + 0.1
-    fig = go.Figure(data=traces(0), frames=[go.Frame(data=traces(t), name=str(t)) for t in frames_idx])
+    fig = go.Figure(
+        data=traces(0), frames=[go.Frame(data=traces(t), name=str(t)) for t in frames_idx]
+    )
     fig.update_layout(
-        title=title, height=560, margin=dict(l=0, r=0, t=40, b=0),
-        scene=dict(aspectmode="cube", xaxis=dict(range=[centre[0] - half, centre[0] + half], title="x (m)"),
-                   yaxis=dict(range=[centre[1] - half, centre[1] + half], title="y (m)"),
-                   zaxis=dict(range=[centre[2] - half, centre[2] + half], title="z (m)")),
-        updatemenus=[dict(type="buttons", showactive=False, x=0.05, y=0.05, buttons=[
-            dict(label="play", method="animate",
-                 args=[None, dict(frame=dict(duration=1000 * step / fps, redraw=True), fromcurrent=True)]),
-            dict(label="pause", method="animate", args=[[None], dict(mode="immediate")])])],
-        sliders=[dict(x=0.15, len=0.8, steps=[
-            dict(label=f"{t / fps:.1f}s", method="animate",
-                 args=[[str(t)], dict(mode="immediate", frame=dict(duration=0, redraw=True))])
-            for t in frames_idx])])
+        title=title,
+        height=560,
+        margin=dict(l=0, r=0, t=40, b=0),
+        scene=dict(
+            aspectmode="cube",
+            xaxis=dict(range=[centre[0] - half, centre[0] + half], title="x (m)"),
+            yaxis=dict(range=[centre[1] - half, centre[1] + half], title="y (m)"),
+            zaxis=dict(range=[centre[2] - half, centre[2] + half], title="z (m)"),
+        ),
+        updatemenus=[
+            dict(
+                type="buttons",
+                showactive=False,
+                x=0.05,
+                y=0.05,
+                buttons=[
+                    dict(
+                        label="play",
+                        method="animate",
+                        args=[
+                            None,
+                            dict(
+                                frame=dict(duration=1000 * step / fps, redraw=True),
+                                fromcurrent=True,
+                            ),
+                        ],
+                    ),
+                    dict(label="pause", method="animate", args=[[None], dict(mode="immediate")]),
+                ],
+            )
+        ],
+        sliders=[
+            dict(
+                x=0.15,
+                len=0.8,
+                steps=[
+                    dict(
+                        label=f"{t / fps:.1f}s",
+                        method="animate",
+                        args=[
+                            [str(t)],
+                            dict(mode="immediate", frame=dict(duration=0, redraw=True)),
+                        ],
+                    )
+                    for t in frames_idx
+                ],
+            )
+        ],
+    )
     return fig
 
 
@@ -195,15 +290,15 @@ def receptive_field_diagram(filter_widths=(3, 3, 3), causal: bool = False, ax=No
         fig, ax = plt.subplots(figsize=(min(14, 0.3 * rf + 2), 0.9 * len(widths) + 1.2))
     else:
         fig = ax.figure
-    # Walk from the output down: layer k (from the top) has nodes spaced by the product of the widths
-    # below it; each node fans out to `width` nodes of the layer below.
+    # Walk from the output down: layer k (from the top) has nodes spaced by the product of the
+    # widths below it; each node fans out to `width` nodes of the layer below.
     nodes, labels = [np.array([0])], ["output"]
     for k in range(len(widths) - 1, -1, -1):
         step = receptive_field(widths[:k])
         offsets = (np.arange(widths[k]) - (0 if causal else (widths[k] - 1) // 2)) * step
         if causal:
             offsets = offsets - offsets.max()
-        below = (nodes[-1][:, None] + offsets[None, :])
+        below = nodes[-1][:, None] + offsets[None, :]
         level = len(widths) - k
         for parent, children in zip(nodes[-1], below):
             for child in children:
@@ -211,12 +306,21 @@ def receptive_field_diagram(filter_widths=(3, 3, 3), causal: bool = False, ax=No
         nodes.append(np.unique(below.ravel()))
         labels.append("2D input frames" if k == 0 else f"layer {k} · read at dilation {step}")
     for level, xs in enumerate(nodes):
-        ax.scatter(xs, np.full(len(xs), level), s=18, color="tab:red" if level == 0 else "tab:blue", zorder=3)
+        ax.scatter(
+            xs,
+            np.full(len(xs), level),
+            s=18,
+            color="tab:red" if level == 0 else "tab:blue",
+            zorder=3,
+        )
     ax.set_yticks(range(len(nodes)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("input frame relative to the output frame")
-    ax.set_title(f"{'causal' if causal else 'symmetric'} receptive field: widths {tuple(widths)} -> {rf} frames")
+    ax.set_title(
+        f"{'causal' if causal else 'symmetric'} receptive field: "
+        f"widths {tuple(widths)} -> {rf} frames"
+    )
     return fig
 
 
@@ -227,10 +331,17 @@ def learning_curves(histories: dict[str, list[dict]]):
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, history in histories.items():
         epochs = [h["epoch"] for h in history]
-        line, = ax.plot(epochs, [h["loss_mm"] for h in history], marker="o", label=f"{name} train")
+        (line,) = ax.plot(
+            epochs, [h["loss_mm"] for h in history], marker="o", label=f"{name} train"
+        )
         if any(h.get("val_mpjpe_mm") is not None for h in history):
-            ax.plot(epochs, [h["val_mpjpe_mm"] for h in history], ls="--", color=line.get_color(),
-                    label=f"{name} test")
+            ax.plot(
+                epochs,
+                [h["val_mpjpe_mm"] for h in history],
+                ls="--",
+                color=line.get_color(),
+                label=f"{name} test",
+            )
     ax.set_xlabel("epoch")
     ax.set_ylabel("MPJPE (mm)")
     ax.set_yscale("log")
@@ -239,8 +350,14 @@ def learning_curves(histories: dict[str, list[dict]]):
     return fig
 
 
-def bar_chart(values: dict[str, float], ylabel: str = "MPJPE (mm)", title: str = "", reference: dict | None = None):
-    """A labelled bar per entry; ``reference`` adds dashed horizontal lines (e.g. published numbers)."""
+def bar_chart(
+    values: dict[str, float],
+    ylabel: str = "MPJPE (mm)",
+    title: str = "",
+    reference: dict | None = None,
+):
+    """A labelled bar per entry; ``reference`` adds dashed horizontal lines (e.g. published
+    numbers)."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(1.3 * len(values) + 2, 3.8))
@@ -257,9 +374,15 @@ def bar_chart(values: dict[str, float], ylabel: str = "MPJPE (mm)", title: str =
     return fig
 
 
-def pose_comparison(target: np.ndarray, prediction: np.ndarray, frames: list[int], layout: sk.Skeleton = sk.H36M17,
-                    title: str = ""):
-    """Static 3D panels of ground truth (grey) and prediction (colour) at a few frames; (T, J, 3) metres."""
+def pose_comparison(
+    target: np.ndarray,
+    prediction: np.ndarray,
+    frames: list[int],
+    layout: sk.Skeleton = sk.H36M17,
+    title: str = "",
+):
+    """Static 3D panels of ground truth (grey) and prediction (colour) at a few frames; (T, J, 3)
+    metres."""
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(3.3 * len(frames), 3.6))

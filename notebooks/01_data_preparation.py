@@ -19,11 +19,12 @@
 #
 # **What data this notebook uses.** Human3.6M, HumanEva-I and the paper's HRI-I cannot be downloaded
 # here. By default the series runs on an *embedded* dataset: **real CMU motion capture** (33 clips,
-# 7 subjects: walking, running, jumps, exercise, sport, dance), converted by dilpose's own BVH importer
-# to the 17 Human3.6M joints plus 5 face points at 50 Hz, placed in the Human3.6M capture volume and
-# filmed by the **real calibrated Human3.6M cameras**. The 2D inputs are these projections corrupted
-# by a seeded detector-noise model (jitter, low-confidence outliers, missed joints, left/right swaps).
-# Numbers computed on it are labelled `cmu`; they are **not** Human3.6M numbers.
+# 7 subjects: walking, running, jumps, exercise, sport, dance), converted by dilpose's own BVH
+# importer to the 17 Human3.6M joints plus 5 face points at 50 Hz, placed in the Human3.6M capture
+# volume and filmed by the **real calibrated Human3.6M cameras**. The 2D inputs are these
+# projections corrupted by a seeded detector-noise model (jitter, low-confidence outliers, missed
+# joints, left/right swaps). Numbers computed on it are labelled `cmu`; they are **not** Human3.6M
+# numbers.
 #
 # With VideoPose3D's `data_3d_h36m.npz` and `data_2d_h36m_<source>.npz` in `data/`, set
 # `dataset = "h36m"` to run the series on Human3.6M itself.
@@ -32,7 +33,8 @@
 # funding from NSF EIA-0196217.*
 
 # %% tags=["parameters"]
-profile = "default"      # "smoke" (CI, seconds), "default" (a laptop CPU, minutes), "paper" (GPU, hours)
+profile = "default"      # "smoke" (CI, seconds), "default" (a laptop CPU, minutes),
+                         # "paper" (GPU, hours)
 dataset = "cmu"          # or "h36m" with VideoPose3D's npz files in data/
 seed = 0
 
@@ -60,8 +62,9 @@ print("train:", data.train_subjects, " test:", data.test_subjects)
 
 # %% [markdown]
 # ## 2. Skeletons
-# The model reads **COCO-17** 2D keypoints (what detectors output) and predicts **H36M-17** 3D joints
-# (the evaluation layout). Joint numbers follow each layout's order (also listed in the README).
+# The model reads **COCO-17** 2D keypoints (what detectors output) and predicts **H36M-17** 3D
+# joints (the evaluation layout). Joint numbers follow each layout's order (also listed in the
+# README).
 
 # %%
 subject, action = data.subjects[-1], data.actions(data.subjects[-1])[0]
@@ -121,7 +124,8 @@ metrics = study.data_metrics(data)
 stats = metrics["info"].get("noise_stats")
 if stats:
     print(f"mean {stats['mean_error_px']:.2f} px, max {stats['max_error_px']:.1f} px; "
-          f"outliers {100 * stats['outlier_fraction']:.2f} %, missed {100 * stats['missing_fraction']:.2f} %, "
+          f"outliers {100 * stats['outlier_fraction']:.2f} %, "
+          f"missed {100 * stats['missing_fraction']:.2f} %, "
           f"swapped {100 * stats['swapped_fraction']:.2f} % of joint detections")
     display(study.noise_table(stats))
 
@@ -130,7 +134,8 @@ if stats:
 # Drag to rotate; press play or move the slider.
 
 # %%
-fig = viz.plotly_skeleton(pose, sk.H36M17, fps=data.fps, step=4, title=f"{subject} · {action} (3D ground truth)")
+fig = viz.plotly_skeleton(pose, sk.H36M17, fps=data.fps, step=4,
+                          title=f"{subject} · {action} (3D ground truth)")
 _ = report.save_figure(fig, "01_skeleton_3d")
 fig
 

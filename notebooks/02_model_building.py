@@ -13,24 +13,26 @@
 
 # %% [markdown]
 # # 02 · Model building: the dilated temporal ConvNet
-# > Paper §III: an expand convolution, then residual blocks of [conv (width W, dilation W^b), BN, ReLU,
-# > regulariser, 1×1 conv, BN, ReLU, regulariser] + skip, then a 1×1 convolution to 17×3 outputs.
+# > Paper §III: an expand convolution, then residual blocks of [conv (width W, dilation W^b), BN,
+# > ReLU, regulariser, 1×1 conv, BN, ReLU, regulariser] + skip, then a 1×1 convolution to 17×3
+# > outputs.
 # > 4 blocks and widths 3,3,3,3,3 give a 243-frame receptive field (Table I's model).
 # > Training (§IV-B): 90 epochs, lr 0.001 decayed ×0.95 per epoch, BN momentum 0.1 → 0.001.
 # > Writes: `reports/metrics/02_model.json`, `reports/figures/02_*.png|html`.
 #
 # On the `default` profile the model has 128 channels instead of the paper's 1024 and trains for
-# 40 short epochs (about 3 CPU minutes) on the embedded CMU data; the `paper` profile uses the paper's
-# 1024 channels and 90 epochs. Every comparison the conclusions rest on is trained with three seeds
-# and decided by a 95 % confidence interval, not by one run. Trained models are cached in
-# `reports/checkpoints/`: a second run of this notebook loads them instead of training.
+# 40 short epochs (about 3 CPU minutes) on the embedded CMU data; the `paper` profile uses the
+# paper's 1024 channels and 90 epochs. Every comparison the conclusions rest on is trained with
+# three seeds and decided by a 95 % confidence interval, not by one run. Trained models are cached
+# in `reports/checkpoints/`: a second run of this notebook loads them instead of training.
 #
 # **Every number below is measured on the `cmu` data** (real CMU motion, rendered through
 # Human3.6M's cameras with simulated detector noise) unless it is labelled as a published Human3.6M
 # number; the two are not comparable.
 
 # %% tags=["parameters"]
-profile = "default"      # "smoke" (CI, seconds), "default" (a laptop CPU, minutes), "paper" (GPU, hours)
+profile = "default"      # "smoke" (CI, seconds), "default" (a laptop CPU, minutes),
+                         # "paper" (GPU, hours)
 dataset = "cmu"          # or "h36m" with VideoPose3D's npz files in data/
 seed = 0
 seeds = [0, 1, 2]        # the decisive comparisons train every arm with each of these seeds
@@ -99,9 +101,9 @@ study.seeds_table(arms)
 
 # %% [markdown]
 # Each difference below is the main model's MPJPE over all test frames minus the other arm's, with
-# its 95 % bootstrap interval over test sequences and seeds (paired: both arms are scored on the same
-# sequences and, for the decisive arms, trained with the same seeds). An interval that contains 0 is
-# "no clear difference".
+# its 95 % bootstrap interval over test sequences and seeds (paired: both arms are scored on the
+# same sequences and, for the decisive arms, trained with the same seeds). An interval that contains
+# 0 is "no clear difference".
 
 # %%
 comparisons = study.comparisons(arms)
@@ -136,11 +138,13 @@ _ = report.save_figure(fig, "02_learning_curves")
 # %%
 example = common.example_prediction(main, data)
 fig = viz.pose_comparison(example["target"], example["prediction"], frames=example["frames"],
-                          title=f"{example['subject']} · {example['action']} · camera {example['camera']}")
+                          title=f"{example['subject']} · {example['action']} · "
+                                f"camera {example['camera']}")
 _ = report.save_figure(fig, "02_prediction")
 
 # %%
-fig = viz.plotly_skeleton(example["target"], fps=data.fps, step=4, others={"prediction": example["prediction"]},
+fig = viz.plotly_skeleton(example["target"], fps=data.fps, step=4,
+                          others={"prediction": example["prediction"]},
                           title="ground truth (pose) and prediction, world metres")
 _ = report.save_figure(fig, "02_prediction_3d")
 fig
@@ -155,5 +159,7 @@ print("\n".join(verdict["lines"]))
 
 # %%
 # NBVAL_CHECK_OUTPUT
-path = report.save_metrics("02_model", study.metrics_json(arms, comparisons, verdict, data, params), cfg)
+path = report.save_metrics(
+    "02_model", study.metrics_json(arms, comparisons, verdict, data, params), cfg
+)
 print(path.name, sorted(report.load_metrics("02_model")))

@@ -21,5 +21,6 @@ def _isolated_reports(tmp_path_factory):
         os.environ["DILPOSE_REPORTS"] = old
 
 
-needs_shared = pytest.mark.skipif(paths.mocap_dir() is None,
-                                  reason="../shared/data/mocap is not beside the clone")
+needs_shared = pytest.mark.skipif(
+    paths.mocap_dir() is None, reason="../shared/data/mocap is not beside the clone"
+)

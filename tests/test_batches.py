@@ -10,7 +10,9 @@ def _seq(T=40, seed=0, name="walk 1"):
     rng = np.random.default_rng(seed)
     kp = np.cumsum(rng.normal(size=(T, 17, 2)), 0).astype(np.float32)
     pos = rng.normal(size=(T, 17, 3)).astype(np.float32) + [0, 0, 5]
-    return dataset.Sequence("s1", name, 0, kp, pos, np.arange(9, dtype=np.float32), np.ones((T, 17), np.float32))
+    return dataset.Sequence(
+        "s1", name, 0, kp, pos, np.arange(9, dtype=np.float32), np.ones((T, 17), np.float32)
+    )
 
 
 def test_symmetric_window_is_centred_and_edges_replicate():
@@ -20,7 +22,8 @@ def test_symmetric_window_is_centred_and_edges_replicate():
     assert b.inputs.shape == (40, 9, 17, 2) and b.targets.shape == (40, 1, 17, 3)
     for t in (0, 10, 39):
         np.testing.assert_array_equal(b.inputs[t, 4], seq.keypoints_2d[t])
-    np.testing.assert_array_equal(b.inputs[0, :4], np.repeat(seq.keypoints_2d[:1], 4, 0))  # edge padding
+    # edge padding
+    np.testing.assert_array_equal(b.inputs[0, :4], np.repeat(seq.keypoints_2d[:1], 4, 0))
     np.testing.assert_array_equal(b.inputs[39, 5:], np.repeat(seq.keypoints_2d[-1:], 4, 0))
 
 
@@ -46,7 +49,8 @@ def test_chunks_cover_every_frame_once():
     b = next(wb.epoch(0))
     assert b.inputs.shape == (3, 14, 17, 2)
     got = np.concatenate([b.targets[0], b.targets[1], b.targets[2][:3]]) + np.concatenate(
-        [b.trajectory[0], b.trajectory[1], b.trajectory[2][:3]])
+        [b.trajectory[0], b.trajectory[1], b.trajectory[2][:3]]
+    )
     np.testing.assert_allclose(got, seq.positions_3d, atol=1e-6)
 
 
@@ -69,7 +73,9 @@ def test_shards_split_the_epoch_evenly_without_overlap():
     full = batches.WindowBatches(seqs, 8, 3, seed=1)  # 160 windows = 20 batches
     parts = [batches.WindowBatches(seqs, 8, 3, seed=1, rank=r, world_size=3) for r in range(3)]
     assert [p.num_batches() for p in parts] == [6, 6, 6]  # equal counts keep DDP in step
-    seen = np.concatenate([b.inputs[:, 1].reshape(len(b.inputs), -1) for p in parts for b in p.epoch(0)])
+    seen = np.concatenate(
+        [b.inputs[:, 1].reshape(len(b.inputs), -1) for p in parts for b in p.epoch(0)]
+    )
     assert len(seen) == 18 * 8 and len(np.unique(seen, axis=0)) == len(seen)
     assert full.num_batches() == 20
 
@@ -79,8 +85,10 @@ def test_subsampling_rotates_through_all_windows():
     wb = batches.WindowBatches([seq], 1000, 3, augment=False, shuffle=False, subsample=4)
     firsts = [next(wb.epoch(e)).inputs[:, 1] for e in range(4)]
     assert all(len(f) == 10 for f in firsts)
-    np.testing.assert_array_equal(np.sort(np.concatenate(firsts).reshape(40, -1), 0),
-                                  np.sort(seq.keypoints_2d.reshape(40, -1), 0))
+    np.testing.assert_array_equal(
+        np.sort(np.concatenate(firsts).reshape(40, -1), 0),
+        np.sort(seq.keypoints_2d.reshape(40, -1), 0),
+    )
 
 
 def test_flip_swaps_left_and_right_consistently_in_2d_and_3d():
@@ -90,8 +98,12 @@ def test_flip_swaps_left_and_right_consistently_in_2d_and_3d():
     l2, r2 = sk.COCO17.index("l_wrist"), sk.COCO17.index("r_wrist")
     l3, r3 = sk.H36M17.index("l_wrist"), sk.H36M17.index("r_wrist")
     np.testing.assert_allclose(b.inputs[flipped][:, 0, l2], b.inputs[plain][:, 0, r2] * [-1, 1])
-    np.testing.assert_allclose(b.targets[flipped][:, 0, l3], b.targets[plain][:, 0, r3] * [-1, 1, 1], atol=1e-6)
-    np.testing.assert_allclose(b.intrinsics[flipped][0], seq.intrinsics * [1, 1, -1, 1, 1, 1, 1, -1, 1])
+    np.testing.assert_allclose(
+        b.targets[flipped][:, 0, l3], b.targets[plain][:, 0, r3] * [-1, 1, 1], atol=1e-6
+    )
+    np.testing.assert_allclose(
+        b.intrinsics[flipped][0], seq.intrinsics * [1, 1, -1, 1, 1, 1, 1, -1, 1]
+    )
 
 
 def test_flipped_3d_projects_onto_flipped_2d():
@@ -101,16 +113,33 @@ def test_flipped_3d_projects_onto_flipped_2d():
     seq = dataset.sequences(data, ["cmu02"], cameras=(1,))[0]
     flipped_3d = batches.flip_3d(seq.positions_3d.astype(np.float64))
     flipped_2d = batches.flip_2d(seq.keypoints_2d.astype(np.float64), sk.COCO17)
-    projected = project_to_2d(flipped_3d, batches.flip_intrinsics(seq.intrinsics.astype(np.float64)))
+    projected = project_to_2d(
+        flipped_3d, batches.flip_intrinsics(seq.intrinsics.astype(np.float64))
+    )
     coco_body = [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]
-    h36m_body = [sk.H36M17.index(n) for n in ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist",
-                                             "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_foot", "r_foot")]
+    h36m_body = [
+        sk.H36M17.index(n)
+        for n in (
+            "l_shoulder",
+            "r_shoulder",
+            "l_elbow",
+            "r_elbow",
+            "l_wrist",
+            "r_wrist",
+            "l_hip",
+            "r_hip",
+            "l_knee",
+            "r_knee",
+            "l_foot",
+            "r_foot",
+        )
+    ]
     np.testing.assert_allclose(projected[:, h36m_body], flipped_2d[:, coco_body], atol=1e-5)
 
 
 def test_whole_sequences_pad_and_merge_flipped():
     seq = _seq()
-    (s, x), = list(batches.whole_sequences([seq], 27, flip_test=True))
+    ((s, x),) = list(batches.whole_sequences([seq], 27, flip_test=True))
     assert x.shape == (2, 40 + 26, 17, 2)
     pred = np.random.default_rng(0).normal(size=(40, 17, 3))
     both = np.stack([pred, batches.flip_3d(pred)])
@@ -131,16 +160,30 @@ def test_every_window_is_its_sequence_slice_across_sequences_flips_and_last_chun
         for b in wb.epoch(0):
             for k in range(len(b.inputs)):
                 # identify the window by its first target frame's trajectory
-                i, start = next((i, s) for i, seq in enumerate(seqs) for s in range(0, len(seq), L)
-                                if np.allclose(np.abs(b.trajectory[k, 0, 0]), np.abs(seq.positions_3d[s, 0]),
-                                               rtol=0, atol=1e-6))
-                padded = np.pad(seqs[i].keypoints_2d, ((before, after + L), (0, 0), (0, 0)), mode="edge")
-                x = padded[start:start + width]
+                i, start = next(
+                    (i, s)
+                    for i, seq in enumerate(seqs)
+                    for s in range(0, len(seq), L)
+                    if np.allclose(
+                        np.abs(b.trajectory[k, 0, 0]),
+                        np.abs(seq.positions_3d[s, 0]),
+                        rtol=0,
+                        atol=1e-6,
+                    )
+                )
+                padded = np.pad(
+                    seqs[i].keypoints_2d, ((before, after + L), (0, 0), (0, 0)), mode="edge"
+                )
+                x = padded[start : start + width]
                 pose, traj = batches.split_root(seqs[i].positions_3d)
                 rows = np.minimum(np.arange(start, start + L), len(seqs[i]) - 1)
                 y, c = pose[rows].astype(np.float32), seqs[i].intrinsics
                 if b.flipped[k]:
-                    x, y, c = batches.flip_2d(x, sk.COCO17), batches.flip_3d(y), batches.flip_intrinsics(c)
+                    x, y, c = (
+                        batches.flip_2d(x, sk.COCO17),
+                        batches.flip_3d(y),
+                        batches.flip_intrinsics(c),
+                    )
                 np.testing.assert_array_equal(b.inputs[k], x)
                 np.testing.assert_array_equal(b.targets[k], y)
                 np.testing.assert_array_equal(b.intrinsics[k], c)

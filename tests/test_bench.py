@@ -1,4 +1,5 @@
-"""The benchmark code runs and writes a complete report (figures are machine facts: no timing asserts)."""
+"""The benchmark code runs and writes a complete report (figures are machine facts: no timing
+asserts)."""
 
 import json
 
@@ -14,4 +15,5 @@ def test_quick_benchmark_writes_every_figure_with_the_machine(tmp_path):
     for key in ("train", "train_no_dropout"):
         assert row[key]["per_s"] > 0
     assert {"whole", "whole_folded", "strided", "strided_folded"} <= set(row["inference"])
-    assert all(t["met"] is None for t in report["targets"].values())  # targets are judged on full runs only
+    # targets are judged on full runs only
+    assert all(t["met"] is None for t in report["targets"].values())

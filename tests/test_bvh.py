@@ -19,8 +19,10 @@ from dilpose.skeleton import COCO17, H36M17
 
 # The shared data folder beside the clone (../shared), as dilpose.paths finds it.
 MOCAP = paths.mocap_dir() or Path("/nonexistent")
-needs_mocap = pytest.mark.skipif(not (MOCAP / "bvh" / "16_15.bvh").is_file(),
-                                 reason="../shared/data/mocap is not beside the clone")
+needs_mocap = pytest.mark.skipif(
+    not (MOCAP / "bvh" / "16_15.bvh").is_file(),
+    reason="../shared/data/mocap is not beside the clone",
+)
 
 # A two-bone chain: 6-channel root, a ZYX knee, an end site. 10 units per bone, pointing down.
 CHAIN = """HIERARCHY
@@ -79,12 +81,15 @@ def test_parse_chain_hierarchy_and_motion(tmp_path):
     assert m.joint_names == ["Hips", "Knee", "Knee_end"]
     assert m.parents.tolist() == [-1, 0, 1]
     np.testing.assert_array_equal(m.offsets, [[0, 0, 0], [0, -10, 0], [0, -10, 0]])
-    assert m.channels == [("Xposition", "Yposition", "Zposition", "Zrotation", "Yrotation", "Xrotation"),
-                          ("Zrotation", "Yrotation", "Xrotation"), ()]
+    assert m.channels == [
+        ("Xposition", "Yposition", "Zposition", "Zrotation", "Yrotation", "Xrotation"),
+        ("Zrotation", "Yrotation", "Xrotation"),
+        (),
+    ]
     assert m.motion.shape == (2, 9) and m.motion.dtype == np.float64
     np.testing.assert_array_equal(m.motion[1], [1, 2, 3, 90, 0, 0, 0, 0, 90])
     assert m.frame_time == pytest.approx(0.0083333)
-    assert m.fps == 120.0          # 1/0.0083333 = 120.0005 snaps to the intended 120 Hz
+    assert m.fps == 120.0  # 1/0.0083333 = 120.0005 snaps to the intended 120 Hz
     assert m.source == str(tmp_path / "clip.bvh")
 
 
@@ -115,13 +120,14 @@ def test_fk_two_bone_chain_hand_computed(tmp_path):
     rx = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]])
     np.testing.assert_allclose(rot[1, 0], rz, atol=1e-12)
     np.testing.assert_allclose(rot[1, 1], rz @ rx, atol=1e-12)
-    np.testing.assert_allclose(rot[1, 2], rot[1, 1])   # an end site inherits its parent's rotation
+    np.testing.assert_allclose(rot[1, 2], rot[1, 1])  # an end site inherits its parent's rotation
 
 
 def test_fk_respects_channel_order_and_child_translation(tmp_path):
     m = bvh.parse_bvh(write(tmp_path, ODD))
     pos, rot = bvh.forward_kinematics(m, unit_to_m=1.0)
-    # Root R = Rx(90) @ Rz(90) (channel order), not Rz @ Rx: it sends +X to +Z (Rz @ Rx sends it to +Y).
+    # Root R = Rx(90) @ Rz(90) (channel order), not Rz @ Rx: it sends +X to +Z
+    # (Rz @ Rx sends it to +Y).
     np.testing.assert_allclose(rot[0, 0], [[0, -1, 0], [0, 0, -1], [1, 0, 0]], atol=1e-12)
     np.testing.assert_allclose(pos[0, 0], [1, 2, 3])
     # Slider: offset (1,0,0) plus its Xposition 0.5 -> (1.5,0,0) in the root frame -> (0,0,1.5).
@@ -132,7 +138,7 @@ def test_fk_respects_channel_order_and_child_translation(tmp_path):
 
 def test_fk_units_to_metres(tmp_path):
     m = bvh.parse_bvh(write(tmp_path, CHAIN))
-    pos_m, _ = bvh.forward_kinematics(m)                    # CMU default
+    pos_m, _ = bvh.forward_kinematics(m)  # CMU default
     pos_u, _ = bvh.forward_kinematics(m, unit_to_m=1.0)
     np.testing.assert_allclose(pos_m, pos_u * 0.056444)
     assert np.linalg.norm(pos_m[0, 2] - pos_m[0, 0]) == pytest.approx(20 * 0.056444)
@@ -141,20 +147,23 @@ def test_fk_units_to_metres(tmp_path):
 def test_fk_rotations_are_orthonormal(tmp_path):
     text = CHAIN.replace("1 2 3 90 0 0 0 0 90", "1 2 3 31 -47 112 -13 77 5")
     pos, rot = bvh.forward_kinematics(bvh.parse_bvh(write(tmp_path, text)))
-    np.testing.assert_allclose(rot @ np.swapaxes(rot, -1, -2), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12)
+    np.testing.assert_allclose(
+        rot @ np.swapaxes(rot, -1, -2), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12
+    )
     np.testing.assert_allclose(np.linalg.det(rot), 1.0)
     # Rotations never change bone length.
     np.testing.assert_allclose(np.linalg.norm(pos[:, 1] - pos[:, 0], axis=-1), 10 * 0.056444)
 
 
-# --------------------------------------------------------------------------------------------- resample
+# ----------------------------------------------------------------------------------------- resample
+
 
 def test_resample_linear_ramp_is_exact():
-    F = 121                                    # exactly 1 s at 120 Hz
+    F = 121  # exactly 1 s at 120 Hz
     t = np.arange(F) / 120.0
-    x = np.stack([3.0 * t - 1.0, -2.0 * t], axis=-1)[:, None, :]   # (F, 1, 2)
+    x = np.stack([3.0 * t - 1.0, -2.0 * t], axis=-1)[:, None, :]  # (F, 1, 2)
     y = bvh.resample(x, 120.0, 50.0)
-    assert y.shape == (51, 1, 2)               # t = 0, 0.02, ..., 1.0
+    assert y.shape == (51, 1, 2)  # t = 0, 0.02, ..., 1.0
     tk = np.arange(51) / 50.0
     np.testing.assert_allclose(y[:, 0, 0], 3.0 * tk - 1.0, atol=1e-12)
     np.testing.assert_allclose(y[:, 0, 1], -2.0 * tk, atol=1e-12)
@@ -168,11 +177,12 @@ def test_resample_frame_count(F, expected):
 
 def test_resample_keeps_sine_amplitude():
     t = np.arange(1200) / 120.0
-    x = np.sin(2 * np.pi * 1.0 * t)            # 1 Hz, like a gait cycle
+    x = np.sin(2 * np.pi * 1.0 * t)  # 1 Hz, like a gait cycle
     y = bvh.resample(x, 120.0, 50.0)
     tk = np.arange(len(y)) / 50.0
     np.testing.assert_allclose(y, np.sin(2 * np.pi * tk), atol=2e-3)
-    # Least-squares amplitude against the exact 50 Hz sine (the raw max depends on where samples fall).
+    # Least-squares amplitude against the exact 50 Hz sine (the raw max depends on where samples
+    # fall).
     ref = np.sin(2 * np.pi * tk)
     assert np.sum(y * ref) / np.sum(ref * ref) == pytest.approx(1.0, abs=2e-3)
 
@@ -190,40 +200,69 @@ def test_resample_rejects_bad_input():
         bvh.resample(np.zeros((5, 3)), 120, 0)
 
 
-# ----------------------------------------------------------------------------------------------- errors
+# ------------------------------------------------------------------------------------------- errors
 
 ERROR_CASES = {
     "empty": ("", "empty file"),
     "blank": ("\n  \n", "empty file"),
     "not_bvh": ("hello world\n", "HIERARCHY"),
-    "bad_channel_name": (CHAIN.replace("CHANNELS 3 Zrotation Yrotation Xrotation",
-                                       "CHANNELS 3 Zrotation Yrotation Wrotation"), "bad channel line 9"),
-    "channel_count": (CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS 4 Zrotation"), "bad channel line 9"),
-    "channel_count_short": (CHAIN.replace("CHANNELS 3 Zrotation Yrotation Xrotation", "CHANNELS 3 Zrotation"),
-                            "bad channel line 9"),
+    "bad_channel_name": (
+        CHAIN.replace(
+            "CHANNELS 3 Zrotation Yrotation Xrotation", "CHANNELS 3 Zrotation Yrotation Wrotation"
+        ),
+        "bad channel line 9",
+    ),
+    "channel_count": (
+        CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS 4 Zrotation"),
+        "bad channel line 9",
+    ),
+    "channel_count_short": (
+        CHAIN.replace("CHANNELS 3 Zrotation Yrotation Xrotation", "CHANNELS 3 Zrotation"),
+        "bad channel line 9",
+    ),
     "missing_close": (CHAIN.replace("\t}\n}\nMOTION", "\t}\nMOTION"), "unbalanced braces"),
     "extra_close": (CHAIN.replace("}\nMOTION", "}\n}\nMOTION"), "unbalanced braces"),
     "no_motion": (CHAIN.split("MOTION")[0], "missing MOTION"),
     "row_too_long": (CHAIN.replace("0 0 0 0 0 0 0 0 0\n", "0 0 0 0 0 0 0 0 0 0\n"), "line 19"),
-    "row_too_short_mid": (CHAIN.replace("0 0 0 0 0 0 0 0 0\n", "0 0 0 0 0 0 0 0\n"), "wrong number of values"),
+    "row_too_short_mid": (
+        CHAIN.replace("0 0 0 0 0 0 0 0 0\n", "0 0 0 0 0 0 0 0\n"),
+        "wrong number of values",
+    ),
     "truncated_rows": (CHAIN.replace("Frames: 2", "Frames: 5"), "truncated"),
     "truncated_mid_row": (CHAIN.replace("0 0 90\n", "0\n"), "truncated"),
     "non_numeric": (CHAIN.replace("1 2 3 90", "1 2 abc 90"), "non-numeric value 'abc'"),
     "nan": (CHAIN.replace("1 2 3 90", "1 2 nan 90"), "NaN value in frame row at line 20, column 3"),
     "bad_frames": (CHAIN.replace("Frames: 2", "Frames: two"), "Frames"),
     "bad_frame_time": (CHAIN.replace("Frame Time: 0.0083333", "Frame Time: 0"), "Frame Time"),
-    "zero_frames": (CHAIN.split("Frames:")[0] + "Frames: 0\nFrame Time: 0.0083333\n", "MOTION has 0 frames"),
-    "zero_frames_with_rows": (CHAIN.replace("Frames: 2", "Frames: 0"),
-                              "'Frames: 0' (line 17) but 2 frame rows"),
-    # 1/1e-320 overflows to inf, so the file's frame rate would be infinite (fps used to raise OverflowError).
-    "denormal_frame_time": (CHAIN.replace("Frame Time: 0.0083333", "Frame Time: 1e-320"), "Frame Time"),
-    # Python's int() refuses more than 4300 digits (ValueError); "²".isdigit() is True but int("²") fails.
+    "zero_frames": (
+        CHAIN.split("Frames:")[0] + "Frames: 0\nFrame Time: 0.0083333\n",
+        "MOTION has 0 frames",
+    ),
+    "zero_frames_with_rows": (
+        CHAIN.replace("Frames: 2", "Frames: 0"),
+        "'Frames: 0' (line 17) but 2 frame rows",
+    ),
+    # 1/1e-320 overflows to inf, so the file's frame rate would be infinite (fps used to raise
+    # OverflowError).
+    "denormal_frame_time": (
+        CHAIN.replace("Frame Time: 0.0083333", "Frame Time: 1e-320"),
+        "Frame Time",
+    ),
+    # Python's int() refuses more than 4300 digits (ValueError); "²".isdigit() is True but int("²")
+    # fails.
     "huge_frames_count": (CHAIN.replace("Frames: 2", "Frames: " + "9" * 5000), "implausibly large"),
-    "superscript_frames_count": (CHAIN.replace("Frames: 2", "Frames: \u00b2"), "expected 'Frames: <count>'"),
-    "huge_channel_count": (CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS " + "9" * 5000 + " Zrotation"),
-                           "bad channel line 9"),
-    "superscript_channel_count": (CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS \u00b3 Zrotation"),
-                                  "bad channel line 9"),
+    "superscript_frames_count": (
+        CHAIN.replace("Frames: 2", "Frames: \u00b2"),
+        "expected 'Frames: <count>'",
+    ),
+    "huge_channel_count": (
+        CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS " + "9" * 5000 + " Zrotation"),
+        "bad channel line 9",
+    ),
+    "superscript_channel_count": (
+        CHAIN.replace("CHANNELS 3 Zrotation", "CHANNELS \u00b3 Zrotation"),
+        "bad channel line 9",
+    ),
 }
 
 
@@ -251,10 +290,14 @@ def test_directory_is_a_data_error_naming_it(tmp_path):
     assert str(info.value) == f"{tmp_path}: is a directory, not a BVH file"
 
 
-@pytest.mark.parametrize("make, why", [
-    (lambda d: write(d, CHAIN) / "inner.bvh", "Not a directory"),       # a file used as a folder (ENOTDIR)
-    (lambda d: d / ("x" * 300 + ".bvh"), "File name too long"),         # ENAMETOOLONG
-])
+@pytest.mark.parametrize(
+    "make, why",
+    [
+        # a file used as a folder (ENOTDIR)
+        (lambda d: write(d, CHAIN) / "inner.bvh", "Not a directory"),
+        (lambda d: d / ("x" * 300 + ".bvh"), "File name too long"),  # ENAMETOOLONG
+    ],
+)
 def test_other_read_errors_are_data_errors_naming_the_path(tmp_path, make, why):
     path = make(tmp_path)
     with pytest.raises(DataError) as info:
@@ -263,14 +306,20 @@ def test_other_read_errors_are_data_errors_naming_the_path(tmp_path, make, why):
 
 
 def cmu_like_bvh(n_frames: int) -> str:
-    """A BVH chain holding every joint load_cmu_clip needs (CMU_TO_H36M names plus Head), n_frames rows."""
+    """A BVH chain holding every joint load_cmu_clip needs (CMU_TO_H36M names plus Head), n_frames
+    rows."""
     names = [n for n in bvh.CMU_TO_H36M if n != "Head_end"] + ["Head"]
     lines = ["HIERARCHY"]
     for depth, name in enumerate(names):
         tab = "\t" * depth
-        lines += [f"{tab}{'ROOT' if depth == 0 else 'JOINT'} {name}", f"{tab}{{", f"{tab}\tOFFSET 0 1 0",
-                  f"{tab}\tCHANNELS " + ("6 Xposition Yposition Zposition " if depth == 0 else "3 ")
-                  + "Zrotation Yrotation Xrotation"]
+        lines += [
+            f"{tab}{'ROOT' if depth == 0 else 'JOINT'} {name}",
+            f"{tab}{{",
+            f"{tab}\tOFFSET 0 1 0",
+            f"{tab}\tCHANNELS "
+            + ("6 Xposition Yposition Zposition " if depth == 0 else "3 ")
+            + "Zrotation Yrotation Xrotation",
+        ]
     tab = "\t" * len(names)
     lines += [f"{tab}End Site", f"{tab}{{", f"{tab}\tOFFSET 0 1 0", f"{tab}}}"]
     lines += ["\t" * d + "}" for d in reversed(range(len(names)))]
@@ -282,7 +331,7 @@ def cmu_like_bvh(n_frames: int) -> str:
 
 def test_load_cmu_clip_on_a_small_cmu_like_file(tmp_path):
     clip = bvh.load_cmu_clip(write(tmp_path, cmu_like_bvh(13)))
-    assert clip["h36m"].shape == (6, 17, 3) and clip["face"].shape == (6, 5, 3)   # 12/120 s at 50 Hz
+    assert clip["h36m"].shape == (6, 17, 3) and clip["face"].shape == (6, 5, 3)  # 12/120 s at 50 Hz
 
 
 def test_zero_frames_error_names_the_file_not_in_memory_data(tmp_path):
@@ -297,10 +346,12 @@ def test_zero_frames_error_names_the_file_not_in_memory_data(tmp_path):
 
 
 def test_absurd_frame_time_is_refused_before_resampling_allocates(tmp_path):
-    # 'Frame Time: 1000000' (one frame every 11.6 days) parses; resampling 3 such frames to 50 Hz would
-    # make 1e8 frames (40 GB for 17 joints), so resample refuses with the file named.
+    # 'Frame Time: 1000000' (one frame every 11.6 days) parses; resampling 3 such frames to 50 Hz
+    # would make 1e8 frames (40 GB for 17 joints), so resample refuses with the file named.
     path = write(tmp_path, cmu_like_bvh(3).replace("Frame Time: 0.0083333", "Frame Time: 1000000"))
-    with pytest.raises(DataError, match=r"3 frames at 1e-06 Hz -> 50 Hz would give 100000001 ") as info:
+    with pytest.raises(
+        DataError, match=r"3 frames at 1e-06 Hz -> 50 Hz would give 100000001 "
+    ) as info:
         bvh.load_cmu_clip(path)
     assert info.value.source == str(path)
 
@@ -308,23 +359,27 @@ def test_absurd_frame_time_is_refused_before_resampling_allocates(tmp_path):
 def test_zero_frame_motion_built_by_hand_names_its_source(tmp_path):
     m = bvh.parse_bvh(write(tmp_path, CHAIN))
     with pytest.raises(DataError, match=r"^hand\.bvh: MOTION has 0 frames$"):
-        bvh.BVHMotion(m.joint_names, m.parents, m.offsets, m.channels, m.motion[:0], m.frame_time, "hand.bvh")
-    m.motion = m.motion[:0]                          # the dataclass is mutable: FK checks again
+        bvh.BVHMotion(
+            m.joint_names, m.parents, m.offsets, m.channels, m.motion[:0], m.frame_time, "hand.bvh"
+        )
+    m.motion = m.motion[:0]  # the dataclass is mutable: FK checks again
     with pytest.raises(DataError, match=r"^.*clip\.bvh: MOTION has 0 frames$"):
         bvh.forward_kinematics(m)
 
 
 def test_forward_kinematics_overflow_is_a_data_error_naming_the_file(tmp_path):
-    # Found by tests/test_fuzz_bvh.py: offsets of 1e308 parse (they are finite) but their sum along the
-    # chain overflows; FK used to return inf/NaN positions with numpy RuntimeWarnings.
+    # Found by tests/test_fuzz_bvh.py: offsets of 1e308 parse (they are finite) but their sum along
+    # the chain overflows; FK used to return inf/NaN positions with numpy RuntimeWarnings.
     path = write(tmp_path, CHAIN.replace("OFFSET 0.0 -10.0 0.0", "OFFSET 0.0 -1e308 0.0"))
     m = bvh.parse_bvh(path)
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(DataError) as info:
             bvh.forward_kinematics(m, unit_to_m=1.0)
-    assert str(info.value) == (f"{path}: forward kinematics: joint 'Knee_end' is not finite at frame 1 "
-                               f"(offsets or channel values too large or not finite)")
+    assert str(info.value) == (
+        f"{path}: forward kinematics: joint 'Knee_end' is not finite at frame 1 "
+        f"(offsets or channel values too large or not finite)"
+    )
 
 
 def test_resample_errors_name_the_source_when_given():
@@ -333,8 +388,11 @@ def test_resample_errors_name_the_source_when_given():
     assert str(info.value) == "walk.bvh: resample: empty sequence"
     with pytest.raises(DataError, match="^walk.bvh: resample: rates"):
         bvh.resample(np.zeros((5, 3)), 120, math.inf, source="walk.bvh")
-    # 1e-308 Hz -> 50 Hz: the output length is infinite (used to raise OverflowError from math.floor).
-    with pytest.raises(DataError, match="^walk.bvh: resample: 3 frames at 1e-308 Hz -> 50 Hz would give inf"):
+    # 1e-308 Hz -> 50 Hz: the output length is infinite (used to raise OverflowError from
+    # math.floor).
+    with pytest.raises(
+        DataError, match="^walk.bvh: resample: 3 frames at 1e-308 Hz -> 50 Hz would give inf"
+    ):
         bvh.resample(np.zeros((3, 2)), 1e-308, 50, source="walk.bvh")
     # Positional use stays as before.
     assert bvh.resample(np.zeros((5, 3)), 120, 60).shape == (3, 3)
@@ -355,14 +413,24 @@ def test_h36m_and_coco_assembly_are_consistent():
     positions = rng.normal(size=(4, len(names), 3))
     h36m = bvh.cmu_to_h36m17(positions, names)
     np.testing.assert_array_equal(h36m[:, 0], positions[:, names.index("Hips")])
-    np.testing.assert_array_equal(h36m[:, H36M17.index("head")], positions[:, names.index("Head_end")])
+    np.testing.assert_array_equal(
+        h36m[:, H36M17.index("head")], positions[:, names.index("Head_end")]
+    )
     face = rng.normal(size=(4, 5, 3))
     coco = bvh.cmu_to_coco17(h36m, face)
     assert coco.shape == (4, 17, 3)
     np.testing.assert_array_equal(coco[:, :5], face)
-    for coco_name, h36m_name in [("l_ankle", "l_foot"), ("r_ankle", "r_foot"), ("l_wrist", "l_wrist"),
-                                 ("r_shoulder", "r_shoulder"), ("l_hip", "l_hip"), ("r_knee", "r_knee")]:
-        np.testing.assert_array_equal(coco[:, COCO17.index(coco_name)], h36m[:, H36M17.index(h36m_name)])
+    for coco_name, h36m_name in [
+        ("l_ankle", "l_foot"),
+        ("r_ankle", "r_foot"),
+        ("l_wrist", "l_wrist"),
+        ("r_shoulder", "r_shoulder"),
+        ("l_hip", "l_hip"),
+        ("r_knee", "r_knee"),
+    ]:
+        np.testing.assert_array_equal(
+            coco[:, COCO17.index(coco_name)], h36m[:, H36M17.index(h36m_name)]
+        )
 
 
 def test_face_points_in_rest_pose():
@@ -371,12 +439,13 @@ def test_face_points_in_rest_pose():
     pos = np.array([[[0, 0, 0], [0, 0.1, 0]]], dtype=float)
     rot = np.broadcast_to(np.eye(3), (1, 2, 3, 3))
     face = bvh.cmu_face_points(pos, rot, names)[0]
-    np.testing.assert_allclose(face[0], [0, -0.055, 0.105])               # nose
-    np.testing.assert_allclose(face[1], [0.032, -0.005, 0.085])           # l_eye: +X is the left
-    np.testing.assert_allclose(face[4], [-0.075, -0.020, -0.010])         # r_ear
+    np.testing.assert_allclose(face[0], [0, -0.055, 0.105])  # nose
+    np.testing.assert_allclose(face[1], [0.032, -0.005, 0.085])  # l_eye: +X is the left
+    np.testing.assert_allclose(face[4], [-0.075, -0.020, -0.010])  # r_ear
 
 
-# ------------------------------------------------------------------------------------------ real clips
+# --------------------------------------------------------------------------------------- real clips
+
 
 @pytest.fixture(scope="module")
 def walk():
@@ -400,10 +469,10 @@ def test_real_clip_structure(walk):
 def test_real_clip_bone_lengths_constant(walk):
     m, pos, _ = walk
     child = np.arange(1, len(m.joint_names))
-    lengths = np.linalg.norm(pos[:, child] - pos[:, m.parents[child]], axis=-1)   # (F, J-1) metres
+    lengths = np.linalg.norm(pos[:, child] - pos[:, m.parents[child]], axis=-1)  # (F, J-1) metres
     assert lengths.std(axis=0).max() < 1e-6
     thigh = lengths[0, m.index("LeftLeg") - 1]
-    assert 0.35 < thigh < 0.50                 # femur length in metres: the unit conversion is right
+    assert 0.35 < thigh < 0.50  # femur length in metres: the unit conversion is right
 
 
 @needs_mocap
@@ -435,7 +504,9 @@ def test_real_clip_h36m_face_and_speed(walk):
     assert ((ear_dist > 0.10) & (ear_dist < 0.18)).all()
     lr = (l_ear - r_ear) / ear_dist[:, None]
     proj = lambda p: np.sum(p * lr, axis=-1)  # noqa: E731
-    assert ((proj(r_ear) < proj(r_eye)) & (proj(r_eye) < proj(l_eye)) & (proj(l_eye) < proj(l_ear))).all()
+    assert (
+        (proj(r_ear) < proj(r_eye)) & (proj(r_eye) < proj(l_eye)) & (proj(l_eye) < proj(l_ear))
+    ).all()
     head = pos[:, m.index("Head")]
     f = rot[:, m.index("Head"), :, 2]
     assert (np.sum((nose - head) * f, axis=-1) > 0.05).all()

@@ -1,5 +1,6 @@
 """The model cache: a variant trained once is loaded the next time; changing one setting retrains
-exactly that variant; an interrupted run continues from its last epoch; RETRAIN trains again once."""
+exactly that variant; an interrupted run continues from its last epoch; RETRAIN trains again
+once."""
 
 import os
 import time
@@ -17,8 +18,21 @@ def seqs():
 
 
 def _cfg(profile="smoke", **kw):
-    return config.for_profile(profile, **{**dict(filter_widths=(3,), channels=8, epochs=2, device="cpu",
-                                                 stride_subsample=4, batch_size=256, eval_cameras=(0,)), **kw})
+    return config.for_profile(
+        profile,
+        **{
+            **dict(
+                filter_widths=(3,),
+                channels=8,
+                epochs=2,
+                device="cpu",
+                stride_subsample=4,
+                batch_size=256,
+                eval_cameras=(0,),
+            ),
+            **kw,
+        },
+    )
 
 
 @pytest.fixture
@@ -44,16 +58,21 @@ def test_second_request_loads_the_same_model(seqs, reports, monkeypatch):
     fits = _count_fits(monkeypatch)
     a, trained = train.train_cached(_cfg(), seqs, name="main")
     assert trained and len(fits) == 1
-    b, trained = train.train_cached(_cfg(profile="default"), seqs, name="other")  # profile is only a name
+    # profile is only a name
+    b, trained = train.train_cached(_cfg(profile="default"), seqs, name="other")
     assert not trained and len(fits) == 1
     assert train.weights_checksum(a.model) == train.weights_checksum(b.model)
     assert [e.loss_mm for e in b.history.epochs] == [e.loss_mm for e in a.history.epochs]
-    assert (reports / "checkpoints" / "main.pt").is_file() and (reports / "checkpoints" / "other.pt").is_file()
+    assert (reports / "checkpoints" / "main.pt").is_file() and (
+        reports / "checkpoints" / "other.pt"
+    ).is_file()
     assert os.path.samefile(a.checkpoint, reports / "checkpoints" / "main.pt")
 
 
-@pytest.mark.parametrize("change", [dict(seed=1), dict(channels=16), dict(regularizer="none"), dict(epochs=3),
-                                    dict(causal=True)])
+@pytest.mark.parametrize(
+    "change",
+    [dict(seed=1), dict(channels=16), dict(regularizer="none"), dict(epochs=3), dict(causal=True)],
+)
 def test_changing_one_setting_retrains_exactly_that_variant(seqs, reports, monkeypatch, change):
     fits = _count_fits(monkeypatch)
     train.train_cached(_cfg(), seqs)
@@ -65,11 +84,20 @@ def test_changing_one_setting_retrains_exactly_that_variant(seqs, reports, monke
 
 def test_the_key_depends_on_data_layout_and_code(seqs):
     base = cache.entry(_cfg(), seqs, sk.COCO17, {"name": "supervised", "params": {}}).key
-    assert cache.entry(_cfg(), seqs[:-1], sk.COCO17, {"name": "supervised", "params": {}}).key != base
+    assert (
+        cache.entry(_cfg(), seqs[:-1], sk.COCO17, {"name": "supervised", "params": {}}).key != base
+    )
     assert cache.entry(_cfg(), seqs, sk.H36M17, {"name": "supervised", "params": {}}).key != base
     assert cache.entry(_cfg(), seqs, sk.COCO17, {"name": "semi", "params": {}}).key != base
-    assert cache.entry(_cfg(device="cuda", eval_cameras=(1,)), seqs, sk.COCO17,
-                       {"name": "supervised", "params": {}}).key == base
+    assert (
+        cache.entry(
+            _cfg(device="cuda", eval_cameras=(1,)),
+            seqs,
+            sk.COCO17,
+            {"name": "supervised", "params": {}},
+        ).key
+        == base
+    )
     assert len(cache.code_version()) == 16
 
 
@@ -78,13 +106,16 @@ def test_an_interrupted_run_continues_from_its_last_epoch(seqs, reports, monkeyp
     expected = train.weights_checksum(full.model)
     for f in (reports / "checkpoints").iterdir():
         f.unlink()
-    entry = cache.entry(_cfg(epochs=3), seqs, sk.COCO17, {"name": "supervised", "params": {}, "unlabelled": False})
+    entry = cache.entry(
+        _cfg(epochs=3), seqs, sk.COCO17, {"name": "supervised", "params": {}, "unlabelled": False}
+    )
     part = train.Trainer(_cfg(epochs=3), seqs, checkpoint=entry.partial, progress=False)
-    part.fit(stop_after=1)                                   # killed after epoch 1
+    part.fit(stop_after=1)  # killed after epoch 1
     epochs_run = []
-    resumed, trained = train.train_cached(_cfg(epochs=3), seqs,
-                                          callbacks=[lambda t, log: epochs_run.append(log.epoch)])
-    assert trained and epochs_run == [2, 3]                  # epoch 1 was not trained again
+    resumed, trained = train.train_cached(
+        _cfg(epochs=3), seqs, callbacks=[lambda t, log: epochs_run.append(log.epoch)]
+    )
+    assert trained and epochs_run == [2, 3]  # epoch 1 was not trained again
     assert train.weights_checksum(resumed.model) == expected
     assert not entry.partial.exists() and entry.model.is_file()
 
@@ -94,13 +125,13 @@ def test_retrain_trains_every_model_once(seqs, reports, monkeypatch):
     train.train_cached(_cfg(), seqs)
     time.sleep(0.01)
     monkeypatch.setenv("DILPOSE_RETRAIN_SINCE", str(time.time()))
-    train.train_cached(_cfg(), seqs)                          # older than the request: trained again
-    train.train_cached(_cfg(), seqs)                          # trained in this run: reused
+    train.train_cached(_cfg(), seqs)  # older than the request: trained again
+    train.train_cached(_cfg(), seqs)  # trained in this run: reused
     assert len(fits) == 2
 
 
 def test_code_version_ignores_layout_comments_and_docstrings():
     a = 'def f(x):\n    """Doc."""\n    return x + 1  # one\n'
-    b = 'def f(x):\n\n    # a comment\n    return (x\n            + 1)\n'
-    c = 'def f(x):\n    return x + 2\n'
+    b = "def f(x):\n\n    # a comment\n    return (x\n            + 1)\n"
+    c = "def f(x):\n    return x + 2\n"
     assert cache._code_only(a) == cache._code_only(b) != cache._code_only(c)

@@ -1,6 +1,6 @@
 """Cameras: quaternions, world <-> camera transforms, screen-coordinate maps, projection with
-VideoPose3D's distortion model (checked against hand arithmetic), numpy/torch parity, and the shipped
-Human3.6M calibration."""
+VideoPose3D's distortion model (checked against hand arithmetic), numpy/torch parity, and the
+shipped Human3.6M calibration."""
 
 import json
 
@@ -20,11 +20,13 @@ def random_unit_quaternions(rng, n):
 def matrix_from_quaternion_textbook(q):
     """The standard closed form of the rotation matrix of a unit quaternion [w, x, y, z]."""
     w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
+    return np.array(
+        [
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,12 +35,15 @@ def h36m():
 
 
 def simple_camera(**kw):
-    args = dict(id="test", res_w=1000, res_h=1002, focal_length=(1150.0, 1140.0), center=(512.0, 515.0))
+    args = dict(
+        id="test", res_w=1000, res_h=1002, focal_length=(1150.0, 1140.0), center=(512.0, 515.0)
+    )
     args.update(kw)
     return C.Camera(**args)
 
 
 # ------------------------------------------------------------------------------------ quaternions
+
 
 def test_qrot_quarter_turn_about_z_maps_x_to_y():
     q = np.array([np.cos(np.pi / 4), 0.0, 0.0, np.sin(np.pi / 4)])
@@ -74,11 +79,12 @@ def test_qinverse_undoes_qrot():
 
 # --------------------------------------------------------------------------- world <-> camera
 
+
 def test_world_camera_world_round_trip(h36m):
     rng = np.random.default_rng(4)
     X = rng.normal(size=(10, 17, 3))
-    # Human3.6M's quaternions are unit only to float32 precision (|q| - 1 ~ 1e-7), so a round trip is
-    # exact to about a micrometre; exactly unit quaternions round-trip to machine precision.
+    # Human3.6M's quaternions are unit only to float32 precision (|q| - 1 ~ 1e-7), so a round trip
+    # is exact to about a micrometre; exactly unit quaternions round-trip to machine precision.
     for cam in h36m["S1"] + h36m["S11"]:
         np.testing.assert_allclose(cam.camera_to_world(cam.world_to_camera(X)), X, atol=1e-6)
     q = random_unit_quaternions(rng, 1)[0]
@@ -95,6 +101,7 @@ def test_world_to_camera_puts_centre_at_origin_and_axis_on_plus_z(h36m):
 
 # ------------------------------------------------------------------- screen coordinate maps
 
+
 def test_normalize_screen_coordinates_known_values_non_square():
     w, h = 1000, 1002
     px = np.array([[0.0, 0.0], [1000.0, 0.0], [500.0, 501.0], [0.0, 1002.0]])
@@ -109,8 +116,9 @@ def test_normalize_and_image_coordinates_round_trip(w, h):
     norm = C.normalize_screen_coordinates(px, w, h)
     assert np.abs(norm[..., 0]).max() <= 1.0  # width maps into [-1, 1]
     np.testing.assert_allclose(C.image_coordinates(norm, w, h), px, atol=1e-9)
-    np.testing.assert_allclose(C.normalize_screen_coordinates(C.image_coordinates(norm, w, h), w, h), norm,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        C.normalize_screen_coordinates(C.image_coordinates(norm, w, h), w, h), norm, atol=1e-12
+    )
 
 
 def test_intrinsic_vector_is_videopose3d_normalisation():
@@ -124,9 +132,12 @@ def test_intrinsic_vector_is_videopose3d_normalisation():
 
 # ------------------------------------------------------------------------------- projection
 
+
 def test_projection_without_distortion_is_pinhole_formula():
-    cam = simple_camera(orientation=tuple(random_unit_quaternions(np.random.default_rng(5), 1)[0]),
-                        translation=(0.3, -4.0, 1.2))
+    cam = simple_camera(
+        orientation=tuple(random_unit_quaternions(np.random.default_rng(5), 1)[0]),
+        translation=(0.3, -4.0, 1.2),
+    )
     rng = np.random.default_rng(6)
     Xc = np.column_stack([rng.uniform(-1, 1, 20), rng.uniform(-1, 1, 20), rng.uniform(2, 6, 20)])
     Xw = cam.camera_to_world(Xc)
@@ -148,14 +159,17 @@ def test_distortion_matches_hand_computed_point():
     #          = 1 + 0.00325 - 0.0000528125 + 0.00000034328125 = 1.00319753078125
     #   tan = p1 x + p2 y = 0.002*0.15 + (-0.003)*(-0.1) = 0.0003 + 0.0003 = 0.0006
     #   radial + tan = 1.00379753078125
-    #   x' = 0.15 * 1.00379753078125 + 0.002 * 0.0325 = 0.1505696296171875 + 0.000065 = 0.1506346296171875
-    #   y' = -0.1 * 1.00379753078125 - 0.003 * 0.0325 = -0.100379753078125 - 0.0000975 = -0.100477253078125
+    #   x' = 0.15 * 1.00379753078125 + 0.002 * 0.0325 = 0.1505696296171875 + 0.000065
+    #      = 0.1506346296171875
+    #   y' = -0.1 * 1.00379753078125 - 0.003 * 0.0325 = -0.100379753078125 - 0.0000975
+    #      = -0.100477253078125
     #   u = 1.2 * 0.1506346296171875 + 0.05 = 0.230761555540625
     #   v = 1.1 * -0.100477253078125 - 0.02 = -0.1305249783859375
     iv = np.array([1.2, 1.1, 0.05, -0.02, 0.1, -0.05, 0.01, 0.002, -0.003])
     out = C.project_to_2d(np.array([0.3, -0.2, 2.0]), iv)
     np.testing.assert_allclose(out, [0.230761555540625, -0.1305249783859375], rtol=0, atol=1e-14)
-    # the distortion moves the point: it differs from the pinhole answer (1.2*0.15+0.05, 1.1*-0.1-0.02)
+    # the distortion moves the point: it differs from the pinhole answer
+    # (1.2*0.15+0.05, 1.1*-0.1-0.02)
     assert abs(out[0] - 0.23) > 5e-4 and abs(out[1] + 0.13) > 5e-4
 
 
@@ -220,9 +234,11 @@ def reference_projection(Xc, iv, clamp_xy):
         if clamp_xy:
             x, y = min(max(x, -1.0), 1.0), min(max(y, -1.0), 1.0)
         r2 = x * x + y * y
-        radial = 1 + k1 * r2 + k2 * r2 ** 2 + k3 * r2 ** 3
+        radial = 1 + k1 * r2 + k2 * r2**2 + k3 * r2**3
         tan = p1 * x + p2 * y
-        out.append([fx * (x * (radial + tan) + p1 * r2) + cx, fy * (y * (radial + tan) + p2 * r2) + cy])
+        out.append(
+            [fx * (x * (radial + tan) + p1 * r2) + cx, fy * (y * (radial + tan) + p2 * r2) + cy]
+        )
     return np.array(out)
 
 
@@ -231,11 +247,13 @@ OUT_OF_VIEW = np.array([[0.1, 0.1, -1.0], [0.3, -0.2, 0.0], [50.0, -3.0, 1.0], [
 
 
 def test_out_of_view_points_are_clamped_like_videopose3d(h36m):
-    iv = h36m["S9"][2].intrinsic_vector()           # real k1..k3, p1, p2
+    iv = h36m["S9"][2].intrinsic_vector()  # real k1..k3, p1, p2
     out = C.project_to_2d(OUT_OF_VIEW, iv)
-    assert np.isfinite(out).all() and np.abs(out).max() < 10   # was ~1e33 for the point behind the camera
-    np.testing.assert_allclose(out, reference_projection(OUT_OF_VIEW, iv, clamp_xy=True),
-                               rtol=1e-12, atol=1e-12)
+    # was ~1e33 for the point behind the camera
+    assert np.isfinite(out).all() and np.abs(out).max() < 10
+    np.testing.assert_allclose(
+        out, reference_projection(OUT_OF_VIEW, iv, clamp_xy=True), rtol=1e-12, atol=1e-12
+    )
     # the clamp really acts: unclamped, these points land far away
     assert np.abs(reference_projection(OUT_OF_VIEW, iv, clamp_xy=False)).max() > 1e6
 
@@ -244,8 +262,12 @@ def test_torch_projection_clamps_too_with_finite_gradients(h36m):
     iv = h36m["S9"][2].intrinsic_vector()
     Xt = torch.tensor(OUT_OF_VIEW, dtype=torch.float64, requires_grad=True)
     out = C.project_to_2d(Xt, torch.tensor(iv))
-    np.testing.assert_allclose(out.detach().numpy(), reference_projection(OUT_OF_VIEW, iv, clamp_xy=True),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        out.detach().numpy(),
+        reference_projection(OUT_OF_VIEW, iv, clamp_xy=True),
+        rtol=1e-12,
+        atol=1e-12,
+    )
     out.sum().backward()
     assert torch.isfinite(Xt.grad).all()
 
@@ -253,26 +275,37 @@ def test_torch_projection_clamps_too_with_finite_gradients(h36m):
 def test_points_inside_the_view_are_unchanged_by_the_clamp(h36m):
     rng = np.random.default_rng(11)
     Xc = np.column_stack([rng.uniform(-0.9, 0.9, 200), rng.uniform(-0.9, 0.9, 200), np.ones(200)])
-    Xc *= rng.uniform(0.5, 8.0, (200, 1))             # |X/Z|, |Y/Z| <= 0.9 at any depth
-    Xc = np.vstack([Xc, [[2.0, -2.0, 2.0]]])          # exactly on the clamp edge: X/Z = 1, Y/Z = -1
+    Xc *= rng.uniform(0.5, 8.0, (200, 1))  # |X/Z|, |Y/Z| <= 0.9 at any depth
+    Xc = np.vstack([Xc, [[2.0, -2.0, 2.0]]])  # exactly on the clamp edge: X/Z = 1, Y/Z = -1
     for cam in (h36m["S1"][0], h36m["S11"][3]):
         iv = cam.intrinsic_vector()
-        np.testing.assert_allclose(C.project_to_2d(Xc, iv), reference_projection(Xc, iv, clamp_xy=False),
-                                   rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            C.project_to_2d(Xc, iv),
+            reference_projection(Xc, iv, clamp_xy=False),
+            rtol=0,
+            atol=1e-12,
+        )
 
 
 def test_linear_projection_clamps_like_videopose3d():
     iv = np.array([1.2, 1.1, 0.05, -0.02, 0.1, -0.05, 0.01, 0.002, -0.003])
     X = np.array([[50.0, -3.0, 1.0], [0.3, -0.2, 2.0]])
-    expected = [[1.2 * 1.0 + 0.05, 1.1 * -1.0 - 0.02],        # X/Z = 50 -> 1, Y/Z = -3 -> -1
-                [1.2 * 0.15 + 0.05, 1.1 * -0.1 - 0.02]]       # inside the view: plain pinhole
+    # inside the view: plain pinhole
+    expected = [
+        [1.2 * 1.0 + 0.05, 1.1 * -1.0 - 0.02],  # X/Z = 50 -> 1, Y/Z = -3 -> -1
+        [1.2 * 0.15 + 0.05, 1.1 * -0.1 - 0.02],
+    ]
     np.testing.assert_allclose(C.project_to_2d_linear(X, iv), expected, atol=1e-14)
     Xt = torch.tensor(X)
-    np.testing.assert_allclose(C.project_to_2d_linear(Xt, torch.tensor(iv)).numpy(),
-                               C.project_to_2d_linear(X, iv), atol=1e-14)
+    np.testing.assert_allclose(
+        C.project_to_2d_linear(Xt, torch.tensor(iv)).numpy(),
+        C.project_to_2d_linear(X, iv),
+        atol=1e-14,
+    )
 
 
 # ------------------------------------------------------------------------- Human3.6M calibration
+
 
 def test_h36m_cameras_are_7_subjects_by_4_cameras(h36m):
     assert sorted(h36m) == sorted(["S1", "S5", "S6", "S7", "S8", "S9", "S11"])
@@ -315,6 +348,7 @@ def test_h36m_origin_projects_inside_every_image(h36m):
 
 # ------------------------------------------------------------------------------ bad camera JSON
 
+
 @pytest.fixture
 def camera_json(tmp_path):
     from dilpose import paths
@@ -336,14 +370,17 @@ def test_loading_a_copy_of_the_camera_json_gives_the_same_cameras(camera_json, h
     assert C.load_h36m_cameras(camera_json()) == h36m
 
 
-@pytest.mark.parametrize("mutate,words", [
-    (lambda s: s.pop("intrinsics"), "missing key 'intrinsics'"),
-    (lambda s: s.pop("extrinsics"), "missing key 'extrinsics'"),
-    (lambda s: s["intrinsics"].pop(), "expected 4 cameras' intrinsics, got 3"),
-    (lambda s: s["extrinsics"]["S9"].pop(), "subject S9: expected 4 extrinsics, got 3"),
-    (lambda s: s["intrinsics"][2].pop("focal_length"), "camera 2"),
-    (lambda s: s["extrinsics"]["S5"][1].pop("translation"), "subject S5, camera 1"),
-])
+@pytest.mark.parametrize(
+    "mutate,words",
+    [
+        (lambda s: s.pop("intrinsics"), "missing key 'intrinsics'"),
+        (lambda s: s.pop("extrinsics"), "missing key 'extrinsics'"),
+        (lambda s: s["intrinsics"].pop(), "expected 4 cameras' intrinsics, got 3"),
+        (lambda s: s["extrinsics"]["S9"].pop(), "subject S9: expected 4 extrinsics, got 3"),
+        (lambda s: s["intrinsics"][2].pop("focal_length"), "camera 2"),
+        (lambda s: s["extrinsics"]["S5"][1].pop("translation"), "subject S5, camera 1"),
+    ],
+)
 def test_bad_camera_json_raises_data_error_naming_file_and_problem(camera_json, mutate, words):
     path = camera_json(mutate)
     with pytest.raises(DataError) as e:

@@ -38,28 +38,40 @@ def test_h36m_files_load_through_the_same_interface(tmp_path):
     rng = np.random.default_rng(0)
     cams = load_h36m_cameras()
     pos32 = rng.normal(size=(30, 32, 3)) * 0.3 + [0, 0, 1]
-    formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", {"S9": {"Walking 1": pos32}, "S2": {"Walking": pos32}})
+    formats.save_positions_3d(
+        tmp_path / "data_3d_h36m.npz", {"S9": {"Walking 1": pos32}, "S2": {"Walking": pos32}}
+    )
     views = [cam.project(pos32[:, list(sk.H36M32_TO_17)]) for cam in cams["S9"]]
     views[2] = np.concatenate([views[2], views[2][:3]])  # one video has 3 extra frames
-    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", {"S9": {"Walking 1": views}},
-                              layout="h36m")
+    formats.save_positions_2d(
+        tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", {"S9": {"Walking 1": views}}, layout="h36m"
+    )
     data = dataset.from_h36m(tmp_path)
     assert data.subjects == ["S9"] and data.test_subjects == ("S9",)  # S2 has no cameras: skipped
     assert all(len(v) == 30 for v in data.keypoints["S9"]["Walking 1"])  # cut to the mocap length
     seq = dataset.sequences(data, ["S9"])[0]
-    np.testing.assert_allclose(project_to_2d(seq.positions_3d.astype(float), seq.intrinsics.astype(float)),
-                               seq.keypoints_2d, atol=1e-5)
+    np.testing.assert_allclose(
+        project_to_2d(seq.positions_3d.astype(float), seq.intrinsics.astype(float)),
+        seq.keypoints_2d,
+        atol=1e-5,
+    )
 
 
 def test_h36m_short_2d_and_missing_subject_are_clear_errors(tmp_path):
     pos32 = np.ones((30, 32, 3))
     formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", {"S9": {"Walking 1": pos32}})
-    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
-                              {"S9": {"Walking 1": [np.ones((20, 17, 2))] * 4}}, layout="h36m")
+    formats.save_positions_2d(
+        tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
+        {"S9": {"Walking 1": [np.ones((20, 17, 2))] * 4}},
+        layout="h36m",
+    )
     with pytest.raises(DataError, match="20 2D frames but 30 3D frames"):
         dataset.from_h36m(tmp_path)
-    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
-                              {"S11": {"Walking 1": [np.ones((30, 17, 2))] * 4}}, layout="h36m")
+    formats.save_positions_2d(
+        tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
+        {"S11": {"Walking 1": [np.ones((30, 17, 2))] * 4}},
+        layout="h36m",
+    )
     with pytest.raises(DataError, match="subject S9 .* has no 2D keypoints"):
         dataset.from_h36m(tmp_path)
 
@@ -85,4 +97,6 @@ def test_example_views_match_the_training_input():
     views = dataset.example_views(noisy, "cmu10", action)
     for c in range(4):
         seen = np.isfinite(views.detected[c]).all(-1)
-        np.testing.assert_allclose(views.detected[c][seen], noisy.keypoints["cmu10"][action][c][seen])
+        np.testing.assert_allclose(
+            views.detected[c][seen], noisy.keypoints["cmu10"][action][c][seen]
+        )

@@ -43,19 +43,24 @@ def test_subjects_stand_on_the_floor_inside_the_capture_volume(committed):
             feet = pos[:, [3, 6], 2].min(1)
             assert np.median(feet) == pytest.approx(0.08, abs=0.08)  # ankles ~8 cm above the floor
             assert np.abs(pos[:, 0, :2].mean(0) - centre[:2]).max() < 1e-3
-            assert np.median(pos[:, 10, 2] - pos[:, 0, 2]) > 0.5  # head above pelvis (Z up; bending clips dip)
+            # head above pelvis (Z up; bending clips dip)
+            assert np.median(pos[:, 10, 2] - pos[:, 0, 2]) > 0.5
 
 
 def test_train_and_test_subjects_are_disjoint_and_cover_all(committed):
     assert not set(default_data.TRAIN_SUBJECTS) & set(default_data.TEST_SUBJECTS)
-    assert set(default_data.TRAIN_SUBJECTS) | set(default_data.TEST_SUBJECTS) == set(committed.subjects)
+    assert set(default_data.TRAIN_SUBJECTS) | set(default_data.TEST_SUBJECTS) == set(
+        committed.subjects
+    )
 
 
 def test_per_frame_labels_follow_the_manifest_category(committed):
     for clip in committed.meta["clips"]:
         labels = committed.labels[clip["subject"]][clip["action"]]
         assert len(labels) == clip["frames"]
-        assert set(labels) == {default_data.ACTIONS.index(default_data.category_of(clip["manifest_category"]))}
+        assert set(labels) == {
+            default_data.ACTIONS.index(default_data.category_of(clip["manifest_category"]))
+        }
 
 
 def test_category_mapping():
@@ -77,7 +82,9 @@ def test_rebuild_from_shared_equals_committed_file(tmp_path, committed):
             assert a[subject].keys() == b[subject].keys()
             for action in a[subject]:
                 # float32 of the same float64 FK: equal to well under a micrometre.
-                np.testing.assert_allclose(a[subject][action], b[subject][action], atol=1e-6, rtol=0)
+                np.testing.assert_allclose(
+                    a[subject][action], b[subject][action], atol=1e-6, rtol=0
+                )
 
 
 def test_unknown_subject_and_action_are_named(committed):
@@ -100,7 +107,9 @@ def test_missing_meta_and_bad_shapes_are_clear_errors(tmp_path):
     with pytest.raises(DataError, match="missing key 'meta'"):
         default_data.load(path)
     meta = np.array(json.dumps({"fps": 50}))
-    path = save_npz(tmp_path / "y.npz", meta=meta, **{"positions_3d/cmu01/walk 1": np.zeros((4, 16, 3))})
+    path = save_npz(
+        tmp_path / "y.npz", meta=meta, **{"positions_3d/cmu01/walk 1": np.zeros((4, 16, 3))}
+    )
     with pytest.raises(DataError, match=r"expected shape \(T, 17, 3\), got \(4, 16, 3\)"):
         default_data.load(path)
     nan = np.zeros((4, 17, 3))

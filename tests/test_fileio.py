@@ -80,14 +80,27 @@ def test_successful_write_replaces_content_and_creates_parents(tmp_path):
 
 def test_write_json_converts_numpy_and_paths(tmp_path):
     path = tmp_path / "m.json"
-    fileio.write_json(path, {"mpjpe": np.float32(0.5), "n": np.int64(3), "per_joint": np.array([1.0, 2.0]),
-                             "file": tmp_path / "x.npz"})
-    assert json.loads(path.read_text()) == {"mpjpe": 0.5, "n": 3, "per_joint": [1.0, 2.0],
-                                            "file": str(tmp_path / "x.npz")}
+    fileio.write_json(
+        path,
+        {
+            "mpjpe": np.float32(0.5),
+            "n": np.int64(3),
+            "per_joint": np.array([1.0, 2.0]),
+            "file": tmp_path / "x.npz",
+        },
+    )
+    assert json.loads(path.read_text()) == {
+        "mpjpe": 0.5,
+        "n": 3,
+        "per_joint": [1.0, 2.0],
+        "file": str(tmp_path / "x.npz"),
+    }
     assert path.read_text().endswith("\n")
 
 
-@pytest.mark.parametrize("bad", [float("nan"), np.float64("nan"), np.array([1.0, np.inf]), float("-inf")])
+@pytest.mark.parametrize(
+    "bad", [float("nan"), np.float64("nan"), np.array([1.0, np.inf]), float("-inf")]
+)
 def test_write_json_refuses_nan_and_inf_and_leaves_no_file(tmp_path, bad):
     path = tmp_path / "m.json"
     with pytest.raises(ValueError):
@@ -137,12 +150,15 @@ def test_save_torch_round_trip(tmp_path):
     assert os.listdir(tmp_path) == ["ckpt.pt"]
 
 
-@pytest.mark.parametrize("writer", [
-    lambda p: fileio.write_text(p, "x"),
-    lambda p: fileio.write_bytes(p, b"x"),
-    lambda p: fileio.write_json(p, {"a": 1}),
-    lambda p: fileio.save_npz(p, a=np.zeros(2)),
-])
+@pytest.mark.parametrize(
+    "writer",
+    [
+        lambda p: fileio.write_text(p, "x"),
+        lambda p: fileio.write_bytes(p, b"x"),
+        lambda p: fileio.write_json(p, {"a": 1}),
+        lambda p: fileio.save_npz(p, a=np.zeros(2)),
+    ],
+)
 def test_files_get_umask_permissions_not_0600(tmp_path, umask_022, writer):
     path = tmp_path / "f"
     writer(path)
@@ -168,30 +184,34 @@ def test_a_writer_killed_mid_write_leaves_a_temp_that_the_next_write_removes(tmp
     import time
 
     path = tmp_path / "ckpt.pt"
-    code = ("import sys, time; from dilpose import fileio\n"
-            "with fileio.atomic_open(sys.argv[1]) as f:\n"
-            "    f.write(b'x' * 1000); f.flush(); print('writing', flush=True); time.sleep(60)\n")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    code = (
+        "import sys, time; from dilpose import fileio\n"
+        "with fileio.atomic_open(sys.argv[1]) as f:\n"
+        "    f.write(b'x' * 1000); f.flush(); print('writing', flush=True); time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "writing"
     live = [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
     assert len(live) == 1 and live[0].startswith(f".ckpt.pt.{proc.pid}.")
-    fileio.write_bytes(path, b"new")                       # the writer still runs: its temp stays
+    fileio.write_bytes(path, b"new")  # the writer still runs: its temp stays
     assert sorted(os.listdir(tmp_path)) == sorted(["ckpt.pt"] + live)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     time.sleep(0.05)
-    fileio.write_bytes(path, b"newer")                     # now it is stale: removed
+    fileio.write_bytes(path, b"newer")  # now it is stale: removed
     assert os.listdir(tmp_path) == ["ckpt.pt"] and path.read_bytes() == b"newer"
 
 
 def test_stale_temps_of_other_files_and_foreign_files_are_left_alone(tmp_path):
-    other = tmp_path / ".other.pt.999999999.abc.tmp"       # another target's temp
-    mine_old = tmp_path / ".ckpt.pt.abcd1234.tmp"          # an older dilpose's name, no pid
-    foreign = tmp_path / "ckpt.pt.tmp"                     # not our naming
+    other = tmp_path / ".other.pt.999999999.abc.tmp"  # another target's temp
+    mine_old = tmp_path / ".ckpt.pt.abcd1234.tmp"  # an older dilpose's name, no pid
+    foreign = tmp_path / "ckpt.pt.tmp"  # not our naming
     for p in (other, mine_old, foreign):
         p.write_text("x")
     fileio.write_bytes(tmp_path / "ckpt.pt", b"1")
-    assert mine_old.exists()                               # too recent to call stale
+    assert mine_old.exists()  # too recent to call stale
     os.utime(mine_old, (0, 0))
     fileio.write_bytes(tmp_path / "ckpt.pt", b"2")
     assert not mine_old.exists() and other.exists() and foreign.exists()

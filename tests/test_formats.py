@@ -1,6 +1,6 @@
 """VideoPose3D npz formats: files written exactly as VideoPose3D's prepare_data scripts write them
-(pickled dicts in 0-d object arrays) read back correctly; the save_* writers round-trip; bad files raise
-DataError naming the file and the problem."""
+(pickled dicts in 0-d object arrays) read back correctly; the save_* writers round-trip; bad files
+raise DataError naming the file and the problem."""
 
 import numpy as np
 import pytest
@@ -10,12 +10,21 @@ from dilpose import skeleton as sk
 from dilpose.errors import DataError
 
 # VideoPose3D's suggest_metadata() values.
-META_H36M = {"layout_name": "h36m", "num_joints": 17,
-             "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
-META_COCO = {"layout_name": "coco", "num_joints": 17,
-             "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]}
-META_HUMANEVA = {"layout_name": "humaneva15", "num_joints": 15,
-                 "keypoints_symmetry": [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]}
+META_H36M = {
+    "layout_name": "h36m",
+    "num_joints": 17,
+    "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+}
+META_COCO = {
+    "layout_name": "coco",
+    "num_joints": 17,
+    "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+}
+META_HUMANEVA = {
+    "layout_name": "humaneva15",
+    "num_joints": 15,
+    "keypoints_symmetry": [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]],
+}
 
 # VideoPose3D's Human36mDataset.remove_joints list: the 32 - 15 = 17 kept are the complement.
 VP3D_REMOVED = [4, 5, 9, 10, 11, 16, 20, 21, 22, 23, 24, 28, 29, 30, 31]
@@ -28,8 +37,11 @@ def write_upstream_3d(path, positions):
 
 
 def write_upstream_2d(path, positions, metadata):
-    np.savez_compressed(path, positions_2d=np.array(positions, dtype=object),
-                        metadata=np.array(metadata, dtype=object))
+    np.savez_compressed(
+        path,
+        positions_2d=np.array(positions, dtype=object),
+        metadata=np.array(metadata, dtype=object),
+    )
     return path
 
 
@@ -39,6 +51,7 @@ def poses(rng, T, J, D, dtype=np.float32):
 
 # ------------------------------------------------------------------------------------------- 3D
 
+
 def test_kept_joint_list_is_videopose3d_complement():
     assert list(sk.H36M32_TO_17) == KEPT == sorted(set(range(32)) - set(VP3D_REMOVED))
 
@@ -46,12 +59,14 @@ def test_kept_joint_list_is_videopose3d_complement():
 def test_data_3d_h36m_32_joints_reduced_to_the_17_kept(tmp_path):
     T = 5
     raw = np.zeros((T, 32, 3), np.float32)
-    raw[..., 0] = np.arange(32)            # x encodes the raw joint index
-    raw[..., 1] = np.arange(T)[:, None]    # y encodes the frame
+    raw[..., 0] = np.arange(32)  # x encodes the raw joint index
+    raw[..., 1] = np.arange(T)[:, None]  # y encodes the frame
     raw[..., 2] = 1.5
     other = np.random.default_rng(0).normal(size=(3, 32, 3)).astype(np.float32)
-    path = write_upstream_3d(tmp_path / "data_3d_h36m.npz",
-                             {"S1": {"Walking": raw, "Directions 1": other}, "S9": {"Eating": raw[:2]}})
+    path = write_upstream_3d(
+        tmp_path / "data_3d_h36m.npz",
+        {"S1": {"Walking": raw, "Directions 1": other}, "S9": {"Eating": raw[:2]}},
+    )
     out = F.load_positions_3d(path)
     assert sorted(out) == ["S1", "S9"] and sorted(out["S1"]) == ["Directions 1", "Walking"]
     w = out["S1"]["Walking"]
@@ -70,8 +85,13 @@ def test_data_3d_h36m_already_17_joints_kept_as_is(tmp_path):
 
 def test_data_3d_humaneva15_round_trip(tmp_path):
     rng = np.random.default_rng(2)
-    data = {"Train/S1": {"Walk 1": poses(rng, 6, 15, 3)}, "Validate/S2": {"Jog 1": poses(rng, 3, 15, 3)}}
-    out = F.load_positions_3d(write_upstream_3d(tmp_path / "data_3d_humaneva15.npz", data), layout="humaneva15")
+    data = {
+        "Train/S1": {"Walk 1": poses(rng, 6, 15, 3)},
+        "Validate/S2": {"Jog 1": poses(rng, 3, 15, 3)},
+    }
+    out = F.load_positions_3d(
+        write_upstream_3d(tmp_path / "data_3d_humaneva15.npz", data), layout="humaneva15"
+    )
     assert sorted(out) == ["Train/S1", "Validate/S2"]
     for s in data:
         for a in data[s]:
@@ -109,7 +129,10 @@ def test_3d_missing_key_raises(tmp_path):
 
 def test_save_positions_3d_round_trip_and_upstream_readable(tmp_path):
     rng = np.random.default_rng(5)
-    data = {"S1": {"Walking": rng.normal(size=(4, 17, 3))}, "S5": {"Sitting 1": rng.normal(size=(2, 17, 3))}}
+    data = {
+        "S1": {"Walking": rng.normal(size=(4, 17, 3))},
+        "S5": {"Sitting 1": rng.normal(size=(2, 17, 3))},
+    }
     path = F.save_positions_3d(tmp_path / "data_3d_mine.npz", data)
     assert path == tmp_path / "data_3d_mine.npz"
     out = F.load_positions_3d(path)
@@ -123,17 +146,24 @@ def test_save_positions_3d_round_trip_and_upstream_readable(tmp_path):
 
 # ------------------------------------------------------------------------------------------- 2D
 
+
 def test_data_2d_h36m_round_trip_four_cameras(tmp_path):
     rng = np.random.default_rng(6)
-    data = {"S1": {"Walking": [poses(rng, 5, 17, 2) * 500 for _ in range(4)]},
-            "S11": {"Eating 2": [poses(rng, 3, 17, 2) for _ in range(4)]}}
+    data = {
+        "S1": {"Walking": [poses(rng, 5, 17, 2) * 500 for _ in range(4)]},
+        "S11": {"Eating 2": [poses(rng, 3, 17, 2) for _ in range(4)]},
+    }
     path = write_upstream_2d(tmp_path / "data_2d_h36m_gt.npz", data, META_H36M)
     kps, meta = F.load_positions_2d(path, expect_layout="h36m17")
     assert sorted(kps) == ["S1", "S11"]
     assert len(kps["S1"]["Walking"]) == 4
     for c in range(4):
-        np.testing.assert_array_equal(kps["S1"]["Walking"][c], data["S1"]["Walking"][c].astype(np.float64))
-        np.testing.assert_array_equal(kps["S11"]["Eating 2"][c], data["S11"]["Eating 2"][c].astype(np.float64))
+        np.testing.assert_array_equal(
+            kps["S1"]["Walking"][c], data["S1"]["Walking"][c].astype(np.float64)
+        )
+        np.testing.assert_array_equal(
+            kps["S11"]["Eating 2"][c], data["S11"]["Eating 2"][c].astype(np.float64)
+        )
     assert meta["layout_name"] == "h36m" and meta["num_joints"] == 17
     assert [list(x) for x in meta["keypoints_symmetry"]] == META_H36M["keypoints_symmetry"]
     assert meta["had_scores"] is False
@@ -158,13 +188,18 @@ def test_data_2d_h36m_detectron_coco_file(tmp_path):
 
 
 def test_data_2d_h36m_gt_as_prepare_data_h36m_writes_it(tmp_path):
-    """prepare_data_h36m.py writes metadata with num_joints and keypoints_symmetry only (no layout_name),
-    float32 arrays, one per camera, from Human36mDataset's skeleton after remove_joints."""
+    """prepare_data_h36m.py writes metadata with num_joints and keypoints_symmetry only
+    (no layout_name), float32 arrays, one per camera, from Human36mDataset's skeleton after
+    remove_joints."""
     rng = np.random.default_rng(11)
     data = {"S1": {"Walking": [poses(rng, 5, 17, 2) * 500 for _ in range(4)]}}
-    metadata = {"num_joints": 17, "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
+    metadata = {
+        "num_joints": 17,
+        "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+    }
     path = tmp_path / "data_2d_h36m_gt.npz"
-    np.savez_compressed(path, positions_2d=data, metadata=metadata)  # the script passes the dicts as they are
+    # the script passes the dicts as they are
+    np.savez_compressed(path, positions_2d=data, metadata=metadata)
     kps, meta = F.load_positions_2d(path, expect_layout="h36m17")
     assert meta["layout_name"] == "h36m17" and meta["layout_inferred"] is True
     np.testing.assert_array_equal(kps["S1"]["Walking"][2], data["S1"]["Walking"][2])
@@ -172,9 +207,13 @@ def test_data_2d_h36m_gt_as_prepare_data_h36m_writes_it(tmp_path):
 
 @pytest.mark.parametrize("name", ["data_2d_h36m_sh_pt_mpii", "data_2d_h36m_sh_ft_h36m"])
 def test_data_2d_h36m_stacked_hourglass_files(tmp_path, name):
-    """prepare_data_2d_h36m_sh.py: 16 MPII joints, no layout_name, a None for every camera it lacks."""
+    """prepare_data_2d_h36m_sh.py: 16 MPII joints, no layout_name, a None for every camera it
+    lacks."""
     rng = np.random.default_rng(12)
-    metadata = {"num_joints": 16, "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]]}
+    metadata = {
+        "num_joints": 16,
+        "keypoints_symmetry": [[3, 4, 5, 13, 14, 15], [0, 1, 2, 10, 11, 12]],
+    }
     data = {"S1": {"Walking": [poses(rng, 5, 16, 2) for _ in range(4)]}}
     path = tmp_path / f"{name}.npz"
     np.savez_compressed(path, positions_2d=data, metadata=metadata)
@@ -184,7 +223,11 @@ def test_data_2d_h36m_stacked_hourglass_files(tmp_path, name):
     # The converter starts each action with [None] * 4: a missing camera is named, not "got ()".
     data["S1"]["Walking"][2] = None
     np.savez_compressed(path, positions_2d=data, metadata=metadata)
-    raises_naming(path, F.load_positions_2d, "['S1']['Walking'][camera 2]: no keypoints for this camera (found None")
+    raises_naming(
+        path,
+        F.load_positions_2d,
+        "['S1']['Walking'][camera 2]: no keypoints for this camera (found None",
+    )
 
 
 def test_layout_inferred_from_counts_must_agree_with_the_file_name(tmp_path):
@@ -209,8 +252,10 @@ def test_2d_scores_are_dropped_and_reported(tmp_path):
 
 def test_data_2d_humaneva15_round_trip(tmp_path):
     rng = np.random.default_rng(9)
-    data = {"Train/S1": {"Walk 1 chunk0": [poses(rng, 6, 15, 2) for _ in range(3)]},
-            "Validate/S3": {"Box 1 chunk2": [poses(rng, 2, 15, 2) for _ in range(3)]}}
+    data = {
+        "Train/S1": {"Walk 1 chunk0": [poses(rng, 6, 15, 2) for _ in range(3)]},
+        "Validate/S3": {"Box 1 chunk2": [poses(rng, 2, 15, 2) for _ in range(3)]},
+    }
     path = write_upstream_2d(tmp_path / "data_2d_humaneva15_gt.npz", data, META_HUMANEVA)
     kps, meta = F.load_positions_2d(path, expect_layout="humaneva15")
     assert sorted(kps) == ["Train/S1", "Validate/S3"] and meta["num_joints"] == 15
@@ -225,7 +270,10 @@ def test_data_2d_custom_round_trip(tmp_path):
     rng = np.random.default_rng(10)
     a, b = poses(rng, 7, 17, 2) * 300, poses(rng, 3, 17, 2)
     data = {"clip_a.mp4": {"custom": [a]}, "clip_b.mp4": {"custom": [b]}}
-    meta = dict(META_COCO, video_metadata={"clip_a.mp4": {"w": 1920, "h": 1080}, "clip_b.mp4": {"w": 640, "h": 480}})
+    meta = dict(
+        META_COCO,
+        video_metadata={"clip_a.mp4": {"w": 1920, "h": 1080}, "clip_b.mp4": {"w": 640, "h": 480}},
+    )
     path = write_upstream_2d(tmp_path / "data_2d_custom_myvideos.npz", data, meta)
     out = F.load_custom_2d(path)
     assert sorted(out) == ["clip_a.mp4", "clip_b.mp4"]
@@ -243,15 +291,22 @@ def test_save_positions_2d_round_trip(tmp_path, layout, J, cams):
     kps, meta = F.load_positions_2d(path, expect_layout=layout)
     assert meta["layout_name"] == layout and meta["num_joints"] == J
     skel = sk.get(layout)
-    assert [list(x) for x in meta["keypoints_symmetry"]] == [list(skel.joints_left), list(skel.joints_right)]
+    assert [list(x) for x in meta["keypoints_symmetry"]] == [
+        list(skel.joints_left),
+        list(skel.joints_right),
+    ]
     for c in range(cams):
         np.testing.assert_array_equal(kps["S1"]["Walk"][c], data["S1"]["Walk"][c])
 
 
 def test_save_positions_2d_custom_round_trip(tmp_path):
     kp = np.random.default_rng(11).normal(size=(5, 17, 2))
-    path = F.save_positions_2d(tmp_path / "data_2d_custom_x.npz", {"v": {"custom": [kp]}}, layout="coco",
-                               video_metadata={"v": {"w": 1280, "h": 720}})
+    path = F.save_positions_2d(
+        tmp_path / "data_2d_custom_x.npz",
+        {"v": {"custom": [kp]}},
+        layout="coco",
+        video_metadata={"v": {"w": 1280, "h": 720}},
+    )
     out = F.load_custom_2d(path)
     np.testing.assert_array_equal(out["v"]["keypoints"], kp)
     assert (out["v"]["w"], out["v"]["h"]) == (1280, 720)
@@ -259,11 +314,15 @@ def test_save_positions_2d_custom_round_trip(tmp_path):
 
 # ------------------------------------------------------------------------------------ bad inputs
 
+
 @pytest.fixture
 def good_2d(tmp_path):
     rng = np.random.default_rng(12)
-    return write_upstream_2d(tmp_path / "good.npz", {"S1": {"Walk": [poses(rng, 50, 17, 2) for _ in range(4)]}},
-                             META_H36M)
+    return write_upstream_2d(
+        tmp_path / "good.npz",
+        {"S1": {"Walk": [poses(rng, 50, 17, 2) for _ in range(4)]}},
+        META_H36M,
+    )
 
 
 def raises_naming(path, fn, *words):
@@ -317,7 +376,9 @@ def test_missing_file_raises(tmp_path):
 
 def test_missing_metadata_key_raises(tmp_path):
     path = tmp_path / "d.npz"
-    np.savez_compressed(path, positions_2d=np.array({"S1": {"W": [np.zeros((2, 17, 2))]}}, dtype=object))
+    np.savez_compressed(
+        path, positions_2d=np.array({"S1": {"W": [np.zeros((2, 17, 2))]}}, dtype=object)
+    )
     raises_naming(path, F.load_positions_2d, "missing key 'metadata'")
 
 
@@ -336,13 +397,18 @@ def test_metadata_missing_field_raises(tmp_path, drop):
 
 def test_positions_not_a_dict_raises(tmp_path):
     path = tmp_path / "d.npz"
-    np.savez_compressed(path, positions_2d=np.zeros((2, 17, 2)), metadata=np.array(META_H36M, dtype=object))
+    np.savez_compressed(
+        path, positions_2d=np.zeros((2, 17, 2)), metadata=np.array(META_H36M, dtype=object)
+    )
     raises_naming(path, F.load_positions_2d, "'positions_2d' should hold a dict")
 
 
 def test_2d_wrong_joint_count_raises(tmp_path):
-    path = write_upstream_2d(tmp_path / "d.npz", {"S1": {"Walk": [np.zeros((2, 17, 2)), np.zeros((2, 16, 2))]}},
-                             META_H36M)
+    path = write_upstream_2d(
+        tmp_path / "d.npz",
+        {"S1": {"Walk": [np.zeros((2, 17, 2)), np.zeros((2, 16, 2))]}},
+        META_H36M,
+    )
     raises_naming(path, F.load_positions_2d, "camera 1", "(2, 16, 2)", "(T, 17, 2)")
 
 
@@ -350,7 +416,9 @@ def test_2d_nan_keypoints_raise_naming_nan_and_frame(tmp_path):
     kp = np.zeros((10, 17, 2))
     kp[6, 3, 0] = np.nan
     kp[8, 0, 1] = np.nan
-    path = write_upstream_2d(tmp_path / "d.npz", {"S1": {"Walk": [np.zeros((10, 17, 2)), kp]}}, META_H36M)
+    path = write_upstream_2d(
+        tmp_path / "d.npz", {"S1": {"Walk": [np.zeros((10, 17, 2)), kp]}}, META_H36M
+    )
     msg = raises_naming(path, F.load_positions_2d, "NaN", "frame 6", "camera 1", "2 frame(s)")
     assert "'S1'" in msg and "'Walk'" in msg
 
@@ -381,13 +449,21 @@ def test_keypoints_symmetry_unpaired_raises(tmp_path):
 
 
 def test_expected_layout_mismatch_raises(good_2d):
-    raises_naming(good_2d, lambda p: F.load_positions_2d(p, expect_layout="humaneva15"), "expected 'humaneva15'")
+    raises_naming(
+        good_2d,
+        lambda p: F.load_positions_2d(p, expect_layout="humaneva15"),
+        "expected 'humaneva15'",
+    )
 
 
 def test_unknown_layout_with_expected_layout_raises_naming_the_file(tmp_path):
     meta = dict(META_COCO, layout_name="openpose25")
     path = write_upstream_2d(tmp_path / "d.npz", {"S1": {"W": [np.zeros((2, 17, 2))]}}, meta)
-    raises_naming(path, lambda p: F.load_positions_2d(p, expect_layout="coco"), "unknown joint layout 'openpose25'")
+    raises_naming(
+        path,
+        lambda p: F.load_positions_2d(p, expect_layout="coco"),
+        "unknown joint layout 'openpose25'",
+    )
 
 
 def test_empty_positions_raise(tmp_path):
@@ -398,43 +474,54 @@ def test_empty_positions_raise(tmp_path):
 
 
 def test_custom_file_without_video_metadata_raises(tmp_path):
-    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}},
-                             META_COCO)
+    path = write_upstream_2d(
+        tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}}, META_COCO
+    )
     raises_naming(path, F.load_custom_2d, "video_metadata")
 
 
 def test_custom_file_video_without_resolution_raises(tmp_path):
     meta = dict(META_COCO, video_metadata={"v.mp4": {"w": 100}})
-    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}},
-                             meta)
+    path = write_upstream_2d(
+        tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}}, meta
+    )
     raises_naming(path, F.load_custom_2d, "'v.mp4'", "resolution")
 
 
 def test_custom_file_without_custom_entry_raises(tmp_path):
     meta = dict(META_COCO, video_metadata={"v.mp4": {"w": 100, "h": 100}})
-    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"Walk": [np.zeros((2, 17, 2))]}},
-                             meta)
+    path = write_upstream_2d(
+        tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"Walk": [np.zeros((2, 17, 2))]}}, meta
+    )
     raises_naming(path, F.load_custom_2d, "'custom'")
 
 
 def test_clips_of_zero_frames_are_refused(tmp_path):
-    path3 = write_upstream_3d(tmp_path / "d3.npz", {"S1": {"Walk": np.zeros((0, 32, 3), np.float32)}})
+    path3 = write_upstream_3d(
+        tmp_path / "d3.npz", {"S1": {"Walk": np.zeros((0, 32, 3), np.float32)}}
+    )
     raises_naming(path3, F.load_positions_3d, "positions_3d['S1']['Walk']: has 0 frames")
-    path2 = write_upstream_2d(tmp_path / "d2.npz", {"S1": {"Walk": [np.zeros((0, 17, 2), np.float32)]}}, META_H36M)
+    path2 = write_upstream_2d(
+        tmp_path / "d2.npz", {"S1": {"Walk": [np.zeros((0, 17, 2), np.float32)]}}, META_H36M
+    )
     raises_naming(path2, F.load_positions_2d, "[camera 0]: has 0 frames")
 
 
 @pytest.mark.parametrize("w", [0, -1920, "1920", float("nan"), None, True])
 def test_custom_file_resolution_must_be_a_positive_number(tmp_path, w):
     meta = dict(META_COCO, video_metadata={"v.mp4": {"w": w, "h": 1080}})
-    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}},
-                             meta)
-    raises_naming(path, F.load_custom_2d, "'v.mp4'", "width 'w' should be a positive number of pixels")
+    path = write_upstream_2d(
+        tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}}, meta
+    )
+    raises_naming(
+        path, F.load_custom_2d, "'v.mp4'", "width 'w' should be a positive number of pixels"
+    )
 
 
 def test_custom_file_resolution_numpy_scalars_are_accepted(tmp_path):
     meta = dict(META_COCO, video_metadata={"v.mp4": {"w": np.int64(1920), "h": np.float32(1080)}})
-    path = write_upstream_2d(tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}},
-                             meta)
+    path = write_upstream_2d(
+        tmp_path / "data_2d_custom_x.npz", {"v.mp4": {"custom": [np.zeros((2, 17, 2))]}}, meta
+    )
     v = F.load_custom_2d(path)["v.mp4"]
     assert (v["w"], v["h"], v["layout"]) == (1920.0, 1080.0, "coco")

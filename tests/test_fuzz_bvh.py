@@ -4,8 +4,8 @@ Start from a small valid BVH (built below), damage it - truncation at any byte, 
 structural edits (lines deleted, duplicated, swapped or inserted; tokens replaced by random text or
 extreme numbers; the Frames count changed; braces unbalanced) - and require that:
 
-* ``parse_bvh`` either succeeds or raises :class:`DataError` whose message starts with the file path;
-  any other exception (IndexError, OverflowError, a ValueError from ``int()``...) is a bug;
+* ``parse_bvh`` either succeeds or raises :class:`DataError` whose message starts with the file
+  path; any other exception (IndexError, OverflowError, a ValueError from ``int()``...) is a bug;
 * what parses is consistent (F >= 1 finite rows of the declared width, a finite positive frame rate)
   and ``forward_kinematics`` on it returns finite arrays or raises DataError, without numpy
   RuntimeWarnings (overflow there means garbage positions returned silently);
@@ -41,8 +41,42 @@ def _base_text() -> str:
     channel, two end sites; 3 frames of 16 channel values."""
     rows = [
         [0.0] * N_CHANNELS,
-        [1.5, 90.2, -3.0, 10.0, -20.0, 30.0, 5.0, 0.0, -5.0, 12.5, 0.0, 7.0, 0.25, 45.0, 0.0, -45.0],
-        [3.0, 91.0, -6.0, 20.0, -40.0, 60.0, 10.0, 1.0, -10.0, 25.0, 3.0, 14.0, 0.5, 90.0, 1.0, -90.0],
+        [
+            1.5,
+            90.2,
+            -3.0,
+            10.0,
+            -20.0,
+            30.0,
+            5.0,
+            0.0,
+            -5.0,
+            12.5,
+            0.0,
+            7.0,
+            0.25,
+            45.0,
+            0.0,
+            -45.0,
+        ],
+        [
+            3.0,
+            91.0,
+            -6.0,
+            20.0,
+            -40.0,
+            60.0,
+            10.0,
+            1.0,
+            -10.0,
+            25.0,
+            3.0,
+            14.0,
+            0.5,
+            90.0,
+            1.0,
+            -90.0,
+        ],
     ]
     lines = [
         "HIERARCHY",
@@ -86,36 +120,107 @@ BASE_BYTES = BASE.encode()
 BASE_LINES = BASE.splitlines()
 
 # Numbers that have tripped parsers before: extreme and special floats, denormals whose reciprocal
-# overflows, integers beyond int()'s 4300-digit limit, and non-ASCII "digits" (str.isdigit() is True for
-# superscripts and circled digits, which int() refuses; it accepts Arabic-Indic and full-width ones).
+# overflows, integers beyond int()'s 4300-digit limit, and non-ASCII "digits" (str.isdigit() is True
+# for superscripts and circled digits, which int() refuses; it accepts Arabic-Indic and full-width
+# ones).
 SPECIAL_NUMBERS = [
-    "1e308", "-1e308", "1.7976931348623157e308", "1e309", "-1e309", "1e-320", "5e-324", "nan", "NaN",
-    "-nan", "inf", "-inf", "Infinity", "-0", "-0.0", "0", "+0", "1_0", "0x10", "99999999999",
-    "1000000000000000000", "9" * 30, "9" * 4400, "9" * 5000, "-1", "1e3", "3.0", "\u00b2", "\u0663",
-    "\uff13", "\u2462", "",
+    "1e308",
+    "-1e308",
+    "1.7976931348623157e308",
+    "1e309",
+    "-1e309",
+    "1e-320",
+    "5e-324",
+    "nan",
+    "NaN",
+    "-nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "-0",
+    "-0.0",
+    "0",
+    "+0",
+    "1_0",
+    "0x10",
+    "99999999999",
+    "1000000000000000000",
+    "9" * 30,
+    "9" * 4400,
+    "9" * 5000,
+    "-1",
+    "1e3",
+    "3.0",
+    "\u00b2",
+    "\u0663",
+    "\uff13",
+    "\u2462",
+    "",
 ]
 # The format's own keywords and characters out of place.
 SPECIAL_TOKENS = SPECIAL_NUMBERS + [
-    "{", "}", "{}", "End", "Site", "ROOT", "JOINT", "OFFSET", "CHANNELS", "MOTION", "HIERARCHY", "Frames:",
-    "Frame", "Time:", "Xrotation", "xposition", "Wrotation", "\x00", "\ufffd", "\u2028",
+    "{",
+    "}",
+    "{}",
+    "End",
+    "Site",
+    "ROOT",
+    "JOINT",
+    "OFFSET",
+    "CHANNELS",
+    "MOTION",
+    "HIERARCHY",
+    "Frames:",
+    "Frame",
+    "Time:",
+    "Xrotation",
+    "xposition",
+    "Wrotation",
+    "\x00",
+    "\ufffd",
+    "\u2028",
 ]
-SPECIAL_LINES = ["{", "}", "}}", "End Site", "JOINT Extra", "ROOT Again", "CHANNELS 0", "CHANNELS 3",
-                 "OFFSET 1 2", "MOTION", "MOTION extra", "Frames: 5", "Frame Time: 0", "HIERARCHY", ""]
+SPECIAL_LINES = [
+    "{",
+    "}",
+    "}}",
+    "End Site",
+    "JOINT Extra",
+    "ROOT Again",
+    "CHANNELS 0",
+    "CHANNELS 3",
+    "OFFSET 1 2",
+    "MOTION",
+    "MOTION extra",
+    "Frames: 5",
+    "Frame Time: 0",
+    "HIERARCHY",
+    "",
+]
 
 number = st.one_of(
     st.sampled_from(SPECIAL_NUMBERS),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
-    st.integers(min_value=-(10 ** 40), max_value=10 ** 40).map(str),
+    st.integers(min_value=-(10**40), max_value=10**40).map(str),
 )
-count = st.one_of(st.sampled_from(SPECIAL_NUMBERS), st.integers(min_value=0, max_value=20).map(str),
-                  st.integers(min_value=0, max_value=10 ** 20).map(str))
+count = st.one_of(
+    st.sampled_from(SPECIAL_NUMBERS),
+    st.integers(min_value=0, max_value=20).map(str),
+    st.integers(min_value=0, max_value=10**20).map(str),
+)
 # Frame times: mostly positive, where the interesting edges are (denormals, 1e308).
-frame_time = st.one_of(st.floats(min_value=0.0, exclude_min=True).map(repr), st.sampled_from(SPECIAL_NUMBERS),
-                       number)
+frame_time = st.one_of(
+    st.floats(min_value=0.0, exclude_min=True).map(repr), st.sampled_from(SPECIAL_NUMBERS), number
+)
 token = st.one_of(st.sampled_from(SPECIAL_TOKENS), st.text(max_size=12), number)
 
-FUZZ = settings(max_examples=400, deadline=2000, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=400,
+    deadline=2000,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def check_case(data: bytes) -> None:
@@ -124,7 +229,8 @@ def check_case(data: bytes) -> None:
         path = Path(tmp) / "case.bvh"
         path.write_bytes(data)
         with warnings.catch_warnings():
-            # A numpy overflow / invalid-value warning means garbage was computed silently: fail on it.
+            # A numpy overflow / invalid-value warning means garbage was computed silently: fail on
+            # it.
             warnings.simplefilter("error", RuntimeWarning)
             try:
                 motion = bvh.parse_bvh(path)
@@ -153,11 +259,12 @@ def test_base_file_parses_and_runs_through_forward_kinematics():
         assert m.joint_names == ["Hips", "Spine", "Head", "Head_end", "LeftUpLeg", "LeftUpLeg_end"]
         assert m.motion.shape == (3, N_CHANNELS)
         positions, _ = bvh.forward_kinematics(m, unit_to_m=1.0)
-        np.testing.assert_allclose(positions[0, 3], [0.0, 11.0, 0.5])    # rest pose: offsets add up
+        np.testing.assert_allclose(positions[0, 3], [0.0, 11.0, 0.5])  # rest pose: offsets add up
     check_case(BASE_BYTES)
 
 
-# --------------------------------------------------------------------------------------- byte damage
+# -------------------------------------------------------------------------------------- byte damage
+
 
 @FUZZ
 @given(cut=st.integers(min_value=0, max_value=len(BASE_BYTES)))
@@ -166,7 +273,11 @@ def test_truncated_at_any_byte(cut):
 
 
 @FUZZ
-@given(flips=st.lists(st.integers(min_value=0, max_value=len(BASE_BYTES) * 8 - 1), min_size=1, max_size=8))
+@given(
+    flips=st.lists(
+        st.integers(min_value=0, max_value=len(BASE_BYTES) * 8 - 1), min_size=1, max_size=8
+    )
+)
 def test_bit_flips(flips):
     data = bytearray(BASE_BYTES)
     for bit in flips:
@@ -175,6 +286,7 @@ def test_bit_flips(flips):
 
 
 # -------------------------------------------------------------------------------- structural damage
+
 
 def _index(draw, lines) -> int:
     return draw(st.integers(min_value=0, max_value=max(len(lines) - 1, 0)))
@@ -198,7 +310,9 @@ def _swap(draw, lines):
 
 
 def _insert(draw, lines):
-    lines.insert(draw(st.integers(0, len(lines))), draw(st.one_of(st.sampled_from(SPECIAL_LINES), token)))
+    lines.insert(
+        draw(st.integers(0, len(lines))), draw(st.one_of(st.sampled_from(SPECIAL_LINES), token))
+    )
 
 
 def _replace_token(draw, lines):
@@ -233,8 +347,14 @@ def _is_number(tok: str) -> bool:
 
 
 def _replace_number(draw, lines):
-    """Any numeric token (offset, channel count, frame count or time, channel value) -> another number."""
-    spots = [(i, k) for i, line in enumerate(lines) for k, tok in enumerate(line.split()) if _is_number(tok)]
+    """Any numeric token (offset, channel count, frame count or time, channel value) -> another
+    number."""
+    spots = [
+        (i, k)
+        for i, line in enumerate(lines)
+        for k, tok in enumerate(line.split())
+        if _is_number(tok)
+    ]
     if spots:
         i, k = draw(st.sampled_from(spots))
         toks = lines[i].split()
@@ -244,14 +364,16 @@ def _replace_number(draw, lines):
 
 def _replace_many_numbers(draw, lines):
     """One number written into a random share of the OFFSET and channel values (e.g. every offset at
-    1e308, so that sums along the chain overflow, which no single edit can do). Counts are left alone
-    so that the file still gets past them."""
+    1e308, so that sums along the chain overflow, which no single edit can do). Counts are left
+    alone so that the file still gets past them."""
     value, rng = draw(number), draw(st.randoms(use_true_random=False))
     share = draw(st.sampled_from([0.2, 0.5, 1.0]))
     for i, line in enumerate(lines):
         toks = line.split()
         if toks and (toks[0] == "OFFSET" or _is_number(toks[0])):
-            lines[i] = " ".join(value if _is_number(t) and rng.random() < share else t for t in toks)
+            lines[i] = " ".join(
+                value if _is_number(t) and rng.random() < share else t for t in toks
+            )
 
 
 def _set_count(draw, lines):
@@ -279,8 +401,19 @@ def _unbalance_braces(draw, lines):
         lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from(["{", "}"])))
 
 
-MUTATIONS = [_delete, _duplicate, _swap, _insert, _replace_token, _add_or_drop_token, _replace_number,
-             _replace_many_numbers, _set_count, _set_frame_time, _unbalance_braces]
+MUTATIONS = [
+    _delete,
+    _duplicate,
+    _swap,
+    _insert,
+    _replace_token,
+    _add_or_drop_token,
+    _replace_number,
+    _replace_many_numbers,
+    _set_count,
+    _set_frame_time,
+    _unbalance_braces,
+]
 
 
 @st.composite
@@ -289,8 +422,11 @@ def mutated_bvh(draw, min_edits: int = 1, max_edits: int = 1) -> bytes:
     lines = list(BASE_LINES)
     for _ in range(draw(st.integers(min_value=min_edits, max_value=max_edits))):
         draw(st.sampled_from(MUTATIONS))(draw, lines)
-    # "surrogatepass": should a strategy ever yield a lone surrogate, write the bytes a broken exporter would
-    return ("\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))).encode("utf-8", "surrogatepass")
+    # "surrogatepass": should a strategy ever yield a lone surrogate, write the bytes a broken
+    # exporter would
+    return ("\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))).encode(
+        "utf-8", "surrogatepass"
+    )
 
 
 @settings(FUZZ, max_examples=1000)
@@ -309,14 +445,15 @@ def test_several_structural_mutations(data):
 @FUZZ
 @given(data=mutated_bvh(max_edits=3), cut=st.floats(min_value=0.0, max_value=1.0))
 def test_structural_mutations_then_truncation(data, cut):
-    check_case(data[:int(len(data) * cut)])
+    check_case(data[: int(len(data) * cut)])
 
 
-# ----------------------------------------------------------------------------------- memory and time
+# ---------------------------------------------------------------------------------- memory and time
 
-@pytest.mark.parametrize("count", ["99999999999", str(10 ** 18), "9" * 4000, "9" * 5000])
+
+@pytest.mark.parametrize("count", ["99999999999", str(10**18), "9" * 4000, "9" * 5000])
 def test_huge_frames_count_fails_fast_without_allocating(count):
-    text = BASE.replace("Frames: 3", f"Frames: {count}").rsplit("\n", 2)[0] + "\n"   # keep 2 rows
+    text = BASE.replace("Frames: 3", f"Frames: {count}").rsplit("\n", 2)[0] + "\n"  # keep 2 rows
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "huge.bvh"
         path.write_text(text)

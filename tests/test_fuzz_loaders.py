@@ -1,7 +1,8 @@
-"""Property-based tests of every loader of foreign files: VideoPose3D npz (2D, 3D, custom), the plain
-keypoints npz, COCO keypoint JSON and checkpoints. Truncated, bit-flipped and structurally mutated
-versions of valid files either load or raise DataError naming the file: never another exception, never
-a hang (hypothesis' deadline), never an allocation beyond a bound, never code run from the file.
+"""Property-based tests of every loader of foreign files: VideoPose3D npz (2D, 3D, custom), the
+plain keypoints npz, COCO keypoint JSON and checkpoints. Truncated, bit-flipped and structurally
+mutated versions of valid files either load or raise DataError naming the file: never another
+exception, never a hang (hypothesis' deadline), never an allocation beyond a bound, never code run
+from the file.
 
 Hypothesis runs derandomized, so CI sees the same cases on every run. (BVH: tests/test_fuzz_bvh.py.)
 """
@@ -28,12 +29,20 @@ from dilpose.dataset import Sequence
 from dilpose.errors import DataError
 
 MEMORY_BOUND = 64e6  # bytes: every base file is < 100 kB; nothing read from one may cost 64 MB
-FUZZ = settings(max_examples=150, deadline=2000, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                       HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=150,
+    deadline=2000,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 
 _TMP = Path(tempfile.mkdtemp(prefix="dilpose-fuzz-"))
-MARKER = _TMP / "pwned"   # created only if a file manages to run code
+MARKER = _TMP / "pwned"  # created only if a file manages to run code
 
 
 class _Evil:
@@ -45,26 +54,55 @@ def _kp(T=6, J=17, D=2, seed=0):
     return np.random.default_rng(seed).uniform(100, 900, size=(T, J, D)).astype(np.float32)
 
 
-META_H36M = {"layout_name": "h36m", "num_joints": 17,
-             "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]]}
-META_COCO = {"layout_name": "coco", "num_joints": 17,
-             "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]}
+META_H36M = {
+    "layout_name": "h36m",
+    "num_joints": 17,
+    "keypoints_symmetry": [[4, 5, 6, 11, 12, 13], [1, 2, 3, 14, 15, 16]],
+}
+META_COCO = {
+    "layout_name": "coco",
+    "num_joints": 17,
+    "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+}
 
 
 def _base_objects():
     """name -> (members dict of python objects / arrays, loader, file name)."""
     return {
-        "2d": ({"positions_2d": {"S1": {"Walking": [_kp(), _kp(seed=1)], "Eating": [_kp(4)]}},
-                "metadata": {"num_joints": 17, "keypoints_symmetry": META_H36M["keypoints_symmetry"]}},
-               formats.load_positions_2d, "data_2d_h36m_gt.npz"),
-        "custom": ({"positions_2d": {"v.mp4": {"custom": [_kp(8)]}},
-                    "metadata": dict(META_COCO, video_metadata={"v.mp4": {"w": 1000, "h": 1000}})},
-                   lambda p: lift.read_keypoints(p), "data_2d_custom_x.npz"),
-        "3d": ({"positions_3d": {"S1": {"Walking": _kp(5, 32, 3), "Eating": _kp(3, 17, 3)}}},
-               formats.load_positions_3d, "data_3d_h36m.npz"),
-        "plain": ({"keypoints": _kp(8, 17, 3), "width": np.array(1000), "height": np.array(1000),
-                   "frame_ids": np.arange(8)},
-                  lambda p: lift.read_keypoints(p), "keys.npz"),
+        "2d": (
+            {
+                "positions_2d": {"S1": {"Walking": [_kp(), _kp(seed=1)], "Eating": [_kp(4)]}},
+                "metadata": {
+                    "num_joints": 17,
+                    "keypoints_symmetry": META_H36M["keypoints_symmetry"],
+                },
+            },
+            formats.load_positions_2d,
+            "data_2d_h36m_gt.npz",
+        ),
+        "custom": (
+            {
+                "positions_2d": {"v.mp4": {"custom": [_kp(8)]}},
+                "metadata": dict(META_COCO, video_metadata={"v.mp4": {"w": 1000, "h": 1000}}),
+            },
+            lambda p: lift.read_keypoints(p),
+            "data_2d_custom_x.npz",
+        ),
+        "3d": (
+            {"positions_3d": {"S1": {"Walking": _kp(5, 32, 3), "Eating": _kp(3, 17, 3)}}},
+            formats.load_positions_3d,
+            "data_3d_h36m.npz",
+        ),
+        "plain": (
+            {
+                "keypoints": _kp(8, 17, 3),
+                "width": np.array(1000),
+                "height": np.array(1000),
+                "frame_ids": np.arange(8),
+            },
+            lambda p: lift.read_keypoints(p),
+            "keys.npz",
+        ),
     }
 
 
@@ -74,7 +112,10 @@ BASES = _base_objects()
 def _npz_bytes(members: dict, compressed: bool = False) -> bytes:
     buf = io.BytesIO()
     # member names are strings in a zip; a mutation may have renamed one to another type
-    arrays = {str(k): (v if isinstance(v, np.ndarray) else np.array(v, dtype=object)) for k, v in members.items()}
+    arrays = {
+        str(k): (v if isinstance(v, np.ndarray) else np.array(v, dtype=object))
+        for k, v in members.items()
+    }
     (np.savez_compressed if compressed else np.savez)(buf, **arrays)
     return buf.getvalue()
 
@@ -93,7 +134,8 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 
 def _check(loader, data: bytes, name: str):
-    """Write ``data`` and load it: a DataError naming the file, or a result; memory within the bound."""
+    """Write ``data`` and load it: a DataError naming the file, or a result; memory within the
+    bound."""
     MARKER.unlink(missing_ok=True)
     folder = Path(tempfile.mkdtemp(dir=_TMP))
     path = folder / name
@@ -112,12 +154,12 @@ def _check(loader, data: bytes, name: str):
     assert not MARKER.exists(), "the file ran code"
 
 
-# -- byte-level mutations ----------------------------------------------------------------------------
+# -- byte-level mutations --------------------------------------------------------------------------
 @st.composite
 def mutated_bytes(draw, data: bytes):
     kind = draw(st.sampled_from(["truncate", "flip", "overwrite"]))
     if kind == "truncate":
-        return data[:draw(st.integers(0, len(data) - 1))]
+        return data[: draw(st.integers(0, len(data) - 1))]
     buf = bytearray(data)
     if kind == "flip":
         for _ in range(draw(st.integers(1, 8))):
@@ -126,19 +168,31 @@ def mutated_bytes(draw, data: bytes):
     else:
         i = draw(st.integers(0, len(buf) - 1))
         chunk = draw(st.binary(min_size=1, max_size=16))
-        buf[i:i + len(chunk)] = chunk
+        buf[i : i + len(chunk)] = chunk
     return bytes(buf)
 
 
-# -- structural mutations ------------------------------------------------------------------------------
+# -- structural mutations --------------------------------------------------------------------------
 LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=8), st.binary(max_size=8), st.lists(st.integers(-3, 20), max_size=4),
-    st.builds(lambda t, j, d, dt: np.zeros((t, j, d), dtype=dt), st.integers(0, 3),
-              st.sampled_from([0, 1, 15, 16, 17, 18, 32]), st.sampled_from([1, 2, 3, 4]),
-              st.sampled_from(["f4", "f8", "i4", "?", "c8", "U3"])),
-    st.builds(lambda: np.array([np.nan, np.inf])), st.builds(lambda: np.float32(np.nan)),
-    st.builds(lambda: {}), st.builds(lambda: []), st.builds(lambda: [None, None, None, None]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=8),
+    st.binary(max_size=8),
+    st.lists(st.integers(-3, 20), max_size=4),
+    st.builds(
+        lambda t, j, d, dt: np.zeros((t, j, d), dtype=dt),
+        st.integers(0, 3),
+        st.sampled_from([0, 1, 15, 16, 17, 18, 32]),
+        st.sampled_from([1, 2, 3, 4]),
+        st.sampled_from(["f4", "f8", "i4", "?", "c8", "U3"]),
+    ),
+    st.builds(lambda: np.array([np.nan, np.inf])),
+    st.builds(lambda: np.float32(np.nan)),
+    st.builds(lambda: {}),
+    st.builds(lambda: []),
+    st.builds(lambda: [None, None, None, None]),
     st.builds(_Evil),
 )
 
@@ -146,7 +200,9 @@ LEAVES = st.one_of(
 def _nodes(obj, out=None):
     """Every (container, key) of a nested dict/list structure."""
     out = [] if out is None else out
-    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    items = (
+        obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else []
+    )
     for k, v in list(items):
         out.append((obj, k))
         _nodes(v, out)
@@ -165,17 +221,19 @@ def mutated_members(draw, members: dict):
         container, key = nodes[draw(st.integers(0, len(nodes) - 1))]
         op = draw(st.sampled_from(["replace", "delete", "rename", "wrap"]))
         if op == "replace":
-            container[key] = draw(LEAVES)   # every leaf strategy builds a fresh object
+            container[key] = draw(LEAVES)  # every leaf strategy builds a fresh object
         elif op == "delete":
             del container[key]
         elif op == "rename" and isinstance(container, dict):
-            container[draw(st.one_of(st.text(max_size=5), st.integers(), st.none()))] = container.pop(key)
+            container[draw(st.one_of(st.text(max_size=5), st.integers(), st.none()))] = (
+                container.pop(key)
+            )
         elif op == "wrap":
             container[key] = [container[key]]
     return members
 
 
-# -- the npz loaders ------------------------------------------------------------------------------------
+# -- the npz loaders -------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(BASES))
 def test_npz_loaders_accept_their_base_files(name):
     members, loader, fname = BASES[name]
@@ -198,7 +256,8 @@ def test_npz_file_bytes_mutated(name, data):
 @FUZZ
 @given(data=st.data())
 def test_npz_member_bytes_mutated_in_a_valid_zip(name, data):
-    """The zip stays valid (CRCs recomputed), so the .npy headers and pickles themselves are fuzzed."""
+    """The zip stays valid (CRCs recomputed), so the .npy headers and pickles themselves are
+    fuzzed."""
     members, loader, fname = BASES[name]
     raw = _member_bytes(members)
     target = data.draw(st.sampled_from(sorted(raw)))
@@ -214,21 +273,35 @@ def test_npz_structure_mutated(name, data):
     _check(loader, _npz_bytes(data.draw(mutated_members(members))), fname)
 
 
-# -- COCO keypoint JSON -----------------------------------------------------------------------------
+# -- COCO keypoint JSON ----------------------------------------------------------------------------
 def _coco_doc():
     kp = _kp(12, 17, 2)
-    return [{"image_id": t, "category_id": 1, "score": 0.9,
-             "keypoints": np.column_stack([kp[t], np.full(17, 0.9)]).ravel().round(1).tolist()}
-            for t in range(12)]
+    return [
+        {
+            "image_id": t,
+            "category_id": 1,
+            "score": 0.9,
+            "keypoints": np.column_stack([kp[t], np.full(17, 0.9)]).ravel().round(1).tolist(),
+        }
+        for t in range(12)
+    ]
 
 
 COCO_TEXT = json.dumps(_coco_doc()).encode()
-COCO_ANN = json.dumps({"images": [{"id": t, "width": 1000, "height": 1000} for t in range(12)],
-                       "annotations": _coco_doc()}).encode()
+COCO_ANN = json.dumps(
+    {
+        "images": [{"id": t, "width": 1000, "height": 1000} for t in range(12)],
+        "annotations": _coco_doc(),
+    }
+).encode()
 
 
 def _read_json_keypoints(path):
-    return lift.read_keypoints(path, 1000, 1000) if "results" in path.name else lift.read_keypoints(path)
+    return (
+        lift.read_keypoints(path, 1000, 1000)
+        if "results" in path.name
+        else lift.read_keypoints(path)
+    )
 
 
 def test_json_base_files_load():
@@ -245,10 +318,18 @@ def test_coco_json_bytes_mutated(data):
 
 
 JSON_LEAVES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-              st.text(max_size=6)),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=3),
-    max_leaves=8)
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(2**70), 2**70),
+        st.floats(allow_nan=True),
+        st.text(max_size=6),
+    ),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=3)
+    ),
+    max_leaves=8,
+)
 
 
 @FUZZ
@@ -269,7 +350,7 @@ def test_coco_json_structure_mutated(data):
         elif op == "delete":
             del container[key]
         else:  # an id far from the others: must not make the reader allocate every frame between
-            container[key] = data.draw(st.sampled_from([2_000_000, 10**12, -10**9, 10**30]))
+            container[key] = data.draw(st.sampled_from([2_000_000, 10**12, -(10**9), 10**30]))
         doc = copy.deepcopy(doc)
     _check(_read_json_keypoints, json.dumps(doc).encode(), name)
 
@@ -278,9 +359,17 @@ def test_coco_json_structure_mutated(data):
 def _checkpoint_bytes() -> bytes:
     cfg = for_profile("smoke", channels=8, filter_widths=(3, 3))
     rng = np.random.default_rng(0)
-    seqs = [Sequence("S1", "walk", 0, rng.normal(size=(20, 17, 2)).astype(np.float32),
-                     rng.normal(size=(20, 17, 3)).astype(np.float32), np.zeros(9, np.float32),
-                     np.ones((20, 17), np.float32))]
+    seqs = [
+        Sequence(
+            "S1",
+            "walk",
+            0,
+            rng.normal(size=(20, 17, 2)).astype(np.float32),
+            rng.normal(size=(20, 17, 3)).astype(np.float32),
+            np.zeros(9, np.float32),
+            np.ones((20, 17), np.float32),
+        )
+    ]
     path = _TMP / "base.pt"
     train.Trainer(cfg, seqs, progress=False).save(path)
     return path.read_bytes()
@@ -301,7 +390,11 @@ def test_checkpoint_bytes_mutated(data):
 
 
 CKPT_LEAVES = st.one_of(
-    st.none(), st.booleans(), st.integers(-2**40, 2**40), st.floats(allow_nan=True), st.text(max_size=6),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True),
+    st.text(max_size=6),
     st.lists(st.integers(-2, 10**9), max_size=4),
     st.builds(lambda n: torch.zeros(n), st.integers(0, 5)),
     st.sampled_from([10**9, 2**31, 0, -1, [3] * 40, [10**6], "coco17", "h36m17", "screen"]),

@@ -1,4 +1,5 @@
-"""Metrics on cases whose answers are worked out by hand (in the comments), plus numpy/torch parity."""
+"""Metrics on cases whose answers are worked out by hand (in the comments), plus numpy/torch
+parity."""
 
 import numpy as np
 import pytest
@@ -19,7 +20,8 @@ def random_poses(rng, shape):
     return rng.normal(scale=0.3, size=shape)
 
 
-# ---------------------------------------------------------------------------------------- protocol 1
+# --------------------------------------------------------------------------------------- protocol 1
+
 
 def test_mpjpe_of_a_3_4_0_offset_is_5():
     rng = np.random.default_rng(0)
@@ -53,7 +55,8 @@ def test_mpjpe_gradient_is_the_unit_error_direction():
     torch.testing.assert_close(pred.grad, expected)  # exact joints (zero error) give 0, not NaN
 
 
-# ---------------------------------------------------------------------------------------- protocol 2
+# --------------------------------------------------------------------------------------- protocol 2
+
 
 def test_p_mpjpe_is_zero_for_a_similarity_copy():
     rng = np.random.default_rng(1)
@@ -103,7 +106,7 @@ def reference_p_mpjpe(pred, target):
         u, s, vt = np.linalg.svd(tc.T @ pc)  # t ≈ s R p with R = U D V^T
         d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
         r = u @ d @ vt
-        scale = np.trace(d @ np.diag(s)) / (pc ** 2).sum()
+        scale = np.trace(d @ np.diag(s)) / (pc**2).sum()
         aligned = scale * pc @ r.T + t.mean(0)
         errors.append(np.linalg.norm(aligned - t, axis=-1).mean())
     return np.mean(errors)
@@ -132,27 +135,31 @@ def test_torch_losses_are_differentiable():
     for name in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"):
         pred = (target + 0.05 * torch.randn_like(target)).requires_grad_(True)
         getattr(M, name)(pred, target).backward()
-        assert pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0, name
+        assert (
+            pred.grad is not None and torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
+        ), name
     traj = (target[..., :1, :] + torch.tensor([0.0, 0.0, 5.0])).detach()
     pred = (traj + 0.05).requires_grad_(True)
     M.weighted_mpjpe(pred, traj, M.inverse_depth_weights(traj)).backward()
     assert torch.isfinite(pred.grad).all() and pred.grad.abs().sum() > 0
 
 
-# ---------------------------------------------------------------------------------------- protocol 3
+# --------------------------------------------------------------------------------------- protocol 3
+
 
 def test_n_mpjpe_zero_for_a_scaled_copy_and_a_hand_case():
     rng = np.random.default_rng(4)
     target = random_poses(rng, (5, 17, 3))
     assert M.n_mpjpe(0.37 * target, target) == pytest.approx(0.0, abs=1e-12)
-    # target (1,0,0), (0,1,0); pred (2,0,0), (0,0,0): s = <p,t>/<p,p> = 2/4, s*pred = (1,0,0), (0,0,0):
-    # errors 0 and 1 -> 0.5.
+    # target (1,0,0), (0,1,0); pred (2,0,0), (0,0,0): s = <p,t>/<p,p> = 2/4,
+    # s*pred = (1,0,0), (0,0,0): errors 0 and 1 -> 0.5.
     target = np.array([[1.0, 0, 0], [0, 1.0, 0]])
     pred = np.array([[2.0, 0, 0], [0, 0, 0]])
     assert M.n_mpjpe(pred, target) == pytest.approx(0.5)
 
 
 # ---------------------------------------------------------------------------------------- velocity
+
 
 def test_mpjve_constant_offset_is_zero_and_a_known_velocity_error():
     rng = np.random.default_rng(5)
@@ -164,9 +171,12 @@ def test_mpjve_constant_offset_is_zero_and_a_known_velocity_error():
     assert M.mpjve(pred, target) == pytest.approx(1.5)
     np.testing.assert_allclose(M.per_frame_mpjve(pred, target), [1.0, 2.0])
     # (B, T, J, 3) with the default axis -3 equals (T, B, J, 3) with axis=0.
-    pred_b = np.stack([pred, 2 * pred])  # second batch item: errors 2, 4 -> mean of 1, 2, 2, 4 = 2.25
+    # second batch item: errors 2, 4 -> mean of 1, 2, 2, 4 = 2.25
+    pred_b = np.stack([pred, 2 * pred])
     assert M.mpjve(pred_b, np.zeros_like(pred_b)) == pytest.approx(2.25)
-    assert M.mpjve(pred_b.swapaxes(0, 1), np.zeros_like(pred_b).swapaxes(0, 1), axis=0) == pytest.approx(2.25)
+    assert M.mpjve(
+        pred_b.swapaxes(0, 1), np.zeros_like(pred_b).swapaxes(0, 1), axis=0
+    ) == pytest.approx(2.25)
     with pytest.raises(ValueError, match="time axis"):
         M.mpjve(pred, target, axis=-2)
     with pytest.raises(ValueError, match="at least 2 frames"):
@@ -175,8 +185,10 @@ def test_mpjve_constant_offset_is_zero_and_a_known_velocity_error():
 
 # ---------------------------------------------------------------------------------------- weighted
 
+
 def test_weighted_mpjpe_by_hand():
-    # Root trajectory, two frames: errors 1 and 2 m at true depths 2 and 4 m -> (1/2 + 2/4) / 2 = 0.5.
+    # Root trajectory, two frames: errors 1 and 2 m at true depths 2 and 4 m
+    # -> (1/2 + 2/4) / 2 = 0.5.
     target = np.array([[[0.0, 0, 2]], [[0.0, 0, 4]]])
     pred = target + np.array([[[1.0, 0, 0]], [[0.0, 2, 0]]])
     w = M.inverse_depth_weights(target)
@@ -191,8 +203,20 @@ def test_weighted_mpjpe_by_hand():
 
 # ---------------------------------------------------------------------------------------- shapes
 
-@pytest.mark.parametrize("name", ["mpjpe", "p_mpjpe", "n_mpjpe", "mpjve", "per_frame_mpjpe",
-                                  "per_frame_p_mpjpe", "per_frame_n_mpjpe", "per_frame_mpjve"])
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "mpjpe",
+        "p_mpjpe",
+        "n_mpjpe",
+        "mpjve",
+        "per_frame_mpjpe",
+        "per_frame_p_mpjpe",
+        "per_frame_n_mpjpe",
+        "per_frame_mpjve",
+    ],
+)
 def test_shape_mismatch_raises_and_names_shapes(name):
     f = getattr(M, name)
     with pytest.raises(ValueError, match=r"\(4, 17, 3\).*\(4, 16, 3\)"):
@@ -204,6 +228,7 @@ def test_shape_mismatch_raises_and_names_shapes(name):
 
 
 # ---------------------------------------------------------------------------------------- evaluate
+
 
 def offset_record(action, subject, frames, error_mm, joints=3):
     """A record whose every joint is ``error_mm`` off (a 3-4-5 direction) in every frame."""
@@ -217,8 +242,11 @@ def test_per_action_and_per_frame_averaging_differ():
     # walk: S1 2 frames at 10 mm + S2 1 frame at 40 mm; run: S1 1 frame at 70 mm.
     # per_action walk = (10 + 10 + 40) / 3 = 20 (frames pooled, not the mean of the sequences, 25);
     # run = 70; action_mean = (20 + 70) / 2 = 45; frame_mean = (10 + 10 + 40 + 70) / 4 = 32.5.
-    results = [offset_record("walk", "S1", 2, 10), offset_record("walk", "S2", 1, 40),
-               offset_record("run", "S1", 1, 70)]
+    results = [
+        offset_record("walk", "S1", 2, 10),
+        offset_record("walk", "S2", 1, 40),
+        offset_record("run", "S1", 1, 70),
+    ]
     out = M.evaluate(results, flip_test=False, root_relative=False, joint_layout=None)
     m = out["mpjpe"]
     assert m["per_action"] == pytest.approx({"walk": 20.0, "run": 70.0})
@@ -229,7 +257,9 @@ def test_per_action_and_per_frame_averaging_differ():
     assert out["p_mpjpe"]["frame_mean"] == pytest.approx(0.0, abs=1e-9)
     v = out["mpjve"]
     assert v["num_frames"] == {"walk": 1, "run": 0}  # T-1 velocity frames per sequence
-    assert v["per_action"]["walk"] == pytest.approx(0.0, abs=1e-9) and np.isnan(v["per_action"]["run"])
+    assert v["per_action"]["walk"] == pytest.approx(0.0, abs=1e-9) and np.isnan(
+        v["per_action"]["run"]
+    )
     assert v["action_mean"] == pytest.approx(0.0, abs=1e-9)
     # Root-relative (the default) removes a whole-body offset altogether.
     out = M.evaluate(results, flip_test=False, joint_layout=None)
@@ -237,8 +267,10 @@ def test_per_action_and_per_frame_averaging_differ():
 
 
 def test_evaluate_protocol_and_h36m_pooling():
-    results = [offset_record("Directions", "S9", 2, 10, joints=17),
-               offset_record("Directions 1", "S11", 2, 30, joints=17)]
+    results = [
+        offset_record("Directions", "S9", 2, 10, joints=17),
+        offset_record("Directions 1", "S11", 2, 30, joints=17),
+    ]
     out = M.evaluate(results, flip_test=True, root_relative=False, action_of=M.h36m_action_base)
     assert out["mpjpe"]["per_action"] == pytest.approx({"Directions": 20.0})
     p = out["protocol"]
@@ -259,6 +291,7 @@ def test_evaluate_protocol_and_h36m_pooling():
 
 # ---------------------------------------------------------------------------------------- Table I
 
+
 def test_paper_table_is_self_consistent():
     for row, values in M.PAPER_TABLE_I.items():
         assert list(values) == list(M.TABLE_I_COLUMNS)
@@ -266,9 +299,23 @@ def test_paper_table_is_self_consistent():
         assert np.mean(per_action) == pytest.approx(values["Avg"], abs=0.06), row  # rounding
 
 
-H36M_NAMES = ["Directions 1", "Discussion", "Eating", "Greeting", "Phoning", "TakingPhoto", "Posing",
-              "Purchases", "Sitting", "SittingDown", "Smoking", "Waiting", "WalkingDog", "Walking",
-              "WalkTogether"]
+H36M_NAMES = [
+    "Directions 1",
+    "Discussion",
+    "Eating",
+    "Greeting",
+    "Phoning",
+    "TakingPhoto",
+    "Posing",
+    "Purchases",
+    "Sitting",
+    "SittingDown",
+    "Smoking",
+    "Waiting",
+    "WalkingDog",
+    "Walking",
+    "WalkTogether",
+]
 
 
 def test_table_i_h36m():
@@ -277,7 +324,12 @@ def test_table_i_h36m():
     assert list(df.columns) == list(M.TABLE_I_COLUMNS)
     assert df.index[0] == "dilpose (measured)" and len(df) == 4
     row = df.loc["dilpose (measured)"]
-    assert row["Dir."] == 40.0 and row["Photo"] == 45.0 and row["WalkD."] == 52.0 and row["Avg"] == 47.0
+    assert (
+        row["Dir."] == 40.0
+        and row["Photo"] == 45.0
+        and row["WalkD."] == 52.0
+        and row["Avg"] == 47.0
+    )
     assert df.loc["Ours [paper Table I]", "Avg"] == 46.5
     assert df.loc["Pavlo et al. [11] CVPR'19 [paper Table I]", "SitD."] == 65.8
     md = M.table_i_markdown(measured, "h36m")

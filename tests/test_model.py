@@ -42,7 +42,7 @@ def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
                 tensor.copy_(0.5 + torch.rand(tensor.shape, generator=gen))
             elif tensor.dim() == 3:  # conv weight (C_out, C_in, w)
                 fan_in = tensor.shape[1] * tensor.shape[2]
-                tensor.copy_(torch.randn(tensor.shape, generator=gen) / fan_in ** 0.5)
+                tensor.copy_(torch.randn(tensor.shape, generator=gen) / fan_in**0.5)
             else:  # BN bias and running mean, shrink bias
                 tensor.copy_(0.2 * torch.randn(tensor.shape, generator=gen))
     return model
@@ -51,7 +51,9 @@ def _randomise(model: nn.Module, seed: int = 0) -> nn.Module:
 def _windows(x: torch.Tensor, rf: int) -> torch.Tensor:
     """(N, T, J, 2) -> (N * (T - rf + 1), rf, J, 2): every sliding window, in order."""
     n, t = x.shape[:2]
-    return torch.stack([x[:, i:i + rf] for i in range(t - rf + 1)], 1).reshape(-1, rf, *x.shape[2:])
+    return torch.stack([x[:, i : i + rf] for i in range(t - rf + 1)], 1).reshape(
+        -1, rf, *x.shape[2:]
+    )
 
 
 def _pair(cfg: ModelConfig, seed: int = 0):
@@ -111,21 +113,23 @@ def test_causality(causal):
     left, right = cfg.padding()
     clip = torch.randn(1, frames, 17, 2)
     changed = clip.clone()
-    changed[:, t + 1:] += torch.randn_like(changed[:, t + 1:])
+    changed[:, t + 1 :] += torch.randn_like(changed[:, t + 1 :])
 
     def run(c):
         # edge padding, as the data pipeline does
-        padded = torch.cat([c[:, :1].expand(-1, left, -1, -1), c, c[:, -1:].expand(-1, right, -1, -1)], 1)
+        padded = torch.cat(
+            [c[:, :1].expand(-1, left, -1, -1), c, c[:, -1:].expand(-1, right, -1, -1)], 1
+        )
         return whole(padded)
 
     with torch.no_grad():
         a, b = run(clip), run(changed)
     assert a.shape[1] == frames  # padding gives one output per input frame
     if causal:
-        torch.testing.assert_close(a[:, :t + 1], b[:, :t + 1], atol=0, rtol=0)
+        torch.testing.assert_close(a[:, : t + 1], b[:, : t + 1], atol=0, rtol=0)
     else:
         assert not torch.allclose(a[:, t], b[:, t])
-    assert not torch.allclose(a[:, t + 1:], b[:, t + 1:])
+    assert not torch.allclose(a[:, t + 1 :], b[:, t + 1 :])
 
 
 def _with_bn_stats(model: nn.Module, rf: int) -> nn.Module:
@@ -157,7 +161,8 @@ def test_fold_batchnorm(cls, causal):
 
 
 class Scale(nn.Module):
-    """A regulariser that acts at evaluation too: a per-channel gain (dim 1 is channels in both paths)."""
+    """A regulariser that acts at evaluation too: a per-channel gain (dim 1 is channels in both
+    paths)."""
 
     def __init__(self, channels, low=0.5):
         super().__init__()
@@ -169,7 +174,9 @@ class Scale(nn.Module):
 
 @pytest.fixture
 def scale_regularizer():
-    regularizers.register("test_scale", lambda low: (lambda channels: Scale(channels, low)), {"low": 0.5})
+    regularizers.register(
+        "test_scale", lambda low: lambda channels: Scale(channels, low), {"low": 0.5}
+    )
     yield "test_scale(low=0.5)"
     regularizers.unregister("test_scale")
 
@@ -228,7 +235,9 @@ def test_regularizer_factory_called_per_slot():
 
 def test_default_regularizer_is_dropout():
     assert str(ModelConfig().regularizer) == "dropout(p=0.25)"
-    model = TemporalModel(ModelConfig(filter_widths=(3, 3), channels=SMALL, regularizer="dropout(p=0.1)"))
+    model = TemporalModel(
+        ModelConfig(filter_widths=(3, 3), channels=SMALL, regularizer="dropout(p=0.1)")
+    )
     drops = [m for m in model.modules() if isinstance(m, nn.Dropout)]
     assert len(drops) == 3 and all(d.p == 0.1 for d in drops)
     none = TemporalModel(ModelConfig(filter_widths=(3, 3), channels=SMALL, regularizer="none"))
@@ -236,12 +245,15 @@ def test_default_regularizer_is_dropout():
 
 
 @pytest.mark.parametrize("cls", [TemporalModel, TemporalModelStrided])
-@pytest.mark.parametrize("shape, message", [
-    ((2, 27, 17), r"expects input of shape \(N, T, 17, 2\)"),
-    ((2, 27, 16, 2), r"expects input of shape \(N, T, 17, 2\), got \(2, 27, 16, 2\)"),
-    ((2, 27, 17, 3), r"expects input of shape"),
-    ((2, 26, 17, 2), r"at least receptive_field = 27 frames"),
-])
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((2, 27, 17), r"expects input of shape \(N, T, 17, 2\)"),
+        ((2, 27, 16, 2), r"expects input of shape \(N, T, 17, 2\), got \(2, 27, 16, 2\)"),
+        ((2, 27, 17, 3), r"expects input of shape"),
+        ((2, 26, 17, 2), r"at least receptive_field = 27 frames"),
+    ],
+)
 def test_bad_input_shapes(cls, shape, message):
     model = cls(ModelConfig(filter_widths=(3, 3, 3), channels=SMALL))
     with pytest.raises(ValueError, match=message):
@@ -256,9 +268,18 @@ def test_bad_input_strided_length_and_dtype():
         TemporalModel(cfg)(torch.zeros(1, 27, 17, 2, dtype=torch.long))
 
 
-@pytest.mark.parametrize("kwargs", [dict(filter_widths=()), dict(filter_widths=(3, 2)),
-                                    dict(filter_widths=(0,)), dict(channels=0), dict(regularizer="dropout(p=1.0)"),
-                                    dict(regularizer="pruning_unknown"), dict(regularizer="dropout(q=1)")])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(filter_widths=()),
+        dict(filter_widths=(3, 2)),
+        dict(filter_widths=(0,)),
+        dict(channels=0),
+        dict(regularizer="dropout(p=1.0)"),
+        dict(regularizer="pruning_unknown"),
+        dict(regularizer="dropout(q=1)"),
+    ],
+)
 def test_bad_config(kwargs):
     with pytest.raises(ValueError, match="ModelConfig"):
         ModelConfig(**kwargs)
@@ -311,9 +332,10 @@ def test_fast_dropout_has_nn_dropout_statistics():
     drop = Dropout(0.25)
     x = torch.ones(200_000)
     y = drop(x)
-    assert abs(float((y == 0).float().mean()) - 0.25) < 0.005      # drop probability p
-    assert torch.unique(y).tolist() == pytest.approx([0.0, 1.0 / 0.75])  # kept values scaled by 1/(1-p)
-    assert abs(float(y.mean()) - 1.0) < 0.01                         # expectation preserved
+    assert abs(float((y == 0).float().mean()) - 0.25) < 0.005  # drop probability p
+    # kept values scaled by 1/(1-p)
+    assert torch.unique(y).tolist() == pytest.approx([0.0, 1.0 / 0.75])
+    assert abs(float(y.mean()) - 1.0) < 0.01  # expectation preserved
     drop.eval()
-    assert torch.equal(drop(x), x)                                   # identity at inference
-    assert isinstance(drop, nn.Dropout)                              # folded away like nn.Dropout
+    assert torch.equal(drop(x), x)  # identity at inference
+    assert isinstance(drop, nn.Dropout)  # folded away like nn.Dropout

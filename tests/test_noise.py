@@ -28,6 +28,7 @@ def test_jitter_alone_matches_the_configured_sigma_and_is_temporally_correlated(
     err = noisy - clean
     height = 400.0
     from dilpose.noise import OKS_SIGMA
+
     expected = cfg.jitter_scale * height * OKS_SIGMA
     np.testing.assert_allclose(err.std(axis=(0, 2)), expected, rtol=0.1)
     lag1 = np.corrcoef(err[1:, 5, 0], err[:-1, 5, 0])[0, 1]

@@ -30,7 +30,9 @@ def smoke_reports(tmp_path_factory) -> Path:
         return Path(given)
     out = tmp_path_factory.mktemp("smoke")
     env = {**os.environ, "DILPOSE_REPORTS": str(out)}
-    subprocess.run([sys.executable, "-m", "dilpose.runner", "--profile", "smoke"], check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "dilpose.runner", "--profile", "smoke"], check=True, env=env
+    )
     return out
 
 
@@ -48,7 +50,9 @@ def test_committed_notebook_matches_its_source_and_has_outputs(source):
     cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     assert [c.source for c in cells] == [c.source for c in text.cells]
     code = [c for c in cells if c.cell_type == "code"]
-    assert sum(bool(c.outputs) for c in code) >= len(code) // 2, "committed without the outputs of a run"
+    assert sum(bool(c.outputs) for c in code) >= len(code) // 2, (
+        "committed without the outputs of a run"
+    )
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
 
 
@@ -57,28 +61,47 @@ def test_notebook_follows_the_house_rules(source):
     nb = jupytext.read(source)
     params = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(params) == 1, "exactly one parameters cell"
-    assert {"profile", "dataset", "seed"} <= {t.id for t in ast.walk(ast.parse(params[0].source))
-                                             if isinstance(t, ast.Name)}
+    assert {"profile", "dataset", "seed"} <= {
+        t.id for t in ast.walk(ast.parse(params[0].source)) if isinstance(t, ast.Name)
+    }
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         tree = ast.parse(cell.source)
-        assert not any(isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
-                       for n in ast.walk(tree)), \
-            f"{source.name}: notebooks define no classes or functions (put them in dilpose/)"
-        lines = [ln for ln in cell.source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+        assert not any(
+            isinstance(n, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+            for n in ast.walk(tree)
+        ), f"{source.name}: notebooks define no classes or functions (put them in dilpose/)"
+        lines = [
+            ln for ln in cell.source.splitlines() if ln.strip() and not ln.strip().startswith("#")
+        ]
         assert len(lines) <= 16, f"{source.name}: a {len(lines)}-line cell belongs in dilpose/"
-        assert "open(" not in cell.source and "Path(" not in cell.source, "paths come from dilpose.paths"
+        assert "open(" not in cell.source and "Path(" not in cell.source, (
+            "paths come from dilpose.paths"
+        )
 
 
 def test_data_notebook_writes_subjects_frames_and_actions(smoke_reports):
     metrics = json.loads((smoke_reports / "metrics" / "01_data.json").read_text())
     assert metrics["dataset"] == "cmu"
-    assert set(metrics["subjects"]) == {"cmu02", "cmu05", "cmu06", "cmu09", "cmu10", "cmu13", "cmu16"}
+    assert set(metrics["subjects"]) == {
+        "cmu02",
+        "cmu05",
+        "cmu06",
+        "cmu09",
+        "cmu10",
+        "cmu13",
+        "cmu16",
+    }
     assert metrics["total_frames"] == sum(s["frames"] for s in metrics["subjects"].values()) > 8000
     assert set(metrics["actions"]) == {"walk", "run", "jump", "exercise", "sport", "dance"}
     assert metrics["provenance"]["config"]["profile"] == "smoke"
-    for name in ("01_skeletons.png", "01_camera_layout.png", "01_four_views.png", "01_skeleton_3d.html"):
+    for name in (
+        "01_skeletons.png",
+        "01_camera_layout.png",
+        "01_four_views.png",
+        "01_skeleton_3d.html",
+    ):
         assert (smoke_reports / "figures" / name).stat().st_size > 1000
 
 
@@ -86,18 +109,24 @@ def test_committed_reports_match_the_committed_notebooks():
     metrics = json.loads((paths.REPO_ROOT / "reports" / "metrics" / "01_data.json").read_text())
     assert metrics["provenance"]["config"]["profile"] == "default"
     nb = nbformat.read(paths.NOTEBOOKS_DIR / "01_data_preparation.ipynb", as_version=4)
-    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    printed = "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
+    )
     assert str(metrics["total_frames"]) in printed
 
 
 def test_a_failing_notebook_is_named_with_its_cell(tmp_path, monkeypatch):
     bad = tmp_path / "notebooks" / "01_broken.py"
     bad.parent.mkdir()
-    bad.write_text('# %% tags=["parameters"]\nprofile = "smoke"\ndataset = "cmu"\nseed = 0\n\n'
-                   '# %%\nx = 1\n\n# %%\nraise ValueError("boom")\n')
+    bad.write_text(
+        '# %% tags=["parameters"]\nprofile = "smoke"\ndataset = "cmu"\nseed = 0\n\n'
+        '# %%\nx = 1\n\n# %%\nraise ValueError("boom")\n'
+    )
     monkeypatch.setattr(paths, "NOTEBOOKS_DIR", bad.parent)
     monkeypatch.setenv("DILPOSE_REPORTS", str(tmp_path / "reports"))
-    with pytest.raises(runner.NotebookFailed, match=r"01_broken.py failed in cell \d+ .*ValueError: boom"):
+    with pytest.raises(
+        runner.NotebookFailed, match=r"01_broken.py failed in cell \d+ .*ValueError: boom"
+    ):
         runner.run(profile="smoke")
 
 
@@ -114,7 +143,10 @@ def test_dataset_parameter_switches_the_series_to_human36m_files(tmp_path, monke
     cmu = default_data.load()
     cams = camera.load_h36m_cameras()
     pos3d, pos2d = {}, {}
-    for subject, (cmu_subject, action) in {"S1": ("cmu16", "walk 16_15"), "S9": ("cmu09", "run 09_11")}.items():
+    for subject, (cmu_subject, action) in {
+        "S1": ("cmu16", "walk 16_15"),
+        "S9": ("cmu09", "run 09_11"),
+    }.items():
         p17 = cmu.clip(cmu_subject, action).astype(np.float64)
         p32 = np.repeat(p17[:, :1], 32, axis=1)
         p32[:, list(sk.H36M32_TO_17)] = p17
@@ -125,8 +157,11 @@ def test_dataset_parameter_switches_the_series_to_human36m_files(tmp_path, monke
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DILPOSE_REPORTS", str(tmp_path / "reports"))
     source = next(p for p in SOURCES if p.name.startswith("01_"))
-    runner.execute(source, tmp_path / "reports" / "executed" / "01.ipynb",
-                   {"profile": "smoke", "dataset": "h36m", "seed": 0})
+    runner.execute(
+        source,
+        tmp_path / "reports" / "executed" / "01.ipynb",
+        {"profile": "smoke", "dataset": "h36m", "seed": 0},
+    )
     metrics = json.loads((tmp_path / "reports" / "metrics" / "01_data.json").read_text())
     assert metrics["dataset"] == "h36m" and metrics["layout_2d"] == "h36m17"
     assert set(metrics["subjects"]) == {"S1", "S9"} and metrics["test_subjects"] == ["S9"]
@@ -143,12 +178,21 @@ def test_model_notebook_writes_metrics_with_protocol_seeds_and_intervals(smoke_r
     for run in [metrics["main"], *metrics["ablations"].values()]:
         assert 0 < run["p_mpjpe_mm"] <= run["mpjpe_mm"]  # alignment can only reduce the error
         assert set(run["per_action"]["mpjpe"]) == {"walk", "run", "sport"}
-    assert metrics["arms"]["27 frames"]["seeds"] == metrics["arms"]["27 frames causal"]["seeds"] == [0, 1, 2]
+    assert (
+        metrics["arms"]["27 frames"]["seeds"]
+        == metrics["arms"]["27 frames causal"]["seeds"]
+        == [0, 1, 2]
+    )
     assert metrics["arms"]["1 frame"]["seeds"] == [0]
     c = metrics["comparisons"]["27 frames vs 27 frames causal"]
     assert c["lo"] <= c["diff"] <= c["hi"] and c["decisive"] and c["paired_seeds"]
     assert "not comparable" in metrics["published_note"]
-    for name in ("02_receptive_field.png", "02_ablation.png", "02_learning_curves.png", "02_prediction.png"):
+    for name in (
+        "02_receptive_field.png",
+        "02_ablation.png",
+        "02_learning_curves.png",
+        "02_prediction.png",
+    ):
         assert (smoke_reports / "figures" / name).stat().st_size > 1000
 
 
@@ -160,13 +204,21 @@ SMOKE_TOLERANCE = 0.10
 
 def test_smoke_metrics_stay_where_they_were_measured(smoke_reports):
     metrics = json.loads((smoke_reports / "metrics" / "02_model.json").read_text())
-    measured = {"27 frames": metrics["main"]["mpjpe_mm"],
-                **{k: v["mpjpe_mm"] for k, v in metrics["ablations"].items()}}
+    measured = {
+        "27 frames": metrics["main"]["mpjpe_mm"],
+        **{k: v["mpjpe_mm"] for k, v in metrics["ablations"].items()},
+    }
     for name, expected in SMOKE_MPJPE_MM.items():
-        assert abs(measured[name] - expected) <= SMOKE_TOLERANCE * expected, (name, measured[name], expected)
+        assert abs(measured[name] - expected) <= SMOKE_TOLERANCE * expected, (
+            name,
+            measured[name],
+            expected,
+        )
 
 
-def test_a_second_run_of_notebook_02_trains_nothing_and_gives_the_same_metrics(smoke_reports, tmp_path):
+def test_a_second_run_of_notebook_02_trains_nothing_and_gives_the_same_metrics(
+    smoke_reports, tmp_path
+):
     """The smoke run above filled the model cache; running notebook 02 again on the same reports
     folder loads every model and reproduces every metric."""
     import shutil
@@ -175,7 +227,11 @@ def test_a_second_run_of_notebook_02_trains_nothing_and_gives_the_same_metrics(s
     shutil.copytree(smoke_reports / "checkpoints", reports / "checkpoints")
     before = {f.name: f.stat().st_mtime for f in (reports / "checkpoints").glob("*.pt")}
     env = {**os.environ, "DILPOSE_REPORTS": str(reports)}
-    subprocess.run([sys.executable, "-m", "dilpose.runner", "--profile", "smoke", "--only", "02"], check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "dilpose.runner", "--profile", "smoke", "--only", "02"],
+        check=True,
+        env=env,
+    )
     again = json.loads((reports / "metrics" / "02_model.json").read_text())
     first = json.loads((smoke_reports / "metrics" / "02_model.json").read_text())
     runs = [r for arm in again["arms"].values() for r in arm["runs"]]
@@ -189,14 +245,24 @@ def test_a_second_run_of_notebook_02_trains_nothing_and_gives_the_same_metrics(s
 def test_committed_model_metrics_state_the_verdicts_from_the_intervals():
     metrics = json.loads((paths.REPO_ROOT / "reports" / "metrics" / "02_model.json").read_text())
     main = metrics["main"]
-    assert main["receptive_field"] == 243 and metrics["provenance"]["config"]["profile"] == "default"
-    assert {v["receptive_field"] for v in metrics["ablations"].values() if not v["causal"]} == {1, 27, 81}
+    assert (
+        main["receptive_field"] == 243 and metrics["provenance"]["config"]["profile"] == "default"
+    )
+    assert {v["receptive_field"] for v in metrics["ablations"].values() if not v["causal"]} == {
+        1,
+        27,
+        81,
+    }
     for label in ("243 frames", "243 frames causal", "27 frames"):
         assert len(metrics["arms"][label]["seeds"]) >= 3
     c27 = metrics["comparisons"]["243 frames vs 27 frames"]
-    helps = c27["hi"] < 0            # the main model's error is lower, and the interval excludes 0
-    assert metrics["temporal_context_helps"] is helps and c27["winner"] == ("243 frames" if helps else
-                                                                            c27["winner"])
-    expected = ("Temporal context beyond 27 frames helps here" if helps else
-                "Temporal context beyond 27 frames does NOT clearly help here")
+    helps = c27["hi"] < 0  # the main model's error is lower, and the interval excludes 0
+    assert metrics["temporal_context_helps"] is helps and c27["winner"] == (
+        "243 frames" if helps else c27["winner"]
+    )
+    expected = (
+        "Temporal context beyond 27 frames helps here"
+        if helps
+        else "Temporal context beyond 27 frames does NOT clearly help here"
+    )
     assert any(line.startswith(expected) for line in metrics["verdict"])

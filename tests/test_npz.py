@@ -1,5 +1,5 @@
-"""dilpose.npz: npz files are read without running code from them and without allocating what a forged
-header claims; every reader of the project that opens an npz with objects goes through it."""
+"""dilpose.npz: npz files are read without running code from them and without allocating what a
+forged header claims; every reader of the project that opens an npz with objects goes through it."""
 
 import io
 import os
@@ -15,8 +15,11 @@ import pytest
 from dilpose import formats, lift, npz
 from dilpose.errors import DataError
 
-META_COCO = {"layout_name": "coco", "num_joints": 17,
-             "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]]}
+META_COCO = {
+    "layout_name": "coco",
+    "num_joints": 17,
+    "keypoints_symmetry": [[1, 3, 5, 7, 9, 11, 13, 15], [2, 4, 6, 8, 10, 12, 14, 16]],
+}
 
 
 class _CreatesAFile:
@@ -42,12 +45,20 @@ def _crafted_files(tmp_path, payload):
     kp = np.full((5, 17, 2), 300.0)
     files = {}
     p = tmp_path / "data_2d_custom_evil.npz"
-    np.savez_compressed(p, positions_2d=np.array({"v": {"custom": [kp]}, "x": payload}, dtype=object),
-                        metadata=np.array(dict(META_COCO, video_metadata={"v": {"w": 1000, "h": 1000}}), dtype=object))
+    np.savez_compressed(
+        p,
+        positions_2d=np.array({"v": {"custom": [kp]}, "x": payload}, dtype=object),
+        metadata=np.array(
+            dict(META_COCO, video_metadata={"v": {"w": 1000, "h": 1000}}), dtype=object
+        ),
+    )
     files["custom"] = p
     p = tmp_path / "data_2d_h36m_evil.npz"
-    np.savez_compressed(p, positions_2d=np.array({"S1": {"W": [kp]}}, dtype=object),
-                        metadata=np.array(dict(META_COCO, extra=payload), dtype=object))
+    np.savez_compressed(
+        p,
+        positions_2d=np.array({"S1": {"W": [kp]}}, dtype=object),
+        metadata=np.array(dict(META_COCO, extra=payload), dtype=object),
+    )
     files["2d"] = p
     p = tmp_path / "data_3d_evil.npz"
     np.savez_compressed(p, positions_3d=np.array({"S1": {"W": payload}}, dtype=object))
@@ -63,8 +74,12 @@ def test_crafted_pickles_are_refused_and_run_nothing(tmp_path, kind):
     marker = tmp_path / "pwned"
     payload = _CreatesAFile(marker) if kind == "open" else _RunsACommand(marker)
     files = _crafted_files(tmp_path, payload)
-    readers = {"custom": formats.load_custom_2d, "2d": formats.load_positions_2d, "3d": formats.load_positions_3d,
-               "plain": lambda p: lift.read_keypoints(p, 1000, 1000)}
+    readers = {
+        "custom": formats.load_custom_2d,
+        "2d": formats.load_positions_2d,
+        "3d": formats.load_positions_3d,
+        "plain": lambda p: lift.read_keypoints(p, 1000, 1000),
+    }
     for name, path in files.items():
         with pytest.raises(DataError) as e:
             readers[name](path)
@@ -84,19 +99,38 @@ def test_dilpose_lift_on_a_crafted_pickle_runs_nothing(tmp_path):
     """The whole command, as a user would run it: exit status 2, one line, no file created."""
     marker = tmp_path / "pwned"
     path = _crafted_files(tmp_path, _RunsACommand(marker))["custom"]
-    r = subprocess.run([sys.executable, "-m", "dilpose.cli", "lift", str(path), "--checkpoint",
-                        str(tmp_path / "none.pt"), "--output", str(tmp_path / "out")],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dilpose.cli",
+            "lift",
+            str(path),
+            "--checkpoint",
+            str(tmp_path / "none.pt"),
+            "--output",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and "refused to unpickle posix.system" in r.stderr
     assert not marker.exists() and not (tmp_path / "out.npy").exists()
 
 
 def test_pickles_written_by_numpy_1_and_2_both_load():
-    d = {"S1": {"W": [np.arange(6.0).reshape(1, 3, 2)]}, "n": np.int64(3), "s": "x", "t": (1, 2.5, None)}
+    d = {
+        "S1": {"W": [np.arange(6.0).reshape(1, 3, 2)]},
+        "n": np.int64(3),
+        "s": "x",
+        "t": (1, 2.5, None),
+    }
     arr = np.array(d, dtype=object)
     data = pickle.dumps(arr, protocol=3)  # np.save's protocol: GLOBAL opcodes, "module\nname\n"
-    old_module = b"numpy._core.multiarray" if b"numpy._core.multiarray" in data else b"numpy.core.multiarray"
+    old_module = (
+        b"numpy._core.multiarray" if b"numpy._core.multiarray" in data else b"numpy.core.multiarray"
+    )
     assert b"c" + old_module + b"\n" in data
     for module in (b"numpy._core.multiarray", b"numpy.core.multiarray"):
         blob = data.replace(old_module, module)
@@ -105,9 +139,17 @@ def test_pickles_written_by_numpy_1_and_2_both_load():
         assert back["n"] == 3 and back["s"] == "x" and back["t"] == (1, 2.5, None)
 
 
-@pytest.mark.parametrize("module,name", [("builtins", "eval"), ("os", "system"), ("subprocess", "Popen"),
-                                         ("numpy", "load"), ("numpy.testing", "assert_equal"),
-                                         ("builtins", "getattr")])
+@pytest.mark.parametrize(
+    "module,name",
+    [
+        ("builtins", "eval"),
+        ("os", "system"),
+        ("subprocess", "Popen"),
+        ("numpy", "load"),
+        ("numpy.testing", "assert_equal"),
+        ("builtins", "getattr"),
+    ],
+)
 def test_every_other_global_is_refused(module, name):
     blob = b"\x80\x03c" + module.encode() + b"\n" + name.encode() + b"\nq\x00."
     with pytest.raises(DataError, match=f"refused to unpickle {module}.{name}"):
@@ -130,9 +172,15 @@ def _npy_bytes(header: dict, body: bytes) -> bytes:
 def test_a_header_claiming_a_huge_shape_is_refused_without_allocating(tmp_path):
     path = tmp_path / "huge.npz"
     with zipfile.ZipFile(path, "w") as z:
-        z.writestr("keypoints.npy", _npy_bytes({"descr": "<f8", "fortran_order": False,
-                                                "shape": (10**12, 17, 2)}, b"\x00" * 64))
-    with pytest.raises(DataError, match="'keypoints.npy' truncated: shape .* needs 272,000,000,000,000 bytes"):
+        z.writestr(
+            "keypoints.npy",
+            _npy_bytes(
+                {"descr": "<f8", "fortran_order": False, "shape": (10**12, 17, 2)}, b"\x00" * 64
+            ),
+        )
+    with pytest.raises(
+        DataError, match="'keypoints.npy' truncated: shape .* needs 272,000,000,000,000 bytes"
+    ):
         npz.load(path)
 
 
@@ -152,7 +200,9 @@ def test_forged_member_sizes_and_zip_bombs_are_refused(tmp_path):
     forged = struct.pack("<I", 0xFFFFFFF0)
     raw = raw.replace(size, forged)
     path.write_bytes(bytes(raw))
-    with pytest.raises(DataError, match="forged sizes or a zip bomb|more than the limit|not a readable"):
+    with pytest.raises(
+        DataError, match="forged sizes or a zip bomb|more than the limit|not a readable"
+    ):
         npz.load(path, max_member_bytes=2**33)
 
 

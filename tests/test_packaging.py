@@ -27,9 +27,23 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
 
 def test_design_card_packages_are_declared_and_torch_is_pinned():
     project = _project()
-    names = {_name(d) for d in project["dependencies"] + project["optional-dependencies"]["notebooks"]}
-    assert {"jupyterlab", "torch", "numpy", "matplotlib", "plotly", "papermill", "nbval", "ipywidgets",
-            "anywidget", "tqdm", "pandas", "pytest"} <= names
+    names = {
+        _name(d) for d in project["dependencies"] + project["optional-dependencies"]["notebooks"]
+    }
+    assert {
+        "jupyterlab",
+        "torch",
+        "numpy",
+        "matplotlib",
+        "plotly",
+        "papermill",
+        "nbval",
+        "ipywidgets",
+        "anywidget",
+        "tqdm",
+        "pandas",
+        "pytest",
+    } <= names
     assert "torch==2.13.0" in project["dependencies"]  # a loose torch pulls a multi-GB CUDA build
 
 
@@ -50,7 +64,11 @@ def test_importing_the_package_has_no_side_effects():
     import subprocess
     import sys
 
-    code = ("import sys, dilpose, dilpose.paths; "
-            "print(sorted(m for m in sys.modules if m.startswith(('torch', 'matplotlib', 'plotly'))))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = (
+        "import sys, dilpose, dilpose.paths; "
+        "print(sorted(m for m in sys.modules if m.startswith(('torch', 'matplotlib', 'plotly'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "[]"

@@ -6,10 +6,16 @@ from dilpose import regularizers as R
 from dilpose.errors import ConfigError
 
 
-@pytest.mark.parametrize("text,canonical", [
-    ("dropout", "dropout(p=0.25)"), ("dropout(p=0.1)", "dropout(p=0.1)"), (" Dropout ( p = 0.5 ) ", "dropout(p=0.5)"),
-    ("none", "none"), ("none()", "none"),
-])
+@pytest.mark.parametrize(
+    "text,canonical",
+    [
+        ("dropout", "dropout(p=0.25)"),
+        ("dropout(p=0.1)", "dropout(p=0.1)"),
+        (" Dropout ( p = 0.5 ) ", "dropout(p=0.5)"),
+        ("none", "none"),
+        ("none()", "none"),
+    ],
+)
 def test_text_form_is_canonical_and_round_trips(text, canonical):
     spec = R.validate(text)
     assert str(spec) == canonical
@@ -19,8 +25,11 @@ def test_text_form_is_canonical_and_round_trips(text, canonical):
 
 def test_registering_a_regulariser_is_one_call(tmp_path):
     made = []
-    R.register("test_mask", lambda rate, where: (lambda c: made.append((c, rate, where)) or c),
-               {"rate": 0.3, "where": "all"})
+    R.register(
+        "test_mask",
+        lambda rate, where: lambda c: made.append((c, rate, where)) or c,
+        {"rate": 0.3, "where": "all"},
+    )
     try:
         spec = R.validate("test_mask(rate=0.5)")
         assert spec.params == {"rate": 0.5, "where": "all"} and "test_mask" in R.names()
@@ -33,11 +42,17 @@ def test_registering_a_regulariser_is_one_call(tmp_path):
         R.build("test_mask")
 
 
-@pytest.mark.parametrize("value,match", [
-    ("Drop Out", "cannot read regulariser"), ("dropout(0.1)", "cannot read the parameters"),
-    ("dropout(p=[1])", "not a plain value"), (42, "a regulariser is a name"),
-    ({"name": "dropout", "p": 1}, "has 'name' and 'params'"), ("dropout(p=-0.1)", r"p must be a probability"),
-])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        ("Drop Out", "cannot read regulariser"),
+        ("dropout(0.1)", "cannot read the parameters"),
+        ("dropout(p=[1])", "not a plain value"),
+        (42, "a regulariser is a name"),
+        ({"name": "dropout", "p": 1}, "has 'name' and 'params'"),
+        ("dropout(p=-0.1)", r"p must be a probability"),
+    ],
+)
 def test_bad_regularisers_are_config_errors(value, match):
     with pytest.raises(ConfigError, match=match):
         R.validate(value)

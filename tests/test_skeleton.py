@@ -1,5 +1,5 @@
-"""Joint layouts: tree structure, left/right symmetry, lookup by name, input checks, and the COCO -> H36M
-conversion joint by joint on a hand-made pose."""
+"""Joint layouts: tree structure, left/right symmetry, lookup by name, input checks, and the
+COCO -> H36M conversion joint by joint on a hand-made pose."""
 
 import numpy as np
 import pytest
@@ -74,11 +74,21 @@ def test_coco_edges_are_valid_joint_pairs():
     assert len({frozenset(e) for e in sk.COCO_EDGES}) == 19
 
 
-@pytest.mark.parametrize("name,skel", [
-    ("h36m", sk.H36M17), ("h36m17", sk.H36M17), ("H36M", sk.H36M17),
-    ("coco", sk.COCO17), ("coco17", sk.COCO17), ("COCO17", sk.COCO17),
-    ("humaneva", sk.HUMANEVA15), ("humaneva15", sk.HUMANEVA15), ("mpii", sk.MPII16), ("mpii16", sk.MPII16),
-])
+@pytest.mark.parametrize(
+    "name,skel",
+    [
+        ("h36m", sk.H36M17),
+        ("h36m17", sk.H36M17),
+        ("H36M", sk.H36M17),
+        ("coco", sk.COCO17),
+        ("coco17", sk.COCO17),
+        ("COCO17", sk.COCO17),
+        ("humaneva", sk.HUMANEVA15),
+        ("humaneva15", sk.HUMANEVA15),
+        ("mpii", sk.MPII16),
+        ("mpii16", sk.MPII16),
+    ],
+)
 def test_get_accepts_names_and_aliases(name, skel):
     assert sk.get(name) is skel
 
@@ -96,10 +106,20 @@ def test_get_refuses_a_name_that_is_not_a_string():
 
 
 def test_mpii16_pairs_left_and_right_by_name():
-    """VideoPose3D's Stacked-Hourglass lists pair l_hip with r_ankle index by index; ours pair twins."""
+    """VideoPose3D's Stacked-Hourglass lists pair l_hip with r_ankle index by index; ours pair
+    twins."""
     for left, right in zip(sk.MPII16.joints_left, sk.MPII16.joints_right):
-        assert sk.MPII16.joint_names[left].replace("l_", "") == sk.MPII16.joint_names[right].replace("r_", "")
-    assert set(sk.MPII16.joints_left) == {3, 4, 5, 13, 14, 15} and set(sk.MPII16.joints_right) == {0, 1, 2, 10, 11, 12}
+        assert sk.MPII16.joint_names[left].replace("l_", "") == sk.MPII16.joint_names[
+            right
+        ].replace("r_", "")
+    assert set(sk.MPII16.joints_left) == {3, 4, 5, 13, 14, 15} and set(sk.MPII16.joints_right) == {
+        0,
+        1,
+        2,
+        10,
+        11,
+        12,
+    }
     assert sk.MPII16.parents[sk.MPII16.index("pelvis")] == -1
 
 
@@ -109,6 +129,7 @@ def test_index_unknown_joint_raises():
 
 
 # ----------------------------------------------------------------------------------------- check
+
 
 def test_check_accepts_good_arrays_and_returns_them():
     a = np.zeros((3, 17, 2))
@@ -144,26 +165,28 @@ def test_check_rejects_inf_in_a_single_pose():
 
 # ---------------------------------------------------------------------------------- coco_to_h36m
 
+
 def hand_coco_pose():
-    """An upright person in image coordinates (y grows downwards), every joint at a distinct place."""
+    """An upright person in image coordinates (y grows downwards), every joint at a distinct
+    place."""
     kp = np.zeros((17, 2))
-    kp[0] = [100, 50]     # nose
-    kp[1] = [96, 44]      # l_eye
-    kp[2] = [104, 46]     # r_eye
-    kp[3] = [90, 48]      # l_ear
-    kp[4] = [110, 48]     # r_ear
-    kp[5] = [80, 80]      # l_shoulder
-    kp[6] = [120, 82]     # r_shoulder
-    kp[7] = [70, 120]     # l_elbow
-    kp[8] = [130, 121]    # r_elbow
-    kp[9] = [65, 160]     # l_wrist
-    kp[10] = [135, 161]   # r_wrist
-    kp[11] = [88, 170]    # l_hip
-    kp[12] = [112, 172]   # r_hip
-    kp[13] = [86, 230]    # l_knee
-    kp[14] = [114, 231]   # r_knee
-    kp[15] = [85, 290]    # l_ankle
-    kp[16] = [115, 292]   # r_ankle
+    kp[0] = [100, 50]  # nose
+    kp[1] = [96, 44]  # l_eye
+    kp[2] = [104, 46]  # r_eye
+    kp[3] = [90, 48]  # l_ear
+    kp[4] = [110, 48]  # r_ear
+    kp[5] = [80, 80]  # l_shoulder
+    kp[6] = [120, 82]  # r_shoulder
+    kp[7] = [70, 120]  # l_elbow
+    kp[8] = [130, 121]  # r_elbow
+    kp[9] = [65, 160]  # l_wrist
+    kp[10] = [135, 161]  # r_wrist
+    kp[11] = [88, 170]  # l_hip
+    kp[12] = [112, 172]  # r_hip
+    kp[13] = [86, 230]  # l_knee
+    kp[14] = [114, 231]  # r_knee
+    kp[15] = [85, 290]  # l_ankle
+    kp[16] = [115, 292]  # r_ankle
     return kp
 
 
@@ -171,15 +194,28 @@ def test_coco_to_h36m_joint_by_joint():
     coco = hand_coco_pose()
     h = sk.coco_to_h36m(coco)
     H = {n: h[i] for i, n in enumerate(sk.H36M17.joint_names)}
-    np.testing.assert_allclose(H["hip"], [100, 171])              # midpoint of (88,170) and (112,172)
-    np.testing.assert_allclose(H["thorax"], [100, 81])            # midpoint of (80,80) and (120,82)
-    np.testing.assert_allclose(H["spine"], [100, 126])            # mean of shoulders and hips
-    np.testing.assert_allclose(H["neck_nose"], [100, 50])         # the nose
-    # eyes' midpoint (100, 45); nose -> eyes is (0, -5); head = (100, 40): above the eyes in the image
+    np.testing.assert_allclose(H["hip"], [100, 171])  # midpoint of (88,170) and (112,172)
+    np.testing.assert_allclose(H["thorax"], [100, 81])  # midpoint of (80,80) and (120,82)
+    np.testing.assert_allclose(H["spine"], [100, 126])  # mean of shoulders and hips
+    np.testing.assert_allclose(H["neck_nose"], [100, 50])  # the nose
+    # eyes' midpoint (100, 45); nose -> eyes is (0, -5); head = (100, 40): above the eyes in the
+    # image
     np.testing.assert_allclose(H["head"], [100, 40])
     assert H["head"][1] < coco[[1, 2], 1].min()
-    copies = {"r_hip": 12, "r_knee": 14, "r_foot": 16, "l_hip": 11, "l_knee": 13, "l_foot": 15,
-              "l_shoulder": 5, "l_elbow": 7, "l_wrist": 9, "r_shoulder": 6, "r_elbow": 8, "r_wrist": 10}
+    copies = {
+        "r_hip": 12,
+        "r_knee": 14,
+        "r_foot": 16,
+        "l_hip": 11,
+        "l_knee": 13,
+        "l_foot": 15,
+        "l_shoulder": 5,
+        "l_elbow": 7,
+        "l_wrist": 9,
+        "r_shoulder": 6,
+        "r_elbow": 8,
+        "r_wrist": 10,
+    }
     for name, j in copies.items():
         np.testing.assert_array_equal(H[name], coco[j], err_msg=name)
 
@@ -187,7 +223,7 @@ def test_coco_to_h36m_joint_by_joint():
 def test_coco_to_h36m_scores_are_min_of_sources():
     coco = hand_coco_pose()
     scores = np.linspace(0.2, 0.99, 17)[::-1].copy()  # all distinct, decreasing with index
-    scores[1] = 0.05                                    # a weak left eye drags the head down
+    scores[1] = 0.05  # a weak left eye drags the head down
     _, s = sk.coco_to_h36m(coco, scores)
     S = {n: s[i] for i, n in enumerate(sk.H36M17.joint_names)}
     assert S["hip"] == min(scores[11], scores[12])
@@ -212,8 +248,9 @@ def test_coco_to_h36m_batched_and_consistent_with_single_pose():
 def test_coco_to_h36m_commutes_with_horizontal_flip():
     coco = hand_coco_pose()
     flip = lambda kp, skel: (kp * [-1, 1])[..., skel.flip_permutation(), :]  # noqa: E731
-    np.testing.assert_allclose(sk.coco_to_h36m(flip(coco, sk.COCO17)),
-                               flip(sk.coco_to_h36m(coco), sk.H36M17), atol=1e-12)
+    np.testing.assert_allclose(
+        sk.coco_to_h36m(flip(coco, sk.COCO17)), flip(sk.coco_to_h36m(coco), sk.H36M17), atol=1e-12
+    )
 
 
 def test_coco_to_h36m_rejects_bad_input():

@@ -38,8 +38,12 @@ def _reference(errors_a, errors_b, weights, n_boot, rng_seed, confidence=0.95):
     sb = sa if seeds_a == seeds_b else rng.integers(0, len(seeds_b), size=(n_boot, len(seeds_b)))
 
     def stat(e, units_drawn, seeds_drawn):
-        return np.mean([np.sum(w[units_drawn] * e[s, units_drawn]) / np.sum(w[units_drawn])
-                        for s in seeds_drawn])
+        return np.mean(
+            [
+                np.sum(w[units_drawn] * e[s, units_drawn]) / np.sum(w[units_drawn])
+                for s in seeds_drawn
+            ]
+        )
 
     reps = [stat(ea, ui[b], sa[b]) - stat(eb, ui[b], sb[b]) for b in range(n_boot)]
     alpha = 1 - confidence
@@ -152,8 +156,8 @@ def test_frame_weights_change_the_statistic_as_computed_by_hand():
     a = {0: {"u1": 10.0, "u2": 40.0}, 1: {"u1": 10.0, "u2": 40.0}}
     b = {0: {"u1": 20.0, "u2": 20.0}, 1: {"u1": 20.0, "u2": 20.0}}
     frames = {"u1": 100, "u2": 300, "not evaluated": 50}  # extra units in the weights are ignored
-    assert stats.arm_interval(a).mean == pytest.approx(25.0)              # (10 + 40) / 2
-    assert stats.arm_interval(a, frames).mean == pytest.approx(32.5)      # (100*10 + 300*40) / 400
+    assert stats.arm_interval(a).mean == pytest.approx(25.0)  # (10 + 40) / 2
+    assert stats.arm_interval(a, frames).mean == pytest.approx(32.5)  # (100*10 + 300*40) / 400
     plain, weighted = stats.compare(a, b), stats.compare(a, b, weights=frames)
     assert plain.diff == pytest.approx(5.0) and weighted.diff == pytest.approx(12.5)
     assert weighted.weighted and not plain.weighted
@@ -190,7 +194,9 @@ def test_same_rng_seed_same_result_and_dict_order_does_not_matter():
 
 def test_verdict_wording_and_to_dict():
     def comp(diff, lo, hi):
-        return stats.Comparison("dilated", "baseline", diff, lo, hi, True, (0, 1, 2), (0, 1, 2), 30, 0.95, 2000)
+        return stats.Comparison(
+            "dilated", "baseline", diff, lo, hi, True, (0, 1, 2), (0, 1, 2), 30, 0.95, 2000
+        )
 
     assert comp(-1.23, -2.0, -0.4).verdict == "dilated better by 1.2 mm [0.4, 2.0]"
     assert comp(0.8, 0.2, 1.5).verdict == "baseline better by 0.8 mm [0.2, 1.5]"
@@ -221,7 +227,11 @@ def test_unit_sets_must_agree_between_seeds_and_between_arms():
     _raises(r"seed 1 lacks .*'cmu03/walk/camera 1'", stats.compare, a, _arm())
     b = _arm(units=UNITS[:-2] + ["extra 1", "extra 2"])
     err = _raises("different units", stats.compare, _arm(), b, "a", "b")
-    assert "'cmu09/walk/camera 2'" in err.problem and "'extra 1'" in err.problem and err.source == "stats"
+    assert (
+        "'cmu09/walk/camera 2'" in err.problem
+        and "'extra 1'" in err.problem
+        and err.source == "stats"
+    )
     many = _arm(units=[f"x{k}" for k in range(30)])
     assert "and 25 more" in _raises("different units", stats.compare, _arm(), many).problem
 

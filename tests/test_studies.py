@@ -9,24 +9,35 @@ from dilpose.studies import common, s02_model
 
 def _run(cfg, seed: int, errors: list[float]) -> common.RunResult:
     cfg = cfg.replace(seed=seed)
-    clips = [{"subject": "s", "action": f"walk {k}", "camera": 0, "frames": 50 + 10 * k, "mpjpe_mm": e}
-             for k, e in enumerate(errors)]
+    clips = [
+        {"subject": "s", "action": f"walk {k}", "camera": 0, "frames": 50 + 10 * k, "mpjpe_mm": e}
+        for k, e in enumerate(errors)
+    ]
     mean = float(np.mean(errors))
-    results = {m: {"action_mean": mean, "frame_mean": mean, "per_action": {"walk": mean}, "num_frames": {"walk": 1}}
-               for m in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")}
+    results = {
+        m: {
+            "action_mean": mean,
+            "frame_mean": mean,
+            "per_action": {"walk": mean},
+            "num_frames": {"walk": 1},
+        }
+        for m in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve")
+    }
     results["per_sequence"], results["protocol"] = clips, {"flip_test": True}
     return common.RunResult(common.run_label(cfg), cfg, [], results, 1.0, 0, None)
 
 
 def _study(main_shift: float, causal_shift: float, seeds=(0, 1, 2)):
     rng = np.random.default_rng(0)
-    base = rng.uniform(40, 90, size=12)                # 12 test sequences of different difficulty
+    base = rng.uniform(40, 90, size=12)  # 12 test sequences of different difficulty
     cfg = config.for_profile("default")
     arms = s02_model.arms(cfg)
     for label, arm in arms.items():
         shift = {"243 frames": main_shift, "243 frames causal": causal_shift}.get(label, 0.0)
-        arm.runs = [_run(arm.cfg, s, list(base + shift + rng.normal(0, 0.2, 12)))
-                    for s in (seeds if arm.decisive else seeds[:1])]
+        arm.runs = [
+            _run(arm.cfg, s, list(base + shift + rng.normal(0, 0.2, 12)))
+            for s in (seeds if arm.decisive else seeds[:1])
+        ]
     return arms
 
 
@@ -34,12 +45,12 @@ def test_arms_are_main_causal_27_decisive_and_1_81_illustrative():
     arms = s02_model.arms(config.for_profile("default"))
     assert list(arms) == ["243 frames", "243 frames causal", "27 frames", "1 frame", "81 frames"]
     assert [a.decisive for a in arms.values()] == [True, True, True, False, False]
-    smoke = s02_model.arms(config.for_profile("smoke"))   # 27-frame main model: no 27/81-frame arm
+    smoke = s02_model.arms(config.for_profile("smoke"))  # 27-frame main model: no 27/81-frame arm
     assert list(smoke) == ["27 frames", "27 frames causal", "1 frame"]
 
 
 def test_a_clear_advantage_is_found_and_a_tie_is_no_clear_difference():
-    study = _study(main_shift=-3.0, causal_shift=0.0)       # main 3 mm better than 27 frames and causal
+    study = _study(main_shift=-3.0, causal_shift=0.0)  # main 3 mm better than 27 frames and causal
     comps = s02_model.comparisons(study)
     c27 = comps["243 frames vs 27 frames"]
     assert c27["winner"] == "243 frames" and c27["hi"] < 0 and -3.4 < c27["diff"] < -2.6
@@ -54,15 +65,20 @@ def test_a_clear_advantage_is_found_and_a_tie_is_no_clear_difference():
     assert comps["243 frames vs 27 frames"]["lo"] <= 0 <= comps["243 frames vs 27 frames"]["hi"]
     verdict = s02_model.verdict(tie, comps, "cmu")
     assert verdict["temporal_context_helps"] is False
-    assert any(line.startswith("Temporal context beyond 27 frames does NOT clearly help") for line in verdict["lines"])
+    assert any(
+        line.startswith("Temporal context beyond 27 frames does NOT clearly help")
+        for line in verdict["lines"]
+    )
     assert "not comparable" in verdict["lines"][-1]
 
 
 def test_identical_arms_give_an_interval_containing_zero():
     study = _study(0.0, 0.0)
     twin = study["243 frames causal"]
-    twin.runs = [common.RunResult(r.name, r.cfg.replace(causal=True), [], r.results, 1.0, 0, None)
-                 for r in study["243 frames"].runs]
+    twin.runs = [
+        common.RunResult(r.name, r.cfg.replace(causal=True), [], r.results, 1.0, 0, None)
+        for r in study["243 frames"].runs
+    ]
     c = s02_model.comparisons(study)["243 frames vs 243 frames causal"]
     assert c["diff"] == 0 and c["lo"] <= 0 <= c["hi"] and c["winner"] is None
 
@@ -77,11 +93,16 @@ def test_metrics_json_records_seeds_intervals_and_verdicts():
     class Data:
         name, test_subjects = "cmu", ("s",)
 
-    doc = s02_model.metrics_json(study, comps, verdict, Data, pd.DataFrame({"B=1": [1]}, index=[128]))
-    assert doc["arms"]["243 frames"]["seeds"] == [0, 1, 2] and doc["arms"]["1 frame"]["seeds"] == [0]
+    doc = s02_model.metrics_json(
+        study, comps, verdict, Data, pd.DataFrame({"B=1": [1]}, index=[128])
+    )
+    assert doc["arms"]["243 frames"]["seeds"] == [0, 1, 2] and doc["arms"]["1 frame"]["seeds"] == [
+        0
+    ]
     iv = doc["arms"]["243 frames"]["mpjpe_frames_mm"]
     assert iv["lo"] <= iv["mean"] <= iv["hi"]
-    assert set(doc["comparisons"]) == {f"243 frames vs {k}" for k in
-                                       ("243 frames causal", "27 frames", "1 frame", "81 frames")}
+    assert set(doc["comparisons"]) == {
+        f"243 frames vs {k}" for k in ("243 frames causal", "27 frames", "1 frame", "81 frames")
+    }
     assert all({"verdict", "lo", "hi", "winner"} <= set(c) for c in doc["comparisons"].values())
     assert doc["temporal_context_helps"] is True and doc["verdict"] == verdict["lines"]

@@ -13,13 +13,17 @@ from dilpose.errors import DataError
 @pytest.fixture(scope="module")
 def seqs():
     data = dataset.from_default(seed=0, subjects=("cmu02", "cmu10"))
-    return dataset.sequences(data, ["cmu02"], cameras=(0, 1)), dataset.sequences(data, ["cmu10"], cameras=(0,))
+    return dataset.sequences(data, ["cmu02"], cameras=(0, 1)), dataset.sequences(
+        data, ["cmu10"], cameras=(0,)
+    )
 
 
 def _cfg(**kw):
     # On the CPU even where a GPU is visible: bit-identical reruns and resumes are CPU guarantees
     # (GPU convolution backward passes may sum in a different order each run).
-    settings = dict(filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2, epochs=2, device="cpu")
+    settings = dict(
+        filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2, epochs=2, device="cpu"
+    )
     return config.for_profile("smoke", **{**settings, **kw})
 
 
@@ -44,7 +48,9 @@ def test_device_choice():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_training_on_a_gpu_gives_a_checkpoint_the_cpu_can_use(seqs, tmp_path):
-    gpu = train.Trainer(_cfg(device="cuda"), seqs[0], checkpoint=tmp_path / "gpu.pt", progress=False)
+    gpu = train.Trainer(
+        _cfg(device="cuda"), seqs[0], checkpoint=tmp_path / "gpu.pt", progress=False
+    )
     assert next(gpu.model.parameters()).is_cuda
     history = gpu.fit()
     assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm
@@ -73,25 +79,31 @@ def test_interrupted_and_resumed_run_ends_with_the_same_weights(seqs, tmp_path):
     part = train.Trainer(_cfg(epochs=3), seqs[0], checkpoint=tmp_path / "part.pt", progress=False)
     part.fit(stop_after=1)
     assert part.epoch == 1
-    resumed = train.Trainer(_cfg(epochs=3), seqs[0], checkpoint=tmp_path / "part.pt", progress=False)
+    resumed = train.Trainer(
+        _cfg(epochs=3), seqs[0], checkpoint=tmp_path / "part.pt", progress=False
+    )
     resumed.fit(resume=True)
     assert resumed.epoch == 3 and len(resumed.history.epochs) == 3
     for k, v in _weights(full).items():
         assert torch.equal(v, _weights(resumed)[k]), f"{k} differs after resume"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+    assert [
+        p.name for p in tmp_path.iterdir() if p.name.startswith(".")
+    ] == []  # no temp files left
 
 
 def test_schedule_lr_decays_per_epoch(seqs):
     t = train.Trainer(_cfg(epochs=3), seqs[0], progress=False)
     history = t.fit()
-    assert [e.lr for e in history.epochs] == pytest.approx([1e-3, 0.95e-3, 0.95 ** 2 * 1e-3])
+    assert [e.lr for e in history.epochs] == pytest.approx([1e-3, 0.95e-3, 0.95**2 * 1e-3])
     assert history.epochs[0].bn_momentum == pytest.approx(0.1)
     assert history.epochs[-1].bn_momentum == pytest.approx(0.001)
 
 
 def test_training_reduces_the_error(seqs):
     t = train.Trainer(_cfg(epochs=4, channels=32), seqs[0], val=seqs[1], progress=False)
-    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
+    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"][
+        "frame_mean"
+    ]
     history = t.fit()
     assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm
     assert history.epochs[-1].val_mpjpe_mm < 0.8 * before
@@ -107,7 +119,9 @@ def test_checkpoints_load_weights_only_and_refuse_code(seqs, tmp_path):
         def __reduce__(self):
             return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
 
-    torch.save({"model": {}, "model_config": {}, "epoch": 0, "payload": Evil()}, tmp_path / "evil.pt")
+    torch.save(
+        {"model": {}, "model_config": {}, "epoch": 0, "payload": Evil()}, tmp_path / "evil.pt"
+    )
     with pytest.raises(DataError, match="evil.pt"):
         train.load_checkpoint(tmp_path / "evil.pt")
     assert not (tmp_path / "pwned").exists()
@@ -118,7 +132,9 @@ def test_checkpoints_load_weights_only_and_refuse_code(seqs, tmp_path):
 
 def test_resume_with_a_different_architecture_is_refused(seqs, tmp_path):
     train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).fit()
-    other = train.Trainer(_cfg(epochs=2, channels=8), seqs[0], checkpoint=tmp_path / "a.pt", progress=False)
+    other = train.Trainer(
+        _cfg(epochs=2, channels=8), seqs[0], checkpoint=tmp_path / "a.pt", progress=False
+    )
     with pytest.raises(DataError, match="architecture"):
         other.fit(resume=True)
 
@@ -126,30 +142,46 @@ def test_resume_with_a_different_architecture_is_refused(seqs, tmp_path):
 def test_resume_with_a_different_config_is_refused_listing_the_fields(seqs, tmp_path):
     train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).fit()
     before = (tmp_path / "a.pt").read_bytes()
-    other = train.Trainer(_cfg(epochs=2, seed=5, batch_size=32), seqs[0], checkpoint=tmp_path / "a.pt",
-                          progress=False)
-    with pytest.raises(DataError, match=r"different configuration \(batch_size: 64 -> 32; epochs: 1 -> 2; "
-                                        r"seed: 0 -> 5\).*--allow-config-change"):
+    other = train.Trainer(
+        _cfg(epochs=2, seed=5, batch_size=32), seqs[0], checkpoint=tmp_path / "a.pt", progress=False
+    )
+    with pytest.raises(
+        DataError,
+        match=r"different configuration \(batch_size: 64 -> 32; epochs: 1 -> 2; "
+        r"seed: 0 -> 5\).*--allow-config-change",
+    ):
         other.fit(resume=True)
     assert (tmp_path / "a.pt").read_bytes() == before  # the stored config was not overwritten
     # The explicit flag allows it; the checkpoint then records the new settings.
-    allowed = train.Trainer(_cfg(epochs=2, seed=5, batch_size=32), seqs[0], checkpoint=tmp_path / "a.pt",
-                            progress=False, allow_config_change=True)
+    allowed = train.Trainer(
+        _cfg(epochs=2, seed=5, batch_size=32),
+        seqs[0],
+        checkpoint=tmp_path / "a.pt",
+        progress=False,
+        allow_config_change=True,
+    )
     allowed.fit(resume=True)
     ckpt = train.load_checkpoint(tmp_path / "a.pt")
     assert ckpt["epoch"] == 2 and ckpt["config"]["seed"] == 5 and ckpt["config"]["batch_size"] == 32
     # Where it runs is not part of what it is: device may differ.
-    train.Trainer(_cfg(epochs=2, seed=5, batch_size=32, device="auto"), seqs[0], checkpoint=tmp_path / "a.pt",
-                  progress=False).fit(resume=True)
+    train.Trainer(
+        _cfg(epochs=2, seed=5, batch_size=32, device="auto"),
+        seqs[0],
+        checkpoint=tmp_path / "a.pt",
+        progress=False,
+    ).fit(resume=True)
 
 
 def test_resume_on_data_of_another_layout_is_refused(seqs, tmp_path):
     from dilpose import skeleton as sk
 
     train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).fit()
-    other = train.Trainer(_cfg(epochs=2), seqs[0], layout_2d=sk.H36M17, checkpoint=tmp_path / "a.pt",
-                          progress=False)
-    with pytest.raises(DataError, match="model reads coco17 keypoints .* this run's training data is h36m17"):
+    other = train.Trainer(
+        _cfg(epochs=2), seqs[0], layout_2d=sk.H36M17, checkpoint=tmp_path / "a.pt", progress=False
+    )
+    with pytest.raises(
+        DataError, match="model reads coco17 keypoints .* this run's training data is h36m17"
+    ):
         other.fit(resume=True)
 
 
@@ -158,25 +190,36 @@ def test_evaluate_refuses_data_in_another_layout_than_the_checkpoint(seqs, tmp_p
 
     train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).save()
     model = train.model_from_checkpoint(tmp_path / "a.pt")
-    with pytest.raises(DataError, match=r"a.pt: the model reads coco17 .* the evaluation data is h36m17"):
+    with pytest.raises(
+        DataError, match=r"a.pt: the model reads coco17 .* the evaluation data is h36m17"
+    ):
         train.evaluate(model, seqs[1], _cfg(), layout_2d=sk.H36M17)
     assert train.evaluate(model, seqs[1], _cfg(), layout_2d=sk.COCO17)["mpjpe"]["frame_mean"] > 0
 
 
-@pytest.mark.parametrize("change,match", [
-    (lambda c: c["model_config"].update(extra=1), r"unknown key\(s\) \['extra'\]"),
-    (lambda c: c["model_config"].update(channels="16"), "'model_config.channels' has the wrong type: '16'"),
-    (lambda c: c["model_config"].update(channels=0), "not a valid architecture.*channels"),
-    (lambda c: c["model_config"].update(filter_widths=[2, 2]), "not a valid architecture.*odd"),
-    (lambda c: c["model_config"].update(causal="no"), "'model_config.causal' has the wrong type"),
-    (lambda c: c.update(model_config=[1, 2]), "'model_config' should be a dict"),
-    (lambda c: c["input"].update(layout="openpose25"), "unknown joint layout 'openpose25'"),
-    (lambda c: c["input"].update(normalization="imagenet"), "normalisation 'imagenet'"),
-    (lambda c: c["input"].update(joint_names=["a"] * 17), "joint names"),
-    (lambda c: c.update(epoch=-1), "'epoch' should be a non-negative integer"),
-    (lambda c: c.update(model={"w": [1, 2]}), "state dict of tensors"),
-    (lambda c: c["model"].update({"expand.conv.weight": torch.zeros(3)}), "weights do not fit"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (lambda c: c["model_config"].update(extra=1), r"unknown key\(s\) \['extra'\]"),
+        (
+            lambda c: c["model_config"].update(channels="16"),
+            "'model_config.channels' has the wrong type: '16'",
+        ),
+        (lambda c: c["model_config"].update(channels=0), "not a valid architecture.*channels"),
+        (lambda c: c["model_config"].update(filter_widths=[2, 2]), "not a valid architecture.*odd"),
+        (
+            lambda c: c["model_config"].update(causal="no"),
+            "'model_config.causal' has the wrong type",
+        ),
+        (lambda c: c.update(model_config=[1, 2]), "'model_config' should be a dict"),
+        (lambda c: c["input"].update(layout="openpose25"), "unknown joint layout 'openpose25'"),
+        (lambda c: c["input"].update(normalization="imagenet"), "normalisation 'imagenet'"),
+        (lambda c: c["input"].update(joint_names=["a"] * 17), "joint names"),
+        (lambda c: c.update(epoch=-1), "'epoch' should be a non-negative integer"),
+        (lambda c: c.update(model={"w": [1, 2]}), "state dict of tensors"),
+        (lambda c: c["model"].update({"expand.conv.weight": torch.zeros(3)}), "weights do not fit"),
+    ],
+)
 def test_malformed_checkpoints_are_clear_errors(seqs, tmp_path, change, match):
     train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "ok.pt", progress=False).save()
     ckpt = torch.load(tmp_path / "ok.pt", weights_only=True)
@@ -190,7 +233,9 @@ def test_malformed_checkpoints_are_clear_errors(seqs, tmp_path, change, match):
 def test_an_unwritable_checkpoint_path_fails_before_training(seqs, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataError, match="file is a file, not a folder"):
-        train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "file" / "c.pt", progress=False)
+        train.Trainer(
+            _cfg(epochs=1), seqs[0], checkpoint=tmp_path / "file" / "c.pt", progress=False
+        )
 
 
 def test_flip_test_evaluation_differs_but_stays_close(seqs):
@@ -200,14 +245,36 @@ def test_flip_test_evaluation_differs_but_stays_close(seqs):
     flipped = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=True)
     assert plain["protocol"]["flip_test"] is False and flipped["protocol"]["flip_test"] is True
     assert plain["mpjpe"]["frame_mean"] != flipped["mpjpe"]["frame_mean"]
-    assert abs(plain["mpjpe"]["frame_mean"] - flipped["mpjpe"]["frame_mean"]) < 0.3 * plain["mpjpe"]["frame_mean"]
+    assert (
+        abs(plain["mpjpe"]["frame_mean"] - flipped["mpjpe"]["frame_mean"])
+        < 0.3 * plain["mpjpe"]["frame_mean"]
+    )
 
 
 @pytest.mark.slow
 def test_torchrun_with_two_cpu_processes(tmp_path):
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "dilpose.cli", "train", "--profile", "smoke", "--epochs", "1", "--channels", "16",
-           "--filter-widths", "3,3", "--checkpoint", str(tmp_path / "ddp.pt"), "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "dilpose.cli",
+        "train",
+        "--profile",
+        "smoke",
+        "--epochs",
+        "1",
+        "--channels",
+        "16",
+        "--filter-widths",
+        "3,3",
+        "--checkpoint",
+        str(tmp_path / "ddp.pt"),
+        "--quiet",
+    ]
     # CPU processes (gloo) even on a GPU machine: two ranks may share fewer GPUs than they need.
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
@@ -220,7 +287,8 @@ def test_torchrun_with_two_cpu_processes(tmp_path):
 
 
 class _Gain(torch.nn.Module):
-    """A regulariser that acts at evaluation too (a fixed per-channel gain, as a pruning mask would)."""
+    """A regulariser that acts at evaluation too (a fixed per-channel gain, as a pruning mask
+    would)."""
 
     def __init__(self, channels, low):
         super().__init__()
@@ -234,16 +302,24 @@ class _Gain(torch.nn.Module):
 def gain_regularizer():
     from dilpose import regularizers
 
-    regularizers.register("test_gain", lambda low: (lambda c: _Gain(c, low)), {"low": 0.2})
+    regularizers.register("test_gain", lambda low: lambda c: _Gain(c, low), {"low": 0.2})
     yield "test_gain(low=0.2)"
     regularizers.unregister("test_gain")
 
 
-def test_a_regulariser_that_acts_at_evaluation_round_trips_through_a_checkpoint(seqs, tmp_path, gain_regularizer):
-    t = train.Trainer(_cfg(epochs=1, regularizer=gain_regularizer), seqs[0], checkpoint=tmp_path / "g.pt",
-                      progress=False)
+def test_a_regulariser_that_acts_at_evaluation_round_trips_through_a_checkpoint(
+    seqs, tmp_path, gain_regularizer
+):
+    t = train.Trainer(
+        _cfg(epochs=1, regularizer=gain_regularizer),
+        seqs[0],
+        checkpoint=tmp_path / "g.pt",
+        progress=False,
+    )
     t.fit()
-    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
+    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"][
+        "frame_mean"
+    ]
     model = train.model_from_checkpoint(tmp_path / "g.pt")
     assert str(model.cfg.regularizer) == "test_gain(low=0.2)"
     after = train.evaluate(model, seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
@@ -255,7 +331,9 @@ def test_a_regulariser_that_acts_at_evaluation_round_trips_through_a_checkpoint(
 
     wrong = TemporalModel(dc.replace(model.cfg, regularizer="dropout"))
     wrong.load_state_dict({k: v for k, v in model.state_dict().items() if not k.endswith("gain")})
-    assert train.evaluate(wrong, seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"] != pytest.approx(before)
+    assert train.evaluate(wrong, seqs[1], t.cfg, flip_test=False)["mpjpe"][
+        "frame_mean"
+    ] != pytest.approx(before)
 
 
 def test_an_unknown_regulariser_in_a_checkpoint_is_a_clear_error(seqs, tmp_path):
@@ -264,5 +342,7 @@ def test_an_unknown_regulariser_in_a_checkpoint_is_a_clear_error(seqs, tmp_path)
     assert ckpt["model_config"]["regularizer"] == {"name": "dropout", "params": {"p": 0.25}}
     ckpt["model_config"]["regularizer"] = {"name": "pruning_v9", "params": {"rate": 0.3}}
     torch.save(ckpt, tmp_path / "b.pt")
-    with pytest.raises(DataError, match=r"b.pt: .*unknown regulariser 'pruning_v9'; known: \[.*'dropout'"):
+    with pytest.raises(
+        DataError, match=r"b.pt: .*unknown regulariser 'pruning_v9'; known: \[.*'dropout'"
+    ):
         train.model_from_checkpoint(tmp_path / "b.pt")

@@ -6,9 +6,9 @@
     data = datasets.load("cmu", seed=0)  # a dilpose.dataset.PoseData
 
 Each module (:mod:`~dilpose.datasets.cmu`, :mod:`~dilpose.datasets.h36m`,
-:mod:`~dilpose.datasets.humaneva`) says where its files come from, its subjects and split, cameras and
-frame rate, and defines ``SPEC``, a :class:`DatasetSpec`. Adding a dataset is one new module and its
-``SPEC`` in :data:`_BUILT_IN` below; a test can :func:`register` one of its own.
+:mod:`~dilpose.datasets.humaneva`) says where its files come from, its subjects and split, cameras
+and frame rate, and defines ``SPEC``, a :class:`DatasetSpec`. Adding a dataset is one new module and
+its ``SPEC`` in :data:`_BUILT_IN` below; a test can :func:`register` one of its own.
 
 Importing this package reads no file: loading happens in :func:`load`.
 """
@@ -50,7 +50,9 @@ def unregister(name: str) -> None:
 
 def names(aliases: bool = False) -> tuple[str, ...]:
     """The registered names, in registration order (with ``aliases=True``, then the aliases)."""
-    return tuple(_REGISTRY) + (tuple(a for a, n in ALIASES.items() if n in _REGISTRY) if aliases else ())
+    return tuple(_REGISTRY) + (
+        tuple(a for a, n in ALIASES.items() if n in _REGISTRY) if aliases else ()
+    )
 
 
 def find(name: str) -> DatasetSpec | None:
@@ -59,22 +61,28 @@ def find(name: str) -> DatasetSpec | None:
 
 
 def get(name: str) -> DatasetSpec:
-    """The spec registered under ``name`` (or an alias); :class:`DataError` listing the known names."""
+    """The spec registered under ``name`` (or an alias); :class:`DataError` listing the known
+    names."""
     spec = find(name)
     if spec is None:
-        raise DataError("dataset", f"unknown dataset {name!r}; known datasets: {', '.join(names())}")
+        raise DataError(
+            "dataset", f"unknown dataset {name!r}; known datasets: {', '.join(names())}"
+        )
     return spec
 
 
 def load(name: str = DEFAULT, seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), **options):
     """Load a dataset by name: ``get(name).load(seed=seed, noise=noise, **options)`` -> PoseData.
 
-    ``options`` are the dataset's own (:attr:`DatasetSpec.options`); any other is a :class:`DataError`.
+    ``options`` are the dataset's own (:attr:`DatasetSpec.options`); any other is a
+    :class:`DataError`.
     """
     spec = get(name)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
-        raise DataError(spec.name, f"unknown option(s) {unknown}; this dataset takes {list(spec.options)}")
+        raise DataError(
+            spec.name, f"unknown option(s) {unknown}; this dataset takes {list(spec.options)}"
+        )
     return spec.load(seed=seed, noise=noise, **options)
 
 

@@ -1,8 +1,9 @@
 """The embedded dataset: real CMU motion capture filmed by Human3.6M's calibrated cameras.
 
-Files: ``data/cmu_mocap_3d.npz`` (committed, about 2 MB), built by :func:`dilpose.default_data.build`
-(``make data``) from the 33 BVH clips of mocap.cs.cmu.edu in ``../shared/data/mocap``: 17 H36M joints
-and 5 COCO face points per frame, world metres, Z up, 50 Hz.
+Files: ``data/cmu_mocap_3d.npz`` (committed, about 2 MB), built by
+:func:`dilpose.default_data.build` (``make data``) from the 33 BVH clips of mocap.cs.cmu.edu in
+``../shared/data/mocap``: 17 H36M joints and 5 COCO face points per frame, world metres, Z up,
+50 Hz.
 
 Subjects: 7 (``cmu02`` ... ``cmu16``, CMU subject numbers); train cmu05, cmu06, cmu13, cmu16, test
 cmu02, cmu09, cmu10 (:data:`dilpose.default_data.TRAIN_SUBJECTS` / ``TEST_SUBJECTS``). Actions are
@@ -35,12 +36,18 @@ def available(path: str | Path | None = None, subjects: tuple[str, ...] | None =
     return (Path(path) if path is not None else paths.DEFAULT_DATASET).is_file()
 
 
-def load(seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), path: str | Path | None = None,
-         subjects: tuple[str, ...] | None = None) -> PoseData:
-    """The embedded CMU data with COCO-17 2D from the four cameras; detector noise unless ``noise=None``.
+def load(
+    seed: int = 0,
+    noise: NoiseConfig | None = NoiseConfig(),
+    path: str | Path | None = None,
+    subjects: tuple[str, ...] | None = None,
+) -> PoseData:
+    """The embedded CMU data with COCO-17 2D from the four cameras; detector noise unless
+    ``noise=None``.
 
-    path: another file in the same format (default ``data/cmu_mocap_3d.npz``). subjects: load only these.
-    Each (subject, action, camera) gets its own reproducible noise stream (see :func:`_render_views`).
+    path: another file in the same format (default ``data/cmu_mocap_3d.npz``). subjects: load only
+    these. Each (subject, action, camera) gets its own reproducible noise stream (see
+    :func:`_render_views`).
     """
     data = default_data.load(path)
     all_cams = load_h36m_cameras()
@@ -59,7 +66,9 @@ def load(seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), path: str | P
             positions[subject][action] = data.positions_3d[subject][action].astype(np.float64)
             faces[subject][action] = data.face_3d[subject][action].astype(np.float64)
             keypoints[subject][action], scores[subject][action] = [], []
-            for c, (clean, noisy, sc, events) in enumerate(_render_views(data, subject, action, cams, seed, noise)):
+            for c, (clean, noisy, sc, events) in enumerate(
+                _render_views(data, subject, action, cams, seed, noise)
+            ):
                 inside = ((clean >= 0) & (clean <= [cams[c].res_w, cams[c].res_h])).all(-1)
                 outside += int((~inside).sum())
                 total_pts += inside.size
@@ -77,37 +86,66 @@ def load(seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), path: str | P
                 scores[subject][action].append(sc)
     if not positions:
         raise DataError(data.source, f"none of the subjects {subjects} are in the default data")
-    info = {"source": str(data.source.relative_to(paths.REPO_ROOT) if data.source.is_relative_to(paths.REPO_ROOT)
-                          else data.source),
-            "acknowledgement": data.meta["acknowledgement"], "seed": seed,
-            "noise": None if noise is None else noise.to_dict(),
-            "fraction_2d_outside_image": outside / max(total_pts, 1)}
+    info = {
+        "source": str(
+            data.source.relative_to(paths.REPO_ROOT)
+            if data.source.is_relative_to(paths.REPO_ROOT)
+            else data.source
+        ),
+        "acknowledgement": data.meta["acknowledgement"],
+        "seed": seed,
+        "noise": None if noise is None else noise.to_dict(),
+        "fraction_2d_outside_image": outside / max(total_pts, 1),
+    }
     if noise is not None:
         per_joint = err_sum / np.maximum(err_n, 1)
-        info["noise_stats"] = {"mean_error_px": float(err_sum.sum() / max(err_n.sum(), 1)),
-                               "max_error_px": float(err_max.max()),
-                               "per_joint_mean_error_px": dict(zip(sk.COCO17.joint_names, per_joint.tolist())),
-                               "per_joint_max_error_px": dict(zip(sk.COCO17.joint_names, err_max.tolist())),
-                               **{f"{k}_fraction": counts[k] / max(counts["total"], 1)
-                                  for k in ("outlier", "missing", "swapped")}}
+        info["noise_stats"] = {
+            "mean_error_px": float(err_sum.sum() / max(err_n.sum(), 1)),
+            "max_error_px": float(err_max.max()),
+            "per_joint_mean_error_px": dict(zip(sk.COCO17.joint_names, per_joint.tolist())),
+            "per_joint_max_error_px": dict(zip(sk.COCO17.joint_names, err_max.tolist())),
+            **{
+                f"{k}_fraction": counts[k] / max(counts["total"], 1)
+                for k in ("outlier", "missing", "swapped")
+            },
+        }
     train = tuple(s for s in default_data.TRAIN_SUBJECTS if s in positions)
     test = tuple(s for s in default_data.TEST_SUBJECTS if s in positions)
-    return PoseData(NAME, sk.COCO17, positions, keypoints, scores, cameras, train, test,
-                    fps=float(data.meta["fps"]), info=info, face_3d=faces)
+    return PoseData(
+        NAME,
+        sk.COCO17,
+        positions,
+        keypoints,
+        scores,
+        cameras,
+        train,
+        test,
+        fps=float(data.meta["fps"]),
+        info=info,
+        face_3d=faces,
+    )
 
 
 def render_coco(positions_3d: np.ndarray, face_3d: np.ndarray, cam: Camera) -> np.ndarray:
-    """Project a clip's COCO-17 joints through a camera: (T, 17, 3) + (T, 5, 3) world m -> (T, 17, 2) px."""
+    """Project a clip's COCO-17 joints through a camera: (T, 17, 3) + (T, 5, 3) world m ->
+    (T, 17, 2) px."""
     return cam.project(coco_3d(positions_3d, face_3d))
 
 
-def _render_views(data: default_data.DefaultData, subject: str, action: str, cams: list[Camera], seed: int,
-                  noise: NoiseConfig | None):
-    """Per camera: (clean (T,17,2) px, detector output (T,17,2) px with NaN for misses, scores (T,17), events).
+def _render_views(
+    data: default_data.DefaultData,
+    subject: str,
+    action: str,
+    cams: list[Camera],
+    seed: int,
+    noise: NoiseConfig | None,
+):
+    """Per camera: (clean (T,17,2) px, detector output (T,17,2) px with NaN for misses, scores
+    (T,17), events).
 
-    Each (subject, action, camera) has its own noise stream, seeded by ``seed`` and the indices of the
-    subject, action and camera in the dataset file, so streams are independent and reproducible (and
-    a subset of subjects gets the same noise as the full set).
+    Each (subject, action, camera) has its own noise stream, seeded by ``seed`` and the indices of
+    the subject, action and camera in the dataset file, so streams are independent and reproducible
+    (and a subset of subjects gets the same noise as the full set).
     """
     pos = data.clip(subject, action).astype(np.float64)
     face = data.face_3d[subject][action].astype(np.float64)
@@ -118,25 +156,31 @@ def _render_views(data: default_data.DefaultData, subject: str, action: str, cam
         if noise is None:
             out.append((clean, clean.copy(), np.ones(clean.shape[:2]), None))
         else:
-            noisy, sc, events = apply_detector_noise(clean, np.random.default_rng([seed, s_idx, a_idx, c]), noise)
+            noisy, sc, events = apply_detector_noise(
+                clean, np.random.default_rng([seed, s_idx, a_idx, c]), noise
+            )
             out.append((clean, noisy, sc, events))
     return out
 
 
 def example_views(data: PoseData, subject: str, action: str) -> ExampleViews:
-    """The clean COCO-17 projections and the detector output, regenerated from the seeded stream that
-    :func:`load` used (before gap filling, so misses show as NaN)."""
+    """The clean COCO-17 projections and the detector output, regenerated from the seeded stream
+    that :func:`load` used (before gap filling, so misses show as NaN)."""
     raw = default_data.load()
     noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
     views = _render_views(raw, subject, action, data.cameras[subject], data.info["seed"], noise)
-    return ExampleViews(data.cameras[subject], [v[0] for v in views], [v[1] for v in views], sk.COCO17, sk.COCO17)
+    return ExampleViews(
+        data.cameras[subject], [v[0] for v in views], [v[1] for v in views], sk.COCO17, sk.COCO17
+    )
 
 
 SPEC = DatasetSpec(
     name=NAME,
     title="CMU motion capture through Human3.6M's cameras (embedded, simulated detector noise)",
-    source="data/cmu_mocap_3d.npz, committed; rebuilt from ../shared/data/mocap (mocap.cs.cmu.edu BVH) "
-           "by `make data`",
+    source=(
+        "data/cmu_mocap_3d.npz, committed; rebuilt from ../shared/data/mocap "
+        "(mocap.cs.cmu.edu BVH) by `make data`"
+    ),
     train_subjects=default_data.TRAIN_SUBJECTS,
     test_subjects=default_data.TEST_SUBJECTS,
     cameras=4,

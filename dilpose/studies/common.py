@@ -22,53 +22,82 @@ from ..model import count_parameters
 class RunResult:
     """One trained variant: its config, training history, test results and cost."""
 
-    name: str                # label in tables ("243 frames", "243 frames causal")
+    name: str  # label in tables ("243 frames", "243 frames causal")
     cfg: Config
     history: list[dict]
-    results: dict            # train.evaluate output (metrics per action + protocol)
-    train_seconds: float     # the model's training time (stored with it when it came from the cache)
+    results: dict  # train.evaluate output (metrics per action + protocol)
+    train_seconds: float  # the model's training time (stored with it when it came from the cache)
     parameters: int
     checkpoint: Path | None
-    trainer: object = None   # the Trainer, for predictions in the notebook
-    cached: bool = False     # loaded from the model cache instead of trained in this run
+    trainer: object = None  # the Trainer, for predictions in the notebook
+    cached: bool = False  # loaded from the model cache instead of trained in this run
 
     def summary(self) -> dict:
-        return {"name": self.name, "receptive_field": self.cfg.receptive_field, "causal": self.cfg.causal,
-                "filter_widths": list(self.cfg.filter_widths), "channels": self.cfg.channels,
-                "epochs": self.cfg.epochs, "regularizer": self.cfg.regularizer, "seed": self.cfg.seed,
-                "parameters": self.parameters, "train_seconds": round(self.train_seconds, 1),
-                "cached": self.cached,
-                **{f"{m}_mm": round(self.results[m]["action_mean"], 2) for m in metrics.METRICS},
-                **{f"{m}_frame_mean_mm": round(self.results[m]["frame_mean"], 2) for m in metrics.METRICS}}
+        return {
+            "name": self.name,
+            "receptive_field": self.cfg.receptive_field,
+            "causal": self.cfg.causal,
+            "filter_widths": list(self.cfg.filter_widths),
+            "channels": self.cfg.channels,
+            "epochs": self.cfg.epochs,
+            "regularizer": self.cfg.regularizer,
+            "seed": self.cfg.seed,
+            "parameters": self.parameters,
+            "train_seconds": round(self.train_seconds, 1),
+            "cached": self.cached,
+            **{f"{m}_mm": round(self.results[m]["action_mean"], 2) for m in metrics.METRICS},
+            **{
+                f"{m}_frame_mean_mm": round(self.results[m]["frame_mean"], 2)
+                for m in metrics.METRICS
+            },
+        }
 
 
 def train_variant(name: str, cfg: Config, data: PoseData, progress: bool = True) -> RunResult:
-    """Train ``cfg`` on the training subjects (or load it from the model cache), evaluate on the test
-    subjects (cameras ``cfg.eval_cameras``).
+    """Train ``cfg`` on the training subjects (or load it from the model cache), evaluate on the
+    test subjects (cameras ``cfg.eval_cameras``).
 
     ``name`` labels the run in progress lines; the model's file is named by its cache key
     (:mod:`dilpose.cache`), so two notebooks asking for the same variant share one model. The run
-    is labelled in tables by :func:`run_label` ("243 frames", ...). progress: a line per epoch on the
-    console and one line in the notebook when a model is trained.
+    is labelled in tables by :func:`run_label` ("243 frames", ...). progress: a line per epoch on
+    the console and one line in the notebook when a model is trained.
     """
     from .. import train
 
     train_seqs = ds.sequences(data, data.train_subjects)
     test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
     callbacks = [train.LineProgress(name, console=progress)]
-    trainer, trained_now = train.train_cached(cfg, train_seqs, data.layout_2d, name=name, callbacks=callbacks)
+    trainer, trained_now = train.train_cached(
+        cfg, train_seqs, data.layout_2d, name=name, callbacks=callbacks
+    )
     if not trained_now:
         print(f"{name}: loaded from the model cache ({trainer.checkpoint.name})")
     seconds = sum(e["seconds"] for e in trainer.history.to_dict())
-    results = train.evaluate(trainer.eval_network(), test_seqs, cfg, data.layout_2d,
-                             h36m_actions=datasets.get(data.name).table_i)
-    return RunResult(run_label(cfg), cfg, trainer.history.to_dict(), results, seconds,
-                     count_parameters(trainer.model), trainer.checkpoint, trainer, cached=not trained_now)
+    results = train.evaluate(
+        trainer.eval_network(),
+        test_seqs,
+        cfg,
+        data.layout_2d,
+        h36m_actions=datasets.get(data.name).table_i,
+    )
+    return RunResult(
+        run_label(cfg),
+        cfg,
+        trainer.history.to_dict(),
+        results,
+        seconds,
+        count_parameters(trainer.model),
+        trainer.checkpoint,
+        trainer,
+        cached=not trained_now,
+    )
 
 
 def run_label(cfg: Config) -> str:
     """``"243 frames"``, ``"243 frames causal"``: how a variant is named in tables and plots."""
-    return f"{cfg.receptive_field} frame{'s' if cfg.receptive_field > 1 else ''}" + (" causal" if cfg.causal else "")
+    return f"{cfg.receptive_field} frame{'s' if cfg.receptive_field > 1 else ''}" + (
+        " causal" if cfg.causal else ""
+    )
 
 
 def per_action_table(results: dict):
@@ -77,17 +106,20 @@ def per_action_table(results: dict):
 
     table = pd.DataFrame({m: results[m]["per_action"] for m in metrics.METRICS})
     table["frames"] = pd.Series(results["mpjpe"]["num_frames"])
-    table.loc["mean over actions"] = [results[m]["action_mean"] for m in metrics.METRICS] + [table["frames"].sum()]
-    table.loc["mean over frames"] = ([results[m]["frame_mean"] for m in metrics.METRICS]
-                                     + [table["frames"].iloc[:-1].sum()])
+    table.loc["mean over actions"] = [results[m]["action_mean"] for m in metrics.METRICS] + [
+        table["frames"].sum()
+    ]
+    table.loc["mean over frames"] = [results[m]["frame_mean"] for m in metrics.METRICS] + [
+        table["frames"].iloc[:-1].sum()
+    ]
     table["frames"] = table["frames"].astype(int)
     return table.round(2)
 
 
 def clip_table(runs: list[RunResult]):
-    """pandas table: MPJPE (mm, mean over cameras) per test clip (rows, with its length in frames) and
-    variant (columns). Short clips give a long receptive field little real context: the rest of its
-    window is the clip's first or last frame repeated."""
+    """pandas table: MPJPE (mm, mean over cameras) per test clip (rows, with its length in frames)
+    and variant (columns). Short clips give a long receptive field little real context: the rest of
+    its window is the clip's first or last frame repeated."""
     import pandas as pd
 
     frames, columns = {}, {}
@@ -104,18 +136,24 @@ def clip_table(runs: list[RunResult]):
 
 
 def ablation_table(runs: list[RunResult]):
-    """pandas table of variants: receptive field, causality, parameters, time and the four metrics."""
+    """pandas table of variants: receptive field, causality, parameters, time and the four
+    metrics."""
     import pandas as pd
 
     return pd.DataFrame([r.summary() for r in runs]).set_index("name")
 
 
-def example_prediction(run: RunResult, data: PoseData, subject: str | None = None, action: str | None = None,
-                       camera: int = 0) -> dict:
+def example_prediction(
+    run: RunResult,
+    data: PoseData,
+    subject: str | None = None,
+    action: str | None = None,
+    camera: int = 0,
+) -> dict:
     """Ground truth and prediction of one test clip in world coordinates (for 3D plots).
 
-    Returns ``{"subject", "action", "camera", "frames", "target", "prediction"}`` with (T, 17, 3) world
-    metres (``frames``: four frame indices to show): the
+    Returns ``{"subject", "action", "camera", "frames", "target", "prediction"}`` with (T, 17, 3)
+    world metres (``frames``: four frame indices to show): the
     prediction is root-relative, so it is placed at the ground-truth root trajectory for display.
     """
     from .. import train
@@ -124,24 +162,39 @@ def example_prediction(run: RunResult, data: PoseData, subject: str | None = Non
     # Default: the subject's longest clip, so that the figure shows several seconds of motion.
     action = action or max(data.actions(subject), key=lambda a: len(data.positions_3d[subject][a]))
     seq = ds.sequences(data, [subject], actions=[action], cameras=(camera,))[0]
-    pred_cam = train.predict(run.trainer.eval_network(), seq, run.cfg.causal, run.cfg.flip_test, data.layout_2d)
+    pred_cam = train.predict(
+        run.trainer.eval_network(), seq, run.cfg.causal, run.cfg.flip_test, data.layout_2d
+    )
     pred_cam = pred_cam + seq.positions_3d[:, :1]
     cam = data.cameras[subject][camera]
-    frames = np.linspace(0, len(seq) - 1, 6).astype(int)[1:-1].tolist()  # four frames inside the clip
-    return {"subject": subject, "action": action, "camera": camera, "frames": frames,
-            "target": data.positions_3d[subject][action], "prediction": cam.camera_to_world(pred_cam)}
+    # four frames inside the clip
+    frames = np.linspace(0, len(seq) - 1, 6).astype(int)[1:-1].tolist()
+    return {
+        "subject": subject,
+        "action": action,
+        "camera": camera,
+        "frames": frames,
+        "target": data.positions_3d[subject][action],
+        "prediction": cam.camera_to_world(pred_cam),
+    }
 
 
-# ---------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Arms: one variant trained with several seeds
-# ---------------------------------------------------------------------------------------------------
-def train_arm(name: str, cfg: Config, data: PoseData, seeds, progress: bool = True) -> list[RunResult]:
+# --------------------------------------------------------------------------------------------------
+def train_arm(
+    name: str, cfg: Config, data: PoseData, seeds, progress: bool = True
+) -> list[RunResult]:
     """``cfg`` trained (or loaded from the cache) once per seed: the runs of one arm."""
-    return [train_variant(f"{name} seed {s}", cfg.replace(seed=int(s)), data, progress=progress) for s in seeds]
+    return [
+        train_variant(f"{name} seed {s}", cfg.replace(seed=int(s)), data, progress=progress)
+        for s in seeds
+    ]
 
 
 def unit_errors(runs: list[RunResult]) -> dict[int, dict[str, float]]:
-    """``{seed: {test unit: MPJPE mm}}`` of an arm; a unit is one test sequence seen by one camera."""
+    """``{seed: {test unit: MPJPE mm}}`` of an arm; a unit is one test sequence seen by one
+    camera."""
     return {r.cfg.seed: {_unit(s): s["mpjpe_mm"] for s in r.results["per_sequence"]} for r in runs}
 
 
@@ -154,17 +207,27 @@ def _unit(s: dict) -> str:
     return f"{s['subject']}/{s['action']}/camera {s['camera']}"
 
 
-def compare_arms(a: list[RunResult], b: list[RunResult], name_a: str, name_b: str) -> stats.Comparison:
-    """MPJPE over all test frames of arm A minus arm B, with its 95 % bootstrap interval (paired over
-    test sequences, and over seeds when both arms ran the same seeds): see :mod:`dilpose.stats`."""
+def compare_arms(
+    a: list[RunResult], b: list[RunResult], name_a: str, name_b: str
+) -> stats.Comparison:
+    """MPJPE over all test frames of arm A minus arm B, with its 95 % bootstrap interval (paired
+    over test sequences, and over seeds when both arms ran the same seeds): see
+    :mod:`dilpose.stats`."""
     return stats.compare(unit_errors(a), unit_errors(b), name_a, name_b, weights=unit_frames(a[0]))
 
 
 def arm_summary(runs: list[RunResult]) -> dict:
     """An arm in a results JSON: seeds, the per-seed metrics, and the frame-weighted MPJPE with its
     interval over seeds and test sequences."""
-    interval = stats.arm_interval(unit_errors(runs), weights=unit_frames(runs[0]), name=runs[0].name)
-    return {"name": runs[0].name, "seeds": [r.cfg.seed for r in runs],
-            "mpjpe_frames_mm": interval.to_dict(),
-            "mpjpe_action_mean_mm_per_seed": [round(r.results["mpjpe"]["action_mean"], 2) for r in runs],
-            "runs": [r.summary() for r in runs]}
+    interval = stats.arm_interval(
+        unit_errors(runs), weights=unit_frames(runs[0]), name=runs[0].name
+    )
+    return {
+        "name": runs[0].name,
+        "seeds": [r.cfg.seed for r in runs],
+        "mpjpe_frames_mm": interval.to_dict(),
+        "mpjpe_action_mean_mm_per_seed": [
+            round(r.results["mpjpe"]["action_mean"], 2) for r in runs
+        ],
+        "runs": [r.summary() for r in runs],
+    }

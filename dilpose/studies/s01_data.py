@@ -9,29 +9,39 @@ from ..dataset import PoseData
 
 
 def frames_table(data: PoseData):
-    """pandas table: frames (at the dataset's fps) per subject (rows) and action category (columns)."""
+    """pandas table: frames (at the dataset's fps) per subject (rows) and action category
+    (columns)."""
     import pandas as pd
 
-    rows = [{"subject": s, "action": data.category(a), "frames": len(data.positions_3d[s][a])}
-            for s in data.subjects for a in data.actions(s)]
-    table = pd.DataFrame(rows).pivot_table(index="subject", columns="action", values="frames",
-                                           aggfunc="sum", fill_value=0)
+    rows = [
+        {"subject": s, "action": data.category(a), "frames": len(data.positions_3d[s][a])}
+        for s in data.subjects
+        for a in data.actions(s)
+    ]
+    table = pd.DataFrame(rows).pivot_table(
+        index="subject", columns="action", values="frames", aggfunc="sum", fill_value=0
+    )
     table["total"] = table.sum(1)
     table.loc["total"] = table.sum(0)
-    split = {s: "train" if s in data.train_subjects else "test" if s in data.test_subjects else "-"
-             for s in data.subjects}
+    split = {
+        s: "train" if s in data.train_subjects else "test" if s in data.test_subjects else "-"
+        for s in data.subjects
+    }
     table.insert(0, "split", [split.get(s, "") for s in table.index])
     return table
 
 
 def bone_length_table(data: PoseData):
-    """pandas table: median bone length (mm) per subject, H36M-17 bones, from the 3D ground truth."""
+    """pandas table: median bone length (mm) per subject, H36M-17 bones, from the 3D ground
+    truth."""
     import pandas as pd
 
     per_subject = {}
     for s in data.subjects:
         pos = np.concatenate([data.positions_3d[s][a] for a in data.actions(s)])
-        per_subject[s] = {k: round(1000 * v, 1) for k, v in sk.bone_lengths(pos, data.layout_3d).items()}
+        per_subject[s] = {
+            k: round(1000 * v, 1) for k, v in sk.bone_lengths(pos, data.layout_3d).items()
+        }
     return pd.DataFrame(per_subject)
 
 
@@ -39,34 +49,65 @@ def camera_table(cameras) -> object:
     """pandas table of one subject's four cameras: intrinsics (px) and centre (m)."""
     import pandas as pd
 
-    return pd.DataFrame([{"camera": c.id, "res": f"{c.res_w}x{c.res_h}", "fx": round(c.focal_length[0], 1),
-                          "fy": round(c.focal_length[1], 1), "cx": round(c.center[0], 1), "cy": round(c.center[1], 1),
-                          "k1": round(c.radial_distortion[0], 4), "centre_m": np.round(c.position(), 2).tolist()}
-                         for c in cameras]).set_index("camera")
+    return pd.DataFrame(
+        [
+            {
+                "camera": c.id,
+                "res": f"{c.res_w}x{c.res_h}",
+                "fx": round(c.focal_length[0], 1),
+                "fy": round(c.focal_length[1], 1),
+                "cx": round(c.center[0], 1),
+                "cy": round(c.center[1], 1),
+                "k1": round(c.radial_distortion[0], 4),
+                "centre_m": np.round(c.position(), 2).tolist(),
+            }
+            for c in cameras
+        ]
+    ).set_index("camera")
 
 
 def data_metrics(data: PoseData) -> dict:
     """The facts notebook 01 writes to ``reports/metrics/01_data.json``."""
     subjects = {}
     for s in data.subjects:
-        subjects[s] = {"split": "train" if s in data.train_subjects else "test" if s in data.test_subjects else "none",
-                       "frames": int(sum(len(data.positions_3d[s][a]) for a in data.actions(s))),
-                       "sequences": len(data.actions(s)),
-                       "actions": sorted({data.category(a) for a in data.actions(s)})}
+        subjects[s] = {
+            "split": "train"
+            if s in data.train_subjects
+            else "test"
+            if s in data.test_subjects
+            else "none",
+            "frames": int(sum(len(data.positions_3d[s][a]) for a in data.actions(s))),
+            "sequences": len(data.actions(s)),
+            "actions": sorted({data.category(a) for a in data.actions(s)}),
+        }
     actions: dict[str, int] = {}
     for s in data.subjects:
         for a in data.actions(s):
-            actions[data.category(a)] = actions.get(data.category(a), 0) + len(data.positions_3d[s][a])
-    return {"dataset": data.name, "fps": data.fps, "layout_2d": data.layout_2d.name, "layout_3d": data.layout_3d.name,
-            "cameras_per_subject": 4, "subjects": subjects, "actions": dict(sorted(actions.items())),
-            "total_frames": int(sum(v["frames"] for v in subjects.values())),
-            "train_subjects": list(data.train_subjects), "test_subjects": list(data.test_subjects),
-            "info": data.info}
+            actions[data.category(a)] = actions.get(data.category(a), 0) + len(
+                data.positions_3d[s][a]
+            )
+    return {
+        "dataset": data.name,
+        "fps": data.fps,
+        "layout_2d": data.layout_2d.name,
+        "layout_3d": data.layout_3d.name,
+        "cameras_per_subject": 4,
+        "subjects": subjects,
+        "actions": dict(sorted(actions.items())),
+        "total_frames": int(sum(v["frames"] for v in subjects.values())),
+        "train_subjects": list(data.train_subjects),
+        "test_subjects": list(data.test_subjects),
+        "info": data.info,
+    }
 
 
 def noise_table(noise_stats: dict):
     """pandas table: per-joint mean and max 2D detector error (pixels), COCO-17 order."""
     import pandas as pd
 
-    return pd.DataFrame({"mean_px": noise_stats["per_joint_mean_error_px"],
-                         "max_px": noise_stats["per_joint_max_error_px"]}).round(2)
+    return pd.DataFrame(
+        {
+            "mean_px": noise_stats["per_joint_mean_error_px"],
+            "max_px": noise_stats["per_joint_max_error_px"],
+        }
+    ).round(2)

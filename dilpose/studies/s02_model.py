@@ -2,10 +2,10 @@
 
 The arms: the main model (the profile's receptive field, symmetric), its causal twin and the
 27-frame model, each trained with every seed the notebook asks for: the notebook's conclusions
-(temporal context beyond 27 frames, seeing the future) rest on these comparisons, so they are decided
-by :mod:`dilpose.stats` (95 % bootstrap intervals over test sequences and seeds). The 1-frame and
-81-frame models only illustrate the trend: they are trained with the first seed alone, and their
-comparisons say so.
+(temporal context beyond 27 frames, seeing the future) rest on these comparisons, so they are
+decided by :mod:`dilpose.stats` (95 % bootstrap intervals over test sequences and seeds). The
+1-frame and 81-frame models only illustrate the trend: they are trained with the first seed alone,
+and their comparisons say so.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ _WIDTHS = {1: None, 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
 
 @dataclass
 class Arm:
-    """One variant and its runs (one per seed). ``decisive``: a conclusion rests on it (all seeds)."""
+    """One variant and its runs (one per seed). ``decisive``: a conclusion rests on it
+    (all seeds)."""
 
     label: str
     cfg: Config
@@ -43,7 +44,8 @@ def arms(cfg: Config) -> dict[str, Arm]:
     twin = cfg.replace(causal=not cfg.causal)
     out[run_label(twin)] = Arm(run_label(twin), twin, True)
     for frames, decisive in ((27, True), (1, False), (81, False)):
-        widths = _WIDTHS[frames] or (1,) * len(cfg.filter_widths)   # 1 frame: same depth, all widths 1
+        # 1 frame: same depth, all widths 1
+        widths = _WIDTHS[frames] or (1,) * len(cfg.filter_widths)
         if frames < cfg.receptive_field:
             variant = cfg.replace(filter_widths=widths)
             out[run_label(variant)] = Arm(run_label(variant), variant, decisive)
@@ -51,12 +53,14 @@ def arms(cfg: Config) -> dict[str, Arm]:
 
 
 def run(cfg: Config, data: PoseData, seeds, progress: bool = True) -> dict[str, Arm]:
-    """Train (or load from the model cache) every arm: decisive arms with every seed, the others with
-    the first. Returns the arms, main first."""
+    """Train (or load from the model cache) every arm: decisive arms with every seed, the others
+    with the first. Returns the arms, main first."""
     seeds = [int(s) for s in seeds]
     out = arms(cfg)
     for arm in out.values():
-        arm.runs = train_arm(f"02 {arm.label}", arm.cfg, data, seeds if arm.decisive else seeds[:1], progress)
+        arm.runs = train_arm(
+            f"02 {arm.label}", arm.cfg, data, seeds if arm.decisive else seeds[:1], progress
+        )
     return out
 
 
@@ -91,21 +95,43 @@ def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str) -> dict
     future = comps[f"{main.label} vs {causal_label}"]["winner"]
     seeing_future = future == (main.label if not main.cfg.causal else causal_label)
     if helps is not None:
-        lines.append(("Temporal context beyond 27 frames helps here: " if helps else
-                      "Temporal context beyond 27 frames does NOT clearly help here: ")
-                     + comps[key27]["verdict"] + ".")
-    lines.append(("Seeing the future helps: " if seeing_future else "Seeing the future does not clearly help: ")
-                 + comps[f"{main.label} vs {causal_label}"]["verdict"] + ".")
+        lines.append(
+            (
+                "Temporal context beyond 27 frames helps here: "
+                if helps
+                else "Temporal context beyond 27 frames does NOT clearly help here: "
+            )
+            + comps[key27]["verdict"]
+            + "."
+        )
+    lines.append(
+        (
+            "Seeing the future helps: "
+            if seeing_future
+            else "Seeing the future does not clearly help: "
+        )
+        + comps[f"{main.label} vs {causal_label}"]["verdict"]
+        + "."
+    )
     m = main.first.results["mpjpe"]["action_mean"]
     if datasets.get(dataset).table_i:
-        lines.append(f"Human3.6M: measured {m:.1f} mm (seed {main.first.cfg.seed}) vs the paper's "
-                     f"{paper.value('paper_mpjpe_h36m')} mm and VideoPose3D's {paper.value('videopose3d_mpjpe_h36m')} "
-                     "mm (Table I, protocol 1).")
+        lines.append(
+            f"Human3.6M: measured {m:.1f} mm (seed {main.first.cfg.seed}) vs the paper's "
+            f"{paper.value('paper_mpjpe_h36m')} mm and VideoPose3D's "
+            f"{paper.value('videopose3d_mpjpe_h36m')} "
+            "mm (Table I, protocol 1)."
+        )
     else:
-        lines.append(f"The paper's {paper.value('paper_mpjpe_h36m')} mm (VideoPose3D: "
-                     f"{paper.value('videopose3d_mpjpe_h36m')} mm) is a Human3.6M result with CPN detections; the "
-                     "numbers above are measured on other data and are not comparable to it.")
-    return {"lines": lines, "temporal_context_helps": helps, "seeing_the_future_helps": seeing_future}
+        lines.append(
+            f"The paper's {paper.value('paper_mpjpe_h36m')} mm (VideoPose3D: "
+            f"{paper.value('videopose3d_mpjpe_h36m')} mm) is a Human3.6M result with CPN "
+            "detections; the numbers above are measured on other data and are not comparable to it."
+        )
+    return {
+        "lines": lines,
+        "temporal_context_helps": helps,
+        "seeing_the_future_helps": seeing_future,
+    }
 
 
 def ablation_runs(study: dict[str, Arm]) -> list[RunResult]:
@@ -120,50 +146,73 @@ def parameter_table(channels=(128, 256, 512, 1024), blocks=(1, 2, 3, 4), width: 
 
     rows = {}
     for c in channels:
-        rows[c] = {f"B={b} ({width ** (b + 1)} frames)":
-                   count_parameters(TemporalModel(ModelConfig(channels=c, filter_widths=(width,) * (b + 1))))
-                   for b in blocks}
+        rows[c] = {
+            f"B={b} ({width ** (b + 1)} frames)": count_parameters(
+                TemporalModel(ModelConfig(channels=c, filter_widths=(width,) * (b + 1)))
+            )
+            for b in blocks
+        }
     table = pd.DataFrame(rows).T
     table.index.name = "channels"
     return table
 
 
 def seeds_table(study: dict[str, Arm]):
-    """pandas table: one row per arm, the MPJPE (mean over actions) of each seed, their mean, and the
-    frame-weighted MPJPE with its 95 % interval over seeds and test sequences."""
+    """pandas table: one row per arm, the MPJPE (mean over actions) of each seed, their mean, and
+    the frame-weighted MPJPE with its 95 % interval over seeds and test sequences."""
     import pandas as pd
 
     rows = {}
     for label, arm in study.items():
         s = arm_summary(arm.runs)
         iv = s["mpjpe_frames_mm"]
-        rows[label] = {"seeds": len(arm.runs),
-                       **{f"seed {r.cfg.seed}": round(r.results["mpjpe"]["action_mean"], 1) for r in arm.runs},
-                       "MPJPE over frames [95 % CI]": f"{iv['mean']:.1f} [{iv['lo']:.1f}, {iv['hi']:.1f}]",
-                       "training s (each)": round(sum(r.train_seconds for r in arm.runs) / len(arm.runs))}
+        rows[label] = {
+            "seeds": len(arm.runs),
+            **{f"seed {r.cfg.seed}": round(r.results["mpjpe"]["action_mean"], 1) for r in arm.runs},
+            "MPJPE over frames [95 % CI]": f"{iv['mean']:.1f} [{iv['lo']:.1f}, {iv['hi']:.1f}]",
+            "training s (each)": round(sum(r.train_seconds for r in arm.runs) / len(arm.runs)),
+        }
     return pd.DataFrame(rows).T
 
 
-def metrics_json(study: dict[str, Arm], comps: dict, verdict_: dict, data: PoseData, params_table) -> dict:
+def metrics_json(
+    study: dict[str, Arm], comps: dict, verdict_: dict, data: PoseData, params_table
+) -> dict:
     """The content of ``reports/metrics/02_model.json``: seeds, intervals and verdicts included."""
     main = next(iter(study.values()))
 
     def detail(run: RunResult) -> dict:
-        return {**run.summary(), "per_action": {m: run.results[m]["per_action"] for m in metrics.METRICS},
-                "num_frames": run.results["mpjpe"]["num_frames"], "history": run.history}
+        return {
+            **run.summary(),
+            "per_action": {m: run.results[m]["per_action"] for m in metrics.METRICS},
+            "num_frames": run.results["mpjpe"]["num_frames"],
+            "history": run.history,
+        }
 
     clips = clip_table(ablation_runs(study))
-    return {"dataset": data.name, "test_subjects": list(data.test_subjects),
-            "protocol": main.first.results["protocol"], "main": detail(main.first),
-            "arms": {label: {**arm_summary(arm.runs), "decisive": arm.decisive} for label, arm in study.items()},
-            "ablations": {label: detail(arm.first) for label, arm in list(study.items())[1:]},
-            "comparisons": comps,
-            "temporal_context_helps": verdict_["temporal_context_helps"],
-            "seeing_the_future_helps": verdict_["seeing_the_future_helps"],
-            "verdict": verdict_["lines"],
-            "per_clip_mpjpe_mm": clips.to_dict(orient="index"),
-            "parameter_table": {str(c): row for c, row in params_table.to_dict(orient="index").items()},
-            "published_h36m_mpjpe_mm": {v["what"]: v["value"] for k, v in paper.PUBLISHED.items()
-                                        if k in ("paper_mpjpe_h36m", "videopose3d_mpjpe_h36m")},
-            "published_note": "published Human3.6M numbers (Table I, protocol 1); not measured here and not "
-                              "comparable to results on other data"}
+    return {
+        "dataset": data.name,
+        "test_subjects": list(data.test_subjects),
+        "protocol": main.first.results["protocol"],
+        "main": detail(main.first),
+        "arms": {
+            label: {**arm_summary(arm.runs), "decisive": arm.decisive}
+            for label, arm in study.items()
+        },
+        "ablations": {label: detail(arm.first) for label, arm in list(study.items())[1:]},
+        "comparisons": comps,
+        "temporal_context_helps": verdict_["temporal_context_helps"],
+        "seeing_the_future_helps": verdict_["seeing_the_future_helps"],
+        "verdict": verdict_["lines"],
+        "per_clip_mpjpe_mm": clips.to_dict(orient="index"),
+        "parameter_table": {str(c): row for c, row in params_table.to_dict(orient="index").items()},
+        "published_h36m_mpjpe_mm": {
+            v["what"]: v["value"]
+            for k, v in paper.PUBLISHED.items()
+            if k in ("paper_mpjpe_h36m", "videopose3d_mpjpe_h36m")
+        },
+        "published_note": (
+            "published Human3.6M numbers (Table I, protocol 1); not measured here and not "
+            "comparable to results on other data"
+        ),
+    }
