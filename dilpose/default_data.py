@@ -173,7 +173,7 @@ def build(mocap_dir: str | Path | None = None, out_path: str | Path | None = Non
             }
         )
     meta = {
-        "name": "cmu-default",
+        "name": "cmu",
         "fps": FPS,
         "units": "metres",
         "world": "Z up, floor z=0",
