@@ -42,10 +42,16 @@ from .model import (
     count_parameters,
     fold_batchnorm,
 )
+from .precision import autocast, cpu_has_native_bf16
 
 TARGET_TRAIN_WINDOWS_PER_S = 100.0
 TARGET_FOLDED_FRAMES_PER_S = 4000.0
 TARGET_CHANNELS = 1024
+# bf16 (mixed precision, on a CPU with AVX512-BF16): absolute targets, and the speed-up over fp32
+# measured in the same run.
+TARGET_TRAIN_BF16_WINDOWS_PER_S = 200.0
+TARGET_WHOLE_BF16_FRAMES_PER_S = 9000.0
+TARGET_BF16_SPEEDUP = 1.7
 
 
 def _cpu_model() -> str:
@@ -126,6 +132,7 @@ def bench_training(
     min_reps: int,
     min_seconds: float,
     dropout: bool = True,
+    precision_: str = "fp32",
 ) -> dict:
     """Windows/s of a full training step (forward, MPJPE loss, backward, Adam) on the strided path.
 
@@ -133,6 +140,7 @@ def bench_training(
         cfg: architecture; ``dropout=False`` swaps the regulariser for ``none`` to show what
             dropout's mask generation costs.
         batch: windows per step, each (receptive_field, J_in, 2).
+        precision_: ``fp32`` or ``bf16`` (mixed, as the trainer runs it: autocast, loss in fp32).
     """
     if not dropout:
         cfg = dataclasses.replace(cfg, regularizer="none")
@@ -145,12 +153,15 @@ def bench_training(
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.linalg.vector_norm(model(inputs) - targets, dim=-1).mean()  # MPJPE
+        with autocast(precision_, torch.device("cpu")):
+            out = model(inputs).float()
+        loss = torch.linalg.vector_norm(out - targets, dim=-1).mean()  # MPJPE
         loss.backward()
         optimizer.step()
 
     result = _rate(batch, _time_reps(step, warmup, min_reps, min_seconds))
     result["batch"] = batch
+    result["precision"] = precision_
     return result
 
 
@@ -214,7 +225,17 @@ def bench_inference(
             )
             out = runner(model)
             outputs[name] = out.reshape(-1, cfg.out_joints, 3)[:strided_windows]
-    # A benchmark of wrong outputs is worthless: check the four variants agree on the shared frames.
+        # The inference path in mixed bf16 (autocast), unfolded and folded.
+        for name in ("whole", "whole_folded"):
+            with autocast("bf16", torch.device("cpu")):
+                results[f"{name}_bf16"] = _rate(
+                    frames,
+                    _time_reps(lambda: run_whole(models[name]), warmup, min_reps, min_seconds),
+                )
+                out = run_whole(models[name]).float()
+            outputs[f"{name}_bf16"] = out.reshape(-1, cfg.out_joints, 3)[:strided_windows]
+    # A benchmark of wrong outputs is worthless: check the variants agree on the shared frames
+    # (metres; the bf16 ones to bf16's rounding, the fp32 ones to float rounding).
     ref = outputs["whole"]
     results["max_abs_diff_vs_whole"] = {
         k: float((v - ref).abs().max()) for k, v in outputs.items() if k != "whole"
@@ -278,6 +299,14 @@ def run(
             sizes["min_seconds"],
             dropout=False,
         )
+        train_bf16 = bench_training(
+            cfg,
+            sizes["batch"],
+            sizes["warmup"],
+            sizes["min_reps"],
+            sizes["min_seconds"],
+            precision_="bf16",
+        )
         log(f"channels {c}: inference ...")
         infer = bench_inference(
             cfg,
@@ -296,7 +325,12 @@ def run(
                 "gemm_gflops_after": gemm_gflops(0.1 if quick else 1.0),
                 "train": train,
                 "train_no_dropout": train_no_dropout,
+                "train_bf16": train_bf16,
+                "train_bf16_speedup": train_bf16["per_s"] / train["per_s"],
                 "inference": infer,
+                "whole_bf16_speedup": infer["whole_bf16"]["per_s"] / infer["whole"]["per_s"],
+                "whole_folded_bf16_speedup": infer["whole_folded_bf16"]["per_s"]
+                / infer["whole_folded"]["per_s"],
             }
         )
 
@@ -309,6 +343,12 @@ def run(
             TARGET_FOLDED_FRAMES_PER_S,
             big and big["inference"]["whole_folded"],
         ),
+        ("train_bf16_windows_per_s", TARGET_TRAIN_BF16_WINDOWS_PER_S, big and big["train_bf16"]),
+        (
+            "whole_folded_bf16_frames_per_s",
+            TARGET_WHOLE_BF16_FRAMES_PER_S,
+            big and big["inference"]["whole_folded_bf16"],
+        ),
     ):
         # Judged on the median, not the best repetition: a target should hold on a typical run.
         measured = figure["per_s"] if figure else None
@@ -320,10 +360,22 @@ def run(
             "met": None if measured is None else bool(measured >= target),
         }
 
+    for key, ratio in (
+        ("train_bf16_speedup", big and big["train_bf16_speedup"]),
+        ("whole_folded_bf16_speedup", big and big["whole_folded_bf16_speedup"]),
+    ):
+        targets[key] = {
+            "channels": TARGET_CHANNELS,
+            "target": TARGET_BF16_SPEEDUP,
+            "measured": ratio or None,
+            "best": None,
+            "met": None if not ratio else bool(ratio >= TARGET_BF16_SPEEDUP),
+        }
+
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
-        "machine": machine_info(),
+        "machine": {**machine_info(), "native_bf16": cpu_has_native_bf16()},
         "settings": {
             "filter_widths": list(widths),
             "receptive_field": ModelConfig(filter_widths=widths).receptive_field(),
@@ -342,16 +394,18 @@ def run(
 def format_table(report: dict) -> str:
     """The report's figures as a fixed-width text table (rates are medians)."""
     head = (
-        f"{'channels':>8} {'params':>11} {'train w/s':>10} {'(no drop)':>10} {'whole f/s':>10} "
-        f"{'whole+fold':>11} {'strided f/s':>12} {'strided+fold':>13} {'GEMM GF/s':>10}"
+        f"{'channels':>8} {'params':>11} {'train w/s':>10} {'(no drop)':>10} {'bf16 w/s':>9} "
+        f"{'whole f/s':>10} {'whole+fold':>11} {'bf16+fold':>10} {'strided f/s':>12} "
+        f"{'strided+fold':>13} {'GEMM GF/s':>10}"
     )
     lines = [head, "-" * len(head)]
     for r in report["results"]:
         inf = r["inference"]
         lines.append(
             f"{r['channels']:>8} {r['parameters']:>11,} {r['train']['per_s']:>10.1f} "
-            f"{r['train_no_dropout']['per_s']:>10.1f} {inf['whole']['per_s']:>10.0f} "
-            f"{inf['whole_folded']['per_s']:>11.0f} {inf['strided']['per_s']:>12.0f} "
+            f"{r['train_no_dropout']['per_s']:>10.1f} {r['train_bf16']['per_s']:>9.1f} "
+            f"{inf['whole']['per_s']:>10.0f} {inf['whole_folded']['per_s']:>11.0f} "
+            f"{inf['whole_folded_bf16']['per_s']:>10.0f} {inf['strided']['per_s']:>12.0f} "
             f"{inf['strided_folded']['per_s']:>13.0f} "
             f"{r['gemm_gflops_before']:>4.0f}-{r['gemm_gflops_after']:<4.0f}"
         )
@@ -361,7 +415,12 @@ def format_table(report: dict) -> str:
     )
     for key, t in report["targets"].items():
         status = "not measured" if t["met"] is None else ("met" if t["met"] else "NOT met")
-        measured = "-" if t["measured"] is None else f"{t['measured']:.1f} (best {t['best']:.1f})"
+        if t["measured"] is None:
+            measured = "-"
+        elif t["best"] is None:
+            measured = f"{t['measured']:.2f}x"
+        else:
+            measured = f"{t['measured']:.1f} (best {t['best']:.1f})"
         lines.append(
             f"target {key} >= {t['target']:g} at {t['channels']} channels: {measured} ({status})"
         )

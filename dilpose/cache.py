@@ -85,9 +85,21 @@ def data_fingerprint(sequences: Seq) -> str:
     return h.hexdigest()[:16]
 
 
-def key_inputs(cfg: Config, train_sequences: Seq, layout_2d: sk.Skeleton, objective: dict) -> dict:
-    """Everything the key is made from, as a JSON-ready dict (stored beside the model)."""
+def key_inputs(
+    cfg: Config,
+    train_sequences: Seq,
+    layout_2d: sk.Skeleton,
+    objective: dict,
+    precision: str | None = None,
+) -> dict:
+    """Everything the key is made from, as a JSON-ready dict (stored beside the model).
+
+    precision: the resolved training precision (``fp32``/``bf16``), which replaces ``auto``: the
+    same config trains differently on machines with and without native bf16.
+    """
     settings = {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING_FIELDS}
+    if precision is not None:
+        settings["precision"] = precision
     return {
         "config": json.loads(json.dumps(settings, default=str)),
         "objective": objective,
@@ -130,8 +142,14 @@ class Entry:
         return since is None or self.model.stat().st_mtime >= since
 
 
-def entry(cfg: Config, train_sequences: Seq, layout_2d: sk.Skeleton, objective: dict) -> Entry:
-    inputs = key_inputs(cfg, train_sequences, layout_2d, objective)
+def entry(
+    cfg: Config,
+    train_sequences: Seq,
+    layout_2d: sk.Skeleton,
+    objective: dict,
+    precision: str | None = None,
+) -> Entry:
+    inputs = key_inputs(cfg, train_sequences, layout_2d, objective, precision)
     return Entry(model_key(inputs), inputs)
 
 

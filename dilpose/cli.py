@@ -82,6 +82,7 @@ def _config(args):
             "filter_widths": getattr(args, "filter_widths", None),
             "batch_size": getattr(args, "batch_size", None),
             "device": getattr(args, "device", None),
+            "precision": getattr(args, "precision", None),
         }.items()
         if v is not None
     }
@@ -103,6 +104,8 @@ def cmd_train(args) -> int:
         progress=not args.quiet,
         allow_config_change=args.allow_config_change,
     )
+    if trainer.rank == 0:
+        print(f"training on {trainer.device} in {trainer.precision}", flush=True)
     history = trainer.fit(resume=args.resume)
     if trainer.rank == 0:
         for e in history.epochs:
@@ -146,7 +149,7 @@ def cmd_evaluate(args) -> int:
         f"MPJPE {result['mpjpe']['action_mean']:.1f} mm (mean over actions), "
         f"P-MPJPE {result['p_mpjpe']['action_mean']:.1f} mm, "
         f"N-MPJPE {result['n_mpjpe']['action_mean']:.1f} mm, "
-        f"MPJVE {result['mpjve']['action_mean']:.2f} mm/frame"
+        f"MPJVE {result['mpjve']['action_mean']:.2f} mm/frame, evaluated in {result['precision']}"
     )
     if args.output:
         write_json(args.output, result)
@@ -193,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"default {datasets.DEFAULT}",
         )
         p.add_argument("--seed", type=int, default=0)
+        p.add_argument(
+            "--precision",
+            choices=("fp32", "bf16", "auto"),
+            help="mixed precision (default: the profile's); auto = bf16 where the hardware has it",
+        )
 
     p = sub.add_parser("train", help="train a model and write a checkpoint every epoch")
     run_options(p)

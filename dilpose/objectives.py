@@ -65,7 +65,8 @@ class Supervised(Objective):
             )
         x = torch.from_numpy(batch.inputs).to(device, non_blocking=True)
         y = torch.from_numpy(batch.targets).to(device, non_blocking=True)
-        loss = metrics.mpjpe(net(x), y)
+        # .float(): under bf16 autocast the network's output is bf16; the loss is taken in fp32.
+        loss = metrics.mpjpe(net(x).float(), y)
         return loss, {"loss_mm": 1000.0 * float(loss.detach())}
 
 

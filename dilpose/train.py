@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from . import batches as B
-from . import metrics, objectives, regularizers
+from . import metrics, objectives, precision, regularizers
 from . import skeleton as sk
 from .config import NOT_TRAINING_FIELDS, Config
 from .dataset import Sequence
@@ -443,6 +443,8 @@ class Trainer:
         if progress and self.rank == 0:
             self.callbacks.insert(0, TqdmProgress())
         self.device = resolve_device(cfg.device)
+        # "auto" decided once, here, for this device; checkpoints and results record the outcome.
+        self.precision = precision.resolve(cfg.precision, self.device)
         if self.device.type == "cuda":
             torch.cuda.set_device(self.device)
         # same initial weights on every rank (drawn on the CPU, then moved)
@@ -497,6 +499,7 @@ class Trainer:
             "config": _plain(self.cfg.to_dict()),
             "history": self.history.to_dict(),
             "input": input_spec(self.layout_2d),
+            "precision": self.precision,
             "objective": self.objective.spec(),
             "objective_modules": [m.state_dict() for m in self.objective.modules()],
             "torch_rng": torch.get_rng_state(),
@@ -603,7 +606,10 @@ class Trainer:
             start = time.perf_counter()
             total, count = 0.0, 0
             for batch in self.batches.epoch(self.epoch):
-                loss, logs = self.objective.loss(self.net, batch, self.device)
+                # Mixed precision: the convolutions run in bf16 under autocast; weights, optimiser
+                # state, BatchNorm statistics and the loss stay fp32.
+                with precision.autocast(self.precision, self.device):
+                    loss, logs = self.objective.loss(self.net, batch, self.device)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
@@ -661,6 +667,7 @@ def train_cached(
         list(train) + list(unlabelled or []),
         layout_2d,
         {**objective.spec(), "unlabelled": bool(unlabelled)},
+        precision.resolve(cfg.precision, resolve_device(cfg.device)),
     )
     trainer = Trainer(
         cfg,
@@ -730,14 +737,20 @@ def predict(
     causal: bool,
     flip_test: bool,
     layout_2d: sk.Skeleton = sk.COCO17,
+    precision_: str = "fp32",
 ) -> np.ndarray:
-    """Root-relative 3D prediction (T, 17, 3) metres for a whole sequence (root joint zeroed)."""
+    """Root-relative 3D prediction (T, 17, 3) metres for a whole sequence (root joint zeroed).
+
+    precision_: ``fp32`` or ``bf16`` (the convolutions under autocast; the output is fp32).
+    """
     model.eval()
     ((_, x),) = B.whole_sequences(
         [seq], model.receptive_field(), causal=causal, flip_test=flip_test, layout_2d=layout_2d
     )
     device = next(model.parameters()).device
-    pred = model(torch.from_numpy(x).to(device)).cpu().numpy()
+    with precision.autocast(precision_, device):
+        out = model(torch.from_numpy(x).to(device))
+    pred = out.float().cpu().numpy()
     pred = B.merge_flipped(pred) if flip_test else pred[0]
     return pred - pred[:, :1]
 
@@ -750,8 +763,12 @@ def evaluate(
     flip_test: bool | None = None,
     h36m_actions: bool = False,
     keep_predictions: bool = False,
+    precision_: str | None = None,
 ) -> dict:
     """All four metrics (mm), per action and averaged both ways, for a whole-sequence model.
+
+    precision_: ``fp32``, ``bf16`` or ``auto``; default ``cfg.precision``, resolved for the model's
+    device. The metrics are computed in fp64 whatever the precision; the results record it.
 
     Actions are the part of the action name before the first space (``walk`` for ``walk 16_15``,
     ``Walking`` for ``Walking 1``).
@@ -762,9 +779,11 @@ def evaluate(
             spec, layout_2d, getattr(model, "checkpoint_path", "model"), what="the evaluation data"
         )
     flip_test = cfg.flip_test if flip_test is None else flip_test
+    device = next(model.parameters()).device
+    used = precision.resolve(cfg.precision if precision_ is None else precision_, device)
     results, per_sequence = [], []
     for seq in seqs:
-        pred = predict(model, seq, model.cfg.causal, flip_test, layout_2d)
+        pred = predict(model, seq, model.cfg.causal, flip_test, layout_2d, used)
         target, _ = B.split_root(seq.positions_3d.astype(np.float64))
         results.append(
             {"subject": seq.subject, "action": seq.category, "pred": pred, "target": target}
@@ -783,6 +802,8 @@ def evaluate(
     )
     # Per clip and camera: shows how the error depends on the clip (and its length).
     out["per_sequence"] = per_sequence
+    out["precision"] = used
+    out["protocol"]["precision"] = used
     if keep_predictions:
         out["predictions"] = results
     return out

@@ -12,8 +12,21 @@ def test_quick_benchmark_writes_every_figure_with_the_machine(tmp_path):
     saved = json.loads(out.read_text())
     assert saved["quick"] is True and saved["machine"]["torch"]
     row = saved["results"][0]
-    for key in ("train", "train_no_dropout"):
+    for key in ("train", "train_no_dropout", "train_bf16"):
         assert row[key]["per_s"] > 0
-    assert {"whole", "whole_folded", "strided", "strided_folded"} <= set(row["inference"])
+    assert row["train_bf16"]["precision"] == "bf16" and row["train_bf16_speedup"] > 0
+    assert {
+        "whole",
+        "whole_folded",
+        "whole_bf16",
+        "whole_folded_bf16",
+        "strided",
+        "strided_folded",
+    } <= set(row["inference"])
+    diffs = row["inference"]["max_abs_diff_vs_whole"]
+    assert (
+        diffs["whole_folded"] < 1e-3 and diffs["whole_folded_bf16"] < 0.5
+    )  # metres: same function
+    assert "native_bf16" in saved["machine"]
     # targets are judged on full runs only
     assert all(t["met"] is None for t in report["targets"].values())

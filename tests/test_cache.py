@@ -29,6 +29,7 @@ def _cfg(profile="smoke", **kw):
                 stride_subsample=4,
                 batch_size=256,
                 eval_cameras=(0,),
+                precision="fp32",  # the default profile says "auto": keep every request in fp32
             ),
             **kw,
         },
@@ -107,7 +108,11 @@ def test_an_interrupted_run_continues_from_its_last_epoch(seqs, reports, monkeyp
     for f in (reports / "checkpoints").iterdir():
         f.unlink()
     entry = cache.entry(
-        _cfg(epochs=3), seqs, sk.COCO17, {"name": "supervised", "params": {}, "unlabelled": False}
+        _cfg(epochs=3),
+        seqs,
+        sk.COCO17,
+        {"name": "supervised", "params": {}, "unlabelled": False},
+        precision="fp32",
     )
     part = train.Trainer(_cfg(epochs=3), seqs, checkpoint=entry.partial, progress=False)
     part.fit(stop_after=1)  # killed after epoch 1
@@ -135,3 +140,15 @@ def test_code_version_ignores_layout_comments_and_docstrings():
     b = "def f(x):\n\n    # a comment\n    return (x\n            + 1)\n"
     c = "def f(x):\n    return x + 2\n"
     assert cache._code_only(a) == cache._code_only(b) != cache._code_only(c)
+
+
+def test_auto_precision_shares_the_model_of_its_resolved_precision(seqs, reports, monkeypatch):
+    from dilpose import precision
+
+    monkeypatch.setattr(precision, "cpu_has_native_bf16", lambda: True)
+    fits = _count_fits(monkeypatch)
+    train.train_cached(_cfg(precision="bf16", epochs=1), seqs)
+    _, trained = train.train_cached(_cfg(precision="auto", epochs=1), seqs)
+    assert not trained and len(fits) == 1  # auto is bf16 on this CPU: the same model
+    _, trained = train.train_cached(_cfg(precision="fp32", epochs=1), seqs)
+    assert trained and len(fits) == 2

@@ -45,6 +45,9 @@ class RunResult:
             "parameters": self.parameters,
             "train_seconds": round(self.train_seconds, 1),
             "cached": self.cached,
+            # "auto" as configured, and what it resolved to here (training and evaluation)
+            "precision_setting": self.cfg.precision,
+            "precision": self.results.get("precision"),
             **{f"{m}_mm": round(self.results[m]["action_mean"], 2) for m in metrics.METRICS},
             **{
                 f"{m}_frame_mean_mm": round(self.results[m]["frame_mean"], 2)
