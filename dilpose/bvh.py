@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import DataError
-from .skeleton import COCO17, H36M17
+from .skeleton import COCO17, FACE_POINT_OFFSETS, H36M17
 
 #: CMU's unit: (1/0.45) inch = 56.444 mm (CMU FAQ), so multiplying by this gives metres.
 CMU_UNIT_TO_M = 0.056444
@@ -62,20 +62,9 @@ CMU_TO_H36M: tuple[str, ...] = (
     "RightHand",
 )
 
-#: Face points synthesised by :func:`cmu_face_points`, in COCO order 0..4.
-FACE_POINTS: tuple[str, ...] = COCO17.joint_names[:5]
-
-# Face-point coefficients from the data README, in units of the head segment length h, along
-# (u = up the head segment, f = facing direction, l = subject's left). Anthropometric guesses.
-_FACE_COEFFS = np.array(
-    [
-        [-0.55, 1.05, 0.00],  # nose
-        [-0.05, 0.85, 0.32],  # l_eye
-        [-0.05, 0.85, -0.32],  # r_eye
-        [-0.20, -0.10, 0.75],  # l_ear
-        [-0.20, -0.10, -0.75],  # r_ear
-    ]
-)
+# The face points and their head-frame offsets are skeleton facts (dilpose.skeleton); the
+# importer only places them in each frame's head.
+_FACE_COEFFS = FACE_POINT_OFFSETS
 
 # COCO-17 joints 5..16 are H36M joints of the same body part; the H36M "foot" joint is the ankle.
 _COCO_FROM_H36M = {

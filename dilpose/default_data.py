@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from . import bvh, npz, paths
+from . import skeleton as sk
 from .camera import Camera, load_h36m_cameras
 from .errors import DataError
 from .fileio import save_npz
@@ -178,7 +179,7 @@ def build(mocap_dir: str | Path | None = None, out_path: str | Path | None = Non
         "units": "metres",
         "world": "Z up, floor z=0",
         "joints_3d": "h36m17",
-        "face_points": ["nose", "l_eye", "r_eye", "l_ear", "r_ear"],
+        "face_points": list(sk.FACE_POINTS),
         "actions": list(ACTIONS),
         "camera_subject": CAMERA_SUBJECT,
         "train_subjects": list(TRAIN_SUBJECTS),

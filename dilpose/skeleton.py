@@ -270,6 +270,23 @@ def get(name: str) -> Skeleton:
     return SKELETONS[key]
 
 
+#: The five COCO face points (nose, eyes, ears), which motion capture of the body does not mark:
+#: the CMU importer synthesises them from the head (dilpose.bvh.cmu_face_points).
+FACE_POINTS: tuple[str, ...] = COCO17.joint_names[:5]
+
+#: Their positions in the head's frame, in units of the head segment length h, along (u = up the
+#: head segment, f = facing direction, l = the subject's left): the mocap data README's
+#: anthropometric guesses. (5, 3), in FACE_POINTS order.
+FACE_POINT_OFFSETS = np.array(
+    [
+        [-0.55, 1.05, 0.00],  # nose
+        [-0.05, 0.85, 0.32],  # l_eye
+        [-0.05, 0.85, -0.32],  # r_eye
+        [-0.20, -0.10, 0.75],  # l_ear
+        [-0.20, -0.10, -0.75],  # r_ear
+    ]
+)
+
 # Human3.6M's raw 32-joint files keep these 17 (VideoPose3D's remove_joints keeps the complement of
 # [4, 5, 9, 10, 11, 16, 20, 21, 22, 23, 24, 28, 29, 30, 31]).
 H36M32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
