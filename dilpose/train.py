@@ -356,12 +356,30 @@ class TqdmProgress(Callback):
         self.bar.close()
 
 
+def console_write(text: str) -> None:
+    """Write ``text`` to the terminal the process was started from, bypassing a Jupyter kernel's
+    capture: ipykernel redirects file descriptor 2 into the notebook and keeps the original as
+    ``sys.stderr._original_stdstream_copy``; outside a kernel this is plain stderr."""
+    fd = getattr(sys.stderr, "_original_stdstream_copy", None)
+    if not isinstance(fd, int):
+        stream = sys.__stderr__
+        if stream is None:
+            return
+        stream.write(text)
+        stream.flush()
+        return
+    try:
+        os.write(fd, text.encode())
+    except OSError:
+        pass  # the terminal is gone: progress is not worth an error
+
+
 class LineProgress(Callback):
     """Progress for notebooks: nothing in the notebook while training, one line when it ends.
 
     While a model trains, a line per epoch (name, epoch, loss, time left) goes to the console the
-    notebook's kernel was started from (``sys.__stderr__``: the terminal of ``make paper``, or
-    JupyterLab's log), so the executed notebook keeps one compact line per run and no widgets.
+    notebook's kernel was started from (the terminal of ``make paper``, or JupyterLab's log), not
+    to the notebook, which keeps one compact line per run and no widgets (:func:`console_write`).
     """
 
     def __init__(self, name: str, console: bool = True):
@@ -371,17 +389,14 @@ class LineProgress(Callback):
         self.epochs, self.start, self.first = epochs, time.perf_counter(), trainer.epoch
 
     def on_epoch_end(self, trainer, log):
-        if not self.console or sys.__stderr__ is None:
+        if not self.console:
             return
         done = trainer.epoch - self.first
         elapsed = time.perf_counter() - self.start
         left = elapsed / max(done, 1) * (self.epochs - trainer.epoch)
-        print(
+        console_write(
             f"[dilpose]   {self.name}: epoch {trainer.epoch}/{self.epochs}, "
-            f"loss {log.loss_mm:.1f} mm, "
-            f"{elapsed:.0f} s, about {left:.0f} s left",
-            file=sys.__stderr__,
-            flush=True,
+            f"loss {log.loss_mm:.1f} mm, {elapsed:.0f} s, about {left:.0f} s left\n"
         )
 
     def on_train_end(self, trainer):

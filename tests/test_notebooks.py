@@ -196,6 +196,15 @@ def test_model_notebook_writes_metrics_with_protocol_seeds_and_intervals(smoke_r
         assert (smoke_reports / "figures" / name).stat().st_size > 1000
 
 
+def test_training_progress_goes_to_the_console_not_into_the_notebook(smoke_reports):
+    """Epoch lines go to the terminal; the executed notebook keeps one line per trained model."""
+    nb = nbformat.read(smoke_reports / "executed" / "02_model_building.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "epoch 1/1" not in text and "[dilpose]" not in text
+    assert text.count("trained 1 epochs in") >= 7  # main, 2 more seeds, 3 causal, 1 frame
+    assert "widgets" not in nb.metadata
+
+
 # The smoke profile's numbers, measured (seed 0, 2-core CPU): a plumbing check, not a result, but a
 # change in the pipeline that makes them much worse (or much better) should not pass unnoticed.
 SMOKE_MPJPE_MM = {"27 frames": 290.9, "27 frames causal": 297.5, "1 frame": 259.0}
