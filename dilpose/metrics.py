@@ -333,9 +333,12 @@ _PER_FRAME = {
 def h36m_action_base(action: str) -> str:
     """``"Directions 1"`` -> ``"Directions"``: drop the take number VideoPose3D's files append.
 
-    Human3.6M action names contain no spaces, so the part before the first space is the action.
+    Human3.6M action names contain no spaces, so this is the project's one action-name rule,
+    :func:`dilpose.dataset.action_category` (the part before the first space).
     """
-    return action.split(" ")[0]
+    from .dataset import action_category  # the rule lives with the data; imported when used
+
+    return action_category(action)
 
 
 def evaluate(
