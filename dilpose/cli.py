@@ -39,24 +39,23 @@ def _widths(text: str) -> tuple[int, ...]:
     return widths
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
-    return value
+def _int_at_least(minimum: int, what: str):
+    """An argparse type: an integer >= ``minimum``, else an error saying ``must be {what}``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
-    return value
+_positive_int = _int_at_least(1, "a positive integer")
+_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _finite_float(text: str) -> float:
@@ -178,6 +177,20 @@ def cmd_lift(args) -> int:
     return 0
 
 
+def add_series_options(p: argparse.ArgumentParser) -> None:
+    """``--profile``, ``--dataset`` (registered names and aliases) and ``--seed``: the options every
+    run of the series takes (the CLI's train/evaluate and ``python -m dilpose.runner``)."""
+    p.add_argument("--profile", choices=PROFILES, default="default")
+    p.add_argument(
+        "--dataset",
+        choices=datasets.names(aliases=True),
+        default=datasets.DEFAULT,
+        metavar="{" + ",".join(datasets.names()) + "}",
+        help=f"default {datasets.DEFAULT}",
+    )
+    p.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dilpose",
@@ -187,15 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     def run_options(p):
-        p.add_argument("--profile", choices=PROFILES, default="default")
-        p.add_argument(
-            "--dataset",
-            choices=datasets.names(aliases=True),
-            default=datasets.DEFAULT,
-            metavar="{" + ",".join(datasets.names()) + "}",
-            help=f"default {datasets.DEFAULT}",
-        )
-        p.add_argument("--seed", type=int, default=0)
+        add_series_options(p)
         p.add_argument(
             "--precision",
             choices=("fp32", "bf16", "auto"),

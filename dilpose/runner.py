@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from . import datasets, paths
-from .config import PROFILES
+from .cli import add_series_options
 from .fileio import write_text
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -160,15 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m dilpose.runner", description=__doc__.split("\n\n")[0]
     )
-    parser.add_argument("--profile", choices=PROFILES, default="default")
-    parser.add_argument(
-        "--dataset",
-        choices=datasets.names(aliases=True),
-        default=datasets.DEFAULT,
-        metavar="{" + ",".join(datasets.names()) + "}",
-        help=f"default {datasets.DEFAULT}",
-    )
-    parser.add_argument("--seed", type=int, default=0)
+    add_series_options(parser)
     parser.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 02")
     parser.add_argument(
         "--update-notebooks",

@@ -500,7 +500,6 @@ class Trainer:
             raise DataError(
                 "Trainer", f"objective {self.objective.name!r} needs unlabelled sequences"
             )
-        self.unlabelled = list(unlabelled) if unlabelled else []
         self.epoch = 0
         self.history = History()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import paths
 from .. import skeleton as sk
 from ..dataset import ExampleViews, PoseData, action_category
 from ..errors import DataError
@@ -53,6 +54,12 @@ class DatasetSpec:
     def options_from(self, cfg) -> dict:
         """The load options a :class:`dilpose.config.Config` sets for this dataset."""
         return {option: getattr(cfg, setting) for setting, option in self.config_options}
+
+
+def files_present(data_dir: str | Path | None, names: list[str]) -> bool:
+    """Every file of ``names`` is in ``data_dir`` (default: :func:`paths.user_data_dir`)."""
+    data_dir = Path(data_dir) if data_dir is not None else paths.user_data_dir()
+    return all((data_dir / f).is_file() for f in names)
 
 
 def missing_files(name: str, data_dir: Path, files: list[str], origin: str) -> DataError:

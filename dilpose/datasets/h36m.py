@@ -24,7 +24,7 @@ from ..camera import load_h36m_cameras
 from ..dataset import PoseData
 from ..errors import DataError
 from ..noise import NoiseConfig
-from .base import DatasetSpec, missing_files, views_for_mocap
+from .base import DatasetSpec, files_present, missing_files, views_for_mocap
 
 NAME = "h36m"
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")
@@ -38,8 +38,7 @@ def files(source_2d: str = DEFAULT_SOURCE_2D) -> list[str]:
 
 
 def available(data_dir: str | Path | None = None, source_2d: str = DEFAULT_SOURCE_2D) -> bool:
-    data_dir = Path(data_dir) if data_dir is not None else paths.user_data_dir()
-    return all((data_dir / f).is_file() for f in files(source_2d))
+    return files_present(data_dir, files(source_2d))
 
 
 def load(

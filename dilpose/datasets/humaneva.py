@@ -30,7 +30,7 @@ from ..camera import Camera
 from ..dataset import ExampleViews, PoseData
 from ..errors import DataError
 from ..noise import NoiseConfig
-from .base import DatasetSpec, missing_files, views_for_mocap
+from .base import DatasetSpec, files_present, missing_files, views_for_mocap
 
 NAME = "humaneva"
 TRAIN_SUBJECTS = ("Train/S1", "Train/S2", "Train/S3")
@@ -69,8 +69,7 @@ def available(
     source_2d: str = DEFAULT_SOURCE_2D,
     actions: tuple[str, ...] | None = ACTIONS,
 ) -> bool:
-    data_dir = Path(data_dir) if data_dir is not None else paths.user_data_dir()
-    return all((data_dir / f).is_file() for f in files(source_2d))
+    return files_present(data_dir, files(source_2d))
 
 
 def load(
