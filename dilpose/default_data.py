@@ -1,35 +1,48 @@
-"""The embedded default dataset: real CMU motion capture, converted by the project's own BVH
-importer.
+"""The embedded default dataset: real motion capture (CMU and HDM05), converted by the project's
+own BVH importer and filmed by Human3.6M's calibrated cameras.
 
-``data/cmu_mocap_3d.npz`` (committed, a few MB) is built from the 33 BVH clips in
-``../shared/data/mocap`` by :func:`build` (``make data``). It holds, per clip, the 17 H36M joints
-and the 5 COCO face points in a Human3.6M-like world frame, at 50 Hz, keyed like VideoPose3D's
-``data_3d`` files (subject -> action -> array), but with flat keys so that reading it needs no
-pickle:
+Two committed files, one per source, because the two sources have different terms:
 
-* ``positions_3d/<subject>/<action>``: (T, 17, 3) float32, world metres, H36M-17 order;
-* ``face_3d/<subject>/<action>``: (T, 5, 3) float32, nose, l_eye, r_eye, l_ear, r_ear (COCO 0-4);
-* ``labels/<subject>/<action>``: (T,) uint8 index into ``meta['actions']`` (per-frame action label);
-* ``meta``: a JSON string: fps, joint names, clip descriptions, source sha256s, acknowledgement.
+* ``data/cmu_mocap_3d.npz``: the CMU clips of ``../shared/data/mocap`` and
+  ``../shared/data/mocap-extended`` (103 clips, 10 subjects; CMU's terms, no resale);
+* ``data/hdm05_mocap_3d.npz``: the HDM05 clips of ``../shared/data/hdm05-cuts`` (288 clips,
+  5 actors; CC BY-SA 3.0, its credit travels with the file).
 
-Subjects are ``cmu02`` ... ``cmu16`` (CMU subject numbers). Actions are ``"<category> <clip>"``,
-e.g. ``"walk 16_15"``, so that, as with Human3.6M's ``"Walking 1"``, the part before the space is
-the action category used for per-action tables.
+:func:`build` (``make data``) makes both; :func:`load` reads both and merges them. Each file holds,
+per clip, the 17 H36M joints and the 5 COCO face points in a Human3.6M-like world frame at 50 Hz,
+keyed like VideoPose3D's ``data_3d`` files (subject -> action) but with flat keys, so that reading
+it needs no pickle:
 
-World frame: Z up, floor at z = 0 (CMU is Y up: ``(x, y, z)_cmu -> (x, -z, y)``, a proper
-rotation). Each subject is rendered through the four cameras of one Human3.6M subject
-(:data:`CAMERA_SUBJECT`), and each clip is placed in that capture volume: its mean pelvis position
-is moved onto the point nearest to the four optical axes.
+* ``positions_3d/<subject>/<action>``: (T, 17, 3) int16, world position in units of
+  ``meta["quantum_m"]`` (0.5 mm), H36M-17 order;
+* ``face_3d/<subject>/<action>``: (T, 5, 3) int16, same units: nose, l_eye, r_eye, l_ear, r_ear;
+* ``labels/<subject>/<action>``: (T,) uint8 index into ``meta["actions"]`` (the category);
+* ``meta``: a JSON string: fps, quantum, categories and the table that maps each manifest to them,
+  camera sets, the subject split and its rule, every clip's source and sha256, licence and credit.
 
-The data used in this project was obtained from mocap.cs.cmu.edu. The database was created with
-funding from NSF EIA-0196217.
+:func:`load` turns the integers back into float32 metres. Rounding to 0.5 mm moves a coordinate by
+at most 0.25 mm and a joint by at most 0.43 mm (sqrt(3) x 0.25); the files shrink from ~32 MB of
+float32 to under 10 MB. Why int16 and not float16: float16 has 11 bits of mantissa, so at 4 m from
+the origin its step is 2 mm; int16 has the same step everywhere.
+
+Subjects are ``cmu01`` ... ``cmu35`` (CMU subject numbers; one number in both CMU folders is one
+subject) and ``hdm_bd`` ... ``hdm_tr`` (HDM05 actors). Actions are ``"<category> <clip>"``
+(``"walk 16_15"``, ``"floor depositFloorR_001"``): as with Human3.6M's ``"Walking 1"``, the part
+before the space is the category used for per-action tables (:data:`ACTIONS`).
+
+World frame: Z up, floor at z = 0 (the BVH files are Y up: ``(x, y, z) -> (x, -z, y)``, a proper
+rotation). Subjects are filmed by the seven Human3.6M camera sets in turn (:func:`camera_sets`), and
+each clip is placed in its set's capture volume: its mean pelvis position is moved onto the point
+nearest to the four optical axes.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,48 +54,139 @@ from .camera import Camera, load_h36m_cameras
 from .errors import DataError
 from .fileio import save_npz
 
-ACKNOWLEDGEMENT = (
+CMU_CREDIT = (
     "The data used in this project was obtained from mocap.cs.cmu.edu. "
     "The database was created with funding from NSF EIA-0196217."
 )
+CMU_TERMS = (
+    "CMU: free for research and in commercially sold products, but the data may not be resold "
+    "directly, even in converted form."
+)
+HDM05_CREDIT = (
+    "The data used in this project was obtained from HDM05. M. Müller, T. Röder, M. Clausen, "
+    "B. Eberhardt, B. Krüger, A. Weber: Documentation Mocap Database HDM05. Technical report "
+    "CG-2007-2, Universität Bonn, June 2007. Licensed under CC BY-SA 3.0."
+)
+HDM05_TERMS = (
+    "CC BY-SA 3.0 (https://creativecommons.org/licenses/by-sa/3.0/): derived data keeps the credit "
+    "and the same licence. Changes: BVH -> forward kinematics -> 50 Hz -> H36M-17 joints and face "
+    "points, placed in Human3.6M's capture volume, rounded to 0.5 mm."
+)
+#: Both credits, as results that use the default data show them.
+ACKNOWLEDGEMENT = f"{CMU_CREDIT} {HDM05_CREDIT}"
 
-#: Coarse action categories (the six of the default data), from the manifest's ``category``.
-ACTIONS = ("walk", "run", "jump", "exercise", "sport", "dance")
+#: The action categories, in label order: CMU's six, then what HDM05 adds (reaching up, and
+#: crouching/floor work: putting an object on the floor, lying down).
+ACTIONS = ("walk", "run", "jump", "exercise", "sport", "dance", "reach", "floor")
 
-#: CMU subject -> the Human3.6M subject whose four calibrated cameras film it (7 and 7).
-CAMERA_SUBJECT = {
-    "cmu02": "S1",
-    "cmu05": "S5",
-    "cmu06": "S6",
-    "cmu09": "S7",
-    "cmu10": "S8",
-    "cmu13": "S9",
-    "cmu16": "S11",
+#: CMU manifests: the first word of the ``category`` column -> category. ``multi`` clips are CMU
+#: subject 13's warm-up routines (jumping jacks, side twists, squats, bending over, jogging).
+CMU_CATEGORY = {
+    "walk": "walk",
+    "run": "run",
+    "jump": "jump",
+    "dance": "dance",
+    "sport": "sport",
+    "multi": "exercise",
+}
+#: HDM05 manifest: ``motion_class`` -> category.
+HDM05_CATEGORY = {
+    "sneak2StepsLStart": "walk",  # a slow, crouched walk
+    "jogLeftCircle4StepsRstart": "run",
+    "hopBothLegs1hops": "jump",
+    "squat1Reps": "exercise",  # CMU's squats are in its exercise routines too
+    "elbowToKnee1RepsLelbowStart": "exercise",
+    "rotateArmsBothBackward1Reps": "exercise",
+    "kickLFront1Reps": "sport",  # as CMU's soccer kicks
+    "throwBasketball": "sport",  # as CMU's basketball
+    "grabHighR": "reach",
+    "depositFloorR": "floor",
+    "lieDownFloor": "floor",
 }
 
-#: Split by subject. Test subjects cover walk, run and sport (20 % of the frames); jump, exercise
-#: and dance are only performed by training subjects in this small set.
-TRAIN_SUBJECTS = ("cmu05", "cmu06", "cmu13", "cmu16")
-TEST_SUBJECTS = ("cmu02", "cmu09", "cmu10")
+
+@dataclass(frozen=True)
+class Source:
+    """One folder of ``../shared/data`` and the kind of its manifest, which also names the
+    committed file (:data:`FILES`) its clips go to."""
+
+    folder: str  # under ../shared/data
+    kind: str  # "cmu" (mocap, mocap-extended: same manifest layout) or "hdm05"
+
+
+SOURCES = (
+    Source("mocap", "cmu"),
+    Source("mocap-extended", "cmu"),
+    Source("hdm05-cuts", "hdm05"),
+)
+#: The committed files, by source kind, with their terms and credit.
+FILES = {
+    "cmu": {
+        "file": paths.DEFAULT_DATA_FILES[0].name,
+        "licence": "CMU terms (free use, no resale)",
+        "terms": CMU_TERMS,
+        "credit": CMU_CREDIT,
+    },
+    "hdm05": {
+        "file": paths.DEFAULT_DATA_FILES[1].name,
+        "licence": "CC BY-SA 3.0",
+        "terms": HDM05_TERMS,
+        "credit": HDM05_CREDIT,
+    },
+}
 
 FPS = 50.0  # the paper's (HRI-I's and Human3.6M's) frame rate
+QUANTUM_M = 0.0005  # stored positions are multiples of 0.5 mm (int16: +-16.38 m)
+#: The seven Human3.6M subjects whose four calibrated cameras film our subjects, in turn.
+CAMERA_SETS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
+#: Windows of the paper's main model: a test clip longer than this exercises all of its context.
+LONG_CLIP = 243
 
-# CMU Y-up (x left, y up, z forward) -> Z-up world: a +90 degree rotation about x.
-_CMU_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+#: The split rule, as recorded in the data's metadata (:func:`choose_split` implements it).
+SPLIT_RULE = (
+    "Whole subjects are held out. (1) A category that only one subject performs (CMU dance: cmu05) "
+    "stays in training: it cannot be tested on an unseen person without leaving training without "
+    "it. (2) Among the subsets of the other subjects that hold between a fifth and a quarter of "
+    "the frames, include at least one subject of each source, and whose every category is also "
+    "performed by a training subject, choose the one that tests the most categories, then holds "
+    "the most frames in clips longer than 243 frames (the main model's window), then has the "
+    "fewest subjects, then comes first in sorted order."
+)
+TEST_SHARE = (0.20, 0.25)
+#: The split :func:`choose_split` makes of the committed data (recorded in its metadata; a test
+#: checks that the two agree). Here so that the dataset's facts are known without reading a file.
+TRAIN_SUBJECTS = (
+    "cmu02",
+    "cmu05",
+    "cmu10",
+    "cmu11",
+    "cmu16",
+    "cmu35",
+    "hdm_bd",
+    "hdm_bk",
+    "hdm_dg",
+    "hdm_tr",
+)
+TEST_SUBJECTS = ("cmu01", "cmu06", "cmu09", "cmu13", "hdm_mm")
+
+# BVH Y-up (x left, y up, z forward) -> Z-up world: a +90 degree rotation about x.
+_BVH_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
 
-def category_of(manifest_category: str) -> str:
-    """Map the manifest's free-text ``category`` (e.g. ``"walk + turn"``) to one of
-    :data:`ACTIONS`."""
-    c = manifest_category.strip().lower()
-    if c.startswith("multi"):
-        return "exercise"
-    if c.startswith("sport"):
-        return "sport"
-    for action in ("walk", "run", "jump", "dance"):
-        if c.startswith(action):
-            return action
-    raise DataError("MANIFEST.csv", f"unknown clip category {manifest_category!r}")
+def category_of(label: str, kind: str = "cmu", source: str | Path = "MANIFEST.csv") -> str:
+    """Map a manifest's label to one of :data:`ACTIONS`: CMU's free-text ``category`` (e.g.
+    ``"walk + turn"``) by its first word (:data:`CMU_CATEGORY`), HDM05's ``motion_class`` by
+    :data:`HDM05_CATEGORY`. An unknown label is a :class:`DataError` naming ``source``."""
+    if kind == "cmu":
+        word = label.strip().lower().replace("(", " ").replace(":", " ").split(" ")[0]
+        category = CMU_CATEGORY.get(word)
+    elif kind == "hdm05":
+        category = HDM05_CATEGORY.get(label.strip())
+    else:
+        raise DataError(source, f"unknown source kind {kind!r}")
+    if category is None:
+        raise DataError(source, f"unknown clip category {label!r}")
+    return category
 
 
 def volume_centre(cameras: list[Camera]) -> np.ndarray:
@@ -97,17 +201,61 @@ def volume_centre(cameras: list[Camera]) -> np.ndarray:
     return np.linalg.solve(A, b)
 
 
-def read_manifest(mocap_dir: Path) -> list[dict]:
-    path = mocap_dir / "MANIFEST.csv"
-    try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError as e:
-        raise DataError(path, f"cannot read manifest: {e}") from e
-    need = {"file", "subject", "trial", "description", "category", "fps", "bvh_sha256"}
-    if not rows or not need <= set(rows[0]):
-        raise DataError(path, f"manifest must have columns {sorted(need)}")
-    return rows
+def camera_sets(subjects: Sequence[str]) -> dict[str, str]:
+    """Subject -> the Human3.6M subject whose cameras film it: sorted subjects take
+    :data:`CAMERA_SETS` in turn (15 subjects: S1 films three, the others two each)."""
+    return {s: CAMERA_SETS[i % len(CAMERA_SETS)] for i, s in enumerate(sorted(subjects))}
+
+
+def choose_split(clips: list[dict]) -> dict:
+    """The subject split of :data:`SPLIT_RULE`, from clip records with ``subject``, ``source``,
+    ``category`` and ``frames`` (at 50 Hz). Returns ``{"train": [...], "test": [...], "rule": ...,
+    "single_subject_categories": {...}, "test_share": ..., "test_long_clip_frames": ...}``.
+
+    Exhaustive: 15 subjects give at most 2^14 subsets, checked in well under a second.
+    """
+    subjects = sorted({c["subject"] for c in clips})
+    frames = {s: 0 for s in subjects}
+    long_frames = {s: 0 for s in subjects}
+    performs: dict[str, set[str]] = {s: set() for s in subjects}
+    source = {}
+    for c in clips:
+        s = c["subject"]
+        frames[s] += c["frames"]
+        long_frames[s] += c["frames"] if c["frames"] > LONG_CLIP else 0
+        performs[s].add(c["category"])
+        source[s] = c["source"]
+    total = sum(frames.values())
+    by_category = {a: {s for s in subjects if a in performs[s]} for a in ACTIONS}
+    single = {a: sorted(ss)[0] for a, ss in by_category.items() if len(ss) == 1}
+    free = [s for s in subjects if s not in single.values()]
+    kinds = sorted(set(source.values()))
+    best, best_key = None, None
+    for k in range(1, len(free) + 1):
+        for test in itertools.combinations(free, k):
+            share = sum(frames[s] for s in test) / total
+            if not TEST_SHARE[0] <= share <= TEST_SHARE[1]:
+                continue
+            if {source[s] for s in test} != set(kinds):
+                continue
+            train = [s for s in subjects if s not in test]
+            tested = set().union(*(performs[s] for s in test))
+            if any(not any(a in performs[s] for s in train) for a in tested):
+                continue
+            key = (-len(tested), -sum(long_frames[s] for s in test), len(test), test)
+            if best_key is None or key < best_key:
+                best, best_key = test, key
+    if best is None:
+        raise DataError("split", f"no subject split satisfies the rule: {SPLIT_RULE}")
+    test = sorted(best)
+    return {
+        "train": [s for s in subjects if s not in test],
+        "test": test,
+        "rule": SPLIT_RULE,
+        "single_subject_categories": single,
+        "test_share": round(sum(frames[s] for s in test) / total, 4),
+        "test_long_clip_frames": sum(long_frames[s] for s in test),
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -118,93 +266,268 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build(mocap_dir: str | Path | None = None, out_path: str | Path | None = None) -> Path:
-    """Convert the BVH clips listed in ``MANIFEST.csv`` into the default dataset file.
+def _read_csv(path: Path, need: set[str]) -> list[dict]:
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(path, f"cannot read manifest: {e}") from e
+    if not rows or not need <= set(rows[0]):
+        raise DataError(path, f"manifest must have columns {sorted(need)}")
+    return rows
 
-    Checks each clip's sha256 against the manifest, runs the BVH importer (forward kinematics,
-    metres, 120 -> 50 Hz interpolation, CMU -> H36M-17 + face points), rotates to Z-up and places
-    the clip in its camera subject's capture volume. Written atomically.
-    """
-    mocap_dir = Path(mocap_dir) if mocap_dir is not None else paths.mocap_dir()
-    if mocap_dir is None:
-        raise DataError(
-            "../shared/data/mocap",
-            "raw motion capture not found; the committed "
-            f"{paths.DEFAULT_DATASET.name} is used instead",
-        )
-    out_path = Path(out_path) if out_path is not None else paths.DEFAULT_DATASET
-    cameras = load_h36m_cameras()
-    arrays: dict[str, np.ndarray] = {}
+
+def _check(folder: Path, manifest: Path, name: str, sha256: str) -> Path:
+    """The file ``name`` of ``folder``, after checking it exists and its sha256 is the
+    manifest's."""
+    path = folder / name
+    if not path.is_file():
+        raise DataError(path, f"listed in {manifest} but missing")
+    digest = _sha256(path)
+    if digest != sha256:
+        raise DataError(path, f"sha256 {digest} differs from the manifest's {sha256}")
+    return path
+
+
+def read_manifest(folder: Path, kind: str) -> list[dict]:
+    """The clips of one source folder, every checksum of its manifest verified (BVH, and the
+    ASF/AMC files they were converted from). Each clip: ``path`` (the BVH), ``subject``, ``clip``,
+    ``action``, ``category``, ``label`` (the manifest's), ``description``, ``source_frames``,
+    ``source_fps``, ``bvh_sha256``."""
+    manifest = folder / "MANIFEST.csv"
     clips = []
-    for row in read_manifest(mocap_dir):
-        bvh_path = mocap_dir / row["file"]
-        if not bvh_path.is_file():
-            raise DataError(bvh_path, "listed in MANIFEST.csv but missing")
-        digest = _sha256(bvh_path)
-        if digest != row["bvh_sha256"]:
-            raise DataError(
-                bvh_path, f"sha256 {digest} differs from the manifest's {row['bvh_sha256']}"
+    if kind == "cmu":
+        need = {"file", "subject", "trial", "description", "category", "frames", "fps"}
+        need |= {"bvh_sha256", "original_amc", "amc_sha256", "original_asf", "asf_sha256"}
+        checked_asf: set[str] = set()
+        for row in _read_csv(manifest, need):
+            path = _check(folder, manifest, row["file"], row["bvh_sha256"])
+            _check(folder, manifest, row["original_amc"], row["amc_sha256"])
+            if row["original_asf"] not in checked_asf:
+                _check(folder, manifest, row["original_asf"], row["asf_sha256"])
+                checked_asf.add(row["original_asf"])
+            category = category_of(row["category"], "cmu", manifest)
+            clip = Path(row["file"]).stem
+            clips.append(
+                {
+                    "path": path,
+                    "subject": f"cmu{int(row['subject']):02d}",
+                    "clip": clip,
+                    "action": f"{category} {clip}",
+                    "category": category,
+                    "label": row["category"],
+                    "description": row["description"],
+                    "source_frames": int(row["frames"]),
+                    "source_fps": float(row["fps"]),
+                    "bvh_sha256": row["bvh_sha256"],
+                }
             )
-        clip = bvh.load_cmu_clip(bvh_path, target_hz=FPS, unit_to_m=bvh.CMU_UNIT_TO_M)
-        subject = f"cmu{int(row['subject']):02d}"
-        clip_id = Path(row["file"]).stem
-        category = category_of(row["category"])
-        action = f"{category} {clip_id}"
-        h36m = clip["h36m"] @ _CMU_TO_WORLD.T
-        face = clip["face"] @ _CMU_TO_WORLD.T
-        centre = volume_centre(cameras[CAMERA_SUBJECT[subject]])
+    elif kind == "hdm05":
+        need = {"file", "actor", "take", "motion_class", "description", "format", "frames"}
+        need |= {"fps", "sha256"}
+        for row in _read_csv(manifest, need):
+            path = _check(folder, manifest, row["file"], row["sha256"])  # ASF, AMC and BVH rows
+            if row["format"] != "bvh":
+                continue
+            category = category_of(row["motion_class"], "hdm05", manifest)
+            clips.append(
+                {
+                    "path": path,
+                    "subject": f"hdm_{row['actor']}",
+                    "clip": Path(row["file"]).stem,
+                    "action": f"{category} {row['motion_class']}_{row['take']}",
+                    "category": category,
+                    "label": row["motion_class"],
+                    "description": row["description"],
+                    "source_frames": int(row["frames"]),
+                    "source_fps": float(row["fps"]),
+                    "bvh_sha256": row["sha256"],
+                }
+            )
+    else:
+        raise DataError(manifest, f"unknown source kind {kind!r}")
+    return clips
+
+
+@dataclass
+class Converted:
+    """The default data before it is written: float64 world metres per clip, and the metadata.
+
+    ``positions[subject][action]`` (T, 17, 3), ``faces`` (T, 5, 3); ``clips`` as in the files'
+    metadata, ``split`` and ``camera_subject`` over all subjects."""
+
+    positions: dict[str, dict[str, np.ndarray]]
+    faces: dict[str, dict[str, np.ndarray]]
+    clips: list[dict]
+    split: dict
+    camera_subject: dict[str, str]
+    folders: dict[str, str]  # folder -> sha256 of its MANIFEST.csv
+
+
+def source_folders(shared_data: str | Path | None = None) -> dict[str, Path]:
+    """The three folders of :data:`SOURCES` under ``shared_data`` (default ``../shared/data``);
+    a clear error naming the first one that is missing."""
+    root = Path(shared_data) if shared_data is not None else paths.shared_data_dir()
+    if root is None:
+        raise DataError(
+            "../shared/data",
+            "raw motion capture not found; the committed files in data/ are used instead",
+        )
+    folders = {}
+    for src in SOURCES:
+        folder = root / src.folder
+        if not (folder / "MANIFEST.csv").is_file():
+            raise DataError(
+                folder / "MANIFEST.csv",
+                "not found: `make data` needs all three "
+                f"folders {[s.folder for s in SOURCES]} under {root}",
+            )
+        folders[src.folder] = folder
+    return folders
+
+
+def convert(shared_data: str | Path | None = None) -> Converted:
+    """Read, check and convert every clip of the three source folders (no file is written).
+
+    Each clip: sha256 checked against its manifest, BVH importer (forward kinematics, metres,
+    120 -> 50 Hz interpolation, CMU-style skeleton -> H36M-17 + face points), Y-up -> Z-up, then
+    moved into its camera set's capture volume.
+    """
+    folders = source_folders(shared_data)
+    found = []
+    for src in SOURCES:
+        for clip in read_manifest(folders[src.folder], src.kind):
+            found.append({**clip, "source": src.kind, "folder": src.folder})
+    seen: dict[tuple[str, str], str] = {}
+    for c in found:
+        key = (c["subject"], c["action"])
+        if key in seen:  # e.g. the same CMU take in both CMU folders
+            raise DataError(c["path"], f"{c['subject']}/{c['action']} also comes from {seen[key]}")
+        seen[key] = str(c["path"])
+    cams = load_h36m_cameras()
+    camera_subject = camera_sets({c["subject"] for c in found})
+    positions: dict[str, dict[str, np.ndarray]] = {}
+    faces: dict[str, dict[str, np.ndarray]] = {}
+    clips = []
+    for c in found:
+        clip = bvh.load_cmu_clip(c["path"], target_hz=FPS, unit_to_m=bvh.CMU_UNIT_TO_M)
+        h36m = clip["h36m"] @ _BVH_TO_WORLD.T
+        face = clip["face"] @ _BVH_TO_WORLD.T
+        centre = volume_centre(cams[camera_subject[c["subject"]]])
         shift = np.array([centre[0], centre[1], 0.0]) - np.array([*h36m[:, 0, :2].mean(0), 0.0])
-        key = f"{subject}/{action}"
-        arrays[f"positions_3d/{key}"] = (h36m + shift).astype(np.float32)
-        arrays[f"face_3d/{key}"] = (face + shift).astype(np.float32)
-        arrays[f"labels/{key}"] = np.full(len(h36m), ACTIONS.index(category), dtype=np.uint8)
+        positions.setdefault(c["subject"], {})[c["action"]] = h36m + shift
+        faces.setdefault(c["subject"], {})[c["action"]] = face + shift
         clips.append(
             {
-                "subject": subject,
-                "action": action,
-                "clip": clip_id,
-                "category": category,
-                "manifest_category": row["category"],
-                "description": row["description"],
+                "subject": c["subject"],
+                "action": c["action"],
+                "clip": c["clip"],
+                "category": c["category"],
+                "manifest_label": c["label"],
+                "description": c["description"],
+                "source": c["source"],
+                "folder": c["folder"],
                 "frames": int(len(h36m)),
-                "source_frames": int(row["frames"]),
-                "source_fps": float(row["fps"]),
-                "bvh_sha256": digest,
-                "camera_subject": CAMERA_SUBJECT[subject],
+                "source_frames": c["source_frames"],
+                "source_fps": c["source_fps"],
+                "bvh_sha256": c["bvh_sha256"],
+                "camera_subject": camera_subject[c["subject"]],
             }
         )
-    meta = {
-        "name": "cmu",
+    split = choose_split(clips)
+    manifests = {f: _sha256(folders[f] / "MANIFEST.csv") for f in folders}
+    return Converted(positions, faces, clips, split, camera_subject, manifests)
+
+
+def quantize(x: np.ndarray, where: str) -> np.ndarray:
+    """World metres (float) -> int16 multiples of :data:`QUANTUM_M`; a position beyond int16's
+    +-16.38 m is a :class:`DataError` naming the clip, never a silent wrap-around."""
+    q = np.round(np.asarray(x, np.float64) / QUANTUM_M)
+    if np.abs(q).max(initial=0) > np.iinfo(np.int16).max:
+        raise DataError(
+            where,
+            f"a position lies {np.abs(x).max():.1f} m from the origin; "
+            f"int16 at {QUANTUM_M * 1000} mm holds +-16.38 m",
+        )
+    return q.astype(np.int16)
+
+
+def _meta(conv: Converted, kind: str) -> dict:
+    return {
+        "name": "mocap",
+        "source": kind,
+        "licence": FILES[kind]["licence"],
+        "terms": FILES[kind]["terms"],
+        "credit": FILES[kind]["credit"],
         "fps": FPS,
-        "units": "metres",
+        "units": "int16 multiples of quantum_m metres",
+        "quantum_m": QUANTUM_M,
         "world": "Z up, floor z=0",
         "joints_3d": "h36m17",
         "face_points": list(sk.FACE_POINTS),
         "actions": list(ACTIONS),
-        "camera_subject": CAMERA_SUBJECT,
-        "train_subjects": list(TRAIN_SUBJECTS),
-        "test_subjects": list(TEST_SUBJECTS),
-        "clips": clips,
-        "acknowledgement": ACKNOWLEDGEMENT,
-        "built_by": "dilpose.default_data.build (BVH -> FK -> 50 Hz -> H36M-17 + face)",
+        "category_tables": {"cmu": CMU_CATEGORY, "hdm05": HDM05_CATEGORY},
+        "camera_subject": conv.camera_subject,
+        "split": conv.split,
+        "manifest_sha256": {
+            src.folder: conv.folders[src.folder] for src in SOURCES if src.kind == kind
+        },
+        "clips": [c for c in conv.clips if c["source"] == kind],
+        "built_by": "dilpose.default_data.build (BVH -> FK -> 50 Hz -> H36M-17 + face -> int16)",
     }
-    arrays["meta"] = np.array(json.dumps(meta, sort_keys=True))
-    return save_npz(out_path, **arrays)
+
+
+def write(conv: Converted, out_dir: str | Path | None = None) -> list[Path]:
+    """Write the converted data as one file per source kind (:data:`FILES`), each atomically."""
+    out_dir = Path(out_dir) if out_dir is not None else paths.DATA_DIR
+    payloads = []
+    for kind, spec in FILES.items():  # everything is encoded before the first file is written
+        arrays: dict[str, np.ndarray] = {}
+        for c in conv.clips:
+            if c["source"] != kind:
+                continue
+            s, a = c["subject"], c["action"]
+            key = f"{s}/{a}"
+            arrays[f"positions_3d/{key}"] = quantize(conv.positions[s][a], key)
+            arrays[f"face_3d/{key}"] = quantize(conv.faces[s][a], key)
+            arrays[f"labels/{key}"] = np.full(
+                c["frames"], ACTIONS.index(c["category"]), dtype=np.uint8
+            )
+        arrays["meta"] = np.array(json.dumps(_meta(conv, kind), sort_keys=True, ensure_ascii=False))
+        payloads.append((out_dir / spec["file"], arrays))
+    return [save_npz(path, **arrays) for path, arrays in payloads]
+
+
+def build(shared_data: str | Path | None = None, out_dir: str | Path | None = None) -> list[Path]:
+    """``make data``: :func:`convert` the three folders, then :func:`write` both files."""
+    return write(convert(shared_data), out_dir)
 
 
 @dataclass
 class DefaultData:
-    """The loaded default dataset. Nested dicts are ``[subject][action]``; arrays as in the file."""
+    """The loaded default dataset. Nested dicts are ``[subject][action]``; positions float32 metres.
+
+    ``meta`` is the files' metadata merged: ``clips`` of all files, ``sources`` (kind -> file,
+    terms, credit), ``acknowledgement`` (every credit), and the keys the files share."""
 
     positions_3d: dict[str, dict[str, np.ndarray]]  # (T, 17, 3) world metres
     face_3d: dict[str, dict[str, np.ndarray]]  # (T, 5, 3) world metres
     labels: dict[str, dict[str, np.ndarray]]  # (T,) index into meta["actions"]
     meta: dict
-    source: Path
+    source: Path  # the first file (errors about a clip name it)
+    files: tuple[Path, ...] = ()
 
     @property
     def subjects(self) -> list[str]:
         return sorted(self.positions_3d)
+
+    @property
+    def train_subjects(self) -> tuple[str, ...]:
+        return tuple(s for s in self.meta["split"]["train"] if s in self.positions_3d)
+
+    @property
+    def test_subjects(self) -> tuple[str, ...]:
+        return tuple(s for s in self.meta["split"]["test"] if s in self.positions_3d)
 
     def clip(self, subject: str, action: str) -> np.ndarray:
         """(T, 17, 3) world metres of one clip; a clear error for an unknown subject or action."""
@@ -221,9 +544,16 @@ class DefaultData:
         return self.positions_3d[subject][action]
 
 
-def load(path: str | Path | None = None) -> DefaultData:
-    """Read the default dataset (no pickle), checking every array's shape and finiteness."""
-    path = Path(path) if path is not None else paths.DEFAULT_DATASET
+def default_files() -> tuple[Path, ...]:
+    """The committed files, in :data:`FILES` order (:data:`dilpose.paths.DEFAULT_DATA_FILES`)."""
+    return paths.DEFAULT_DATA_FILES
+
+
+#: Metadata keys every file must agree on when several are loaded together.
+_SHARED_META = ("fps", "quantum_m", "actions", "world", "joints_3d", "face_points", "split")
+
+
+def _load_one(path: Path) -> tuple[dict, dict]:
     if not path.is_file():
         raise DataError(path, "default dataset not found (run `make data` with ../shared present)")
     arrays = npz.load(path)  # plain arrays only; a truncated or forged file is a DataError
@@ -233,19 +563,38 @@ def load(path: str | Path | None = None) -> DefaultData:
         meta = json.loads(str(arrays.pop("meta")))
     except json.JSONDecodeError as e:
         raise DataError(path, f"'meta' is not valid JSON: {e}") from None
+    if not isinstance(meta, dict):
+        raise DataError(path, "'meta' must be a JSON object")
+    missing = [k for k in (*_SHARED_META, "clips", "camera_subject", "credit") if k not in meta]
+    if missing:
+        raise DataError(path, f"'meta' lacks {missing}")
+    quantum = meta["quantum_m"]
+    if not (isinstance(quantum, (int, float)) and 0 < quantum < 0.01):
+        raise DataError(
+            path, f"meta 'quantum_m' must be a positive length in metres, got {quantum!r}"
+        )
     out: dict[str, dict] = {"positions_3d": {}, "face_3d": {}, "labels": {}}
     shapes = {"positions_3d": (17, 3), "face_3d": (5, 3), "labels": ()}
+    dtypes = {"positions_3d": np.int16, "face_3d": np.int16, "labels": np.uint8}
     for key, arr in arrays.items():
         kind, subject, action = (key.split("/", 2) + ["", ""])[:3]
         if kind not in out or not action:
             raise DataError(path, f"unexpected key {key!r}")
-        if arr.shape[1:] != shapes[kind]:
+        if arr.shape[1:] != shapes[kind] or arr.ndim != len(shapes[kind]) + 1:
             raise DataError(
                 path,
                 f"{key}: expected shape (T, {', '.join(map(str, shapes[kind]))}), got {arr.shape}",
             )
-        if kind != "labels" and not np.isfinite(arr).all():
-            raise DataError(path, f"{key}: contains NaN or inf")
+        if arr.dtype != dtypes[kind]:
+            raise DataError(path, f"{key}: expected {np.dtype(dtypes[kind])}, got {arr.dtype}")
+        if kind == "labels":
+            if arr.size and arr.max() >= len(meta["actions"]):
+                raise DataError(
+                    path,
+                    f"{key}: label {arr.max()} beyond the {len(meta['actions'])} actions of 'meta'",
+                )
+        else:
+            arr = (arr.astype(np.float64) * quantum).astype(np.float32)
         out[kind].setdefault(subject, {})[action] = arr
     for subject, actions in out["positions_3d"].items():
         for action, arr in actions.items():
@@ -255,17 +604,67 @@ def load(path: str | Path | None = None) -> DefaultData:
                     raise DataError(
                         path, f"{kind}/{subject}/{action} missing or of a different length"
                     )
-    return DefaultData(out["positions_3d"], out["face_3d"], out["labels"], meta, path)
+        if subject not in meta["camera_subject"]:
+            raise DataError(path, f"subject {subject!r} has no camera set in 'meta'")
+    return out, meta
+
+
+def load(path: str | Path | Sequence[str | Path] | None = None) -> DefaultData:
+    """Read the default dataset: the committed CMU and HDM05 files (default), one file, or a list
+    of files in this format. No pickle; every array's shape, dtype and range is checked, and files
+    loaded together must agree on their shared metadata and hold different subjects."""
+    if path is None:
+        files = default_files()
+    elif isinstance(path, (str, Path)):
+        files = (Path(path),)
+    else:
+        files = tuple(Path(p) for p in path)
+    merged: dict[str, dict] = {"positions_3d": {}, "face_3d": {}, "labels": {}}
+    meta: dict = {}
+    clips, sources, camera_subject = [], {}, {}
+    for f in files:
+        arrays, m = _load_one(f)
+        if meta:
+            differ = [k for k in _SHARED_META if m[k] != meta[k]]
+            if differ:
+                raise DataError(f, f"metadata {differ} differs from {files[0]}'s")
+        else:
+            meta = {k: m[k] for k in _SHARED_META}
+        for subject in arrays["positions_3d"]:
+            if subject in merged["positions_3d"]:
+                raise DataError(f, f"subject {subject!r} is also in another file")
+        for kind in merged:
+            merged[kind].update(arrays[kind])
+        clips += m["clips"]
+        camera_subject.update(m["camera_subject"])
+        sources[m.get("source", f.stem)] = {
+            "file": f.name,
+            "licence": m.get("licence", ""),
+            "terms": m.get("terms", ""),
+            "credit": m["credit"],
+        }
+    meta.update(
+        clips=clips,
+        sources=sources,
+        camera_subject=camera_subject,
+        acknowledgement=" ".join(s["credit"] for s in sources.values()),
+    )
+    return DefaultData(
+        merged["positions_3d"], merged["face_3d"], merged["labels"], meta, files[0], files
+    )
 
 
 def main() -> None:
-    """``python -m dilpose.default_data``: rebuild the committed file from ``../shared``."""
-    path = build()
-    data = load(path)
+    """``python -m dilpose.default_data``: rebuild the committed files from ``../shared``."""
+    written = build()
+    data = load(written)
     frames = sum(len(a) for s in data.positions_3d.values() for a in s.values())
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.2f} MB" for p in written)
+    split = data.meta["split"]
     print(
-        f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB): {len(data.subjects)} subjects, "
-        f"{len(data.meta['clips'])} clips, {frames} frames at {data.meta['fps']:g} Hz"
+        f"wrote {sizes}: {len(data.subjects)} subjects, {len(data.meta['clips'])} clips, "
+        f"{frames} frames at {data.meta['fps']:g} Hz; test {split['test']} "
+        f"({100 * split['test_share']:.1f} % of the frames)"
     )
 
 

@@ -17,8 +17,9 @@ DATA_DIR = REPO_ROOT / "data"
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 
-#: The committed default dataset: CMU motion capture converted by :mod:`dilpose.bvh`.
-DEFAULT_DATASET = DATA_DIR / "cmu_mocap_3d.npz"
+#: The committed default dataset: CMU and HDM05 motion capture converted by :mod:`dilpose.bvh`,
+#: one file per source because their terms differ (:mod:`dilpose.default_data`).
+DEFAULT_DATA_FILES = (DATA_DIR / "cmu_mocap_3d.npz", DATA_DIR / "hdm05_mocap_3d.npz")
 #: Human3.6M camera parameters shipped as package data.
 H36M_CAMERAS = RESOURCES_DIR / "h36m_cameras.json"
 
@@ -63,9 +64,10 @@ def shared_dir() -> Path | None:
     return candidate.resolve() if candidate.is_dir() else None
 
 
-def mocap_dir() -> Path | None:
-    """``../shared/data/mocap`` (the raw CMU BVH clips and their manifest), or None when absent."""
+def shared_data_dir() -> Path | None:
+    """``../shared/data`` (the raw motion capture folders and their manifests), or None when
+    absent."""
     shared = shared_dir()
-    if shared is None or not (shared / "data" / "mocap" / "MANIFEST.csv").is_file():
+    if shared is None or not (shared / "data").is_dir():
         return None
-    return shared / "data" / "mocap"
+    return shared / "data"

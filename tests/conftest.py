@@ -22,5 +22,10 @@ def _isolated_reports(tmp_path_factory):
 
 
 needs_shared = pytest.mark.skipif(
-    paths.mocap_dir() is None, reason="../shared/data/mocap is not beside the clone"
+    paths.shared_data_dir() is None
+    or not all(
+        (paths.shared_data_dir() / f / "MANIFEST.csv").is_file()
+        for f in ("mocap", "mocap-extended", "hdm05-cuts")
+    ),
+    reason="../shared/data (mocap, mocap-extended, hdm05-cuts) is not beside the clone",
 )

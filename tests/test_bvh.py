@@ -18,10 +18,15 @@ from dilpose.errors import DataError
 from dilpose.skeleton import COCO17, H36M17
 
 # The shared data folder beside the clone (../shared), as dilpose.paths finds it.
-MOCAP = paths.mocap_dir() or Path("/nonexistent")
+SHARED_DATA = paths.shared_data_dir() or Path("/nonexistent")
+MOCAP = SHARED_DATA / "mocap"
+HDM05 = SHARED_DATA / "hdm05-cuts"
 needs_mocap = pytest.mark.skipif(
     not (MOCAP / "bvh" / "16_15.bvh").is_file(),
     reason="../shared/data/mocap is not beside the clone",
+)
+needs_hdm05 = pytest.mark.skipif(
+    not (HDM05 / "bvh").is_dir(), reason="../shared/data/hdm05-cuts is not beside the clone"
 )
 
 # A two-bone chain: 6-channel root, a ZYX knee, an end site. 10 units per bone, pointing down.
@@ -513,3 +518,18 @@ def test_real_clip_h36m_face_and_speed(walk):
     # The left ear is on the subject's left: same side as the left hip.
     hips = pos[:, m.index("LeftUpLeg")] - pos[:, m.index("RightUpLeg")]
     assert (np.sum(hips * lr, axis=-1) > 0).all()
+
+
+@needs_hdm05
+def test_an_hdm05_clip_reads_with_the_cmu_conventions():
+    """HDM05's BVH files follow the CMU folder's conventions: same joints, units and 120 Hz."""
+    clip = bvh.load_cmu_clip(HDM05 / "bvh" / "HDM_mm_squat1Reps_037_120.bvh")
+    h36m = clip["h36m"]
+    assert clip["source_fps"] == 120.0 and h36m.shape[1:] == (17, 3)
+    femur = np.linalg.norm(
+        h36m[:, H36M17.index("l_knee")] - h36m[:, H36M17.index("l_hip")], axis=-1
+    ).mean()
+    assert 0.36 < femur < 0.45  # the README's 368-445 mm: CMU units to metres is right here too
+    y = h36m[..., 1]  # Y up: a squat lowers the pelvis by tens of centimetres, then rises again
+    assert y[:, 0].max() - y[:, 0].min() > 0.2
+    assert abs(y[0, 0] - y[-1, 0]) < 0.1
