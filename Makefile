@@ -6,7 +6,7 @@ BIN     := $(VENV)/bin
 # CPU machines with the wheel on disk get the CPU build; GPU users: see README ("GPU users").
 TORCH   ?= torch==2.13.0
 PROFILE ?= default
-DATASET ?= cmu
+DATASET ?= mocap
 SEED    ?= 0
 NB      ?=
 RETRAIN ?=
@@ -17,11 +17,11 @@ SMOKE   := $(CURDIR)/build/smoke
 .PHONY: help venv paper nb test lint data bench lab clean
 
 help:
-	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=cmu|h36m), write reports/"
+	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=mocap|h36m), write reports/"
 	@echo "             trained models are cached in reports/checkpoints/; RETRAIN=1 trains them all again"
 	@echo "make nb NB=02  run one notebook (same options)"
 	@echo "make test    unit tests, then the smoke-profile notebook run checked by nbval"
-	@echo "make data    rebuild data/cmu_mocap_3d.npz from ../shared/data/mocap"
+	@echo "make data    rebuild data/{cmu,hdm05}_mocap_3d.npz from ../shared/data (CMU + HDM05 BVH)"
 	@echo "make bench   speed benchmarks -> reports/bench/"
 	@echo "make lab     open JupyterLab on notebooks/"
 

@@ -137,10 +137,10 @@ def from_default(
     path: str | Path | None = None,
     subjects: tuple[str, ...] | None = None,
 ) -> PoseData:
-    """The embedded CMU data: :func:`dilpose.datasets.cmu.load`."""
-    from .datasets import cmu
+    """The embedded motion capture (CMU and HDM05): :func:`dilpose.datasets.mocap.load`."""
+    from .datasets import mocap
 
-    return cmu.load(seed=seed, noise=noise, path=path, subjects=subjects)
+    return mocap.load(seed=seed, noise=noise, path=path, subjects=subjects)
 
 
 def h36m_available(data_dir: str | Path | None = None, source_2d: str | None = None) -> bool:

@@ -8,12 +8,13 @@ import platform
 from pathlib import Path
 from typing import Any
 
-from . import __version__, paths
+from . import __version__, datasets, paths
 from .fileio import atomic_open, write_json, write_text
 
 
 def provenance(cfg=None) -> dict:
-    """What produced a result: package and library versions, machine, and the config."""
+    """What produced a result: package and library versions, machine, the config and the credit
+    its dataset asks for."""
     import numpy as np
 
     info = {
@@ -31,6 +32,9 @@ def provenance(cfg=None) -> dict:
         pass
     if cfg is not None:
         info["config"] = cfg.to_dict()
+        spec = datasets.find(cfg.dataset)
+        if spec is not None:  # results on licensed data carry its credit (HDM05: CC BY-SA 3.0)
+            info["data_credit"] = spec.credit
     return info
 
 

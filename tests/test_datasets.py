@@ -95,26 +95,28 @@ def test_a_name_is_registered_once_and_leaves_with_unregister(tiny):
 
 def test_unknown_names_and_options_are_clear_errors():
     with pytest.raises(
-        DataError, match=r"unknown dataset 'h37m'; known datasets: cmu, h36m, humaneva"
+        DataError, match=r"unknown dataset 'h37m'; known datasets: mocap, h36m, humaneva"
     ):
         datasets.get("h37m")
     with pytest.raises(DataError, match="unknown dataset 'mnist'"):
         dataset.load("mnist")
     with pytest.raises(
-        ConfigError, match=r"unknown dataset 'mnist'; choose one of \('cmu', 'h36m', 'humaneva'\)"
+        ConfigError, match=r"unknown dataset 'mnist'; choose one of \('mocap', 'h36m', 'humaneva'\)"
     ):
         config.for_profile("smoke", dataset="mnist")
     with pytest.raises(
         DataError,
         match=r"unknown option\(s\) \['colour'\]; this dataset takes \['path', 'subjects'\]",
     ):
-        datasets.load("cmu", colour="blue")
+        datasets.load("mocap", colour="blue")
 
 
-def test_the_old_name_of_the_embedded_data_still_works():
-    assert datasets.get("cmu-default") is datasets.get("cmu") and datasets.DEFAULT == "cmu"
-    assert config.for_profile("smoke", dataset="cmu-default").dataset == "cmu"
-    assert config.for_profile("smoke").dataset == "cmu"
+def test_the_old_names_of_the_embedded_data_still_work():
+    assert datasets.DEFAULT == "mocap"
+    assert datasets.get("cmu-default") is datasets.get("cmu") is datasets.get("mocap")
+    assert config.for_profile("smoke", dataset="cmu-default").dataset == "mocap"
+    assert config.for_profile("smoke", dataset="cmu").dataset == "mocap"
+    assert config.for_profile("smoke").dataset == "mocap"
     assert (
         cli.build_parser()
         .parse_args(["train", "--dataset", "cmu-default", "--checkpoint", "m.pt"])
@@ -122,7 +124,7 @@ def test_the_old_name_of_the_embedded_data_still_works():
         == "cmu-default"
     )
     data = dataset.load("cmu-default", noise=None, subjects=("cmu09",))
-    assert data.name == "cmu" and data.subjects == ["cmu09"] and data.test_subjects == ("cmu09",)
+    assert data.name == "mocap" and data.subjects == ["cmu09"] and data.test_subjects == ("cmu09",)
 
 
 def test_every_built_in_spec_states_its_facts():
@@ -135,12 +137,12 @@ def test_every_built_in_spec_states_its_facts():
             and not set(spec.train_subjects) & set(spec.test_subjects)
         )
     assert datasets.get("humaneva").fps == 60.0 and not datasets.get("humaneva").calibrated
-    assert datasets.get("h36m").table_i and not datasets.get("cmu").table_i
-    assert datasets.get("cmu").available()
+    assert datasets.get("h36m").table_i and not datasets.get("mocap").table_i
+    assert datasets.get("mocap").available()
     cfg = config.for_profile("smoke", h36m_2d_source="gt")
     assert (
         datasets.get("h36m").options_from(cfg) == {"source_2d": "gt"}
-        and datasets.get("cmu").options_from(cfg) == {}
+        and datasets.get("mocap").options_from(cfg) == {}
     )
 
 
@@ -259,6 +261,6 @@ def test_humaneva_action_names_map_to_the_protocol_actions():
 
 
 def test_noise_settings_reach_the_embedded_data_only():
-    clean = datasets.load("cmu", noise=None, subjects=("cmu10",))
-    noisy = datasets.load("cmu", noise=NoiseConfig(), subjects=("cmu10",))
+    clean = datasets.load("mocap", noise=None, subjects=("cmu10",))
+    noisy = datasets.load("mocap", noise=NoiseConfig(), subjects=("cmu10",))
     assert "noise_stats" in noisy.info and "noise_stats" not in clean.info

@@ -1,11 +1,11 @@
 """Datasets by name: one module per dataset, one registry line each.
 
     from dilpose import datasets
-    datasets.names()                     # ('cmu', 'h36m', 'humaneva')
+    datasets.names()                     # ('mocap', 'h36m', 'humaneva')
     datasets.get("h36m").test_subjects   # ('S9', 'S11')
-    data = datasets.load("cmu", seed=0)  # a dilpose.dataset.PoseData
+    data = datasets.load("mocap", seed=0)  # a dilpose.dataset.PoseData
 
-Each module (:mod:`~dilpose.datasets.cmu`, :mod:`~dilpose.datasets.h36m`,
+Each module (:mod:`~dilpose.datasets.mocap`, :mod:`~dilpose.datasets.h36m`,
 :mod:`~dilpose.datasets.humaneva`) says where its files come from, its subjects and split, cameras
 and frame rate, and defines ``SPEC``, a :class:`DatasetSpec`. Adding a dataset is one new module and
 its ``SPEC`` in :data:`_BUILT_IN` below; a test can :func:`register` one of its own.
@@ -17,18 +17,19 @@ from __future__ import annotations
 
 from ..errors import DataError
 from ..noise import NoiseConfig
-from . import cmu, h36m, humaneva
+from . import h36m, humaneva, mocap
 from .base import DatasetSpec
 
 __all__ = ["DEFAULT", "DatasetSpec", "find", "get", "load", "names", "register", "unregister"]
 
-_BUILT_IN = (cmu.SPEC, h36m.SPEC, humaneva.SPEC)
+_BUILT_IN = (mocap.SPEC, h36m.SPEC, humaneva.SPEC)
 
 #: The dataset a run uses unless told otherwise: the embedded one, which needs no download.
-DEFAULT = cmu.SPEC.name
+DEFAULT = mocap.SPEC.name
 
-#: Earlier or longer names still accepted: old command lines and results keep working.
-ALIASES = {"cmu-default": cmu.SPEC.name, "human3.6m": h36m.SPEC.name}
+#: Earlier or longer names still accepted: old command lines keep working. "cmu" was the embedded
+#: data's name while it held CMU clips only; it now names the grown data (CMU and HDM05).
+ALIASES = {"cmu": mocap.SPEC.name, "cmu-default": mocap.SPEC.name, "human3.6m": h36m.SPEC.name}
 
 _REGISTRY: dict[str, DatasetSpec] = {}
 

@@ -1,16 +1,18 @@
-"""The embedded dataset: real CMU motion capture filmed by Human3.6M's calibrated cameras.
+"""The embedded dataset: real motion capture (CMU and HDM05) filmed by Human3.6M's calibrated
+cameras.
 
-Files: ``data/cmu_mocap_3d.npz`` (committed, about 2 MB), built by
-:func:`dilpose.default_data.build` (``make data``) from the 33 BVH clips of mocap.cs.cmu.edu in
-``../shared/data/mocap``: 17 H36M joints and 5 COCO face points per frame, world metres, Z up,
-50 Hz.
+Files: ``data/cmu_mocap_3d.npz`` and ``data/hdm05_mocap_3d.npz`` (committed, about 6 MB in all),
+built by :func:`dilpose.default_data.build` (``make data``) from 391 BVH clips in ``../shared/data``
+(``mocap``, ``mocap-extended``: mocap.cs.cmu.edu; ``hdm05-cuts``: HDM05, CC BY-SA 3.0): 17 H36M
+joints and 5 COCO face points per frame, world metres, Z up, 50 Hz.
 
-Subjects: 7 (``cmu02`` ... ``cmu16``, CMU subject numbers); train cmu05, cmu06, cmu13, cmu16, test
-cmu02, cmu09, cmu10 (:data:`dilpose.default_data.TRAIN_SUBJECTS` / ``TEST_SUBJECTS``). Actions are
-``"<category> <clip>"`` (``"walk 16_15"``); categories walk, run, jump, exercise, sport, dance.
+Subjects: 15 (``cmu01`` ... ``cmu35``, CMU subject numbers; ``hdm_bd`` ... ``hdm_tr``, HDM05
+actors); the split is chosen by a stated rule and recorded in the files
+(:data:`dilpose.default_data.SPLIT_RULE`). Actions are ``"<category> <clip>"`` (``"walk 16_15"``);
+categories walk, run, jump, exercise, sport, dance, reach, floor.
 
 Cameras: each subject is filmed by the four cameras of one Human3.6M subject
-(:data:`dilpose.default_data.CAMERA_SUBJECT`). 2D inputs: the COCO-17 projection (12 body joints and
+(:func:`dilpose.default_data.camera_sets`). 2D inputs: the COCO-17 projection (12 body joints and
 the 5 face points) with a seeded detector-noise model (:mod:`dilpose.noise`); missed joints are
 interpolated. 50 Hz.
 """
@@ -29,11 +31,12 @@ from ..errors import DataError
 from ..noise import NoiseConfig, apply_detector_noise, fill_gaps
 from .base import DatasetSpec
 
-NAME = "cmu"
+NAME = "mocap"
 
 
 def available(path: str | Path | None = None, subjects: tuple[str, ...] | None = None) -> bool:
-    return (Path(path) if path is not None else paths.DEFAULT_DATASET).is_file()
+    files = [Path(path)] if path is not None else paths.DEFAULT_DATA_FILES
+    return all(f.is_file() for f in files)
 
 
 def load(
@@ -42,10 +45,10 @@ def load(
     path: str | Path | None = None,
     subjects: tuple[str, ...] | None = None,
 ) -> PoseData:
-    """The embedded CMU data with COCO-17 2D from the four cameras; detector noise unless
+    """The embedded motion capture with COCO-17 2D from the four cameras; detector noise unless
     ``noise=None``.
 
-    path: another file in the same format (default ``data/cmu_mocap_3d.npz``). subjects: load only
+    path: another file in the same format (default: both committed files). subjects: load only
     these. Each (subject, action, camera) gets its own reproducible noise stream (see
     :func:`_render_views`).
     """
@@ -87,12 +90,18 @@ def load(
     if not positions:
         raise DataError(data.source, f"none of the subjects {subjects} are in the default data")
     info = {
-        "source": str(
-            data.source.relative_to(paths.REPO_ROOT)
-            if data.source.is_relative_to(paths.REPO_ROOT)
-            else data.source
+        "source": ", ".join(
+            str(f.relative_to(paths.REPO_ROOT) if f.is_relative_to(paths.REPO_ROOT) else f)
+            for f in data.files
         ),
+        "path": None if path is None else str(path),
         "acknowledgement": data.meta["acknowledgement"],
+        "sources": data.meta["sources"],
+        "subject_source": {
+            c["subject"]: c["source"] for c in data.meta["clips"] if c["subject"] in positions
+        },
+        "camera_subject": {s: data.meta["camera_subject"][s] for s in positions},
+        "split_rule": data.meta["split"]["rule"],
         "seed": seed,
         "noise": None if noise is None else noise.to_dict(),
         "fraction_2d_outside_image": outside / max(total_pts, 1),
@@ -109,8 +118,8 @@ def load(
                 for k in ("outlier", "missing", "swapped")
             },
         }
-    train = tuple(s for s in default_data.TRAIN_SUBJECTS if s in positions)
-    test = tuple(s for s in default_data.TEST_SUBJECTS if s in positions)
+    train = tuple(s for s in data.train_subjects if s in positions)
+    test = tuple(s for s in data.test_subjects if s in positions)
     return PoseData(
         NAME,
         sk.COCO17,
@@ -166,7 +175,7 @@ def _render_views(
 def example_views(data: PoseData, subject: str, action: str) -> ExampleViews:
     """The clean COCO-17 projections and the detector output, regenerated from the seeded stream
     that :func:`load` used (before gap filling, so misses show as NaN)."""
-    raw = default_data.load()
+    raw = default_data.load(data.info.get("path"))
     noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
     views = _render_views(raw, subject, action, data.cameras[subject], data.info["seed"], noise)
     return ExampleViews(
@@ -176,10 +185,13 @@ def example_views(data: PoseData, subject: str, action: str) -> ExampleViews:
 
 SPEC = DatasetSpec(
     name=NAME,
-    title="CMU motion capture through Human3.6M's cameras (embedded, simulated detector noise)",
+    title=(
+        "CMU and HDM05 motion capture through Human3.6M's cameras "
+        "(embedded, simulated detector noise)"
+    ),
     source=(
-        "data/cmu_mocap_3d.npz, committed; rebuilt from ../shared/data/mocap "
-        "(mocap.cs.cmu.edu BVH) by `make data`"
+        "data/cmu_mocap_3d.npz and data/hdm05_mocap_3d.npz, committed; rebuilt from "
+        "../shared/data/{mocap,mocap-extended,hdm05-cuts} (BVH) by `make data`"
     ),
     train_subjects=default_data.TRAIN_SUBJECTS,
     test_subjects=default_data.TEST_SUBJECTS,
