@@ -21,20 +21,25 @@
 # > Writes: `reports/metrics/02_model.json`, `reports/figures/02_*.png|html`.
 #
 # On the `default` profile the model has 128 channels instead of the paper's 1024 and trains for
-# 40 short epochs (about 3 CPU minutes, in bf16 mixed precision where the CPU has it) on the
-# embedded CMU data; the `paper` profile uses the paper's 1024 channels and 90 epochs. Every
+# 40 short epochs (0.4M training windows, about 2.5 CPU minutes, in bf16 mixed precision where the
+# CPU has it) on the embedded motion capture; the `paper` profile uses the paper's 1024 channels
+# and 90 epochs. The whole notebook takes about 30 minutes the first time. Every
 # comparison the conclusions rest on is trained with three seeds and decided by a 95 % confidence
 # interval, not by one run. Trained models are cached in `reports/checkpoints/`: a second run of
 # this notebook loads them instead of training.
 #
-# **Every number below is measured on the `cmu` data** (real CMU motion, rendered through
-# Human3.6M's cameras with simulated detector noise) unless it is labelled as a published Human3.6M
-# number; the two are not comparable.
+# **Every number below is measured on the `mocap` data** (real CMU and HDM05 motion capture,
+# rendered through Human3.6M's cameras with simulated detector noise) unless it is labelled as a
+# published Human3.6M number; the two are not comparable.
+#
+# *Motion data: mocap.cs.cmu.edu (created with funding from NSF EIA-0196217) and HDM05
+# (M. Müller, T. Röder, M. Clausen, B. Eberhardt, B. Krüger, A. Weber: Documentation Mocap
+# Database HDM05, Technical report CG-2007-2, Universität Bonn, 2007; CC BY-SA 3.0).*
 
 # %% tags=["parameters"]
 profile = "default"      # "smoke" (CI, seconds), "default" (a laptop CPU, minutes),
                          # "paper" (GPU, hours)
-dataset = "cmu"          # or "h36m" with VideoPose3D's npz files in data/
+dataset = "mocap"        # or "h36m" with VideoPose3D's npz files in data/
 seed = 0
 seeds = [0, 1, 2]        # the decisive comparisons train every arm with each of these seeds
 
@@ -92,9 +97,10 @@ print(metrics.table_i_markdown(main.results["mpjpe"]["per_action"], data.name))
 # ## 4. Ablations: receptive field and causality, with seeds
 # The same training budget for every variant; only the filter widths (all 1 → a single-frame
 # model of the same depth; 27, 81 frames) or the causal flag change. The comparisons the
-# conclusions rest on (the main model against the 27-frame model and against its causal twin) train
-# each arm with every seed in `seeds`; the 1- and 81-frame models only illustrate the trend and use
-# the first seed. (The `smoke` profile's main model has 27 frames: it compares causal and 1 frame.)
+# conclusions rest on (243 against 81 and 27 frames, 81 against 27, and the main model against its
+# causal twin) train each arm with every seed in `seeds`; the 1-frame model only illustrates the
+# trend and uses the first seed. (The `smoke` profile's main model has 27 frames: it compares causal
+# and 1 frame.)
 
 # %%
 arms = study.run(cfg, data, seeds)
@@ -116,11 +122,13 @@ for key, c in comparisons.items():
 common.ablation_table([main, *runs.values()])
 
 # %% [markdown]
-# Per test clip (mean over the four cameras), shortest first: a receptive field longer than the clip
-# sees mostly repeated edge frames, so long windows can only help on long clips.
+# By clip length (MPJPE over the frames of the test clips in each group, first seed): a receptive
+# field longer than the clip sees mostly repeated edge frames, so long windows can only help on long
+# clips. Most HDM05 clips are shorter than 81 frames; the long CMU takes are where 243 frames can
+# show what they add.
 
 # %%
-common.clip_table([main, *runs.values()])
+common.clip_length_table([main, *runs.values()])
 
 # %%
 fig = viz.bar_chart({r.name: r.results["mpjpe"]["action_mean"] for r in [*runs.values(), main]},

@@ -41,10 +41,10 @@ def _study(main_shift: float, causal_shift: float, seeds=(0, 1, 2)):
     return arms
 
 
-def test_arms_are_main_causal_27_decisive_and_1_81_illustrative():
+def test_arms_are_main_causal_27_81_decisive_and_1_illustrative():
     arms = s02_model.arms(config.for_profile("default"))
-    assert list(arms) == ["243 frames", "243 frames causal", "27 frames", "1 frame", "81 frames"]
-    assert [a.decisive for a in arms.values()] == [True, True, True, False, False]
+    assert list(arms) == ["243 frames", "243 frames causal", "27 frames", "81 frames", "1 frame"]
+    assert [a.decisive for a in arms.values()] == [True, True, True, True, False]
     smoke = s02_model.arms(config.for_profile("smoke"))  # 27-frame main model: no 27/81-frame arm
     assert list(smoke) == ["27 frames", "27 frames causal", "1 frame"]
 
@@ -58,6 +58,13 @@ def test_a_clear_advantage_is_found_and_a_tie_is_no_clear_difference():
     verdict = s02_model.verdict(study, comps, "cmu")
     assert verdict["temporal_context_helps"] is True and verdict["seeing_the_future_helps"] is True
     assert any("(illustrative: seed 0 only)" in line for line in verdict["lines"])
+    assert any(
+        line.startswith("From 81 to 243 frames the error falls") for line in verdict["lines"]
+    )
+    assert any(
+        line.startswith("From 27 to 81 frames the error does not clearly fall")
+        for line in verdict["lines"]
+    )
 
     tie = _study(main_shift=0.0, causal_shift=0.0)
     comps = s02_model.comparisons(tie)
@@ -103,6 +110,23 @@ def test_metrics_json_records_seeds_intervals_and_verdicts():
     assert iv["lo"] <= iv["mean"] <= iv["hi"]
     assert set(doc["comparisons"]) == {
         f"243 frames vs {k}" for k in ("243 frames causal", "27 frames", "1 frame", "81 frames")
-    }
+    } | {"81 frames vs 27 frames"}
+    assert doc["comparisons"]["81 frames vs 27 frames"]["seeds_a"] == [0, 1, 2]
+    assert doc["comparisons"]["81 frames vs 27 frames"]["decisive"]
+    assert not doc["comparisons"]["243 frames vs 1 frame"]["decisive"]
     assert all({"verdict", "lo", "hi", "winner"} <= set(c) for c in doc["comparisons"].values())
     assert doc["temporal_context_helps"] is True and doc["verdict"] == verdict["lines"]
+
+
+def test_clip_length_table_groups_test_clips_by_length():
+    study = _study(-3.0, 0.0)
+    runs = s02_model.ablation_runs(study)
+    table = common.clip_length_table(runs, edges=(81, 243))
+    # the hand-made clips are 50, 60, ..., 160 frames long
+    assert list(table.index) == ["1-81 frames", "82-243 frames", "> 243 frames"]
+    assert table.loc["1-81 frames", "clips"] == 4 and table.loc["82-243 frames", "clips"] == 8
+    assert table.loc["1-81 frames", "frames"] == 50 + 60 + 70 + 80
+    assert table.loc["> 243 frames", "clips"] == 0
+    first = runs[0].results["per_sequence"][:4]
+    expected = sum(r["mpjpe_mm"] * r["frames"] for r in first) / sum(r["frames"] for r in first)
+    assert table.loc["1-81 frames", "243 frames"] == round(expected, 1)

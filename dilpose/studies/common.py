@@ -138,6 +138,40 @@ def clip_table(runs: list[RunResult]):
     return table.sort_values("frames").round(1)
 
 
+def clip_length_table(runs: list[RunResult], edges: tuple[int, ...] = (81, 243)):
+    """pandas table: MPJPE (mm, frame-weighted over clips and cameras) of each variant (columns) on
+    test clips grouped by length in frames (rows: up to ``edges[0]``, ..., longer than
+    ``edges[-1]``), with the number of clips and frames per group. A receptive field longer than a
+    clip sees its first or last frame repeated, so long windows can only help on long clips."""
+    import pandas as pd
+
+    def group(frames: int) -> str:
+        lo = 0
+        for edge in edges:
+            if frames <= edge:
+                return f"{lo + 1}-{edge} frames"
+            lo = edge
+        return f"> {edges[-1]} frames"
+
+    order = [group(e) for e in edges] + [group(edges[-1] + 1)]
+    clips = {(r["subject"], r["action"]): r["frames"] for r in runs[0].results["per_sequence"]}
+    table = {
+        g: {
+            "clips": sum(1 for f in clips.values() if group(f) == g),
+            "frames": sum(f for f in clips.values() if group(f) == g),
+        }
+        for g in order
+    }
+    for run in runs:
+        err = {g: [0.0, 0] for g in order}
+        for r in run.results["per_sequence"]:
+            err[group(r["frames"])][0] += r["mpjpe_mm"] * r["frames"]
+            err[group(r["frames"])][1] += r["frames"]
+        for g in order:
+            table[g][run.name] = err[g][0] / err[g][1] if err[g][1] else float("nan")
+    return pd.DataFrame(table).T.round(1)
+
+
 def ablation_table(runs: list[RunResult]):
     """pandas table of variants: receptive field, causality, parameters, time and the four
     metrics."""

@@ -28,7 +28,68 @@ def frames_table(data: PoseData):
         for s in data.subjects
     }
     table.insert(0, "split", [split.get(s, "") for s in table.index])
+    source = data.info.get("subject_source")
+    if source:  # the embedded data mixes sources with different terms: say which is which
+        table.insert(0, "source", [source.get(s, "") for s in table.index])
     return table
+
+
+def sources_table(data: PoseData):
+    """pandas table, one row per source of the embedded data (CMU, HDM05): subjects, clips, frames
+    (50 Hz) in training and test, and the licence; one row for a dataset with a single source."""
+    import pandas as pd
+
+    source = data.info.get("subject_source", {})
+    rows = {}
+    for s in data.subjects:
+        kind = source.get(s, data.name)
+        row = rows.setdefault(
+            kind,
+            {
+                "subjects": 0,
+                "clips": 0,
+                "train_frames": 0,
+                "test_frames": 0,
+                "terms": data.info.get("sources", {}).get(kind, {}).get("terms", ""),
+            },
+        )
+        frames = sum(len(data.positions_3d[s][a]) for a in data.actions(s))
+        row["subjects"] += 1
+        row["clips"] += len(data.actions(s))
+        row["train_frames" if s in data.train_subjects else "test_frames"] += frames
+    table = pd.DataFrame(rows).T
+    table.index.name = "source"
+    return table
+
+
+def long_test_clips(data: PoseData, window: int = 243):
+    """pandas table: the test clips longer than ``window`` frames (the main model's receptive
+    field), longest first: only on these does a window see a whole 243-frame context of real
+    motion instead of a padded edge."""
+    import pandas as pd
+
+    rows = [
+        {
+            "subject": s,
+            "action": a,
+            "frames": len(data.positions_3d[s][a]),
+            "seconds": round(len(data.positions_3d[s][a]) / data.fps, 1),
+        }
+        for s in data.test_subjects
+        for a in data.actions(s)
+        if len(data.positions_3d[s][a]) > window
+    ]
+    columns = ["subject", "action", "frames", "seconds"]
+    return pd.DataFrame(rows, columns=columns).sort_values(
+        "frames", ascending=False, ignore_index=True
+    )
+
+
+def example_clip(data: PoseData, frames: int = 300) -> tuple[str, str]:
+    """(subject, action) of the test clip whose length is nearest to ``frames`` (first in sorted
+    order on a tie): long enough to show motion, short enough for an animated figure."""
+    clips = [(s, a) for s in sorted(data.test_subjects) for a in data.actions(s)]
+    return min(clips, key=lambda sa: abs(len(data.positions_3d[sa[0]][sa[1]]) - frames))
 
 
 def bone_length_table(data: PoseData):
@@ -79,6 +140,7 @@ def data_metrics(data: PoseData) -> dict:
             "frames": int(sum(len(data.positions_3d[s][a]) for a in data.actions(s))),
             "sequences": len(data.actions(s)),
             "actions": sorted({data.category(a) for a in data.actions(s)}),
+            "source": data.info.get("subject_source", {}).get(s, data.name),
         }
     actions: dict[str, int] = {}
     for s in data.subjects:
@@ -86,6 +148,10 @@ def data_metrics(data: PoseData) -> dict:
             actions[data.category(a)] = actions.get(data.category(a), 0) + len(
                 data.positions_3d[s][a]
             )
+    test_categories = sorted(
+        {data.category(a) for s in data.test_subjects for a in data.actions(s)}
+    )
+    long = long_test_clips(data)
     return {
         "dataset": data.name,
         "fps": data.fps,
@@ -95,8 +161,18 @@ def data_metrics(data: PoseData) -> dict:
         "subjects": subjects,
         "actions": dict(sorted(actions.items())),
         "total_frames": int(sum(v["frames"] for v in subjects.values())),
+        "clips": int(sum(v["sequences"] for v in subjects.values())),
         "train_subjects": list(data.train_subjects),
         "test_subjects": list(data.test_subjects),
+        "train_frames": int(sum(v["frames"] for v in subjects.values() if v["split"] == "train")),
+        "test_categories": test_categories,
+        "long_test_clips": {
+            "window": 243,
+            "clips": len(long),
+            "frames": int(long["frames"].sum()),
+            "list": [f"{r.subject}/{r.action}" for r in long.itertuples()],
+        },
+        "sources": sources_table(data).to_dict(orient="index"),
         "info": data.info,
     }
 

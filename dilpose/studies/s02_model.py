@@ -1,11 +1,11 @@
 """Notebook 02's study: the dilated temporal ConvNet, its receptive field and causality.
 
-The arms: the main model (the profile's receptive field, symmetric), its causal twin and the
-27-frame model, each trained with every seed the notebook asks for: the notebook's conclusions
-(temporal context beyond 27 frames, seeing the future) rest on these comparisons, so they are
-decided by :mod:`dilpose.stats` (95 % bootstrap intervals over test sequences and seeds). The
-1-frame and 81-frame models only illustrate the trend: they are trained with the first seed alone,
-and their comparisons say so.
+The arms: the main model (the profile's receptive field, symmetric), its causal twin, and the 27-
+and 81-frame models, each trained with every seed the notebook asks for: the notebook's conclusions
+(how much temporal context helps, whether seeing the future helps) rest on these comparisons, so
+they are decided by :mod:`dilpose.stats` (95 % bootstrap intervals over test sequences and seeds).
+The 1-frame model only illustrates the trend: it is trained with the first seed alone, and its
+comparison says so.
 """
 
 from __future__ import annotations
@@ -16,7 +16,15 @@ from .. import datasets, metrics, paper
 from ..config import Config
 from ..dataset import PoseData
 from ..model import ModelConfig, TemporalModel, count_parameters
-from .common import RunResult, arm_summary, clip_table, compare_arms, run_label, train_arm
+from .common import (
+    RunResult,
+    arm_summary,
+    clip_length_table,
+    clip_table,
+    compare_arms,
+    run_label,
+    train_arm,
+)
 
 #: Receptive fields (frames) of the width-3 family this study draws its arms from.
 _WIDTHS = {1: None, 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
@@ -38,12 +46,12 @@ class Arm:
 
 
 def arms(cfg: Config) -> dict[str, Arm]:
-    """The arms for a main config: main, causal twin, 27 frames (decisive, if shorter than the main
-    model), then 1 and 81 frames (illustrative, if shorter)."""
+    """The arms for a main config: main, causal twin, 27 and 81 frames (decisive, if shorter than
+    the main model), then 1 frame (illustrative)."""
     out = {run_label(cfg): Arm(run_label(cfg), cfg, True)}
     twin = cfg.replace(causal=not cfg.causal)
     out[run_label(twin)] = Arm(run_label(twin), twin, True)
-    for frames, decisive in ((27, True), (1, False), (81, False)):
+    for frames, decisive in ((27, True), (81, True), (1, False)):
         # 1 frame: same depth, all widths 1
         widths = _WIDTHS[frames] or (1,) * len(cfg.filter_widths)
         if frames < cfg.receptive_field:
@@ -65,16 +73,21 @@ def run(cfg: Config, data: PoseData, seeds, progress: bool = True) -> dict[str, 
 
 
 def comparisons(study: dict[str, Arm]) -> dict[str, dict]:
-    """Main arm against every other arm: the difference in MPJPE over all test frames with its 95 %
-    interval and verdict (``stats.Comparison.to_dict``), keyed ``"<main> vs <other>"``. An arm with
-    one seed is compared on the main arm's run with the same seed only."""
+    """Main arm against every other arm, then 81 against 27 frames (when both are arms): the
+    difference in MPJPE over all test frames with its 95 % interval and verdict
+    (``stats.Comparison.to_dict``), keyed ``"<a> vs <b>"``. An arm with one seed is compared on the
+    other arm's run with the same seed only."""
     main, *others = study.values()
+    pairs = [(main, arm) for arm in others]
+    if "81 frames" in study and "27 frames" in study:
+        pairs.append((study["81 frames"], study["27 frames"]))
     out = {}
-    for arm in others:
-        seeds = {r.cfg.seed for r in arm.runs}
-        mine = [r for r in main.runs if r.cfg.seed in seeds]
-        c = compare_arms(mine, arm.runs, main.label, arm.label)
-        out[f"{main.label} vs {arm.label}"] = {**c.to_dict(), "decisive": arm.decisive}
+    for a, b in pairs:
+        seeds = {r.cfg.seed for r in b.runs} & {r.cfg.seed for r in a.runs}
+        mine = [r for r in a.runs if r.cfg.seed in seeds]
+        theirs = [r for r in b.runs if r.cfg.seed in seeds]
+        c = compare_arms(mine, theirs, a.label, b.label)
+        out[f"{a.label} vs {b.label}"] = {**c.to_dict(), "decisive": a.decisive and b.decisive}
     return out
 
 
@@ -104,6 +117,17 @@ def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str) -> dict
             + comps[key27]["verdict"]
             + "."
         )
+    for key, what in (
+        ("81 frames vs 27 frames", "From 27 to 81 frames"),
+        (f"{main.label} vs 81 frames", f"From 81 to {main.cfg.receptive_field} frames"),
+    ):
+        if key in comps:
+            won = comps[key]["winner"] == key.split(" vs ")[0]
+            lines.append(
+                f"{what} the error {'falls' if won else 'does not clearly fall'}: "
+                + comps[key]["verdict"]
+                + "."
+            )
     lines.append(
         (
             "Seeing the future helps: "
@@ -205,6 +229,7 @@ def metrics_json(
         "seeing_the_future_helps": verdict_["seeing_the_future_helps"],
         "verdict": verdict_["lines"],
         "per_clip_mpjpe_mm": clips.to_dict(orient="index"),
+        "per_clip_length_mpjpe_mm": clip_length_table(ablation_runs(study)).to_dict(orient="index"),
         "parameter_table": {str(c): row for c, row in params_table.to_dict(orient="index").items()},
         "published_h36m_mpjpe_mm": {
             v["what"]: v["value"]
