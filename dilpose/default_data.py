@@ -42,6 +42,7 @@ import csv
 import hashlib
 import itertools
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -655,8 +656,13 @@ def load(path: str | Path | Sequence[str | Path] | None = None) -> DefaultData:
 
 
 def main() -> None:
-    """``python -m dilpose.default_data``: rebuild the committed files from ``../shared``."""
-    written = build()
+    """``python -m dilpose.default_data``: rebuild the committed files from ``../shared``; a
+    missing folder or a failed checksum ends it with one line naming the file (exit status 2)."""
+    try:
+        written = build()
+    except DataError as e:
+        print(f"make data: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
     data = load(written)
     frames = sum(len(a) for s in data.positions_3d.values() for a in s.values())
     sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.2f} MB" for p in written)

@@ -300,3 +300,19 @@ def test_a_changed_clip_fails_its_checksum(tmp_path):
     (tmp_path / "hdm05-cuts" / first).write_text("# not the original\n")
     with pytest.raises(DataError, match="differs from the manifest's"):
         default_data.read_manifest(tmp_path / "hdm05-cuts", "hdm05")
+
+
+def test_make_data_without_shared_is_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DILPOSE_SHARED": str(tmp_path / "absent")}
+    r = subprocess.run(
+        [sys.executable, "-m", "dilpose.default_data"], env=env, capture_output=True, text=True
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip() == (
+        "make data: ../shared/data: raw motion capture not found; "
+        "the committed files in data/ are used instead"
+    )
