@@ -21,7 +21,7 @@ help:
 	@echo "             trained models are cached in reports/checkpoints/; RETRAIN=1 trains them all again"
 	@echo "make nb NB=02  run one notebook (same options)"
 	@echo "make test    unit tests, then the smoke-profile notebook run checked by nbval"
-	@echo "make data    rebuild data/{cmu,hdm05}_mocap_3d.npz from ../shared/data (CMU + HDM05 BVH)"
+	@echo "make data    rebuild data/{cmu,hdm05}_mocap_3d.npz and data/bvh_example.json from ../shared/data (CMU + HDM05 BVH)"
 	@echo "make bench   speed benchmarks -> reports/bench/"
 	@echo "make lab     open JupyterLab on notebooks/"
 

@@ -100,6 +100,15 @@ class Camera:
             project_to_2d(X_cam, self.intrinsic_vector()), self.res_w, self.res_h
         )
 
+    def project_linear(self, X_world: np.ndarray) -> np.ndarray:
+        """World points (..., 3) metres -> pixel coordinates (..., 2) through the ideal pinhole,
+        without lens distortion (:func:`project_to_2d_linear`): :meth:`project` minus this is
+        what the distortion moves a point by."""
+        X_cam = self.world_to_camera(X_world)
+        return image_coordinates(
+            project_to_2d_linear(X_cam, self.intrinsic_vector()), self.res_w, self.res_h
+        )
+
     def position(self) -> np.ndarray:
         return np.asarray(self.translation, dtype=np.float64)
 

@@ -34,6 +34,11 @@ World frame: Z up, floor at z = 0 (the BVH files are Y up: ``(x, y, z) -> (x, -z
 rotation). Subjects are filmed by the seven Human3.6M camera sets in turn (:func:`camera_sets`), and
 each clip is placed in its set's capture volume: its mean pelvis position is moved onto the point
 nearest to the four optical axes.
+
+A third, small file, ``data/bvh_example.json``, keeps one BVH frame of notebook 01's example clip
+(hierarchy, offsets, channel order and that frame's channel values), so that the notebook can run
+the importer's first steps on a fresh clone, where the raw BVH files are absent
+(:func:`bvh_example`, :func:`write_bvh_example`, :func:`load_bvh_example`).
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from . import bvh, npz, paths
 from . import skeleton as sk
 from .camera import Camera, load_h36m_cameras
 from .errors import DataError
-from .fileio import save_npz
+from .fileio import save_npz, write_text
 
 CMU_CREDIT = (
     "The data used in this project was obtained from mocap.cs.cmu.edu. "
@@ -173,6 +178,28 @@ TEST_SUBJECTS = ("cmu01", "cmu06", "cmu09", "cmu13", "hdm_mm")
 # BVH Y-up (x left, y up, z forward) -> Z-up world: a +90 degree rotation about x.
 _BVH_TO_WORLD = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
 
+#: Notebook 01's example clip is the test clip nearest to this many frames (6 s: long enough to show
+#: motion, short enough for an animated figure; :func:`example_clip`) ...
+EXAMPLE_FRAMES = 300
+#: ... and its walk-through follows this 50 Hz frame (0.2 s in: the person still stands, which shows
+#: the skeleton best). At 120 Hz it is source frame 24 exactly, so forward kinematics of that one
+#: BVH frame gives it, with no interpolation between two source frames.
+EXAMPLE_FRAME = 10
+#: The channel names a BVH file may use (canonical spelling, as :mod:`dilpose.bvh` returns them).
+_CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
+
+
+def to_world(points: np.ndarray) -> np.ndarray:
+    """BVH axes (..., 3) (Y up, rest pose facing +Z) -> the Z-up world frame (..., 3), same unit."""
+    return np.asarray(points) @ _BVH_TO_WORLD.T
+
+
+def placement_shift(pelvis_mean_xy: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """The (3,) shift, metres, that moves a clip into its capture volume: its mean pelvis position
+    over the clip (``pelvis_mean_xy`` (2,), Z-up world, before placement) onto the volume centre
+    (``centre`` (3,), :func:`volume_centre`), horizontally only: the floor stays at z = 0."""
+    return np.array([centre[0], centre[1], 0.0]) - np.array([*pelvis_mean_xy, 0.0])
+
 
 def category_of(label: str, kind: str = "cmu", source: str | Path = "MANIFEST.csv") -> str:
     """Map a manifest's label to one of :data:`ACTIONS`: CMU's free-text ``category`` (e.g.
@@ -200,6 +227,18 @@ def volume_centre(cameras: list[Camera]) -> np.ndarray:
         A += P
         b += P @ cam.position()
     return np.linalg.solve(A, b)
+
+
+def example_clip(
+    lengths: dict[str, dict[str, int]], subjects: Sequence[str], frames: int = EXAMPLE_FRAMES
+) -> tuple[str, str]:
+    """(subject, action) of the clip of ``subjects`` whose length (``lengths[subject][action]``,
+    frames) is nearest to ``frames``, first in sorted order on a tie: notebook 01's example clip
+    when ``subjects`` are the test subjects."""
+    clips = [(s, a) for s in sorted(subjects) for a in sorted(lengths.get(s, {}))]
+    if not clips:
+        raise DataError("example_clip", f"no clips for the subjects {list(subjects)}")
+    return min(clips, key=lambda sa: abs(lengths[sa[0]][sa[1]] - frames))
 
 
 def camera_sets(subjects: Sequence[str]) -> dict[str, str]:
@@ -363,6 +402,7 @@ class Converted:
     split: dict
     camera_subject: dict[str, str]
     folders: dict[str, str]  # folder -> sha256 of its MANIFEST.csv
+    example: dict | None = None  # data/bvh_example.json's content (:func:`bvh_example`)
 
 
 def source_folders(shared_data: str | Path | None = None) -> dict[str, Path]:
@@ -409,13 +449,15 @@ def convert(shared_data: str | Path | None = None) -> Converted:
     camera_subject = camera_sets({c["subject"] for c in found})
     positions: dict[str, dict[str, np.ndarray]] = {}
     faces: dict[str, dict[str, np.ndarray]] = {}
+    pelvis_means: dict[tuple[str, str], np.ndarray] = {}  # kept for the example clip's record
     clips = []
     for c in found:
         clip = bvh.load_cmu_clip(c["path"], target_hz=FPS, unit_to_m=bvh.CMU_UNIT_TO_M)
-        h36m = clip["h36m"] @ _BVH_TO_WORLD.T
-        face = clip["face"] @ _BVH_TO_WORLD.T
+        h36m = to_world(clip["h36m"])
+        face = to_world(clip["face"])
         centre = volume_centre(cams[camera_subject[c["subject"]]])
-        shift = np.array([centre[0], centre[1], 0.0]) - np.array([*h36m[:, 0, :2].mean(0), 0.0])
+        pelvis_means[c["subject"], c["action"]] = h36m[:, 0, :2].mean(0)
+        shift = placement_shift(pelvis_means[c["subject"], c["action"]], centre)
         positions.setdefault(c["subject"], {})[c["action"]] = h36m + shift
         faces.setdefault(c["subject"], {})[c["action"]] = face + shift
         clips.append(
@@ -437,7 +479,180 @@ def convert(shared_data: str | Path | None = None) -> Converted:
         )
     split = choose_split(clips)
     manifests = {f: _sha256(folders[f] / "MANIFEST.csv") for f in folders}
-    return Converted(positions, faces, clips, split, camera_subject, manifests)
+    lengths = {s: {a: len(p) for a, p in actions.items()} for s, actions in positions.items()}
+    key = example_clip(lengths, split["test"])
+    record = next(c for c in found if (c["subject"], c["action"]) == key)
+    example = bvh_example(
+        record["path"],
+        {**record, "camera_subject": camera_subject[record["subject"]]},
+        pelvis_means[key],
+        relative_to=folders[record["folder"]].parent,
+    )
+    return Converted(positions, faces, clips, split, camera_subject, manifests, example)
+
+
+def bvh_example(
+    path: str | Path,
+    clip: dict,
+    pelvis_mean_xy: np.ndarray,
+    frame: int = EXAMPLE_FRAME,
+    relative_to: str | Path | None = None,
+) -> dict:
+    """The content of ``data/bvh_example.json``: one frame of one BVH clip, everything notebook
+    01's walk-through needs to redo the importer's steps for that frame without the raw file.
+
+    path: the BVH file. clip: its record (``subject``, ``action``, ``source`` kind, ``folder``,
+    ``bvh_sha256``, ``camera_subject``). pelvis_mean_xy: (2,) metres, the clip's mean pelvis
+    position over all its 50 Hz frames in the Z-up world before placement (the one fact that needs
+    the whole clip). frame: the 50 Hz frame to keep; it must fall exactly on a source frame.
+    relative_to: the folder the recorded ``file`` is relative to (default: the path as given).
+
+    Each joint keeps its name, parent index, OFFSET (file units), channel names and that frame's
+    channel values (degrees, file units), in file order.
+    """
+    path = Path(path)
+    motion = bvh.parse_bvh(path)
+    exact = frame * motion.fps / FPS
+    source_frame = int(round(exact))
+    if abs(exact - source_frame) > 1e-9 or not 0 <= source_frame < motion.num_frames:
+        raise DataError(
+            path,
+            f"frame {frame} at {FPS:g} Hz is not one of the {motion.num_frames} frames of the "
+            f"{motion.fps:g} Hz file",
+        )
+    values = motion.motion[source_frame]
+    starts = np.cumsum([0] + [len(c) for c in motion.channels])
+    joints = [
+        {
+            "name": name,
+            "parent": int(parent),
+            "offset": offset.tolist(),
+            "channels": list(channels),
+            "values": values[start : start + len(channels)].tolist(),
+        }
+        for name, parent, offset, channels, start in zip(
+            motion.joint_names, motion.parents, motion.offsets, motion.channels, starts
+        )
+    ]
+    kind = clip["source"]
+    return {
+        "about": (
+            "One frame of one BVH clip (hierarchy, offsets, channel order, that frame's channel "
+            "values): notebook 01's forward-kinematics walk-through. Written by `make data` "
+            "(dilpose.default_data.bvh_example); the raw BVH files are never committed."
+        ),
+        "subject": clip["subject"],
+        "action": clip["action"],
+        "camera_subject": clip["camera_subject"],
+        "source": kind,
+        "file": str(path.relative_to(relative_to) if relative_to is not None else path),
+        "bvh_sha256": clip["bvh_sha256"],
+        "licence": FILES[kind]["licence"],
+        "credit": FILES[kind]["credit"],
+        "unit_to_m": bvh.CMU_UNIT_TO_M,
+        "frame_time": motion.frame_time,
+        "source_frames": motion.num_frames,
+        "source_frame": source_frame,
+        "fps": FPS,
+        "frame": frame,
+        "pelvis_mean_xy_m": [float(v) for v in pelvis_mean_xy],
+        "joints": joints,
+    }
+
+
+def write_bvh_example(example: dict, out_dir: str | Path | None = None) -> Path:
+    """Write :func:`bvh_example`'s dict as ``bvh_example.json`` (atomically), one joint per line
+    so that a diff shows which joint changed."""
+    out_dir = Path(out_dir) if out_dir is not None else paths.DATA_DIR
+
+    def dump(v) -> str:
+        return json.dumps(v, ensure_ascii=False, allow_nan=False)
+
+    fields = [f"  {dump(k)}: {dump(v)}" for k, v in example.items() if k != "joints"]
+    joints = ",\n".join(f"    {dump(j)}" for j in example["joints"])
+    text = "{\n" + ",\n".join([*fields, f'  "joints": [\n{joints}\n  ]']) + "\n}\n"
+    return write_text(out_dir / paths.BVH_EXAMPLE.name, text)
+
+
+def _finite_numbers(v, n: int | None = None) -> bool:
+    ok = isinstance(v, list) and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) for x in v
+    )
+    return ok and (n is None or len(v) == n) and bool(np.isfinite(np.asarray(v, float)).all())
+
+
+def load_bvh_example(path: str | Path | None = None) -> dict:
+    """Read ``data/bvh_example.json`` (default) and check it: every field :func:`bvh_example`
+    writes, parents that precede their children, three finite numbers per OFFSET, known channel
+    names and one finite value per channel. A problem is a :class:`DataError` naming the file."""
+    path = Path(path) if path is not None else paths.BVH_EXAMPLE
+    try:
+        example = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(path, "BVH example not found (`make data` writes it)") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataError(path, f"cannot read the BVH example: {e}") from None
+    need = ("subject", "action", "camera_subject", "unit_to_m", "frame_time", "frame")
+    need += ("source_frame", "pelvis_mean_xy_m", "joints")
+    if not isinstance(example, dict) or any(k not in example for k in need):
+        raise DataError(path, f"a BVH example is a JSON object with the fields {list(need)}")
+    for key in ("unit_to_m", "frame_time"):
+        if not (_finite_numbers([example[key]]) and example[key] > 0):
+            raise DataError(path, f"{key!r} must be a positive number, got {example[key]!r}")
+    if not _finite_numbers(example["pelvis_mean_xy_m"], 2):
+        raise DataError(path, "'pelvis_mean_xy_m' must be 2 finite numbers (metres)")
+    joints = example["joints"]
+    if not isinstance(joints, list) or not joints:
+        raise DataError(path, "'joints' must be a non-empty list")
+    names: list[str] = []
+    for j, joint in enumerate(joints):
+        where = f"joint {j}"
+        if not isinstance(joint, dict) or not {
+            "name",
+            "parent",
+            "offset",
+            "channels",
+            "values",
+        } <= set(joint):
+            raise DataError(path, f"{where}: needs name, parent, offset, channels and values")
+        where = f"joint {j} ({joint['name']!r})"
+        parent = joint["parent"]
+        if not isinstance(parent, int) or not -1 <= parent < j or (parent == -1) != (j == 0):
+            raise DataError(
+                path, f"{where}: parent {parent!r} must be an earlier joint (-1 for the root only)"
+            )
+        if not _finite_numbers(joint["offset"], 3):
+            raise DataError(path, f"{where}: 'offset' must be 3 finite numbers")
+        channels = joint["channels"]
+        if not isinstance(channels, list) or any(c not in _CHANNELS for c in channels):
+            raise DataError(
+                path, f"{where}: unknown channel in {channels!r}; known: {list(_CHANNELS)}"
+            )
+        if not _finite_numbers(joint["values"], len(channels)):
+            raise DataError(
+                path, f"{where}: 'values' must be {len(channels)} finite numbers, one per channel"
+            )
+        if joint["name"] in names:
+            raise DataError(path, f"{where}: duplicate joint name")
+        names.append(joint["name"])
+    return {**example, "path": str(path)}
+
+
+def example_motion(example: dict) -> bvh.BVHMotion:
+    """The one-frame :class:`dilpose.bvh.BVHMotion` of a :func:`load_bvh_example` dict: motion
+    (1, C) holds that frame's channel values in file order."""
+    joints = example["joints"]
+    return bvh.BVHMotion(
+        joint_names=[j["name"] for j in joints],
+        parents=np.array([j["parent"] for j in joints], dtype=np.int64),
+        offsets=np.array([j["offset"] for j in joints], dtype=np.float64).reshape(-1, 3),
+        channels=[tuple(j["channels"]) for j in joints],
+        motion=np.array([[v for j in joints for v in j["values"]]], dtype=np.float64).reshape(
+            1, -1
+        ),
+        frame_time=float(example["frame_time"]),
+        source=example.get("path", str(paths.BVH_EXAMPLE)),
+    )
 
 
 def quantize(x: np.ndarray, where: str) -> np.ndarray:
@@ -500,8 +715,10 @@ def write(conv: Converted, out_dir: str | Path | None = None) -> list[Path]:
 
 
 def build(shared_data: str | Path | None = None, out_dir: str | Path | None = None) -> list[Path]:
-    """``make data``: :func:`convert` the three folders, then :func:`write` both files."""
-    return write(convert(shared_data), out_dir)
+    """``make data``: :func:`convert` the three folders, then :func:`write` both files and
+    :func:`write_bvh_example` the example frame. Returns the two npz files, then the example."""
+    conv = convert(shared_data)
+    return [*write(conv, out_dir), write_bvh_example(conv.example, out_dir)]
 
 
 @dataclass
@@ -663,14 +880,16 @@ def main() -> None:
     except DataError as e:
         print(f"make data: {e}", file=sys.stderr)
         raise SystemExit(2) from None
-    data = load(written)
+    npz_files, example = written[:-1], load_bvh_example(written[-1])
+    data = load(npz_files)
     frames = sum(len(a) for s in data.positions_3d.values() for a in s.values())
-    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.2f} MB" for p in written)
+    sizes = ", ".join(f"{p.name} {p.stat().st_size / 1e6:.2f} MB" for p in npz_files)
     split = data.meta["split"]
     print(
         f"wrote {sizes}: {len(data.subjects)} subjects, {len(data.meta['clips'])} clips, "
         f"{frames} frames at {data.meta['fps']:g} Hz; test {split['test']} "
-        f"({100 * split['test_share']:.1f} % of the frames)"
+        f"({100 * split['test_share']:.1f} % of the frames); {written[-1].name}: "
+        f"{example['subject']}/{example['action']} frame {example['frame']}"
     )
 
 

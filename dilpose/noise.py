@@ -84,6 +84,17 @@ def _bursts(
     return mask
 
 
+def jitter_sigma(clean: np.ndarray, config: NoiseConfig = NoiseConfig()) -> np.ndarray:
+    """Each joint's jitter standard deviation per frame, (T, 17) pixels, for clean COCO-17
+    keypoints (T, 17, 2) pixels: ``jitter_scale * person height * OKS_SIGMA[j]``, the person's
+    height being the keypoints' vertical extent in that frame (the detector's scale), at least
+    1 px. Outliers are displaced by ``outlier_scale`` times this."""
+    clean = np.asarray(clean, dtype=np.float64)
+    height = np.ptp(clean[..., 1], axis=1)
+    height = np.maximum(height, 1.0)
+    return config.jitter_scale * height[:, None] * OKS_SIGMA[None, :]
+
+
 def apply_detector_noise(
     clean: np.ndarray, rng: np.random.Generator, config: NoiseConfig = NoiseConfig()
 ):
@@ -100,10 +111,7 @@ def apply_detector_noise(
             f"expected clean COCO-17 keypoints (T, 17, 2), got {clean.shape}",
         )
     T = clean.shape[0]
-    # Person height in pixels per frame (bounding-box height), smoothed: the detector's scale.
-    height = np.ptp(clean[..., 1], axis=1)
-    height = np.maximum(height, 1.0)
-    sigma = config.jitter_scale * height[:, None] * OKS_SIGMA[None, :]  # (T, 17) px
+    sigma = jitter_sigma(clean, config)  # (T, 17) px
 
     # 1. AR(1) jitter with stationary unit variance, scaled by sigma.
     white = rng.standard_normal((T, 17, 2))

@@ -20,6 +20,9 @@ RESOURCES_DIR = PACKAGE_DIR / "resources"
 #: The committed default dataset: CMU and HDM05 motion capture converted by :mod:`dilpose.bvh`,
 #: one file per source because their terms differ (:mod:`dilpose.default_data`).
 DEFAULT_DATA_FILES = (DATA_DIR / "cmu_mocap_3d.npz", DATA_DIR / "hdm05_mocap_3d.npz")
+#: One frame of notebook 01's example clip as its BVH file has it (hierarchy, channel values), so
+#: that the notebook's forward-kinematics walk-through runs without the raw BVH files.
+BVH_EXAMPLE = DATA_DIR / "bvh_example.json"
 #: Human3.6M camera parameters shipped as package data.
 H36M_CAMERAS = RESOURCES_DIR / "h36m_cameras.json"
 

@@ -2,6 +2,7 @@
 VideoPose3D's distortion model (checked against hand arithmetic), numpy/torch parity, and the
 shipped Human3.6M calibration."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -401,3 +402,16 @@ def test_missing_camera_json_raises_data_error_naming_file(tmp_path):
     with pytest.raises(DataError) as e:
         C.load_h36m_cameras(path)
     assert str(path) in str(e.value)
+
+
+def test_project_linear_is_the_pinhole_and_differs_from_project_by_the_distortion(h36m):
+    cam = h36m["S1"][0]
+    X = np.array([[0.3, 0.2, 1.0], [-0.5, 0.4, 1.6]])
+    ideal = dataclasses.replace(
+        cam, radial_distortion=(0.0, 0.0, 0.0), tangential_distortion=(0, 0)
+    )
+    np.testing.assert_allclose(cam.project_linear(X), ideal.project(X))
+    X_cam = cam.world_to_camera(X)
+    expected = np.asarray(cam.focal_length) * X_cam[:, :2] / X_cam[:, 2:] + cam.center
+    np.testing.assert_allclose(cam.project_linear(X), expected)
+    assert np.linalg.norm(cam.project(X) - cam.project_linear(X), axis=-1).max() > 0.1

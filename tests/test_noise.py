@@ -2,7 +2,14 @@ import numpy as np
 import pytest
 
 from dilpose.errors import DataError
-from dilpose.noise import COCO_SWAP_LIMBS, NoiseConfig, apply_detector_noise, fill_gaps
+from dilpose.noise import (
+    COCO_SWAP_LIMBS,
+    OKS_SIGMA,
+    NoiseConfig,
+    apply_detector_noise,
+    fill_gaps,
+    jitter_sigma,
+)
 
 
 def _clean(T=2000):
@@ -90,3 +97,12 @@ def test_fill_gaps_refuses_long_gaps_and_never_seen_joints():
     kp[:, 1] = np.nan
     with pytest.raises(DataError, match="joint 1 is never detected"):
         fill_gaps(kp, source="clip.json")
+
+
+def test_jitter_sigma_scales_the_oks_sigmas_by_the_persons_height_in_each_frame():
+    clean = _clean(3)
+    clean[1, :, 1] = 500.0  # a frame with no vertical extent (lying flat): floored at 1 px
+    sigma = jitter_sigma(clean, NoiseConfig(jitter_scale=0.5))
+    assert sigma.shape == (3, 17)
+    np.testing.assert_allclose(sigma[0], 0.5 * 400.0 * OKS_SIGMA)
+    np.testing.assert_allclose(sigma[1], 0.5 * 1.0 * OKS_SIGMA)

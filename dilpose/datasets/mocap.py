@@ -172,12 +172,20 @@ def _render_views(
     return out
 
 
+def detector_views(data: PoseData, subject: str, action: str) -> list[tuple]:
+    """Per camera of one clip: ``(clean, detected, scores, events)`` regenerated from the seeded
+    stream that :func:`load` used, before gap filling: clean and detected (T, 17, 2) pixels
+    (detected NaN where missed), scores (T, 17), events the boolean masks (T, 17) of
+    :func:`dilpose.noise.apply_detector_noise` (None when ``data`` was loaded without noise)."""
+    raw = default_data.load(data.info.get("path"))
+    noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
+    return _render_views(raw, subject, action, data.cameras[subject], data.info["seed"], noise)
+
+
 def example_views(data: PoseData, subject: str, action: str) -> ExampleViews:
     """The clean COCO-17 projections and the detector output, regenerated from the seeded stream
     that :func:`load` used (before gap filling, so misses show as NaN)."""
-    raw = default_data.load(data.info.get("path"))
-    noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
-    views = _render_views(raw, subject, action, data.cameras[subject], data.info["seed"], noise)
+    views = detector_views(data, subject, action)
     return ExampleViews(
         data.cameras[subject], [v[0] for v in views], [v[1] for v in views], sk.COCO17, sk.COCO17
     )
