@@ -404,6 +404,38 @@ def pose_comparison(
     return fig
 
 
+def window_figure(pair: dict[str, np.ndarray], layout_2d: sk.Skeleton = sk.COCO17, joint: int = 9):
+    """One training window and its flipped copy (rows), as the model sees them.
+
+    Left: the 2D input, its centre (or, causal, last) frame drawn as a skeleton and one joint's
+    path through the whole window (``joint``, default the left wrist of COCO-17), in normalised
+    screen coordinates. Right: the 3D target, root-relative camera-space metres, drawn as the camera
+    sees it (x right, y down). ``pair`` is :func:`dilpose.studies.s02_model.window_and_flip`'s dict.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 2, figsize=(8, 7.5))
+    for row, (x, y, what) in enumerate(
+        ((pair["x"], pair["y"], "window"), (pair["x_flip"], pair["y_flip"], "flipped copy"))
+    ):
+        centre = (len(x) - 1) // 2
+        ax = axes[row, 0]
+        ax.plot(x[:, joint, 0], x[:, joint, 1], color="0.6", lw=1, label=f"{len(x)} frames")
+        draw_2d(ax, x[centre], layout_2d)
+        ax.set_title(f"{what}: 2D input, {layout_2d.joint_names[joint]} path", fontsize=9)
+        ax.legend(fontsize=7, loc="lower right")
+        ax = axes[row, 1]
+        draw_2d(ax, y[:, :2], sk.H36M17)
+        ax.set_title(f"{what}: 3D target (x, y in camera space, m)", fontsize=9)
+    fig.suptitle(
+        "blue = subject's left, red = right. Flipping mirrors x and swaps the left/right labels:\n"
+        "each limb takes over its opposite's motion, and left stays left",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    return fig
+
+
 def receptive_field_figure(filter_widths=(3, 3, 3)):
     """Symmetric (top) and causal (bottom) receptive-field diagrams of the same widths."""
     import matplotlib.pyplot as plt
@@ -412,5 +444,276 @@ def receptive_field_figure(filter_widths=(3, 3, 3)):
     fig, axes = plt.subplots(2, 1, figsize=(min(14, 0.3 * rf + 3), 1.8 * len(filter_widths) + 2))
     receptive_field_diagram(filter_widths, causal=False, ax=axes[0])
     receptive_field_diagram(filter_widths, causal=True, ax=axes[1])
+    fig.tight_layout()
+    return fig
+
+
+# ------------------------------------------------------------- notebook 01: one clip, step by step
+
+
+def _bvh_side(name: str) -> str:
+    """Drawing colour of a BVH joint from its name: ``Left...``/``L<Upper>...`` is the subject's
+    left, ``Right...``/``R<Upper>...`` the right, anything else the centre."""
+    for prefix, colour in (("Left", LEFT), ("Right", RIGHT)):
+        if name.startswith(prefix) or (name[:1] == prefix[0] and name[1:2].isupper()):
+            return colour
+    return CENTRE
+
+
+def _facing_axes(l_hip: np.ndarray, r_hip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Horizontal unit vectors (3,) of a Z-up pose: ``across`` (the subject's right to left hip)
+    and ``forward`` (where the subject faces), for front and side views."""
+    across = np.array([*(l_hip - r_hip)[:2], 0.0])
+    across /= max(np.linalg.norm(across), 1e-9)
+    return across, np.cross(across, [0.0, 0.0, 1.0])
+
+
+def bvh_skeleton(joints: np.ndarray, parents, names, title: str = ""):
+    """Front and side views of one frame of a BVH skeleton, joints numbered in file order.
+
+    joints: (J, 3) metres, Z-up world (``dilpose.default_data.to_world`` of forward kinematics);
+    parents: (J,) parent index, -1 for the root; names: J joint names (their ``Left``/``Right``
+    prefix colours the limbs). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    joints = np.asarray(joints, dtype=np.float64)
+    assert joints.ndim == 2 and joints.shape == (len(names), 3), "joints are (J, 3)"
+    across, forward = _facing_axes(
+        joints[names.index("LeftUpLeg")], joints[names.index("RightUpLeg")]
+    )
+    centred = joints - joints[0] * [1, 1, 0]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 7))
+    for ax, (axis, what) in zip(
+        axes, ((across, "front (subject's left to the right)"), (forward, "side (facing right)"))
+    ):
+        xy = np.stack([centred @ axis, centred[:, 2]], -1)
+        for j, p in enumerate(parents):
+            if p >= 0:
+                ax.plot(*xy[[p, j]].T, color=_bvh_side(names[j]), lw=2)
+        ax.scatter(*xy.T, s=14, c=[_bvh_side(n) for n in names], zorder=3)
+        for j, (x, y) in enumerate(xy):
+            ax.annotate(str(j), (x, y), fontsize=7, xytext=(3, 2), textcoords="offset points")
+        ax.set_aspect("equal")
+        ax.margins(0.15)
+        ax.set_xlabel("m")
+        ax.set_ylabel("height (m)")
+        ax.set_title(f"{what}", fontsize=9)
+    fig.suptitle(title or f"{len(names)} BVH joints from forward kinematics (numbers: file order)")
+    fig.tight_layout()
+    return fig
+
+
+def _side_view(points: np.ndarray, axis: np.ndarray, origin: np.ndarray) -> np.ndarray:
+    """(..., 3) Z-up metres -> (..., 2): the distance along the horizontal ``axis`` from ``origin``,
+    and the height."""
+    points = np.asarray(points, dtype=np.float64) - origin
+    return np.stack([points @ axis, points[..., 2]], -1)
+
+
+def bvh_to_layouts(joints: np.ndarray, parents, names, h36m: np.ndarray, face: np.ndarray):
+    """The BVH skeleton (grey) with the 17 joints kept for H36M-17 (coloured, each labelled with its
+    BVH joint) and the 5 face points synthesised in the head (green crosses): a front view of the
+    body, and a side view of the head that shows the facing direction the face points follow.
+
+    joints: (J, 3) BVH joints; h36m: (17, 3); face: (5, 3); all metres, Z-up world. parents, names:
+    the BVH hierarchy (names must include Head and Head_end). Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from .bvh import CMU_TO_H36M
+
+    joints, h36m, face = (np.asarray(a, dtype=np.float64) for a in (joints, h36m, face))
+    assert h36m.shape == (17, 3) and face.shape == (5, 3) and joints.shape == (len(names), 3)
+    across, forward = _facing_axes(h36m[sk.H36M17.index("l_hip")], h36m[sk.H36M17.index("r_hip")])
+    origin = h36m[0] * [1, 1, 0]
+    head = [names.index("Head"), names.index("Head_end")]
+    fig, (body, side) = plt.subplots(1, 2, figsize=(12, 7), gridspec_kw={"width_ratios": [3, 2]})
+    for ax, axis in ((body, across), (side, forward)):
+        xy = _side_view(joints, axis, origin)
+        for j, p in enumerate(parents):
+            if p >= 0:
+                ax.plot(*xy[[p, j]].T, color="0.82", lw=6, zorder=1, solid_capstyle="round")
+        ax.scatter(
+            *_side_view(face, axis, origin).T,
+            marker="x",
+            s=45,
+            color="tab:green",
+            zorder=4,
+            label="face points (synthesised)",
+        )
+        ax.set_aspect("equal")
+        ax.set_xlabel("m")
+        ax.set_ylabel("height (m)")
+    # Front: the H36M-17 skeleton over the BVH one, each joint named with its source.
+    h36m_xy = _side_view(h36m, across, origin)
+    draw_2d(body, h36m_xy, sk.H36M17, invert_y=False)
+    for j, (x, y) in enumerate(h36m_xy):
+        right = j in sk.H36M17.joints_right  # right-side labels go left, as in draw_2d
+        body.annotate(
+            f"{j} {sk.H36M17.joint_names[j]} <- {CMU_TO_H36M[j]}",
+            (x, y),
+            fontsize=7,
+            xytext=(-5 if right else 5, 2),
+            textcoords="offset points",
+            ha="right" if right else "left",
+        )
+    body.margins(x=0.6, y=0.08)
+    body.set_title("front: H36M-17 joint <- BVH joint (grey: all BVH bones)", fontsize=9)
+    body.legend(fontsize=8, loc="lower right")
+    # Side: the head segment and the face points around it.
+    head_xy = _side_view(joints[head], forward, origin)
+    side.plot(*head_xy.T, color="0.3", lw=2, zorder=2)
+    side.scatter(*head_xy.T, s=30, color="0.3", zorder=3)
+    for name, (x, y) in zip(("Head", "Head_end"), head_xy):
+        side.annotate(name, (x, y), fontsize=8, xytext=(6, -12), textcoords="offset points")
+    for name, (x, y) in zip(sk.FACE_POINTS, _side_view(face, forward, origin)):
+        side.annotate(name, (x, y), fontsize=8, xytext=(5, 3), textcoords="offset points")
+    mid, h = head_xy.mean(0), np.linalg.norm(head_xy[1] - head_xy[0])
+    side.set_xlim(mid[0] - 1.8 * h, mid[0] + 1.8 * h)
+    side.set_ylim(mid[1] - 1.8 * h, mid[1] + 1.8 * h)
+    side.set_title("the head from the side (facing right)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def capture_volume_top_view(
+    cameras, centre: np.ndarray, pelvis_before: np.ndarray, pelvis_after: np.ndarray
+):
+    """Top view (world x, y in metres) of the placement step: each camera's centre and optical
+    axis, the volume centre where the axes meet, and the clip's pelvis track before (as the BVH
+    file has it) and after the shift; left the whole room, right a close-up of the shift.
+    centre: (3,); pelvis_before, pelvis_after: (T, 2) m."""
+    import matplotlib.pyplot as plt
+
+    centre = np.asarray(centre, dtype=np.float64)
+    before, after = np.asarray(pelvis_before), np.asarray(pelvis_after)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 6.5))
+    for ax in axes:
+        for i, cam in enumerate(cameras):
+            p, d = cam.position(), cam.optical_axis()
+            reach = np.linalg.norm((centre - p)[:2]) * 1.3 / max(np.linalg.norm(d[:2]), 1e-9)
+            ax.plot(*np.stack([p[:2], p[:2] + reach * d[:2]]).T, color="tab:green", lw=1, ls="--")
+            ax.scatter(*p[:2], s=60, color="k", marker="s")
+            ax.annotate(f"cam {i}", p[:2], fontsize=8, xytext=(6, 6), textcoords="offset points")
+        ax.plot(*before.T, color="0.55", ls=":", lw=2, label="pelvis, as in the BVH file")
+        ax.plot(*after.T, color="tab:blue", lw=2, label="pelvis, placed")
+        ax.annotate(
+            "",
+            after.mean(0),
+            before.mean(0),
+            arrowprops=dict(arrowstyle="->", color="tab:red", lw=1.5, shrinkA=0, shrinkB=0),
+        )
+        ax.scatter(*centre[:2], marker="*", s=220, color="tab:red", zorder=4, label="volume centre")
+        ax.set_aspect("equal")
+        ax.set_xlabel("x (m)")
+        ax.set_ylabel("y (m)")
+        ax.grid(alpha=0.3)
+    both = np.concatenate([before, after, centre[None, :2]])
+    mid, half = (both.min(0) + both.max(0)) / 2, np.ptp(both, axis=0).max() / 2 + 0.4
+    axes[1].set_xlim(mid[0] - half, mid[0] + half)
+    axes[1].set_ylim(mid[1] - half, mid[1] + half)
+    axes[1].legend(fontsize=8, loc="lower right")
+    axes[0].set_title("the room: cameras and their optical axes (dashed)", fontsize=9)
+    axes[1].set_title("close-up: the shift (red arrow) moves the mean pelvis position", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def distortion_figure(step: dict, magnify: float = 10.0):
+    """One camera's lens distortion: over the whole image (left: where the distortion moves the
+    ideal pinhole pixels, arrows ``magnify`` times longer) and on the pose (right, zoomed: the
+    pinhole projection grey, the distorted one in colour). ``step``:
+    :func:`dilpose.studies.s01_data.projection_step`'s dict (pixels)."""
+    import matplotlib.pyplot as plt
+
+    cam, layout = step["camera"], step["layout"]
+    pin, dist = step["pinhole"], step["distorted"]
+    grid, moved = step["field"]
+    fig, (whole, zoom) = plt.subplots(1, 2, figsize=(12, 6))
+    d = (moved - grid) * magnify
+    whole.quiver(
+        *grid.T, *d.T, angles="xy", scale_units="xy", scale=1, color="tab:purple", width=0.004
+    )
+    lo, hi = pin.min(0), pin.max(0)
+    whole.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, color="tab:blue", lw=1.5))
+    whole.set_xlim(-0.1 * cam.res_w, 1.1 * cam.res_w)
+    whole.set_ylim(1.1 * cam.res_h, -0.1 * cam.res_h)
+    whole.add_patch(plt.Rectangle((0, 0), cam.res_w, cam.res_h, fill=False, color="k", lw=1))
+    whole.set_aspect("equal")
+    whole.set_title(
+        f"cam {step['index']} ({cam.id}): distortion over the image, arrows "
+        f"x{magnify:g}; blue box: the person",
+        fontsize=9,
+    )
+    draw_2d(zoom, pin, layout, alpha=0.35, lw=4)
+    draw_2d(zoom, dist, layout, lw=1.2, marker_size=8)
+    zoom.quiver(
+        *pin.T,
+        *((dist - pin) * magnify).T,
+        angles="xy",
+        scale_units="xy",
+        scale=1,
+        color="tab:purple",
+        width=0.004,
+    )
+    mid, half = (lo + hi) / 2, (hi - lo).max() / 2 + 20
+    zoom.set_xlim(mid[0] - half, mid[0] + half)
+    zoom.set_ylim(mid[1] + half, mid[1] - half)
+    zoom.set_title(
+        f"the pose: pinhole (thick, faint) vs distorted (thin); arrows x{magnify:g}; "
+        f"largest shift {step['shift_px'].max():.1f} px",
+        fontsize=9,
+    )
+    for ax in (whole, zoom):
+        ax.set_xlabel("u (px)")
+        ax.set_ylabel("v (px)")
+    fig.tight_layout()
+    return fig
+
+
+#: Colours of the detector-noise events in figures.
+NOISE_EVENT_COLOURS = {"outlier": "tab:orange", "swapped": "tab:purple", "missing": "0.5"}
+
+
+def noise_events_figure(trace: dict):
+    """One joint's 2D track over time in one camera, clean (black) and as the detector-noise model
+    outputs it (blue; gaps where missed), with each event's frames shaded; the bottom panel is
+    the 2D error (px) against the jitter's standard deviation. ``trace``:
+    :func:`dilpose.studies.s01_data.noise_trace`'s dict."""
+    import matplotlib.pyplot as plt
+
+    clean, detected = trace["clean"], trace["detected"]
+    t = np.arange(len(clean)) / trace["fps"]
+    err = np.linalg.norm(detected - clean, axis=-1)
+    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), sharex=True)
+    for ax, values, label in (
+        (axes[0], (clean[:, 0], detected[:, 0]), "u (px)"),
+        (axes[1], (clean[:, 1], detected[:, 1]), "v (px, down)"),
+        (axes[2], (None, err), "2D error (px)"),
+    ):
+        if values[0] is not None:
+            ax.plot(t, values[0], color="k", lw=1, label="clean projection")
+        ax.plot(t, values[1], color="tab:blue", lw=1, label="detector output")
+        for kind, colour in NOISE_EVENT_COLOURS.items():
+            mask = trace["events"][kind]
+            ax.fill_between(
+                t,
+                0,
+                1,
+                where=mask,
+                color=colour,
+                alpha=0.3,
+                step="mid",
+                transform=ax.get_xaxis_transform(),
+                label=f"{kind} ({mask.sum()} fr.)",
+            )
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+    axes[2].plot(t, trace["sigma"], color="tab:green", lw=1, ls="--", label="jitter sigma")
+    axes[2].set_yscale("symlog", linthresh=5)
+    axes[1].invert_yaxis()
+    axes[0].legend(fontsize=8, ncol=5, loc="upper left", bbox_to_anchor=(0, 1.3))
+    axes[2].legend(fontsize=8, ncol=2, loc="upper left", handles=axes[2].get_lines())
+    axes[2].set_xlabel("time (s)")
+    fig.suptitle(f"{trace['joint']} in camera {trace['camera']} ({trace['camera_id']})", y=1.02)
     fig.tight_layout()
     return fig

@@ -101,8 +101,13 @@ def test_data_notebook_writes_subjects_frames_and_actions(smoke_reports):
     assert metrics["provenance"]["config"]["profile"] == "smoke"
     assert "HDM05" in metrics["provenance"]["data_credit"]
     for name in (
+        "01_bvh_fk.png",  # the walk-through of one clip, step by step
+        "01_bvh_to_h36m.png",
         "01_skeletons.png",
         "01_camera_layout.png",
+        "01_placement.png",
+        "01_distortion.png",
+        "01_noise_events.png",
         "01_four_views.png",
         "01_skeleton_3d.html",
     ):
@@ -194,6 +199,7 @@ def test_model_notebook_writes_metrics_with_protocol_seeds_and_intervals(smoke_r
     assert "not comparable" in metrics["published_note"]
     for name in (
         "02_receptive_field.png",
+        "02_window.png",
         "02_ablation.png",
         "02_learning_curves.png",
         "02_prediction.png",

@@ -130,3 +130,59 @@ def test_clip_length_table_groups_test_clips_by_length():
     first = runs[0].results["per_sequence"][:4]
     expected = sum(r["mpjpe_mm"] * r["frames"] for r in first) / sum(r["frames"] for r in first)
     assert table.loc["1-81 frames", "243 frames"] == round(expected, 1)
+
+
+def test_key_verdicts_name_each_role_and_say_what_was_not_run():
+    study = _study(-3.0, 0.0)
+    v = s02_model.key_verdicts(study, s02_model.comparisons(study))
+    assert v["main"] == "243 frames" and v["causal"] == "243 frames causal"
+    assert v["future"].startswith("243 frames better by") and v["context"].startswith("243 frames")
+    assert v["context_81"].startswith("no clear difference")
+    smoke = {k: a for k, a in study.items() if k in ("243 frames", "243 frames causal")}
+    v = s02_model.key_verdicts(smoke, s02_model.comparisons(smoke))
+    assert v["context"] == v["single"] == "not run in this profile"
+
+
+def _sequence(frames=60):
+    from dilpose import skeleton as sk
+    from dilpose.dataset import Sequence
+
+    rng = np.random.default_rng(1)
+    pos = rng.normal(0, 0.3, (frames, 17, 3)) + np.array([0, 0, 4.0])  # camera space, 4 m away
+    kp = rng.uniform(-0.5, 0.5, (frames, sk.COCO17.num_joints, 2))
+    return Sequence("s", "walk 1", 0, kp, pos, np.zeros(9), np.ones((frames, 17)))
+
+
+def test_window_and_flip_is_the_trainers_window_and_its_mirror():
+    from dilpose import skeleton as sk
+
+    seq = _sequence()
+    pair = s02_model.window_and_flip(seq, 27, frame=30)
+    np.testing.assert_allclose(pair["x"], seq.keypoints_2d[30 - 13 : 30 + 14], atol=1e-6)
+    root_relative = seq.positions_3d[30] - seq.positions_3d[30, :1]
+    np.testing.assert_allclose(pair["y"][1:], root_relative[1:], atol=1e-6)
+    assert np.all(pair["y"][0] == 0)  # the root is zeroed: the trajectory is learnt apart
+    mirror = pair["x"].copy()
+    mirror[..., 0] *= -1
+    left, right = list(sk.COCO17.joints_left), list(sk.COCO17.joints_right)
+    mirror[:, left + right] = mirror[:, right + left]
+    np.testing.assert_allclose(pair["x_flip"], mirror, atol=1e-6)
+    assert pair["y_flip"][sk.H36M17.index("l_knee"), 0] == -pair["y"][sk.H36M17.index("r_knee"), 0]
+    causal = s02_model.window_and_flip(seq, 27, frame=30, causal=True)
+    np.testing.assert_allclose(causal["x"], seq.keypoints_2d[30 - 26 : 31], atol=1e-6)
+    import pytest
+
+    with pytest.raises(ValueError, match="outside the sequence's 60 frames"):
+        s02_model.window_and_flip(seq, 27, frame=60)
+
+
+def test_strided_and_dilated_paths_agree_on_a_window():
+    from dilpose.model import ModelConfig
+
+    twin = s02_model.strided_vs_dilated(
+        ModelConfig(channels=16, filter_widths=(3, 3)), windows=8, repeats=1
+    )
+    assert twin["receptive_field"] == 9 and twin["windows"] == 8
+    assert 0 <= twin["max_difference_mm"] < 1e-3  # float32 rounding only
+    assert twin["dilated_ms"] > 0 and twin["strided_ms"] > 0
+    assert twin["speedup"] == twin["dilated_ms"] / twin["strided_ms"]

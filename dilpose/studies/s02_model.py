@@ -10,12 +10,17 @@ comparison says so.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .. import datasets, metrics, paper
+from .. import skeleton as sk
+from ..batches import WindowBatches
 from ..config import Config
-from ..dataset import PoseData
-from ..model import ModelConfig, TemporalModel, count_parameters
+from ..dataset import PoseData, Sequence
+from ..model import ModelConfig, TemporalModel, TemporalModelStrided, count_parameters
 from .common import (
     RunResult,
     arm_summary,
@@ -241,3 +246,95 @@ def metrics_json(
             "comparable to results on other data"
         ),
     }
+
+
+def window_and_flip(
+    seq: Sequence,
+    receptive_field: int,
+    frame: int,
+    causal: bool = False,
+    layout_2d: sk.Skeleton = sk.COCO17,
+) -> dict[str, np.ndarray]:
+    """One training window of ``seq`` centred on (causal: ending at) ``frame``, and its flipped
+    copy, exactly as :class:`~dilpose.batches.WindowBatches` makes them for the trainer.
+
+    Returns ``x`` (R, J, 2) normalised 2D inputs, ``y`` (17, 3) the root-relative 3D target in
+    camera space (metres, root zeroed), and ``x_flip``, ``y_flip``: the mirrored pair (x negated,
+    left and right joints swapped) that flip augmentation adds.
+    """
+    if not 0 <= frame < len(seq):
+        raise ValueError(f"frame {frame} is outside the sequence's {len(seq)} frames")
+    windows = WindowBatches(
+        [seq], 2 * len(seq), receptive_field, causal=causal, shuffle=False, layout_2d=layout_2d
+    )
+    batch = next(windows.epoch(0))  # every window of the sequence, then every flipped one
+    k = len(seq)
+    return {
+        "x": batch.inputs[frame],
+        "y": batch.targets[frame, 0],
+        "x_flip": batch.inputs[k + frame],
+        "y_flip": batch.targets[k + frame, 0],
+    }
+
+
+def strided_vs_dilated(
+    mcfg: ModelConfig, windows: int = 256, repeats: int = 3, seed: int = 0
+) -> dict[str, float]:
+    """Run the same weights through the training path (:class:`TemporalModelStrided`) and the
+    evaluation path (:class:`TemporalModel`) on ``windows`` random windows of one receptive field.
+
+    Returns ``max_difference_mm`` (largest difference of the two outputs, eval mode, mm: float32
+    rounding only), and the median time in ms of one training step's forward and backward pass on
+    each path (``strided_ms``, ``dilated_ms``) and their ratio ``speedup``. Why the strided path is
+    faster: for one output per window the dilated convolutions still compute every intermediate
+    frame of the window; striding by the kernel width computes only the frames the output needs.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    dilated = TemporalModel(mcfg)
+    strided = TemporalModelStrided(mcfg)
+    strided.load_state_dict(dilated.state_dict())
+    x = torch.randn(windows, mcfg.receptive_field(), mcfg.in_joints, mcfg.in_features)
+    with torch.no_grad():
+        diff = (dilated.eval()(x) - strided.eval()(x)).abs().max().item()
+
+    def step_ms(net) -> float:
+        net.train()
+        times = []
+        for _ in range(repeats + 1):  # the first run warms up the allocator and kernels
+            start = time.perf_counter()
+            net(x).square().mean().backward()
+            times.append(1000 * (time.perf_counter() - start))
+        return float(np.median(times[1:]))
+
+    dilated_ms, strided_ms = step_ms(dilated), step_ms(strided)
+    return {
+        "windows": windows,
+        "receptive_field": mcfg.receptive_field(),
+        "max_difference_mm": 1000 * diff,
+        "dilated_ms": dilated_ms,
+        "strided_ms": strided_ms,
+        "speedup": dilated_ms / strided_ms,
+    }
+
+
+def key_verdicts(study: dict[str, Arm], comps: dict[str, dict]) -> dict[str, str]:
+    """The verdicts the notebook's conclusion reads, by role, whatever the profile's arms:
+    ``future`` (main vs causal twin), ``context`` (main vs 27 frames), ``context_81`` (81 vs 27),
+    ``beyond_81`` (main vs 81), ``single`` (main vs 1 frame), and ``main``, ``causal`` (the arms'
+    labels). A comparison the profile does not run reads "not run in this profile"."""
+    main = next(iter(study.values()))
+    causal = next(label for label, arm in study.items() if arm.cfg.causal != main.cfg.causal)
+    keys = {
+        "future": f"{main.label} vs {causal}",
+        "context": f"{main.label} vs 27 frames",
+        "context_81": "81 frames vs 27 frames",
+        "beyond_81": f"{main.label} vs 81 frames",
+        "single": f"{main.label} vs 1 frame",
+    }
+    out = {
+        role: comps[key]["verdict"] if key in comps else "not run in this profile"
+        for role, key in keys.items()
+    }
+    return {**out, "main": main.label, "causal": causal}
