@@ -14,7 +14,7 @@ RUNFLAGS = --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) --update-not
 STAMP   := $(VENV)/.installed
 SMOKE   := $(CURDIR)/build/smoke
 
-.PHONY: help venv paper nb test lint data bench lab clean
+.PHONY: help venv paper nb test lint data weights bench lab clean
 
 help:
 	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=mocap|h36m), write reports/"
@@ -22,6 +22,7 @@ help:
 	@echo "make nb NB=02  run one notebook (same options)"
 	@echo "make test    unit tests, then the smoke-profile notebook run checked by nbval"
 	@echo "make data    rebuild data/{cmu,hdm05}_mocap_3d.npz and data/bvh_example.json from ../shared/data (CMU + HDM05 BVH)"
+	@echo "make weights train (or take from the model cache) the shipped models -> dilpose/resources/models/"
 	@echo "make bench   speed benchmarks -> reports/bench/"
 	@echo "make lab     open JupyterLab on notebooks/"
 
@@ -51,6 +52,9 @@ test: venv lint
 
 data: venv
 	$(BIN)/python -m dilpose.default_data
+
+weights: venv
+	$(BIN)/python -m dilpose.weights
 
 bench: venv
 	$(BIN)/python -m dilpose.bench

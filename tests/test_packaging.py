@@ -72,3 +72,16 @@ def test_importing_the_package_has_no_side_effects():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_the_shipped_models_are_package_data():
+    """A wheel carries every file of dilpose/resources/models (weights and manifest)."""
+    import fnmatch
+
+    pyproject = tomllib.loads((paths.REPO_ROOT / "pyproject.toml").read_text())
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["dilpose"]
+    shipped = [
+        p.relative_to(paths.PACKAGE_DIR).as_posix()
+        for p in (paths.RESOURCES_DIR / "models").iterdir()
+    ]
+    assert shipped and all(any(fnmatch.fnmatch(f, pat) for pat in patterns) for f in shipped)
