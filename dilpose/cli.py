@@ -171,9 +171,36 @@ def cmd_lift(args) -> int:
         max_gap=args.max_gap,
         flip_test=not args.no_flip_test,
         video=args.video,
+        stream=args.stream,
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
+    return 0
+
+
+def cmd_models(args) -> int:
+    from . import models
+
+    rows = [m.row() for m in models.shipped()] + [m.row() for m in models.cached()]
+    header = (
+        "name",
+        "where",
+        "input_layout",
+        "receptive_field",
+        "causal",
+        "channels",
+        "precision",
+        "test_mpjpe_mm",
+        "file",
+    )
+    width = {
+        h: max(len(h), *(len(str(r[h] if r[h] is not None else "-")) for r in rows))
+        for h in header[:-1]
+    }
+    print("  ".join(h.ljust(width[h]) for h in header[:-1]) + "  file")
+    for r in rows:
+        cells = [str(r[h] if r[h] is not None else "-").ljust(width[h]) for h in header[:-1]]
+        print("  ".join(cells) + "  " + r["file"])
     return 0
 
 
@@ -242,12 +269,20 @@ def build_parser() -> argparse.ArgumentParser:
         "lift", help="2D COCO keypoints from any detector (COCO JSON or npz) -> 3D joints"
     )
     p.add_argument("input", type=Path)
-    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        help="a trained model (default: the shipped lifter-243; lifter-243-causal with --stream)",
+    )
     p.add_argument(
         "--output",
         type=Path,
-        required=True,
-        help="output prefix: writes PREFIX.npy and PREFIX.json",
+        help="output prefix: writes PREFIX.npy and PREFIX.json (default: <input name>_3d here)",
+    )
+    p.add_argument(
+        "--stream",
+        action="store_true",
+        help="feed the frames one at a time to a causal model, as a live source would",
     )
     p.add_argument(
         "--width", type=_positive_int, help="image width in pixels (if the input does not say)"
@@ -264,12 +299,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-gap",
         type=_non_negative_int,
-        default=10,
+        default=25,
         help="longest gap (frames) that is interpolated",
     )
     p.add_argument("--video", help="which video of a multi-video custom npz")
     p.add_argument("--no-flip-test", action="store_true")
     p.set_defaults(func=cmd_lift)
+
+    p = sub.add_parser(
+        "models", help="the shipped pretrained models and the trained models in the model cache"
+    )
+    p.set_defaults(func=cmd_models)
     return parser
 
 

@@ -6,8 +6,9 @@ Pipeline::
     read_keypoints   COCO keypoint JSON (detector results or annotations) or npz
                      -> Keypoints2D (pixels)
     prepare          low-confidence joints -> missing; short gaps interpolated, long gaps refused
-    lift_file        normalise, run a trained checkpoint over the whole sequence,
-                     write PREFIX.npy/.json
+    lift_file        normalise, run a trained checkpoint (default: the shipped lifter-243,
+                     dilpose.models) over the whole sequence, or frame by frame through a
+                     causal model (StreamLifter, ``--stream``), write PREFIX.npy/.json
 
 Inputs
 ------
@@ -53,6 +54,10 @@ from .noise import fill_gaps
 NUM_JOINTS = sk.COCO17.num_joints
 _KP_LEN = 3 * NUM_JOINTS  # 51 numbers per COCO detection: (x, y, v) per joint
 _CLI_RESOLUTION_HINT = "pass --width and --height (image size in pixels)"
+#: Longest gap per joint (frames) that is interpolated by default: 0.5 s at 50 Hz. Detectors lose a
+#: joint for a few tenths of a second under brief occlusion (the simulated detector's misses reach
+#: 20 frames); a longer gap would make the motion up, so it is refused.
+MAX_GAP = 25
 
 
 @dataclass
@@ -481,7 +486,9 @@ def _read_plain_npz(path: Path):
 # --------------------------------------------------------------------------------------------------
 # Preparing
 # --------------------------------------------------------------------------------------------------
-def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
+def prepare(
+    kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = MAX_GAP, causal: bool = False
+):
     """Drop low-confidence joints and interpolate short gaps.
 
     A joint with score < ``min_score`` is treated as missing: a detector's unsure joint is usually
@@ -489,9 +496,13 @@ def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
     joint are filled by linear interpolation (:func:`dilpose.noise.fill_gaps`); a longer gap, or a
     joint never seen, raises :class:`DataError` because interpolation would invent the motion.
 
+    causal: fill a gap by holding the joint's last detected position instead (what a live stream
+    can do: interpolation needs the frame after the gap); a joint missing from the first frames
+    takes its first detection. Same ``max_gap`` rule.
+
     Returns ``(keypoints (T, 17, 2) pixels, filled (T, 17) bool, report)``: ``filled`` marks
-    interpolated entries; ``report`` counts frames, missing and low-confidence joints and
-    interpolated entries (plus what the reader recorded).
+    interpolated (or held) entries; ``report`` counts frames, missing and low-confidence joints and
+    filled entries (plus what the reader recorded).
     """
     if not math.isfinite(min_score):
         raise DataError(kp.source, f"min_score must be a finite number, got {min_score!r}")
@@ -504,7 +515,10 @@ def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
     keypoints[low] = np.nan
     missing = undetected | low
     _check_gaps(kp, missing, min_score, max_gap)
-    filled_kp, filled = fill_gaps(keypoints, kp.scores, max_gap=max_gap, source=kp.source)
+    if causal:
+        filled_kp, filled = hold_last(keypoints), missing.copy()
+    else:
+        filled_kp, filled = fill_gaps(keypoints, kp.scores, max_gap=max_gap, source=kp.source)
     report = {
         "frames": T,
         "joints": int(missing.size),
@@ -521,9 +535,25 @@ def prepare(kp: Keypoints2D, min_score: float = 0.3, max_gap: int | None = 10):
         "layout": kp.layout.name,
         "min_score": float(min_score),
         "max_gap": max_gap,
+        "gap_filling": "hold the last detection (causal)" if causal else "linear interpolation",
         **kp.info,
     }
     return filled_kp, filled, report
+
+
+def hold_last(keypoints: np.ndarray) -> np.ndarray:
+    """(T, J, 2) pixels with NaN gaps -> each NaN entry replaced by the joint's last detected
+    position; entries before a joint's first detection take that first detection. Every joint must
+    be detected at least once (:func:`prepare` checks)."""
+    out = np.array(keypoints, dtype=np.float64)
+    T, J = out.shape[:2]
+    seen = np.isfinite(out).all(-1)  # (T, J)
+    # index of the last frame <= t where joint j was seen (-1 before the first detection)
+    last = np.where(seen, np.arange(T)[:, None], -1)
+    last = np.maximum.accumulate(last, axis=0)
+    first = seen.argmax(0)  # (J,)
+    src = np.where(last >= 0, last, first[None, :])
+    return out[src, np.arange(J)[None, :]]
 
 
 def _runs(gap: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -605,18 +635,71 @@ def output_paths(output: str | Path) -> tuple[Path, Path]:
     return prefix.with_name(prefix.name + ".npy"), prefix.with_name(prefix.name + ".json")
 
 
+class StreamLifter:
+    """Lift a live stream frame by frame with a causal model: :meth:`push` one frame's 2D keypoints
+    (J, 2), normalised as :func:`dilpose.camera.normalize_screen_coordinates` does, and get that
+    frame's root-relative 3D joints (17, 3) metres at once, from it and the frames before it.
+
+    The first frame is repeated to fill the window, as the whole-sequence model's edge padding
+    does, so the stream's output equals :func:`dilpose.train.predict` on the whole sequence.
+    It runs the strided twin of the model (same weights, one output per window: the cheapest way
+    to compute one new frame).
+    """
+
+    def __init__(self, checkpoint: str | Path, flip_test: bool = True):
+        from . import train  # torch: imported only when lifting
+
+        self.model = train.model_from_checkpoint(checkpoint, strided=True)
+        if not self.model.cfg.causal:
+            raise DataError(
+                checkpoint,
+                "streaming needs a causal model (one that sees only past frames); this one is "
+                "symmetric: it needs future frames",
+            )
+        self.input_spec = self.model.input_spec
+        self.layout = sk.get(self.input_spec["layout"])
+        self.flip_test = flip_test
+        self.receptive_field = int(self.model.receptive_field())
+        self.window: np.ndarray | None = None  # (R, J, 2) the frames the next output sees
+
+    def push(self, keypoints_2d: np.ndarray) -> np.ndarray:
+        import torch
+
+        from . import batches
+
+        frame = np.asarray(keypoints_2d, dtype=np.float32)
+        if self.window is None:
+            self.window = np.repeat(frame[None], self.receptive_field, axis=0)
+        else:
+            self.window = np.concatenate([self.window[1:], frame[None]])
+        x = self.window[None]
+        if self.flip_test:
+            x = np.concatenate([x, batches.flip_2d(x, self.layout)])
+        with torch.no_grad():
+            out = self.model(torch.from_numpy(x)).numpy()[:, 0]  # (1 or 2, 17, 3)
+        pred = batches.merge_flipped(out[:, None])[0] if self.flip_test else out[0]
+        return pred - pred[:1]
+
+
 def lift_file(
     input_path: str | Path,
-    checkpoint: str | Path,
-    output: str | Path,
+    checkpoint: str | Path | None = None,
+    output: str | Path | None = None,
     width: float | None = None,
     height: float | None = None,
     min_score: float = 0.3,
-    max_gap: int | None = 10,
+    max_gap: int | None = MAX_GAP,
     flip_test: bool = True,
     video: str | None = None,
+    stream: bool = False,
 ) -> dict:
     """Lift one video's 2D keypoints to 3D with a trained checkpoint and write the result.
+
+    checkpoint: default the shipped model (:mod:`dilpose.models`: ``lifter-243``, or
+    ``lifter-243-causal`` when streaming), checked against its sha256. output: default
+    ``<input name>_3d`` in the current folder. stream: feed the frames one at a time to a causal
+    model (:class:`StreamLifter`), gaps filled by holding the last detection, as a live source
+    would be; the summary adds the per-frame latency.
 
     Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
     ``PREFIX.json`` (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation
@@ -625,18 +708,31 @@ def lift_file(
     dict (for printing).
     """
     # torch is imported only here: reading and checking keypoints should not pay for it.
-    from . import train
+    from . import models, train
     from .dataset import Sequence
 
-    input_path, checkpoint = Path(input_path), Path(checkpoint)
+    input_path = Path(input_path)
+    shipped = None
+    if checkpoint is None:
+        shipped = models.DEFAULT_STREAM if stream else models.DEFAULT
+        checkpoint = models.path_of(shipped)
+    checkpoint = Path(checkpoint)
+    if output is None:
+        output = Path.cwd() / f"{input_path.stem}_3d"
     npy_path, json_path = output_paths(output)
     if input_path.resolve() in (npy_path.resolve(), json_path.resolve()):
         raise DataError(input_path, f"the output {json_path} would overwrite the input")
     check_writable(npy_path)  # a bad output folder fails now, before any work
     kp = read_keypoints(input_path, width, height, video=video)
-    keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap)
+    keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap, causal=stream)
 
     model = train.model_from_checkpoint(checkpoint)
+    if stream and not model.cfg.causal:
+        raise DataError(
+            checkpoint,
+            "--stream needs a causal model (one that sees only past frames); this one is "
+            "symmetric: it needs future frames",
+        )
     mcfg = model.cfg
     if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
         raise DataError(
@@ -660,7 +756,11 @@ def lift_file(
         intrinsics=np.zeros(9, np.float32),
         scores=scores.astype(np.float32),
     )
-    pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout)
+    latency = None
+    if stream:
+        pred, latency = _stream(checkpoint, seq.keypoints_2d, flip_test)
+    else:
+        pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout)
     if pred.shape != (T, sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
         raise DataError(
             checkpoint,
@@ -678,6 +778,8 @@ def lift_file(
         "positions_3d": np.round(pred.astype(np.float64), 4).tolist(),
         "input": str(input_path),
         "checkpoint": str(checkpoint),
+        "shipped_model": shipped,
+        "stream": latency,
         "image_size": [kp.width, kp.height],
         "flip_test": bool(flip_test),
         "report": report,
@@ -698,6 +800,7 @@ def lift_file(
     return {
         "npy": str(npy_path),
         "json": str(json_path),
+        "model": shipped or str(checkpoint),
         "frames": T,
         "receptive_field": receptive_field,
         "causal": bool(mcfg.causal),
@@ -705,4 +808,30 @@ def lift_file(
         "low_confidence_joints": report["low_confidence_joints"],
         "interpolated_joints": report["interpolated_joints"],
         "discarded_detections": report.get("discarded_detections", 0),
+        **(
+            {
+                "stream_latency_ms": f"median {latency['median_ms']:.2f}, "
+                f"95th percentile {latency['p95_ms']:.2f} per frame"
+            }
+            if latency
+            else {}
+        ),
+    }
+
+
+def _stream(checkpoint: Path, keypoints_2d: np.ndarray, flip_test: bool):
+    """Feed (T, J, 2) normalised keypoints to a :class:`StreamLifter` one frame at a time:
+    (T, 17, 3) predictions and the per-frame latency (ms)."""
+    import time
+
+    lifter = StreamLifter(checkpoint, flip_test=flip_test)
+    out, times = [], []
+    for frame in keypoints_2d:
+        start = time.perf_counter()
+        out.append(lifter.push(frame))
+        times.append(1000 * (time.perf_counter() - start))
+    return np.stack(out), {
+        "median_ms": float(np.median(times)),
+        "p95_ms": float(np.percentile(times, 95)),
+        "frames": len(times),
     }

@@ -435,16 +435,16 @@ def test_output_paths():
 
 
 def test_failed_lifts_leave_no_output(tmp_path, checkpoint, monkeypatch):
-    kp = walking_coco(30)
-    scores = np.ones((30, 17))
-    scores[5:20, 4] = 0.0
-    gap = write_json(tmp_path / "gap.json", results_json(kp, scores, range(30)))
+    kp = walking_coco(40)
+    scores = np.ones((40, 17))
+    scores[5:35, 4] = 0.0  # 30 frames: beyond the default max_gap of 25
+    gap = write_json(tmp_path / "gap.json", results_json(kp, scores, range(40)))
     out = tmp_path / "out"
-    with pytest.raises(DataError, match="15 consecutive frames"):
+    with pytest.raises(DataError, match="30 consecutive frames"):
         lift.lift_file(gap, checkpoint, out / "gap", width=W, height=H)
     assert not out.exists() or files_in(out) == []
 
-    ok = write_json(tmp_path / "ok.json", results_json(kp, np.ones((30, 17)), range(30)))
+    ok = write_json(tmp_path / "ok.json", results_json(kp, np.ones((40, 17)), range(40)))
     with pytest.raises(DataError, match="pass --width"):
         lift.lift_file(ok, checkpoint, out / "nores")
     with pytest.raises(DataError, match="checkpoint not found"):
