@@ -37,7 +37,15 @@ from . import skeleton as sk
 from .config import NOT_TRAINING_FIELDS, Config
 
 #: Modules whose source determines what training produces.
-_CODE = ("model.py", "train.py", "batches.py", "regularizers.py", "objectives.py", "metrics.py")
+_CODE = (
+    "model.py",
+    "train.py",
+    "batches.py",
+    "regularizers.py",
+    "pruning.py",
+    "objectives.py",
+    "metrics.py",
+)
 
 
 def code_version() -> str:

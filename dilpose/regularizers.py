@@ -13,9 +13,9 @@ modules:
     >>> str(spec)
     'dropout(p=0.25)'
 
-Built in: ``dropout(p)`` (the paper's baseline, element-wise, inverted scaling) and ``none``.
-Notebook 03 registers the pruning layer with :func:`register` in its own module; nothing else
-changes.
+Built in: ``dropout(p)`` (the paper's baseline, element-wise, inverted scaling), ``none`` and
+``prune(rate, over, rescale, at_eval)``, the paper's pruning layer read as activation pruning
+(:mod:`dilpose.pruning`, notebook 03). Another one is a :func:`register` call.
 
 A slot's module receives a tensor whose **dim 1 is the channel axis** (``(N, C, T)`` in the
 whole-sequence path, ``(N * T', C)`` in the strided path), the contract of ``nn.BatchNorm1d``.
@@ -213,3 +213,29 @@ register(
     check=_check_dropout,
 )
 register("none", _none, {}, "no regularisation (identity)")
+
+
+def _check_prune(rate, over, rescale, at_eval) -> None:
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0.0 <= rate < 1.0:
+        raise ConfigError(f"prune(rate): rate must be a fraction in [0, 1), got {rate!r}")
+    if over not in ("all", "nonzero"):
+        raise ConfigError(f"prune(over): 'all' or 'nonzero', got {over!r}")
+    for name, value in (("rescale", rescale), ("at_eval", at_eval)):
+        if not isinstance(value, bool):
+            raise ConfigError(f"prune({name}): True or False, got {value!r}")
+
+
+def _prune(rate: float, over: str, rescale: bool, at_eval: bool) -> RegularizerFactory:
+    from .pruning import ActivationPruning  # torch: imported when a model is built
+
+    return lambda channels: ActivationPruning(rate, over, rescale, at_eval)
+
+
+register(
+    "prune",
+    _prune,
+    {"rate": 0.25, "over": "nonzero", "rescale": True, "at_eval": False},
+    "the paper's pruning layer, read as activation pruning: per sample and time step, zero the "
+    "fraction `rate` of smallest activations (dilpose.pruning)",
+    check=_check_prune,
+)
