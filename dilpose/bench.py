@@ -133,6 +133,7 @@ def bench_training(
     min_seconds: float,
     dropout: bool = True,
     precision_: str = "fp32",
+    regularizer: str | None = None,
 ) -> dict:
     """Windows/s of a full training step (forward, MPJPE loss, backward, Adam) on the strided path.
 
@@ -141,9 +142,12 @@ def bench_training(
             dropout's mask generation costs.
         batch: windows per step, each (receptive_field, J_in, 2).
         precision_: ``fp32`` or ``bf16`` (mixed, as the trainer runs it: autocast, loss in fp32).
+        regularizer: fill the slots with this one instead (``"prune(rate=0.25)"``, ...).
     """
     if not dropout:
         cfg = dataclasses.replace(cfg, regularizer="none")
+    if regularizer is not None:
+        cfg = dataclasses.replace(cfg, regularizer=regularizer)
     torch.manual_seed(0)
     model = TemporalModelStrided(cfg).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
@@ -427,6 +431,80 @@ def format_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+#: The regularisers notebook 03 compares; the pruning layer may cost at most this many times
+#: dropout's training step.
+REGULARIZERS = (
+    "dropout(p=0.25)",
+    "none",
+    "prune(rate=0.25, over='nonzero', rescale=True, at_eval=False)",
+    "prune(rate=0.25, over='nonzero', rescale=False, at_eval=True)",
+    "prune(rate=0.25, over='all', rescale=True, at_eval=False)",
+)
+PRUNE_STEP_LIMIT = 1.3
+
+
+def run_regularizers(
+    quick: bool = False,
+    channels: tuple[int, ...] | None = None,
+    out: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Training-step rate of every regulariser of :data:`REGULARIZERS` beside dropout's (243
+    frames, fp32, batch 256; 128 and 1024 channels), written to ``reports/bench/regularizers.json``
+    with each one's step time relative to dropout's and the pruning layer's limit."""
+    if quick:
+        channels, sizes = channels or (16,), dict(batch=8, warmup=1, min_reps=2, min_seconds=0.0)
+    else:
+        channels = channels or (128, 1024)
+        sizes = dict(batch=256, warmup=1, min_reps=3, min_seconds=3.0)
+    out = (
+        Path(out)
+        if out
+        else paths.bench_dir() / ("regularizers_quick.json" if quick else "regularizers.json")
+    )
+    rows = []
+    for c in channels:
+        cfg = ModelConfig(filter_widths=(3, 3, 3, 3, 3), channels=c)
+        base = None
+        for reg in REGULARIZERS:
+            log(f"channels {c}: {reg} ...")
+            r = bench_training(cfg, **sizes, regularizer=reg)
+            base = base or r["median_s"]
+            rows.append(
+                {
+                    "channels": c,
+                    "regularizer": reg,
+                    "windows_per_s": r["per_s"],
+                    "step_ms": 1000 * r["median_s"],
+                    "step_vs_dropout": r["median_s"] / base,
+                    "reps": r["reps"],
+                }
+            )
+    prune_rows = [r for r in rows if r["regularizer"].startswith("prune")]
+    report = {
+        "machine": machine_info(),
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "quick": quick,
+        "batch": sizes["batch"],
+        "receptive_field": 243,
+        "precision": "fp32",
+        "rows": rows,
+        "target": {
+            "what": f"pruning layer step time <= {PRUNE_STEP_LIMIT}x dropout's",
+            "worst": max(r["step_vs_dropout"] for r in prune_rows),
+            "met": all(r["step_vs_dropout"] <= PRUNE_STEP_LIMIT for r in prune_rows),
+        },
+    }
+    write_json(out, report)
+    for r in rows:
+        log(
+            f"{r['channels']:>5} ch  {r['regularizer']:<62} {r['step_ms']:8.1f} ms/step  "
+            f"{r['step_vs_dropout']:.2f}x dropout"
+        )
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         prog="python -m dilpose.bench", description=__doc__.splitlines()[0]
@@ -439,9 +517,18 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, help="report path (default reports/bench/model.json)")
+    parser.add_argument(
+        "--regularizers",
+        action="store_true",
+        help="only the regularisers' training steps (reports/bench/regularizers.json)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    channels = tuple(args.channels) if args.channels else None
+    if args.regularizers:
+        return run_regularizers(quick=args.quick, channels=channels, out=args.out)
+    run_regularizers(quick=args.quick, channels=channels)
     return run(
         quick=args.quick, channels=tuple(args.channels) if args.channels else None, out=args.out
     )

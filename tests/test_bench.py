@@ -30,3 +30,19 @@ def test_quick_benchmark_writes_every_figure_with_the_machine(tmp_path):
     assert "native_bf16" in saved["machine"]
     # targets are judged on full runs only
     assert all(t["met"] is None for t in report["targets"].values())
+
+
+def test_regularizer_bench_times_every_regularizer_beside_dropout(tmp_path):
+    from dilpose import bench
+
+    report = bench.run_regularizers(quick=True, out=tmp_path / "r.json", log=lambda s: None)
+    regs = [r["regularizer"] for r in report["rows"]]
+    assert regs == list(bench.REGULARIZERS) and regs[0].startswith("dropout")
+    assert report["rows"][0]["step_vs_dropout"] == 1.0
+    assert all(r["step_ms"] > 0 for r in report["rows"])
+    worst = max(
+        r["step_vs_dropout"] for r in report["rows"] if r["regularizer"].startswith("prune")
+    )
+    assert report["target"]["worst"] == worst
+    assert report["target"]["met"] == (worst <= bench.PRUNE_STEP_LIMIT)
+    assert (tmp_path / "r.json").is_file()
