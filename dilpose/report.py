@@ -49,6 +49,12 @@ def load_metrics(name: str) -> dict:
     return json.loads((paths.metrics_dir() / f"{name}.json").read_text())
 
 
+def load_bench(name: str) -> dict | None:
+    """``reports/bench/<name>.json`` written by ``make bench``, or None when it has not run."""
+    path = paths.bench_dir() / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
 def save_figure(fig: Any, name: str, dpi: int = 110) -> Path:
     """Save a matplotlib figure as PNG, or a plotly figure as standalone HTML, under
     reports/figures/."""

@@ -717,3 +717,25 @@ def noise_events_figure(trace: dict):
     fig.suptitle(f"{trace['joint']} in camera {trace['camera']} ({trace['camera_id']})", y=1.02)
     fig.tight_layout()
     return fig
+
+
+def activation_heatmaps(acts: dict[str, np.ndarray], title: str = ""):
+    """One heat map per entry of ``acts`` ({label: (C, T) activations}): channels (rows) over time
+    (columns), zeros white, on one colour scale so that rescaled values show as darker."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(acts), figsize=(2.6 * len(acts) + 1, 4.2), sharey=True)
+    axes = np.atleast_1d(axes)
+    vmax = max(float(np.percentile(a, 99)) for a in acts.values()) or 1.0
+    for ax, (label, a) in zip(axes, acts.items()):
+        shown = np.ma.masked_equal(a, 0.0)  # exact zeros (ReLU's and the regulariser's) in white
+        im = ax.imshow(
+            shown, aspect="auto", cmap="viridis", vmin=0, vmax=vmax, interpolation="none"
+        )
+        ax.set_title(f"{label}\n{100 * float((a == 0).mean()):.0f} % zeros", fontsize=8)
+        ax.set_xlabel("frame")
+    axes[0].set_ylabel("channel")
+    fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label="activation")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig

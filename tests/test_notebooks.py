@@ -286,3 +286,23 @@ def test_committed_model_metrics_state_the_verdicts_from_the_intervals():
         else "Temporal context beyond 27 frames does NOT clearly help here"
     )
     assert any(line.startswith(expected) for line in metrics["verdict"])
+
+
+def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports):
+    metrics = json.loads((smoke_reports / "metrics" / "03_pruning.json").read_text())
+    from dilpose.studies import s03_pruning
+
+    assert set(metrics["arms"]) == set(s03_pruning.ARMS) and len(metrics["arms"]) >= 4
+    for arm in metrics["arms"].values():
+        assert arm["seeds"] == [0, 1, 2] and len(arm["mpjpe_action_mean_mm_per_seed"]) == 3
+        iv = arm["mpjpe_frames_mm"]
+        assert iv["lo"] <= iv["mean"] <= iv["hi"]
+        assert len(arm["train_mpjpe_mm_per_seed"]) == 3
+    assert "prune, training only vs dropout" in metrics["comparisons"]
+    assert "dropout vs none" in metrics["comparisons"]
+    assert all({"verdict", "lo", "hi", "winner"} <= set(c) for c in metrics["comparisons"].values())
+    assert set(metrics["claim"]) >= {"supported", "best", "best_verdict"}
+    assert set(metrics["weight_sparsity"]) == {"50%", "75%", "90%"}
+    assert metrics["model"]["receptive_field"] == 27
+    assert any(k.endswith("/ evaluation") for k in metrics["zero_fractions"])
+    assert (smoke_reports / "figures" / "03_activations.png").stat().st_size > 1000
