@@ -44,7 +44,6 @@ the importer's first steps on a fresh clone, where the raw BVH files are absent
 from __future__ import annotations
 
 import csv
-import hashlib
 import itertools
 import json
 import sys
@@ -58,7 +57,7 @@ from . import bvh, npz, paths
 from . import skeleton as sk
 from .camera import Camera, load_h36m_cameras
 from .errors import DataError
-from .fileio import save_npz, write_text
+from .fileio import save_npz, sha256, write_text
 
 CMU_CREDIT = (
     "The data used in this project was obtained from mocap.cs.cmu.edu. "
@@ -298,14 +297,6 @@ def choose_split(clips: list[dict]) -> dict:
     }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _read_csv(path: Path, need: set[str]) -> list[dict]:
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -317,15 +308,15 @@ def _read_csv(path: Path, need: set[str]) -> list[dict]:
     return rows
 
 
-def _check(folder: Path, manifest: Path, name: str, sha256: str) -> Path:
+def _check(folder: Path, manifest: Path, name: str, expected: str) -> Path:
     """The file ``name`` of ``folder``, after checking it exists and its sha256 is the
     manifest's."""
     path = folder / name
     if not path.is_file():
         raise DataError(path, f"listed in {manifest} but missing")
-    digest = _sha256(path)
-    if digest != sha256:
-        raise DataError(path, f"sha256 {digest} differs from the manifest's {sha256}")
+    digest = sha256(path)
+    if digest != expected:
+        raise DataError(path, f"sha256 {digest} differs from the manifest's {expected}")
     return path
 
 
@@ -478,7 +469,7 @@ def convert(shared_data: str | Path | None = None) -> Converted:
             }
         )
     split = choose_split(clips)
-    manifests = {f: _sha256(folders[f] / "MANIFEST.csv") for f in folders}
+    manifests = {f: sha256(folders[f] / "MANIFEST.csv") for f in folders}
     lengths = {s: {a: len(p) for a, p in actions.items()} for s, actions in positions.items()}
     key = example_clip(lengths, split["test"])
     record = next(c for c in found if (c["subject"], c["action"]) == key)

@@ -15,13 +15,13 @@ every checkpoint is: :func:`dilpose.train.load_checkpoint`). ``MODEL_CARD.md`` d
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from . import paths
 from .errors import DataError
+from .fileio import sha256
 
 MODELS_DIR = paths.RESOURCES_DIR / "models"
 MANIFEST = MODELS_DIR / "models.json"
@@ -50,14 +50,6 @@ class ModelInfo:
         d = asdict(self)
         d["file"] = str(self.file)
         return d
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def manifest(path: Path = MANIFEST) -> dict:
