@@ -24,7 +24,7 @@ import numpy as np
 
 from . import config, datasets, models, paths
 from . import dataset as ds
-from .fileio import save_torch, write_json, write_text
+from .fileio import save_torch, sha256, write_json, write_text
 
 #: name -> the config overrides of the default profile that make it.
 SHIPPED = {"lifter-243": {"causal": False}, "lifter-243-causal": {"causal": True}}
@@ -50,7 +50,7 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
     manifest."""
     from . import train
 
-    data = ds.load("mocap", seed=SEED, noise=shipped_config(DEFAULT_NAME).noise)
+    data = ds.load("mocap", seed=SEED, noise=shipped_config(models.DEFAULT).noise)
     train_seqs = ds.sequences(data, data.train_subjects)
     entries = {}
     for name in SHIPPED:
@@ -68,7 +68,7 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
         save_torch(file, slim_checkpoint(trainer))
         entries[name] = {
             "file": file.name,
-            "sha256": models.sha256(file),
+            "sha256": sha256(file),
             "bytes": file.stat().st_size,
             "input_layout": data.layout_2d.name,
             "output_layout": data.layout_3d.name,
@@ -111,9 +111,6 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
     write_json(out_dir / "models.json", doc)
     write_example(data, example)
     return doc
-
-
-DEFAULT_NAME = "lifter-243"
 
 
 def write_example(data, path: Path = EXAMPLE) -> Path:
