@@ -726,13 +726,10 @@ def lift_file(
     kp = read_keypoints(input_path, width, height, video=video)
     keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap, causal=stream)
 
-    model = train.model_from_checkpoint(checkpoint)
-    if stream and not model.cfg.causal:
-        raise DataError(
-            checkpoint,
-            "--stream needs a causal model (one that sees only past frames); this one is "
-            "symmetric: it needs future frames",
-        )
+    # Streaming loads the model once, as the strided twin the stream runs (and refuses a symmetric
+    # one); the architecture and input checks below read the same model either way.
+    lifter = StreamLifter(checkpoint, flip_test=flip_test) if stream else None
+    model = lifter.model if stream else train.model_from_checkpoint(checkpoint)
     mcfg = model.cfg
     if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
         raise DataError(
@@ -758,7 +755,7 @@ def lift_file(
     )
     latency = None
     if stream:
-        pred, latency = _stream(checkpoint, seq.keypoints_2d, flip_test)
+        pred, latency = _stream(lifter, seq.keypoints_2d)
     else:
         pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout)
     if pred.shape != (T, sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
@@ -819,12 +816,11 @@ def lift_file(
     }
 
 
-def _stream(checkpoint: Path, keypoints_2d: np.ndarray, flip_test: bool):
-    """Feed (T, J, 2) normalised keypoints to a :class:`StreamLifter` one frame at a time:
-    (T, 17, 3) predictions and the per-frame latency (ms)."""
+def _stream(lifter: StreamLifter, keypoints_2d: np.ndarray):
+    """Feed (T, J, 2) normalised keypoints to ``lifter`` one frame at a time: (T, 17, 3)
+    predictions and the per-frame latency (ms)."""
     import time
 
-    lifter = StreamLifter(checkpoint, flip_test=flip_test)
     out, times = [], []
     for frame in keypoints_2d:
         start = time.perf_counter()

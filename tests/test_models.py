@@ -99,7 +99,7 @@ def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
 
     x = normalize_screen_coordinates(keypoints[:300], 1000, 1002).astype(np.float32)
     path = models.path_of("lifter-243-causal")
-    streamed, latency = lift._stream(path, x, flip_test=True)
+    streamed, latency = lift._stream(lift.StreamLifter(path, flip_test=True), x)
     seq = Sequence(
         "s", "a", 0, x, np.zeros((300, 17, 3), np.float32), np.zeros(9), np.ones((300, 17))
     )
