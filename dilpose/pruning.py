@@ -39,8 +39,8 @@ class ActivationPruning(nn.Module):
     deterministic. See the module docstring for ``over``, ``rescale`` and ``at_eval``.
 
     After each forward, ``pruned_fraction`` (a 0-d tensor) holds the fraction of all activations
-    this layer set to zero, and ``zero_fraction`` the fraction of its output that is zero (ReLU's
-    zeros included).
+    this layer set to zero. (The fraction of zeros in a slot's output, ReLU's included, is read by
+    :func:`zero_fractions` with a hook, so the forward pass does not pay for it.)
     """
 
     def __init__(
@@ -54,7 +54,6 @@ class ActivationPruning(nn.Module):
             bool(at_eval),
         )
         self.pruned_fraction = torch.zeros(())
-        self.zero_fraction = torch.zeros(())
 
     def extra_repr(self) -> str:
         return (
@@ -64,7 +63,6 @@ class ActivationPruning(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not (self.training or self.at_eval) or self.rate == 0.0:
             self.pruned_fraction = torch.zeros(())
-            self.zero_fraction = (x == 0).float().mean().detach()
             return x
         xc = x.movedim(1, -1)  # (..., C): one row per sample and time step
         C = xc.shape[-1]
@@ -89,7 +87,6 @@ class ActivationPruning(nn.Module):
             kept = (n - drop).clamp(min=1).to(xc.dtype)
             out = out * (n.to(xc.dtype) / kept)
         self.pruned_fraction = (nonzero & ~keep).float().mean().detach()
-        self.zero_fraction = (out == 0).float().mean().detach()
         return out.movedim(-1, 1)
 
 
