@@ -68,26 +68,76 @@ class ActivationPruning(nn.Module):
         C = xc.shape[-1]
         nonzero = xc != 0
         if self.over == "all":
-            key = xc
-            n = torch.full(xc.shape[:-1] + (1,), C, device=x.device)
-            already = torch.zeros_like(n)
+            drop = int(round(self.rate * C))
+            n = torch.tensor(C, device=x.device)
+            keep = prune_smallest(xc, drop)
+            pruned = (nonzero & ~keep).sum()
         else:
-            # zeros sort first and count as pruned already: the rate applies to the rest
-            key = torch.where(nonzero, xc, torch.full_like(xc, float("-inf")))
+            # the rate applies to the channels ReLU left non-zero: the zeros are no candidates
+            # (+inf, never among the smallest), and only the few to prune need selecting
             n = nonzero.sum(-1, keepdim=True)
-            already = C - n
-        drop = torch.round(self.rate * n.to(torch.float32)).to(torch.long)  # how many to prune
-        order = torch.sort(key.float(), dim=-1, stable=True).indices  # ascending, ties by index
-        rank = torch.empty_like(order).scatter_(
-            -1, order, torch.arange(C, device=x.device).expand_as(order)
-        )
-        keep = rank >= already + drop  # (..., C)
-        out = xc * keep
+            drop = torch.round(self.rate * n.to(torch.float32)).to(torch.long)  # how many to prune
+            keep = prune_smallest(xc.masked_fill(~nonzero, float("inf")), drop)
+            pruned = drop.sum()  # exactly `drop` non-zeros go in each row
+        self.pruned_fraction = (pruned / xc.numel()).detach()
         if self.rescale:
             kept = (n - drop).clamp(min=1).to(xc.dtype)
-            out = out * (n.to(xc.dtype) / kept)
-        self.pruned_fraction = (nonzero & ~keep).float().mean().detach()
+            out = xc * (keep.to(xc.dtype) * (n.to(xc.dtype) / kept))
+        else:
+            out = xc * keep
         return out.movedim(-1, 1)
+
+
+def _kth_smallest(rows: torch.Tensor, k: int) -> torch.Tensor:
+    """The k-th smallest value of each row of ``rows`` (R, W), as (R, 1)."""
+    return torch.topk(rows, k, dim=-1, largest=False, sorted=False).values.amax(-1, keepdim=True)
+
+
+def prune_smallest(key: torch.Tensor, m: torch.Tensor | int) -> torch.Tensor:
+    """Keep mask (bool, shape of ``key`` (..., C)) that prunes the ``m`` smallest entries of each
+    row, ties broken by index (the lower index is pruned first), exactly as a stable ascending sort
+    would. ``m`` is one int for every row or a (..., 1) long tensor of per-row counts in [0, C].
+
+    Why not a sort: a full sort of every row is what made the layer slow (C log C per row, plus a
+    scatter to turn the order into ranks). The m-th smallest value is a selection: the largest of
+    an unsorted ``topk`` of the m smallest (faster on CPU than ``kthvalue`` for the small m the
+    layer asks for), and the mask is one comparison against it. ``topk`` takes one k for all rows;
+    per-row counts are brought to one k by padding row i with ``M - m_i`` entries of -inf (and +inf
+    up to a common width), so the M-th smallest of the padded row is the m_i-th of the original.
+    Ties at the threshold are the rare case and are resolved by a cumulative count, except
+    ties at exactly 0, which the layer's inputs (after ReLU) always have: keeping or pruning a zero
+    gives the same output, so they need no resolving.
+    """
+    rows = key.reshape(-1, key.shape[-1])
+    if isinstance(m, int):
+        if m == 0:
+            return torch.ones_like(key, dtype=torch.bool)
+        thr = _kth_smallest(rows, m)
+        m_rows = torch.full((rows.shape[0], 1), m, device=key.device)
+    else:
+        m_rows = m.reshape(-1, 1)
+        top, low = int(m_rows.max()), int(m_rows.min())
+        if top == 0:
+            return torch.ones_like(key, dtype=torch.bool)
+        if top > low:
+            width = top - low
+            pad_low = torch.arange(width, device=key.device).expand(rows.shape[0], width) < (
+                top - m_rows
+            )
+            pad = torch.where(pad_low, float("-inf"), float("inf")).to(rows.dtype)
+            rows_padded = torch.cat([rows, pad], dim=-1)
+        else:
+            rows_padded = rows
+        thr = _kth_smallest(rows_padded, top)
+    at_or_below = rows <= thr
+    keep = ~at_or_below
+    extra = at_or_below.sum(-1, keepdim=True) - m_rows  # ties at the threshold pruned too many
+    tied = (extra > 0) & (thr != 0)
+    if bool(tied.any()):
+        eq = (rows == thr) & tied
+        # the tied entries are pruned in index order; the last `extra` of them are kept
+        keep = keep | (eq & (eq.cumsum(-1) > eq.sum(-1, keepdim=True) - extra))
+    return keep.reshape(key.shape)
 
 
 def slots(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -37,6 +37,30 @@ def test_ties_are_broken_by_channel_index():
     assert layer(x)[0, :, 0].tolist() == [0.0, 0.0, 1.0, 1.0]  # lower index pruned first
 
 
+def _stable_sort_reference(key, m):
+    """Keep mask that prunes the m smallest of each row by a stable sort (the definition)."""
+    rank = torch.empty_like(order := torch.sort(key, dim=-1, stable=True).indices)
+    rank.scatter_(-1, order, torch.arange(key.shape[-1]).expand_as(order))
+    return rank >= m
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_selection_equals_a_stable_sort_with_ties_and_per_row_counts(seed):
+    g = torch.Generator().manual_seed(seed)
+    rows, C = 300, 37
+    key = torch.round(torch.randn(rows, C, generator=g) * 3) / 2  # coarse values: many ties
+    key[key < 0] = 0.0  # zeros as after ReLU
+    m = torch.randint(0, C + 1, (rows, 1), generator=g)
+    keep = pruning.prune_smallest(key, m)
+    ref = _stable_sort_reference(key, m)
+    assert torch.equal(key * keep, key * ref)  # ties at 0 may go either way: same output
+    assert torch.equal(keep | (key == 0), ref | (key == 0))
+    signed = torch.round(torch.randn(rows, C, generator=g) * 3) / 2  # no zero rule: exact
+    signed[signed == 0] = 0.25
+    for k in (0, 1, 9, C):
+        assert torch.equal(pruning.prune_smallest(signed, k), _stable_sort_reference(signed, k))
+
+
 def test_rescale_keeps_the_sum_of_what_is_kept_in_proportion():
     x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
     y = pruning.ActivationPruning(0.25, over="all", rescale=True).train()(x)
