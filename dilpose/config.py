@@ -39,6 +39,10 @@ class Config:
     # What fills the model's regulariser slots, by name and parameters (dilpose.regularizers):
     # "dropout(p=0.25)" is the paper's baseline; notebook 03 compares its pruning layer with it.
     regularizer: str = "dropout(p=0.25)"
+    # Gradual magnitude pruning of the convolution weights while training, to this final fraction
+    # of zeros (dilpose.pruning.GradualMagnitudePruning); 0: none. The paper's pruning layer read as
+    # "removes nodes with lower weights" (notebook 03).
+    weight_sparsity: float = 0.0
     causal: bool = False
     # Training (paper: 90 epochs, lr 1e-3 x 0.95 per epoch, BN momentum 0.1 -> 0.001).
     # The number of training windows seen, not epochs, sets the cost. 40 epochs of every 32nd window
@@ -89,6 +93,9 @@ class Config:
         object.__setattr__(self, "filter_widths", tuple(widths))
         # Canonical text form ("dropout" -> "dropout(p=0.25)"), checked against the registry now.
         object.__setattr__(self, "regularizer", str(regularizers.validate(self.regularizer)))
+        ws = self.weight_sparsity
+        if isinstance(ws, bool) or not isinstance(ws, (int, float)) or not 0.0 <= ws < 1.0:
+            raise ConfigError(f"weight_sparsity must be a fraction in [0, 1), got {ws!r}")
         if self.precision not in ("fp32", "bf16", "auto"):
             raise ConfigError(f"precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):

@@ -16,9 +16,18 @@ dropout; it gives no number and no exact rule. Two readings are implemented:
   - ``rescale``: multiply the kept values by (kept + pruned) / kept, as inverted dropout does, so
     the next layer sees the same expected sum in training as at evaluation.
 
-* **Weight pruning** (:func:`magnitude_prune`): zero the smallest-magnitude weights of every
-  convolution to a target sparsity. Notebook 03 applies it once to trained models to ask how far
-  the weights can be pruned for at most 1 mm of MPJPE, and what that buys in model size.
+* **Weight pruning**, the reading of "removes nodes with lower weights": zero the
+  smallest-magnitude weights of every convolution.
+
+  - during training (:class:`GradualMagnitudePruning`, the config's ``weight_sparsity``): Zhu &
+    Gupta's (2017) gradual schedule raises the sparsity from 0 to the target while the model
+    trains, and the pruned weights are held at zero through every optimiser step, so the rest of
+    the network learns to do without them;
+  - once, after training (:func:`magnitude_prune`): the baseline that shows what pruning without
+    retraining costs.
+
+  Notebook 03 asks how far the weights can be pruned for at most 1 mm of MPJPE, and what that
+  buys in model size.
 
 A slot module receives a tensor whose dim 1 is the channel axis: (N, C, T) in the whole-sequence
 path and (N * T', C) in the strided path, so pruning per (sample, time) is the same computation in
@@ -177,6 +186,80 @@ def prunable(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
     return [(n, p) for n, p in model.named_parameters() if n.endswith("weight") and p.dim() == 3]
 
 
+def _prune_mask(w: torch.Tensor, k: int, held: torch.Tensor | None = None) -> torch.Tensor:
+    """Mask (w's shape, w's dtype, 1 = keep) that prunes the k smallest |w|, ties by index; the
+    entries ``held`` prunes already (mask 0) count first, so a pruned weight stays pruned."""
+    score = w.detach().abs().reshape(-1)
+    if held is not None:
+        score = torch.where(held.reshape(-1) == 0, torch.full_like(score, -1.0), score)
+    mask = torch.ones_like(score)
+    if k:
+        mask[torch.sort(score, stable=True).indices[:k]] = 0.0
+    return mask.reshape(w.shape)
+
+
+class GradualMagnitudePruning:
+    """Gradual magnitude pruning during training (Zhu & Gupta 2017, "To prune, or not to prune").
+
+    Every convolution weight (:func:`prunable`) gets a 0/1 mask. At the start of each epoch
+    :meth:`update` sets each layer's sparsity to the cubic schedule
+
+        s(e) = s_final * (1 - (1 - (e - e0) / (e1 - e0))**3),  e0 <= e <= e1
+
+    (0 before e0, ``sparsity`` from e1 on; e0, e1 are the fractions ``begin``, ``end`` of the
+    epochs), pruning the smallest-magnitude weights of each layer that are not pruned yet. After
+    every optimiser step :meth:`apply` multiplies the weights by their masks, so pruned weights stay
+    exactly zero (Adam's moments would otherwise move them again). The schedule prunes fast while
+    the learning rate is high and there is redundancy, slowly near the end, and the epochs after e1
+    fine-tune the survivors.
+    """
+
+    def __init__(self, model: nn.Module, sparsity: float, begin: float = 0.1, end: float = 0.6):
+        if not 0.0 <= sparsity < 1.0:
+            raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
+        if not 0.0 <= begin <= end <= 1.0:
+            raise ValueError(f"need 0 <= begin <= end <= 1, got begin={begin}, end={end}")
+        self.sparsity, self.begin, self.end = float(sparsity), float(begin), float(end)
+        self.weights = prunable(model)
+        self.masks = {name: torch.ones_like(w) for name, w in self.weights}
+
+    def sparsity_at(self, epoch: int, epochs: int) -> float:
+        """The schedule's sparsity for 0-based ``epoch`` of ``epochs``."""
+        e0, e1 = round(self.begin * epochs), min(round(self.end * epochs), epochs - 1)
+        if epoch >= e1:
+            return self.sparsity
+        if epoch < e0:
+            return 0.0
+        return self.sparsity * (1.0 - (1.0 - (epoch - e0) / (e1 - e0)) ** 3)
+
+    @torch.no_grad()
+    def update(self, epoch: int, epochs: int) -> float:
+        """Prune each layer to the schedule's sparsity for ``epoch`` and apply the masks; returns
+        that sparsity."""
+        s = self.sparsity_at(epoch, epochs)
+        for name, w in self.weights:
+            k = int(round(s * w.numel()))
+            self.masks[name] = _prune_mask(w, k, held=self.masks[name])
+        self.apply()
+        return s
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Zero the pruned weights (after every optimiser step)."""
+        for name, w in self.weights:
+            w.mul_(self.masks[name])
+
+    def state_dict(self) -> dict:
+        return {name: m.clone() for name, m in self.masks.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if set(state) != set(self.masks):
+            raise ValueError(
+                f"weight masks are for layers {sorted(state)}, this model has {sorted(self.masks)}"
+            )
+        self.masks = {name: state[name].to(self.masks[name]) for name in self.masks}
+
+
 @torch.no_grad()
 def magnitude_prune(model: nn.Module, sparsity: float) -> dict[str, float]:
     """Zero, in place, the ``sparsity`` fraction of smallest-magnitude weights of every convolution
@@ -185,11 +268,7 @@ def magnitude_prune(model: nn.Module, sparsity: float) -> dict[str, float]:
         raise ValueError(f"sparsity must be in [0, 1), got {sparsity}")
     out = {}
     for name, w in prunable(model):
-        flat = w.view(-1)
-        k = int(round(sparsity * flat.numel()))
-        if k:
-            order = torch.sort(flat.abs(), stable=True).indices
-            flat[order[:k]] = 0.0
+        w.mul_(_prune_mask(w, int(round(sparsity * w.numel()))))
         out[name] = float((w == 0).float().mean())
     return out
 

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from . import batches as B
-from . import metrics, objectives, precision, regularizers
+from . import metrics, objectives, precision, pruning, regularizers
 from . import skeleton as sk
 from .config import NOT_TRAINING_FIELDS, Config
 from .dataset import Sequence
@@ -478,6 +478,11 @@ class Trainer:
             p for m in self.objective.modules() for p in m.parameters()
         ]
         self.optimizer = torch.optim.Adam(params, lr=cfg.lr, amsgrad=True)
+        self.weight_pruning = (
+            pruning.GradualMagnitudePruning(self.model, cfg.weight_sparsity)
+            if cfg.weight_sparsity
+            else None
+        )
         stream = dict(
             batch_size=cfg.batch_size,
             receptive_field=cfg.receptive_field,
@@ -516,6 +521,11 @@ class Trainer:
             "precision": self.precision,
             "objective": self.objective.spec(),
             "objective_modules": [m.state_dict() for m in self.objective.modules()],
+            **(
+                {"weight_masks": self.weight_pruning.state_dict()}
+                if self.weight_pruning is not None
+                else {}
+            ),
             "torch_rng": torch.get_rng_state(),
             # dropout on a GPU draws from the GPU's generator; resuming must restore it too
             **(
@@ -585,6 +595,12 @@ class Trainer:
         for module, state in zip(self.objective.modules(), ckpt.get("objective_modules", [])):
             module.load_state_dict(state)
         self.optimizer.load_state_dict(ckpt["optimizer"])
+        if self.weight_pruning is not None:
+            if "weight_masks" not in ckpt:
+                raise DataError(
+                    path, "checkpoint has no 'weight_masks' (weight pruning needs them)"
+                )
+            self.weight_pruning.load_state_dict(ckpt["weight_masks"])
         self.epoch = int(ckpt["epoch"])
         self.history = History([EpochLog(**e) for e in ckpt.get("history", [])])
         torch.set_rng_state(ckpt["torch_rng"])
@@ -612,6 +628,8 @@ class Trainer:
                 group["lr"] = lr
             momentum = bn_momentum(self.epoch, epochs, *self.cfg.bn_momentum)
             set_bn_momentum(self.model, momentum)
+            if self.weight_pruning is not None:
+                self.weight_pruning.update(self.epoch, epochs)
             self.model.train()
             for module in self.objective.modules():
                 module.train()
@@ -627,6 +645,8 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 self.optimizer.step()
+                if self.weight_pruning is not None:
+                    self.weight_pruning.apply()  # pruned weights stay zero
                 size = len((batch.labelled if isinstance(batch, B.MixedBatch) else batch).inputs)
                 total += logs.get("loss_mm", 1000.0 * float(loss.detach())) * size
                 count += size

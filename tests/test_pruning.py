@@ -163,3 +163,66 @@ def test_zero_fractions_see_every_slot_in_both_modes():
     assert model.training  # the mode is restored
     # pruning adds zeros in training only (this variant): more zeros than at evaluation
     assert all(train_mode[k] > eval_mode[k] for k in train_mode)
+
+
+@pytest.fixture(scope="module")
+def seqs():
+    from dilpose import dataset
+
+    data = dataset.from_default(seed=0, subjects=("cmu02",))
+    return dataset.sequences(data, ["cmu02"], cameras=(0,))
+
+
+def _gmp_cfg(**kw):
+    from dilpose import config
+
+    settings = dict(filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2)
+    return config.for_profile("smoke", **{**settings, "epochs": 5, "device": "cpu", **kw})
+
+
+def test_weight_pruning_holds_pruned_weights_at_zero_and_reaches_its_sparsity(seqs):
+    seen = []
+
+    def check(trainer, logs):
+        gmp = trainer.weight_pruning
+        for name, w in gmp.weights:
+            assert torch.all(w[gmp.masks[name] == 0] == 0), f"{name}: a pruned weight moved"
+        seen.append({name: m.clone() for name, m in gmp.masks.items()})
+
+    t = train.Trainer(_gmp_cfg(weight_sparsity=0.6), seqs, progress=False)
+    t.callbacks.append(type("Check", (train.Callback,), {"on_batch_end": staticmethod(check)})())
+    t.fit()
+    assert len(seen) > 10  # checked after many optimiser steps
+    for before, after in zip(seen, seen[1:]):  # once pruned, pruned for good
+        assert all(torch.all(after[k] <= before[k]) for k in before)
+    for name, w in pruning.prunable(t.eval_network()):
+        assert float((w == 0).float().mean()) == pytest.approx(
+            round(0.6 * w.numel()) / w.numel()
+        ), name
+
+
+def test_weight_pruning_schedule_is_cubic_from_begin_to_end():
+    model = TemporalModel(ModelConfig(filter_widths=(3,), channels=8))
+    gmp = pruning.GradualMagnitudePruning(model, 0.8, begin=0.1, end=0.6)
+    s = [gmp.sparsity_at(e, 40) for e in range(40)]
+    assert s[:4] == [0.0] * 4 and s[24:] == [0.8] * 16
+    assert all(a < b for a, b in zip(s[4:25], s[5:25]))  # rises strictly from e0 = 4 to e1 = 24
+    assert s[14] == pytest.approx(0.8 * (1 - 0.5**3))  # half-way: 7/8 of the target
+    assert pruning.GradualMagnitudePruning(model, 0.5).sparsity_at(0, 1) == 0.5  # one epoch
+
+
+def test_weight_pruning_resumes_with_its_masks(seqs, tmp_path):
+    cfg = _gmp_cfg(weight_sparsity=0.5, epochs=3)
+    full = train.Trainer(cfg, seqs, progress=False)
+    full.fit()
+    part = train.Trainer(cfg, seqs, checkpoint=tmp_path / "p.pt", progress=False)
+    part.fit(stop_after=1)
+    resumed = train.Trainer(cfg, seqs, checkpoint=tmp_path / "p.pt", progress=False)
+    resumed.fit(resume=True)
+    for k, v in full.model.state_dict().items():
+        assert torch.equal(v, resumed.model.state_dict()[k]), k
+
+
+def test_weight_sparsity_is_checked():
+    with pytest.raises(ConfigError, match="weight_sparsity"):
+        _gmp_cfg(weight_sparsity=1.0)
