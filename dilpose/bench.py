@@ -125,27 +125,14 @@ def _rate(items: int, times: list[float]) -> dict:
     }
 
 
-def bench_training(
+def training_step(
     cfg: ModelConfig,
     batch: int,
-    warmup: int,
-    min_reps: int,
-    min_seconds: float,
-    dropout: bool = True,
     precision_: str = "fp32",
     regularizer: str | None = None,
-) -> dict:
-    """Windows/s of a full training step (forward, MPJPE loss, backward, Adam) on the strided path.
-
-    Args:
-        cfg: architecture; ``dropout=False`` swaps the regulariser for ``none`` to show what
-            dropout's mask generation costs.
-        batch: windows per step, each (receptive_field, J_in, 2).
-        precision_: ``fp32`` or ``bf16`` (mixed, as the trainer runs it: autocast, loss in fp32).
-        regularizer: fill the slots with this one instead (``"prune(rate=0.25)"``, ...).
-    """
-    if not dropout:
-        cfg = dataclasses.replace(cfg, regularizer="none")
+) -> Callable[[], None]:
+    """One full training step (forward, MPJPE loss, backward, Adam) on the strided path, as a
+    function to time; ``batch`` random windows, each (receptive_field, J_in, 2)."""
     if regularizer is not None:
         cfg = dataclasses.replace(cfg, regularizer=regularizer)
     torch.manual_seed(0)
@@ -163,6 +150,31 @@ def bench_training(
         loss.backward()
         optimizer.step()
 
+    return step
+
+
+def bench_training(
+    cfg: ModelConfig,
+    batch: int,
+    warmup: int,
+    min_reps: int,
+    min_seconds: float,
+    dropout: bool = True,
+    precision_: str = "fp32",
+    regularizer: str | None = None,
+) -> dict:
+    """Windows/s of a full training step (:func:`training_step`).
+
+    Args:
+        cfg: architecture; ``dropout=False`` swaps the regulariser for ``none`` to show what
+            dropout's mask generation costs.
+        batch: windows per step, each (receptive_field, J_in, 2).
+        precision_: ``fp32`` or ``bf16`` (mixed, as the trainer runs it: autocast, loss in fp32).
+        regularizer: fill the slots with this one instead (``"prune(rate=0.25)"``, ...).
+    """
+    if not dropout:
+        regularizer = "none"
+    step = training_step(cfg, batch, precision_, regularizer)
     result = _rate(batch, _time_reps(step, warmup, min_reps, min_seconds))
     result["batch"] = batch
     result["precision"] = precision_
@@ -451,7 +463,9 @@ def run_regularizers(
 ) -> dict:
     """Training-step rate of every regulariser of :data:`REGULARIZERS` beside dropout's (243
     frames, fp32, batch 256; 128 and 1024 channels), written to ``reports/bench/regularizers.json``
-    with each one's step time relative to dropout's and the pruning layer's limit."""
+    with each one's step time relative to dropout's and the pruning layer's limit. The
+    regularisers are timed interleaved, one step each per round, and each ratio to dropout is the
+    median over rounds of the ratio within a round."""
     if quick:
         channels, sizes = channels or (16,), dict(batch=8, warmup=1, min_reps=2, min_seconds=0.0)
     else:
@@ -465,21 +479,37 @@ def run_regularizers(
     rows = []
     for c in channels:
         cfg = ModelConfig(filter_widths=(3, 3, 3, 3, 3), channels=c)
-        base = None
+        log(f"channels {c}: {len(REGULARIZERS)} regularisers, interleaved ...")
+        steps = {reg: training_step(cfg, sizes["batch"], regularizer=reg) for reg in REGULARIZERS}
+        for step in steps.values():
+            for _ in range(sizes["warmup"]):
+                step()
+        # Round-robin: one step of each regulariser per round, so a slow spell of the machine
+        # (other work on the 2 cores) lands on all of them alike; each ratio to dropout is taken
+        # within a round, then the median over rounds.
+        times: dict[str, list[float]] = {reg: [] for reg in REGULARIZERS}
+        start = time.perf_counter()
+        while len(times[REGULARIZERS[0]]) < sizes[
+            "min_reps"
+        ] or time.perf_counter() - start < sizes["min_seconds"] * len(REGULARIZERS):
+            for reg, step in steps.items():
+                t0 = time.perf_counter()
+                step()
+                times[reg].append(time.perf_counter() - t0)
+        base = times[REGULARIZERS[0]]
         for reg in REGULARIZERS:
-            log(f"channels {c}: {reg} ...")
-            r = bench_training(cfg, **sizes, regularizer=reg)
-            base = base or r["median_s"]
+            r = _rate(sizes["batch"], times[reg])
             rows.append(
                 {
                     "channels": c,
                     "regularizer": reg,
                     "windows_per_s": r["per_s"],
                     "step_ms": 1000 * r["median_s"],
-                    "step_vs_dropout": r["median_s"] / base,
+                    "step_vs_dropout": statistics.median(t / t0 for t, t0 in zip(times[reg], base)),
                     "reps": r["reps"],
                 }
             )
+        del steps
     prune_rows = [r for r in rows if r["regularizer"].startswith("prune")]
     report = {
         "machine": machine_info(),
@@ -489,6 +519,8 @@ def run_regularizers(
         "batch": sizes["batch"],
         "receptive_field": 243,
         "precision": "fp32",
+        "method": "interleaved: one step of each regulariser per round; ratios within rounds, "
+        "median over rounds",
         "rows": rows,
         "target": {
             "what": f"pruning layer step time <= {PRUNE_STEP_LIMIT}x dropout's",
