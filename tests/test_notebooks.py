@@ -292,7 +292,7 @@ def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports
     metrics = json.loads((smoke_reports / "metrics" / "03_pruning.json").read_text())
     from dilpose.studies import s03_pruning
 
-    assert set(metrics["arms"]) == set(s03_pruning.ARMS) and len(metrics["arms"]) >= 4
+    assert set(metrics["arms"]) == set(s03_pruning.ARMS) | set(s03_pruning.WEIGHT_ARMS)
     for arm in metrics["arms"].values():
         assert arm["seeds"] == [0, 1, 2] and len(arm["mpjpe_action_mean_mm_per_seed"]) == 3
         iv = arm["mpjpe_frames_mm"]
@@ -303,6 +303,10 @@ def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports
     assert all({"verdict", "lo", "hi", "winner"} <= set(c) for c in metrics["comparisons"].values())
     assert set(metrics["claim"]) >= {"supported", "best", "best_verdict"}
     assert set(metrics["weight_sparsity"]) == {"50%", "75%", "90%"}
+    for key, row in metrics["weight_sparsity_in_training"].items():  # pruned while training
+        assert row["measured_sparsity"] == pytest.approx(row["sparsity"], abs=0.005), key
+        assert row["vs_dense"] == metrics["comparisons"][f"weights pruned {key} vs none"]
+    assert metrics["arms"]["weights pruned 90%"]["weight_sparsity"] == 0.9
     assert metrics["model"]["receptive_field"] == 27
     assert any(k.endswith("/ evaluation") for k in metrics["zero_fractions"])
     assert (smoke_reports / "figures" / "03_activations.png").stat().st_size > 1000

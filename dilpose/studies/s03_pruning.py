@@ -3,8 +3,11 @@
 Every arm is the same model, data, schedule and number of updates; only the regulariser in the
 slots differs (:data:`ARMS`). Each arm is trained with every seed (the same seeds across arms, so
 comparisons are paired) and compared by :mod:`dilpose.stats` (95 % bootstrap intervals over test
-sequences and seeds). Beyond the paper, :func:`sparsity_study` prunes the trained dropout models'
-weights by magnitude to ask how much of them the model needs.
+sequences and seeds). The pruning layer is read two ways: as activation pruning (a regulariser in
+the slots, :data:`ARMS`) and as weight pruning during training (gradual magnitude pruning of the
+convolution weights, :data:`WEIGHT_ARMS`, with no regulariser in the slots). Beyond the paper,
+:func:`sparsity_study` prunes the trained dropout models' weights once, without retraining, and
+:func:`trained_sparsity_study` asks what pruning during training costs against the dense model.
 """
 
 from __future__ import annotations
@@ -29,15 +32,30 @@ ARMS = {
     "prune, in the model": "prune(rate=0.25, over='nonzero', rescale=False, at_eval=True)",
     "prune over all channels": "prune(rate=0.25, over='all', rescale=True, at_eval=False)",
 }
-PRUNE_ARMS = [k for k in ARMS if k.startswith("prune")]
 SPARSITIES = (0.5, 0.75, 0.9)
+#: label -> final weight sparsity: the pruning layer read as "removes nodes with lower weights",
+#: gradual magnitude pruning while training (dilpose.pruning.GradualMagnitudePruning). The slots
+#: hold no regulariser, so each arm's dense counterpart is "none".
+WEIGHT_ARMS = {f"weights pruned {s:.0%}": s for s in SPARSITIES}
+PRUNE_ARMS = [k for k in ARMS if k.startswith("prune")] + list(WEIGHT_ARMS)
+
+
+def arm_configs(cfg: Config) -> dict[str, Config]:
+    """Every arm's configuration: ``cfg`` with only the regulariser or the weight sparsity set."""
+    return {
+        **{label: cfg.replace(regularizer=reg) for label, reg in ARMS.items()},
+        **{
+            label: cfg.replace(regularizer="none", weight_sparsity=s)
+            for label, s in WEIGHT_ARMS.items()
+        },
+    }
 
 
 def run(cfg: Config, data: PoseData, seeds, progress: bool = True) -> dict[str, list[RunResult]]:
     """Train (or load from the model cache) every arm with every seed: ``{label: runs}``."""
     return {
-        label: train_arm(f"03 {label}", cfg.replace(regularizer=reg), data, seeds, progress)
-        for label, reg in ARMS.items()
+        label: train_arm(f"03 {label}", arm_cfg, data, seeds, progress)
+        for label, arm_cfg in arm_configs(cfg).items()
     }
 
 
@@ -214,6 +232,51 @@ def sparsity_study(runs: list[RunResult], data: PoseData, sparsities=SPARSITIES)
     return out
 
 
+def trained_sparsity_study(arms: dict[str, list[RunResult]], comps: dict[str, dict]) -> dict:
+    """The weight-pruning arms against their dense counterpart (``none``: the same model without
+    pruning), from :func:`comparisons`: per sparsity, MPJPE per seed, the paired difference with
+    its 95 % interval, whether
+    it costs at most 1 mm (the interval's upper end), the measured fraction of zero convolution
+    weights and the weight file's size dense and stored sparse."""
+    out = {}
+    for label, s in WEIGHT_ARMS.items():
+        runs = arms[label]
+        c = comps[f"{label} vs none"]
+        net = runs[0].trainer.eval_network()
+        weights = pruning.prunable(net)
+        sizes = pruning.sparse_size_bytes(net)
+        out[f"{s:.0%}"] = {
+            "sparsity": s,
+            "measured_sparsity": sum(int((w == 0).sum()) for _, w in weights)
+            / sum(w.numel() for _, w in weights),
+            "mpjpe_per_seed": [round(r.results["mpjpe"]["action_mean"], 2) for r in runs],
+            "vs_dense": c,
+            "within_1mm": bool(c["hi"] <= 1.0),
+            "dense_bytes": sizes["dense"],
+            "sparse_bytes": sizes["sparse"],
+        }
+    return out
+
+
+def trained_sparsity_table(study: dict[str, dict]):
+    """pandas table of :func:`trained_sparsity_study`: one row per sparsity."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            k: {
+                "zero weights": f"{v['measured_sparsity']:.1%}",
+                "MPJPE (mean over seeds)": round(float(np.mean(v["mpjpe_per_seed"])), 1),
+                "vs dense (none) [95 % CI]": v["vs_dense"]["verdict"],
+                "costs <= 1 mm": v["within_1mm"],
+                "file MB dense -> sparse": f"{v['dense_bytes'] / 1e6:.2f} -> "
+                f"{v['sparse_bytes'] / 1e6:.2f}",
+            }
+            for k, v in study.items()
+        }
+    ).T
+
+
 def sparsity_table(study: dict[str, dict]):
     """pandas table of :func:`sparsity_study`: one row per sparsity."""
     import pandas as pd
@@ -246,7 +309,9 @@ def bench_table(bench: dict):
     return pd.DataFrame(rows).T
 
 
-def metrics_json(arms, train_mpjpe, comps, verdict, zeros, sparsity, bench, data) -> dict:
+def metrics_json(
+    arms, train_mpjpe, comps, verdict, zeros, sparsity, trained_sparsity, bench, data
+) -> dict:
     """The content of ``reports/metrics/03_pruning.json``."""
     first = next(iter(arms.values()))[0]
     return {
@@ -261,7 +326,8 @@ def metrics_json(arms, train_mpjpe, comps, verdict, zeros, sparsity, bench, data
         },
         "arms": {
             label: {
-                "regularizer": ARMS[label],
+                "regularizer": runs[0].cfg.regularizer,
+                "weight_sparsity": runs[0].cfg.weight_sparsity,
                 **arm_summary(runs),
                 "p_mpjpe_action_mean_mm_per_seed": [
                     round(r.results["p_mpjpe"]["action_mean"], 2) for r in runs
@@ -276,5 +342,6 @@ def metrics_json(arms, train_mpjpe, comps, verdict, zeros, sparsity, bench, data
         "claim": verdict,
         "zero_fractions": {f"{s} / {m}": row for (s, m), row in zeros.to_dict("index").items()},
         "weight_sparsity": sparsity,
+        "weight_sparsity_in_training": trained_sparsity,
         "bench": bench,
     }
