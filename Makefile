@@ -21,7 +21,8 @@ help:
 	@echo "             trained models are cached in reports/checkpoints/; RETRAIN=1 trains them all again"
 	@echo "make nb NB=02  run one notebook (same options)"
 	@echo "make test    unit tests, then the smoke-profile notebook run checked by nbval"
-	@echo "make data    rebuild data/{cmu,hdm05}_mocap_3d.npz and data/bvh_example.json from ../shared/data (CMU + HDM05 BVH)"
+	@echo "make data    rebuild data/{cmu,hdm05}_mocap_3d.npz and data/bvh_example.json from ../shared/data (CMU + HDM05 BVH),"
+	@echo "             then the simulated shop data/shop_sim/ (not committed; also built on first use)"
 	@echo "make weights train (or take from the model cache) the shipped models -> dilpose/resources/models/"
 	@echo "make bench   speed benchmarks -> reports/bench/"
 	@echo "make lab     open JupyterLab on notebooks/"
@@ -52,6 +53,7 @@ test: venv lint
 
 data: venv
 	$(BIN)/python -m dilpose.default_data
+	$(BIN)/python -m dilpose.shop_sim
 
 weights: venv
 	$(BIN)/python -m dilpose.weights

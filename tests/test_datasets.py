@@ -101,7 +101,8 @@ def test_unknown_names_and_options_are_clear_errors():
     with pytest.raises(DataError, match="unknown dataset 'mnist'"):
         dataset.load("mnist")
     with pytest.raises(
-        ConfigError, match=r"unknown dataset 'mnist'; choose one of \('mocap', 'h36m', 'humaneva'\)"
+        ConfigError,
+        match=r"unknown dataset 'mnist'; choose one of \('mocap', 'h36m', 'humaneva', 'shop'\)",
     ):
         config.for_profile("smoke", dataset="mnist")
     with pytest.raises(

@@ -1,5 +1,6 @@
 """Property-based tests of every loader of foreign files: VideoPose3D npz (2D, 3D, custom), the
-plain keypoints npz, COCO keypoint JSON and checkpoints. Truncated, bit-flipped and structurally
+plain keypoints npz, the shop format's subject npz, COCO keypoint JSON and checkpoints. Truncated,
+bit-flipped and structurally
 mutated versions of valid files either load or raise DataError naming the file: never another
 exception, never a hang (hypothesis' deadline), never an allocation beyond a bound, never code run
 from the file.
@@ -26,6 +27,7 @@ from dilpose import formats, lift, train
 from dilpose import skeleton as sk
 from dilpose.config import for_profile
 from dilpose.dataset import Sequence
+from dilpose.datasets import shop
 from dilpose.errors import DataError
 
 MEMORY_BOUND = 64e6  # bytes: every base file is < 100 kB; nothing read from one may cost 64 MB
@@ -92,6 +94,20 @@ def _base_objects():
             {"positions_3d": {"S1": {"Walking": _kp(5, 32, 3), "Eating": _kp(3, 17, 3)}}},
             formats.load_positions_3d,
             "data_3d_h36m.npz",
+        ),
+        "shop": (
+            {
+                "positions_3d/walk 01": _kp(6, 17, 3) / 500,
+                "keypoints_2d/walk 01": np.stack([_kp(6), _kp(6, seed=2)]),
+                "scores_2d/walk 01": np.full((2, 6, 17), 0.9, np.float32),
+                "labels/walk 01": np.zeros(6, np.uint8),
+                "positions_3d/hunker 01": _kp(4, 17, 3) / 500,
+                "keypoints_2d/hunker 01": np.stack([_kp(4), _kp(4, seed=3)]),
+                "scores_2d/hunker 01": np.full((2, 4, 17), 0.5, np.float32),
+                "labels/hunker 01": np.ones(4, np.uint8),
+            },
+            lambda p: shop.read_subject(p, shop.ACTIONS, cameras=2),
+            "p01.npz",
         ),
         "plain": (
             {

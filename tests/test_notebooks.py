@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jupytext
 import nbformat
+import numpy as np
 import pytest
 
 from dilpose import default_data, paths, runner
@@ -310,3 +311,28 @@ def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports
     assert metrics["model"]["receptive_field"] == 27
     assert any(k.endswith("/ evaluation") for k in metrics["zero_fractions"])
     assert (smoke_reports / "figures" / "03_activations.png").stat().st_size > 1000
+
+
+def test_shop_notebook_writes_setups_classifier_and_labels_its_data(smoke_reports):
+    from dilpose.datasets import shop
+
+    metrics = json.loads((smoke_reports / "metrics" / "06_shop.json").read_text())
+    assert metrics["label"] == "simulated shop (CMU and HDM05 motion)"
+    assert "not HRI-I" in metrics["not_hri_i"] or "not on HRI-I" in metrics["not_hri_i"]
+    data = metrics["data"]
+    assert data["simulated"] and data["people"] == 26 and data["poses"] >= 16_000
+    assert set(data["per_action"]) == set(shop.ACTIONS)
+    setups = metrics["setups"]
+    assert {m["causal"] for m in metrics["models"].values()} == {False, True}
+    assert {m["trained_on"] for m in metrics["models"].values()} == {"CMU/HDM05", "shop"}
+    for s in setups.values():
+        assert set(s["per_action_mpjpe_mm"]) == set(shop.ACTIONS)
+        assert 0 < s["p_mpjpe_mm"] <= s["mpjpe_mm"]
+    clf = metrics["classifier"]
+    shop_trained = next(n for n in setups if n.startswith("shop-trained") and "causal" not in n)
+    for name in ("ground truth", shop_trained):
+        assert clf[name]["accuracy_pct"] > clf[name]["chance_pct"] + 10, name  # beats chance
+        assert np.asarray(clf[name]["confusion"]).shape == (6, 6)
+    assert metrics["provenance"]["config"]["profile"] == "smoke"
+    for name in ("06_shop.png", "06_scenarios.png", "06_worst_1.png", "06_confusion.png"):
+        assert (smoke_reports / "figures" / name).stat().st_size > 1000

@@ -1,14 +1,15 @@
 """Datasets by name: one module per dataset, one registry line each.
 
     from dilpose import datasets
-    datasets.names()                     # ('mocap', 'h36m', 'humaneva')
+    datasets.names()                     # ('mocap', 'h36m', 'humaneva', 'shop')
     datasets.get("h36m").test_subjects   # ('S9', 'S11')
     data = datasets.load("mocap", seed=0)  # a dilpose.dataset.PoseData
 
 Each module (:mod:`~dilpose.datasets.mocap`, :mod:`~dilpose.datasets.h36m`,
-:mod:`~dilpose.datasets.humaneva`) says where its files come from, its subjects and split, cameras
-and frame rate, and defines ``SPEC``, a :class:`DatasetSpec`. Adding a dataset is one new module and
-its ``SPEC`` in :data:`_BUILT_IN` below; a test can :func:`register` one of its own.
+:mod:`~dilpose.datasets.humaneva`, :mod:`~dilpose.datasets.shop`) says where its files come from,
+its subjects and split, cameras and frame rate, and defines ``SPEC``, a :class:`DatasetSpec`.
+Adding a dataset is one new module and its ``SPEC`` in :data:`_BUILT_IN` below; a test can
+:func:`register` one of its own.
 
 Importing this package reads no file: loading happens in :func:`load`.
 """
@@ -17,12 +18,12 @@ from __future__ import annotations
 
 from ..errors import DataError
 from ..noise import NoiseConfig
-from . import h36m, humaneva, mocap
+from . import h36m, humaneva, mocap, shop
 from .base import DatasetSpec
 
 __all__ = ["DEFAULT", "DatasetSpec", "find", "get", "load", "names", "register", "unregister"]
 
-_BUILT_IN = (mocap.SPEC, h36m.SPEC, humaneva.SPEC)
+_BUILT_IN = (mocap.SPEC, h36m.SPEC, humaneva.SPEC, shop.SPEC)
 
 #: The dataset a run uses unless told otherwise: the embedded one, which needs no download.
 DEFAULT = mocap.SPEC.name

@@ -1,0 +1,304 @@
+"""The shop format and its loader (every error names the file and the problem), the simulated shop
+(two-bone IK, retargeting, shelf occlusion, the round trip through the format) and the action
+classifier."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from dilpose import classify, default_data, shop_sim
+from dilpose import dataset as ds
+from dilpose import skeleton as sk
+from dilpose.datasets import shop
+from dilpose.errors import DataError
+
+PEOPLE = ("p01", "p02", "p03", "p06")  # two training people, two test people
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return shop_sim.simulate(frames=40, people=PEOPLE)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, sim):
+    root = tmp_path_factory.mktemp("shop")
+    fields = ("positions_3d", "keypoints_2d", "scores_2d", "labels")
+    clips = {
+        s: {k: {f: c[f] for f in fields} for k, c in takes.items()}
+        for s, takes in sim["clips"].items()
+    }
+    shop.write(root, sim["cameras"], clips, sim["subjects"], about={"simulated": True})
+    return root
+
+
+def _copy(folder, tmp_path):
+    dst = tmp_path / "shop"
+    shutil.copytree(folder, dst)
+    return dst
+
+
+def _edit_npz(path, change):
+    arrays = dict(np.load(path))
+    change(arrays)
+    np.savez(path, **arrays)
+
+
+# -- IK and retargeting -------------------------------------------------------------------------
+def test_two_bone_ik_reaches_reachable_targets_and_keeps_bone_lengths():
+    rng = np.random.default_rng(0)
+    T = 200
+    root = rng.normal(0, 0.3, (T, 3))
+    mid = root + rng.normal(0, 1, (T, 3)) * 0.1 + [0.3, 0, 0]
+    end = mid + rng.normal(0, 1, (T, 3)) * 0.1 + [0, 0, -0.25]
+    l1, l2 = np.linalg.norm(mid - root, axis=-1), np.linalg.norm(end - mid, axis=-1)
+    direction = rng.normal(size=(T, 3))
+    direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
+    reach = rng.uniform(np.abs(l1 - l2) + 0.01, l1 + l2 - 0.01)
+    target = root + direction * reach[:, None]
+    new_mid, new_end, ok = shop_sim.two_bone_ik(root, mid, end, target)
+    assert ok.all()
+    assert np.linalg.norm(new_end - target, axis=-1).max() < 0.01
+    assert np.allclose(np.linalg.norm(new_mid - root, axis=-1), l1, atol=1e-9)
+    assert np.allclose(np.linalg.norm(new_end - new_mid, axis=-1), l2, atol=1e-9)
+
+
+def test_two_bone_ik_approaches_an_unreachable_target_without_stretching():
+    root = np.zeros((1, 3))
+    mid, end = np.array([[0.3, 0, 0]]), np.array([[0.3, 0, -0.25]])
+    target = np.array([[2.0, 0, 0]])
+    new_mid, new_end, ok = shop_sim.two_bone_ik(root, mid, end, target)
+    assert not ok[0]
+    assert np.isclose(np.linalg.norm(new_mid - root), 0.3)
+    assert np.isclose(np.linalg.norm(new_end - new_mid), 0.25)
+    assert np.allclose(new_end[0] / np.linalg.norm(new_end[0]), [1, 0, 0], atol=1e-6)
+
+
+def test_every_simulated_bone_keeps_one_length(sim):
+    for takes in sim["clips"].values():
+        for key, clip in takes.items():
+            pos = clip["positions_3d"]
+            for p, c in sk.H36M17.bones():
+                length = np.linalg.norm(pos[:, c] - pos[:, p], axis=-1)
+                assert np.ptp(length) < 1e-9, (key, c)
+
+
+def test_fetch_takes_put_the_hand_on_the_item(sim):
+    """A reachable item is reached within 1 cm at the grasp frame; most are reachable."""
+    facts = [
+        f for s in sim["subjects"].values() for k, f in s["takes"].items() if k.startswith("fetch")
+    ]
+    assert facts
+    assert all(f["hand_to_item_mm"] <= 10 for f in facts if f["item_reached"])
+    assert np.mean([f["item_reached"] for f in facts]) >= 0.6
+
+
+def test_retarget_gives_the_person_s_bone_lengths():
+    data = default_data.load()
+    pos = data.clip("cmu16", "walk 16_15").astype(np.float64)
+    face = data.face_3d["cmu16"]["walk 16_15"].astype(np.float64)
+    lengths = shop_sim.bone_vector(pos) * 1.1
+    out, _ = shop_sim.retarget(pos, face, lengths)
+    got = shop_sim.bone_vector(out)
+    assert np.allclose(got[1:], lengths[1:], atol=1e-9)
+
+
+# -- occlusion ----------------------------------------------------------------------------------
+def test_a_joint_behind_a_shelf_is_occluded_and_one_in_front_is_not():
+    box = np.array([[[0.0, 1.0, 0.0], [2.0, 1.5, 1.9]]])
+    camera = np.array([1.0, 4.0, 1.0])  # looking towards -y, the shelf between y = 1 and 1.5
+    behind = np.array([1.0, 0.5, 1.0])
+    in_front = np.array([1.0, 2.0, 1.0])
+    above = np.array([1.0, 0.5, 2.5])  # behind, but seen over the shelf's top
+    got = shop_sim.occluded(camera, np.stack([behind, in_front, above]), box)
+    assert got.tolist() == [True, False, False]
+
+
+def test_shelves_occlude_some_joints_and_lower_their_scores(sim):
+    occ = np.concatenate([c["occluded"].ravel() for t in sim["clips"].values() for c in t.values()])
+    sc = np.concatenate([c["scores_2d"].ravel() for t in sim["clips"].values() for c in t.values()])
+    assert 0.02 < occ.mean() < 0.8
+    assert sc[occ].mean() < 0.5 * sc[~occ].mean()
+
+
+# -- the format: round trip and errors ------------------------------------------------------------
+def test_the_simulated_shop_round_trips_through_the_format(folder, sim):
+    raw = shop.read(folder)
+    assert sorted(raw["clips"]) == sorted(PEOPLE)
+    for s, takes in sim["clips"].items():
+        for key, clip in takes.items():
+            got = raw["clips"][s][key]
+            for f in ("positions_3d", "keypoints_2d", "scores_2d"):
+                assert np.allclose(got[f], clip[f], atol=1e-4), (s, key, f)
+            assert (got["labels"] == clip["labels"]).all()
+    for a, b in zip(raw["cameras"], sim["cameras"]):
+        assert np.allclose(
+            a.project(np.array([4.0, 2.0, 1.0])), b.project(np.array([4.0, 2.0, 1.0]))
+        )
+    data = ds.load("shop", path=folder)
+    assert data.train_subjects == ("p01", "p02") and data.test_subjects == ("p03", "p06")
+    seqs = ds.sequences(data, data.test_subjects)
+    assert {s.category for s in seqs} == set(shop.ACTIONS)
+    assert np.isfinite(seqs[0].keypoints_2d).all()
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            lambda a, k: a.__setitem__(f"keypoints_2d/{k}", a[f"keypoints_2d/{k}"][:3]),
+            "camera 3 is missing",
+        ),
+        (
+            lambda a, k: a.__setitem__(f"positions_3d/{k}", a[f"positions_3d/{k}"][:, :16]),
+            "expected (T, 17, 3)",
+        ),
+        (
+            lambda a, k: a.__setitem__(f"keypoints_2d/{k}", a[f"keypoints_2d/{k}"][:, :, :15]),
+            "COCO-17",
+        ),
+        (lambda a, k: a.__setitem__(f"labels/{k}", a[f"labels/{k}"][:-1]), "labels for a clip of"),
+        (
+            lambda a, k: a.__setitem__(
+                f"positions_3d/{k}",
+                np.where(np.arange(17)[None, :, None] == 3, np.nan, a[f"positions_3d/{k}"]),
+            ),
+            "non-finite",
+        ),
+        (lambda a, k: a.__setitem__(f"scores_2d/{k}", a[f"scores_2d/{k}"] * 3), "in [0, 1]"),
+        (lambda a, k: a.__setitem__(f"labels/{k}", a[f"labels/{k}"] + 9), "labels must be"),
+        (lambda a, k: a.pop(f"scores_2d/{k}"), "missing ['scores_2d']"),
+        (lambda a, k: a.__setitem__("extra", np.zeros(3)), "unexpected member"),
+        (
+            lambda a, k: [
+                a.__setitem__(f"{kind}/dance 01", a.pop(f"{kind}/{k}")) for kind in shop.KINDS
+            ],
+            "unknown action 'dance'",
+        ),
+    ],
+    ids=[
+        "missing camera",
+        "3d joints",
+        "2d joints",
+        "labels length",
+        "nan",
+        "scores",
+        "label",
+        "missing member",
+        "unknown member",
+        "unknown action",
+    ],
+)
+def test_a_bad_subject_file_is_refused_naming_file_and_problem(folder, tmp_path, change, message):
+    root = _copy(folder, tmp_path)
+    path = root / "p01.npz"
+    key = sorted(k.split("/", 1)[1] for k in np.load(path).files if k.startswith("labels/"))[0]
+    _edit_npz(path, lambda a: change(a, key))
+    with pytest.raises(DataError) as err:
+        shop.read(root)
+    assert str(path) in str(err.value) and message in str(err.value)
+
+
+def _edit_json(path, change):
+    obj = json.loads(path.read_text())
+    change(obj)
+    path.write_text(json.dumps(obj))
+
+
+@pytest.mark.parametrize(
+    "file, change, message",
+    [
+        ("cameras.json", lambda o: o["extrinsics"].pop(), "camera 3 is missing its extrinsics"),
+        ("cameras.json", lambda o: o["intrinsics"][1].pop("focal_length"), "camera 1: missing"),
+        (
+            "cameras.json",
+            lambda o: o["extrinsics"][0].__setitem__("orientation", [2, 0, 0, 0]),
+            "unit quaternion",
+        ),
+        (
+            "cameras.json",
+            lambda o: o["intrinsics"][2].__setitem__("center", [1.0, None]),
+            "finite numbers",
+        ),
+        ("manifest.json", lambda o: o.pop("fps"), "missing ['fps']"),
+        ("manifest.json", lambda o: o.__setitem__("version", 7), "version 7"),
+        ("manifest.json", lambda o: o["subjects"]["p01"].__setitem__("split", "val"), "split"),
+        ("manifest.json", lambda o: o.__setitem__("actions", ["walk", "walk"]), "distinct"),
+        (
+            "manifest.json",
+            lambda o: o["subjects"]["p01"].__setitem__("file", "gone.npz"),
+            "file not found",
+        ),
+    ],
+)
+def test_a_bad_manifest_or_calibration_is_refused(folder, tmp_path, file, change, message):
+    root = _copy(folder, tmp_path)
+    _edit_json(root / file, change)
+    with pytest.raises(DataError) as err:
+        shop.read(root)
+    assert message in str(err.value)
+    named = "gone.npz" if message == "file not found" else file
+    assert named in str(err.value)
+
+
+def test_a_missing_folder_and_an_unknown_subject_are_clear_errors(folder, tmp_path):
+    with pytest.raises(DataError, match="shop manifest not found"):
+        shop.read(tmp_path / "nowhere")
+    with pytest.raises(DataError, match="unknown subjects"):
+        shop.read(folder, subjects=("p99",))
+
+
+def test_a_joint_never_detected_in_a_clip_is_refused_by_load(folder, tmp_path):
+    root = _copy(folder, tmp_path)
+    path = root / "p02.npz"
+
+    def blind(a):
+        key = next(k for k in a if k.startswith("scores_2d/"))
+        s = a[key].copy()
+        s[1, :, 9] = 0.0
+        a[key] = s
+
+    _edit_npz(path, blind)
+    with pytest.raises(DataError, match="joint 9 is never detected"):
+        ds.load("shop", path=root)
+
+
+# -- the classifier -----------------------------------------------------------------------------
+def test_the_classifier_beats_chance_on_ground_truth(folder):
+    data = ds.load("shop", path=folder)
+    classes = len(data.info["actions"])
+
+    def xy(subjects):
+        seqs = ds.sequences(data, subjects, cameras=(0,))
+        poses = [s.positions_3d - s.positions_3d[:, :1] for s in seqs]
+        return classify.windows(poses, [data.info["labels"][s.subject][s.action] for s in seqs])
+
+    Xtr, ytr, _ = xy(data.train_subjects)
+    Xte, yte, _ = xy(data.test_subjects)
+    clf = classify.train(Xtr, ytr)
+    accuracy = (clf.predict(Xte) == yte).mean()
+    chance = np.bincount(yte, minlength=classes).max() / len(yte)
+    assert accuracy > chance + 0.15, (accuracy, chance)
+    conf = classify.confusion(yte, clf.predict(Xte), classes)
+    assert conf.sum() == len(yte) and np.trace(conf) == int(round(accuracy * len(yte)))
+
+
+def test_pose_features_ignore_rotation_and_translation():
+    rng = np.random.default_rng(1)
+    poses = rng.normal(size=(5, 17, 3))
+    Q = np.linalg.qr(rng.normal(size=(3, 3)))[0]
+    R = Q * np.sign(np.linalg.det(Q))  # a proper rotation
+    moved = poses @ R.T + [1.0, -2.0, 0.5]
+    assert np.allclose(classify.pose_features(poses), classify.pose_features(moved))
+
+
+def test_look_at_cameras_see_the_point_they_look_at():
+    for cam in shop_sim.shop_cameras():
+        px = cam.project(np.array(shop_sim.LOOK_AT))
+        assert np.allclose(px, cam.center, atol=0.5)  # on the optical axis: the principal point
+        axis = np.array(shop_sim.LOOK_AT) - cam.position()
+        assert np.allclose(cam.optical_axis(), axis / np.linalg.norm(axis), atol=1e-9)
