@@ -186,7 +186,50 @@ NOTEBOOKS = {
 #: Notebooks 01 and 02 use the profiles as they are. Notebook 03 trains 5 regularisers x 3 seeds
 #: within 25 minutes: on the default profile that needs the 27-frame model (about 35 s each;
 #: notebook 02 found it level with 243 frames on this data), the same for every arm.
-NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {"03": {"default": {"filter_widths": (3, 3, 3)}}}
+NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {
+    "03": {"default": {"filter_widths": (3, 3, 3)}},
+    # 04 trains 14 models, half of them with two networks on two batches per step: the 27-frame
+    # model keeps the notebook within its 25 minutes (see notebooks/04_semi_supervised.py).
+    "04": {"default": {"filter_widths": (3, 3, 3)}},
+}
+
+
+@dataclass(frozen=True)
+class SemiSupervisedConfig:
+    """The weights and schedule of semi-supervised training
+    (:class:`dilpose.objectives.SemiSupervised`, VideoPose3D's scheme with the paper's Eq. (1)).
+    Kept apart from :class:`Config`, so that adding it changed no other model's cache key.
+
+    The loss of a step is ``MPJPE(pose) + trajectory_weight * Eq.(1)`` on the labelled windows and,
+    after ``warmup_epochs`` supervised epochs, ``+ unlabelled_weight * (reprojection + bone_weight *
+    bone-length term)`` on the unlabelled ones. Units as in VideoPose3D, which adds them unweighted:
+    metres, metres per metre of depth, normalised screen units (2 / image width per pixel), metres.
+    """
+
+    warmup_epochs: int = 8  # VideoPose3D's default is 1 of 80; it advises more on smaller data
+    trajectory_weight: float = 1.0
+    unlabelled_weight: float = 1.0
+    bone_weight: float = 1.0
+
+    def __post_init__(self):
+        if (
+            isinstance(self.warmup_epochs, bool)
+            or not isinstance(self.warmup_epochs, int)
+            or (self.warmup_epochs < 0)
+        ):
+            raise ConfigError(f"warmup_epochs must be an integer >= 0, got {self.warmup_epochs!r}")
+        for name in ("trajectory_weight", "unlabelled_weight", "bone_weight"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise ConfigError(f"{name} must be a number >= 0, got {v!r}")
+
+
+#: Per profile: the smoke profile trains one epoch, so its unlabelled term starts at once.
+SEMI_SUPERVISED = {
+    "smoke": SemiSupervisedConfig(warmup_epochs=0),
+    "default": SemiSupervisedConfig(),
+    "paper": SemiSupervisedConfig(warmup_epochs=10),
+}
 
 
 def for_notebook(

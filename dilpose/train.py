@@ -505,6 +505,7 @@ class Trainer:
             raise DataError(
                 "Trainer", f"objective {self.objective.name!r} needs unlabelled sequences"
             )
+        self.objective.check_data(train, unlabelled, layout_2d)
         self.epoch = 0
         self.history = History()
 
@@ -633,6 +634,7 @@ class Trainer:
             self.model.train()
             for module in self.objective.modules():
                 module.train()
+            self.objective.start_epoch(self.epoch)
             for cb in self.callbacks:
                 cb.on_epoch_start(self, self.epoch, self.batches.num_batches(self.epoch))
             start = time.perf_counter()
@@ -700,7 +702,12 @@ def train_cached(
         cfg,
         list(train) + list(unlabelled or []),
         layout_2d,
-        {**objective.spec(), "unlabelled": bool(unlabelled)},
+        # The unlabelled stream's own fingerprint: moving a clip from one stream to the other
+        # leaves the concatenation above unchanged but trains another model.
+        {
+            **objective.spec(),
+            "unlabelled": cache.data_fingerprint(unlabelled) if unlabelled else False,
+        },
         precision.resolve(cfg.precision, resolve_device(cfg.device)),
     )
     trainer = Trainer(

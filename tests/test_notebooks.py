@@ -336,3 +336,26 @@ def test_shop_notebook_writes_setups_classifier_and_labels_its_data(smoke_report
     assert metrics["provenance"]["config"]["profile"] == "smoke"
     for name in ("06_shop.png", "06_scenarios.png", "06_worst_1.png", "06_confusion.png"):
         assert (smoke_reports / "figures" / name).stat().st_size > 1000
+
+
+def test_semi_supervised_notebook_writes_the_sweep_with_intervals_and_verdicts(smoke_reports):
+    metrics = json.loads((smoke_reports / "metrics" / "04_semi_supervised.json").read_text())
+    assert metrics["dataset"] == "mocap" and metrics["provenance"]["config"]["profile"] == "smoke"
+    rows = {(r["point"], r["arm"]): r for r in metrics["sweep"]}
+    points = {p for p, _ in rows}
+    assert {"1 subject", "all"} <= points
+    for (point, arm), r in rows.items():
+        assert r["seeds"] == [0, 1]
+        assert r["mpjpe_mm"]["lo"] <= r["mpjpe_mm"]["mean"] <= r["mpjpe_mm"]["hi"]
+        assert 0 < r["p_mpjpe_mm"] <= r["mpjpe_mm"]["mean"] + 1e-6
+        assert 0 < r["depth_mm"]["mean"] and 0 < r["trajectory_mm"]["mean"]
+        assert (r["unlabelled_frames"] > 0) == (arm == "semi-supervised")
+    assert ("all", "semi-supervised") not in rows  # nothing is left unlabelled
+    for point in points - {"all"}:
+        c = metrics["comparisons"][point]
+        for key in ("mpjpe", "trajectory_mm", "depth_mm"):
+            assert c[key]["lo"] <= c[key]["diff"] <= c[key]["hi"] and c[key]["paired_seeds"]
+    assert len(metrics["verdicts"]) == len(points) - 1
+    assert "could not be checked" in metrics["published_note"]
+    for name in ("04_reprojection.png", "04_sweep.png"):
+        assert (smoke_reports / "figures" / name).stat().st_size > 1000
