@@ -179,7 +179,12 @@ NOTEBOOKS = {
 #: Notebooks 01 and 02 use the profiles as they are. Notebook 03 trains 5 regularisers x 3 seeds
 #: within 25 minutes: on the default profile that needs the 27-frame model (about 35 s each;
 #: notebook 02 found it level with 243 frames on this data), the same for every arm.
-NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {"03": {"default": {"filter_widths": (3, 3, 3)}}}
+#: Notebook 05 quantizes notebook 02's causal variant: the same config with causal=True (so the
+#: model cache hands it the same file).
+NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {
+    "03": {"default": {"filter_widths": (3, 3, 3)}},
+    "05": {p: {"causal": True} for p in PROFILES},
+}
 
 
 def for_notebook(
