@@ -13,6 +13,8 @@ allocation and oneDNN kernel selection); the best repetition is recorded too, an
 the plain GEMM rate before and after it, since a shared virtual machine's speed drifts. Results and
 the machine details go to
 ``reports/bench/model.json`` (``model_quick.json`` with ``--quick``) and a table is printed.
+``--quantization`` (also part of a full run) puts int8 beside fp32 and streaming beside window
+recomputation at 1024 channels: ``reports/bench/quantization.json`` (:func:`run_quantization`).
 
 Targets (2-core CPU, 1024 channels): training >= 100 windows/s, whole-sequence inference with BN
 folded >= 4,000 frames/s. Whether each was met is recorded, never asserted: timings on a shared
@@ -537,6 +539,120 @@ def run_regularizers(
     return report
 
 
+# int8 and streaming (notebook 05): at the paper's size, side by side in one run.
+TARGET_INT8_SPEEDUP = 2.0
+TARGET_INT8_BYTES = 0.26
+TARGET_STREAM_SPEEDUP = 3.0
+
+
+def run_quantization(
+    quick: bool = False,
+    channels: int | None = None,
+    out: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """int8 against fp32 and streaming against window recomputation, 243-frame causal model at
+    ``channels`` (1024, the paper's; 32 with ``quick``), random weights (speed and bytes do not
+    depend on them): ``reports/bench/quantization.json``.
+
+    Rows: whole-sequence frames/s and bytes of fp32 (BN folded, PyTorch), int8 (PyTorch x86
+    kernels, per-channel) and both through onnxruntime (fp32 and static QDQ int8); frames/s of the
+    streaming runtime and of recomputing the 243-frame window per frame, 1 stream and 32, fp32 and
+    int8. Targets (recorded, never asserted): int8 >= 2x fp32 throughput and <= 26 % of its bytes;
+    streaming >= 3x the window-recompute rate for one stream."""
+    import tempfile
+
+    from . import quantize as Q
+    from . import stream as S
+
+    channels = channels or (32 if quick else 1024)
+    frames, seconds = (100, 0.0) if quick else (2000, 3.0)
+    out = (
+        Path(out)
+        if out
+        else paths.bench_dir() / ("quantization_quick.json" if quick else "quantization.json")
+    )
+    torch.manual_seed(0)
+    cfg = ModelConfig(filter_widths=(3, 3, 3, 3, 3), channels=channels, causal=True)
+    model = TemporalModel(cfg).eval()
+    folded = fold_batchnorm(model)
+    net = Q.Network(model).calibrate(0.3 * torch.randn(4, 243 + 63, 17, 2), "minmax")
+    q = net.quantize(per_channel=True)
+    rows: dict[str, dict] = {}
+
+    def whole(name, m, engine, nbytes):
+        log(f"{name} ...")
+        gemm = gemm_gflops(0.1 if quick else 0.5)
+        rows[name] = {
+            "frames_per_s": Q.whole_sequence_rate(m, frames, seconds),
+            "bytes": nbytes,
+            "engine": engine,
+            "gemm_gflops_before": gemm,
+        }
+
+    whole("fp32 whole sequence", folded, "torch-fp32 (BN folded)", Q.state_bytes(folded))
+    whole("int8 whole sequence", q, Q.ENGINE_TORCH_INT8, q.state_bytes())
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = Q.export_whole(model, Path(tmp) / "m.onnx")
+        feeds = [{"keypoints_2d": (0.3 * torch.randn(1, 243 + 63, 17, 2)).numpy()}] * 2
+        i8 = Q.ort_quantize(f32, Path(tmp) / "m8.onnx", feeds, "minmax")
+        threads = torch.get_num_threads()
+        whole(
+            "onnxruntime fp32 whole sequence",
+            Q.OnnxModel(f32, model, threads),
+            "onnxruntime-fp32",
+            Q.file_bytes(f32),
+        )
+        whole(
+            "onnxruntime int8 whole sequence",
+            Q.OnnxModel(i8, model, threads),
+            Q.ENGINE_ORT_INT8,
+            Q.file_bytes(i8),
+        )
+    for prec, m in (("fp32", net), ("int8", q)):
+        for n in (1, 32):
+            log(f"{prec} streaming vs window recompute, {n} stream(s) ...")
+            s = S.stream_rate(S.StreamingNetwork(m, n), 50, seconds)
+            w = S.stream_rate(S.WindowRecompute(model if prec == "fp32" else m, n), 10, seconds)
+            rows[f"{prec} streaming, {n} stream(s)"] = {**s, "engine": f"dilpose.stream {prec}"}
+            rows[f"{prec} window recompute, {n} stream(s)"] = {
+                **w,
+                "engine": "strided twin (fp32)" if prec == "fp32" else "int8 network",
+            }
+    f32_row, i8_row = rows["fp32 whole sequence"], rows["int8 whole sequence"]
+    speedup = i8_row["frames_per_s"] / f32_row["frames_per_s"]
+    bytes_ratio = i8_row["bytes"] / f32_row["bytes"]
+    stream_speedup = (
+        rows["fp32 streaming, 1 stream(s)"]["frames_per_s"]
+        / rows["fp32 window recompute, 1 stream(s)"]["frames_per_s"]
+    )
+    report = {
+        "machine": machine_info(),
+        "quick": quick,
+        "channels": channels,
+        "receptive_field": 243,
+        "rows": rows,
+        "targets": {
+            "int8_speedup": speedup,
+            "int8_speedup_met": speedup >= TARGET_INT8_SPEEDUP,
+            "int8_bytes_ratio": bytes_ratio,
+            "int8_bytes_met": bytes_ratio <= TARGET_INT8_BYTES,
+            "stream_speedup_1_stream": stream_speedup,
+            "stream_speedup_met": stream_speedup >= TARGET_STREAM_SPEEDUP,
+            "onnxruntime_int8_speedup": rows["onnxruntime int8 whole sequence"]["frames_per_s"]
+            / rows["onnxruntime fp32 whole sequence"]["frames_per_s"],
+        },
+    }
+    write_json(out, report)
+    for name, r in rows.items():
+        log(f"{name:<40} {r['frames_per_s']:10.1f} frames/s  {r['engine']}")
+    log(
+        f"int8/fp32: {speedup:.2f}x throughput, {bytes_ratio:.3f} of the bytes; "
+        f"streaming/recompute (1 stream): {stream_speedup:.1f}x"
+    )
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(
         prog="python -m dilpose.bench", description=__doc__.splitlines()[0]
@@ -554,13 +670,21 @@ def main(argv: list[str] | None = None) -> dict:
         action="store_true",
         help="only the regularisers' training steps (reports/bench/regularizers.json)",
     )
+    parser.add_argument(
+        "--quantization",
+        action="store_true",
+        help="only int8 and streaming (reports/bench/quantization.json)",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     channels = tuple(args.channels) if args.channels else None
     if args.regularizers:
         return run_regularizers(quick=args.quick, channels=channels, out=args.out)
+    if args.quantization:
+        return run_quantization(quick=args.quick, out=args.out)
     run_regularizers(quick=args.quick, channels=channels)
+    run_quantization(quick=args.quick)
     return run(
         quick=args.quick, channels=tuple(args.channels) if args.channels else None, out=args.out
     )

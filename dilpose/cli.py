@@ -4,6 +4,8 @@ dilpose train --profile default --checkpoint reports/checkpoints/model.pt
 torchrun --nproc_per_node 2 -m dilpose.cli train --profile smoke --checkpoint ckpt.pt
 dilpose evaluate --checkpoint reports/checkpoints/model.pt --output results.json
 dilpose lift detections.json --checkpoint model.pt --output poses3d
+detector | dilpose lift - --stream --width 1920 --height 1080 > poses3d.jsonl
+dilpose export --checkpoint model.pt --output model.onnx --int8 --calibration 64
 """
 
 from __future__ import annotations
@@ -161,6 +163,29 @@ def cmd_evaluate(args) -> int:
 def cmd_lift(args) -> int:
     from . import lift
 
+    if str(args.input) == "-":
+        if not args.stream:
+            raise ConfigError("reading keypoints from stdin ('-') needs --stream")
+        summary = lift.stream_lines(
+            sys.stdin,
+            sys.stdout,
+            sys.stderr,
+            args.checkpoint,
+            width=args.width,
+            height=args.height,
+            min_score=args.min_score,
+            max_gap=args.max_gap,
+            flip_test=not args.no_flip_test,
+        )
+        print(
+            "dilpose lift: "
+            + ", ".join(
+                f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()
+            ),
+            file=sys.stderr,
+        )
+        return 2 if summary["refused_lines"] else 0
+
     summary = lift.lift_file(
         args.input,
         args.checkpoint,
@@ -172,6 +197,35 @@ def cmd_lift(args) -> int:
         flip_test=not args.no_flip_test,
         video=args.video,
         stream=args.stream,
+    )
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from . import export
+
+    calibration = None
+    if args.int8:
+        from . import dataset, quantize, train
+
+        model = train.model_from_checkpoint(args.checkpoint)
+        cfg = _config(args)
+        data = dataset.load(
+            cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source
+        )
+        train.check_input(model.input_spec, data.layout_2d, args.checkpoint, "the calibration data")
+        calibration = quantize.calibration_windows(
+            dataset.sequences(data, data.train_subjects),
+            model.cfg.receptive_field(),
+            model.cfg.causal,
+            count=args.calibration,
+            seed=cfg.seed,
+            layout_2d=data.layout_2d,
+        )
+    summary = export.export_checkpoint(
+        args.checkpoint, args.output, int8=args.int8, calibration=calibration
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -268,7 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "lift", help="2D COCO keypoints from any detector (COCO JSON or npz) -> 3D joints"
     )
-    p.add_argument("input", type=Path)
+    p.add_argument(
+        "input",
+        type=Path,
+        help="COCO JSON or npz; '-' with --stream: JSON lines on stdin, one frame per line",
+    )
     p.add_argument(
         "--checkpoint",
         type=Path,
@@ -305,6 +363,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video", help="which video of a multi-video custom npz")
     p.add_argument("--no-flip-test", action="store_true")
     p.set_defaults(func=cmd_lift)
+
+    p = sub.add_parser(
+        "export",
+        help="a checkpoint to ONNX (whole sequence, and the streaming step of a causal model)",
+    )
+    add_series_options(p)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--output", type=Path, required=True, help="model.onnx (+ model.step.onnx)")
+    p.add_argument(
+        "--int8", action="store_true", help="onnxruntime static int8 (QDQ, per-channel weights)"
+    )
+    p.add_argument(
+        "--calibration",
+        type=_positive_int,
+        default=64,
+        help="training windows (--dataset) to calibrate int8 activations on (default 64)",
+    )
+    p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
         "models", help="the shipped pretrained models and the trained models in the model cache"

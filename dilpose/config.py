@@ -191,6 +191,9 @@ NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {
     # 04 trains 14 models, half of them with two networks on two batches per step: the 27-frame
     # model keeps the notebook within its 25 minutes (see notebooks/04_semi_supervised.py).
     "04": {"default": {"filter_widths": (3, 3, 3)}},
+    # 05 quantizes notebook 02's causal variant: the same config with causal=True (so the model
+    # cache hands it the same file).
+    "05": {p: {"causal": True} for p in PROFILES},
 }
 
 

@@ -8,7 +8,8 @@ Pipeline::
     prepare          low-confidence joints -> missing; short gaps interpolated, long gaps refused
     lift_file        normalise, run a trained checkpoint (default: the shipped lifter-243,
                      dilpose.models) over the whole sequence, or frame by frame through a
-                     causal model (StreamLifter, ``--stream``), write PREFIX.npy/.json
+                     causal model (dilpose.stream, ``--stream``), write PREFIX.npy/.json
+    stream_lines     ``dilpose lift - --stream``: JSON lines on stdin, one 3D pose per line out
 
 Inputs
 ------
@@ -635,52 +636,6 @@ def output_paths(output: str | Path) -> tuple[Path, Path]:
     return prefix.with_name(prefix.name + ".npy"), prefix.with_name(prefix.name + ".json")
 
 
-class StreamLifter:
-    """Lift a live stream frame by frame with a causal model: :meth:`push` one frame's 2D keypoints
-    (J, 2), normalised as :func:`dilpose.camera.normalize_screen_coordinates` does, and get that
-    frame's root-relative 3D joints (17, 3) metres at once, from it and the frames before it.
-
-    The first frame is repeated to fill the window, as the whole-sequence model's edge padding
-    does, so the stream's output equals :func:`dilpose.train.predict` on the whole sequence.
-    It runs the strided twin of the model (same weights, one output per window: the cheapest way
-    to compute one new frame).
-    """
-
-    def __init__(self, checkpoint: str | Path, flip_test: bool = True):
-        from . import train  # torch: imported only when lifting
-
-        self.model = train.model_from_checkpoint(checkpoint, strided=True)
-        if not self.model.cfg.causal:
-            raise DataError(
-                checkpoint,
-                "streaming needs a causal model (one that sees only past frames); this one is "
-                "symmetric: it needs future frames",
-            )
-        self.input_spec = self.model.input_spec
-        self.layout = sk.get(self.input_spec["layout"])
-        self.flip_test = flip_test
-        self.receptive_field = int(self.model.receptive_field())
-        self.window: np.ndarray | None = None  # (R, J, 2) the frames the next output sees
-
-    def push(self, keypoints_2d: np.ndarray) -> np.ndarray:
-        import torch
-
-        from . import batches
-
-        frame = np.asarray(keypoints_2d, dtype=np.float32)
-        if self.window is None:
-            self.window = np.repeat(frame[None], self.receptive_field, axis=0)
-        else:
-            self.window = np.concatenate([self.window[1:], frame[None]])
-        x = self.window[None]
-        if self.flip_test:
-            x = np.concatenate([x, batches.flip_2d(x, self.layout)])
-        with torch.no_grad():
-            out = self.model(torch.from_numpy(x)).numpy()[:, 0]  # (1 or 2, 17, 3)
-        pred = batches.merge_flipped(out[:, None])[0] if self.flip_test else out[0]
-        return pred - pred[:1]
-
-
 def lift_file(
     input_path: str | Path,
     checkpoint: str | Path | None = None,
@@ -698,7 +653,8 @@ def lift_file(
     checkpoint: default the shipped model (:mod:`dilpose.models`: ``lifter-243``, or
     ``lifter-243-causal`` when streaming), checked against its sha256. output: default
     ``<input name>_3d`` in the current folder. stream: feed the frames one at a time to a causal
-    model (:class:`StreamLifter`), gaps filled by holding the last detection, as a live source
+    model (:class:`dilpose.stream.StreamLifter`: ring buffers, one step per layer and frame), gaps
+    filled by holding the last detection, as a live source
     would be; the summary adds the per-frame latency.
 
     Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
@@ -726,10 +682,16 @@ def lift_file(
     kp = read_keypoints(input_path, width, height, video=video)
     keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap, causal=stream)
 
-    # Streaming loads the model once, as the strided twin the stream runs (and refuses a symmetric
-    # one); the architecture and input checks below read the same model either way.
-    lifter = StreamLifter(checkpoint, flip_test=flip_test) if stream else None
-    model = lifter.model if stream else train.model_from_checkpoint(checkpoint)
+    # Streaming loads the model once and refuses a symmetric one (dilpose.stream); the architecture
+    # and input checks below read the same model either way.
+    model = train.model_from_checkpoint(checkpoint)
+    lifter = None
+    if stream:
+        from . import stream as streaming
+
+        lifter = streaming.StreamLifter(
+            streaming.checked_causal(model, checkpoint), flip_test=flip_test
+        )
     mcfg = model.cfg
     if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
         raise DataError(
@@ -816,7 +778,7 @@ def lift_file(
     }
 
 
-def _stream(lifter: StreamLifter, keypoints_2d: np.ndarray):
+def _stream(lifter, keypoints_2d: np.ndarray):
     """Feed (T, J, 2) normalised keypoints to ``lifter`` one frame at a time: (T, 17, 3)
     predictions and the per-frame latency (ms)."""
     import time
@@ -830,4 +792,183 @@ def _stream(lifter: StreamLifter, keypoints_2d: np.ndarray):
         "median_ms": float(np.median(times)),
         "p95_ms": float(np.percentile(times, 95)),
         "frames": len(times),
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Live streaming: JSON lines in, JSON lines out
+# --------------------------------------------------------------------------------------------------
+def _parse_line(text: str) -> tuple[np.ndarray, object, bool]:
+    """One JSON line -> ((17, 3) x, y, v array, frame id or None, reset flag); ValueError says
+    what is wrong with it."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"not valid JSON: {e.msg} at column {e.colno}") from None
+    frame, reset = None, False
+    if isinstance(doc, dict):
+        unknown = sorted(set(doc) - {"keypoints", "frame", "image_id", "reset"})
+        if unknown:
+            raise ValueError(
+                f"unknown key(s) {unknown}; a line holds 'keypoints' and optionally 'frame' "
+                "(or 'image_id') and 'reset'"
+            )
+        if "keypoints" not in doc:
+            raise ValueError("the object has no 'keypoints'")
+        frame = doc.get("frame", doc.get("image_id"))
+        reset = doc.get("reset", False)
+        if not isinstance(reset, bool):
+            raise ValueError(f"'reset' should be true or false, got {reset!r}")
+        values = doc["keypoints"]
+    else:
+        values = doc
+    if (
+        isinstance(values, list)
+        and len(values) == NUM_JOINTS
+        and all(isinstance(v, list) for v in values)
+    ):
+        values = [x for v in values for x in (v if len(v) == 3 else [*v, 1.0])]
+    if not isinstance(values, list) or len(values) != _KP_LEN:
+        n = len(values) if isinstance(values, list) else type(values).__name__
+        raise ValueError(
+            f"'keypoints' should be {_KP_LEN} numbers (x, y, v for each of the 17 COCO joints) "
+            f"or 17 [x, y(, v)] pairs, got {n}"
+        )
+    if not all(_is_number(v) for v in values):
+        raise ValueError("'keypoints' holds a value that is not a number")
+    arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
+    if not np.isfinite(arr).all():
+        j = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise ValueError(f"non-finite keypoint value at joint {j} ({sk.COCO17.joint_names[j]})")
+    return arr, frame, reset
+
+
+class _HoldLast:
+    """Causal gap filling for a live stream, as :func:`prepare` does with ``causal=True``: a
+    missing joint takes its last detected position, for at most ``max_gap`` frames."""
+
+    def __init__(self, min_score: float, max_gap: int | None):
+        self.min_score, self.max_gap = min_score, max_gap
+        self.reset()
+
+    def reset(self) -> None:
+        self.last = np.full((NUM_JOINTS, 2), np.nan)
+        self.gap = np.zeros(NUM_JOINTS, dtype=int)
+
+    def fill(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(17, 3) -> ((17, 2) keypoints, new last, new gap); ValueError (state unchanged) when a
+        joint has never been seen or has been missing too long."""
+        seen = (arr[:, 2] != 0) & (arr[:, 2] >= self.min_score)
+        last = np.where(seen[:, None], arr[:, :2], self.last)
+        gap = np.where(seen, 0, self.gap + 1)
+        never = np.flatnonzero(np.isnan(last).any(1))
+        if len(never):
+            names = [sk.COCO17.joint_names[j] for j in never]
+            raise ValueError(
+                f"joint(s) {names} not detected (score >= {self.min_score:g}) since the stream "
+                "started: nothing to hold; the line is skipped"
+            )
+        if self.max_gap is not None and gap.max() > self.max_gap:
+            j = int(np.argmax(gap))
+            raise ValueError(
+                f"joint {sk.COCO17.joint_names[j]!r} has been missing for {gap[j]} frames, more "
+                f"than --max-gap {self.max_gap}; the line is skipped"
+            )
+        return last, last, gap
+
+
+def stream_lines(
+    lines,
+    out,
+    err,
+    checkpoint: str | Path | None = None,
+    width: float | None = None,
+    height: float | None = None,
+    min_score: float = 0.3,
+    max_gap: int | None = MAX_GAP,
+    flip_test: bool = True,
+    source: str = "<stdin>",
+) -> dict:
+    """``dilpose lift - --stream``: lift a live stream of COCO-17 keypoints, one frame per line.
+
+    Each input line is a JSON array of 51 numbers (x, y, v per COCO joint, pixels), 17 [x, y(, v)]
+    pairs, or an object ``{"keypoints": [...], "frame": id, "reset": false}``. For each line one
+    JSON line is written to ``out`` and flushed at once: ``{"frame", "positions_3d"`` (17 H36M-17
+    joints, root-relative metres, 0.1 mm), ``"latency_ms"}`` (parsing to output, this frame). A bad
+    line gets ``{"line", "frame", "error"}`` instead (and the same message on ``err``): it is not
+    fed to the model, and the stream's state (the model's buffers, held joints) is kept, so the
+    next good line continues the stream. ``"reset": true`` starts a new stream at that line.
+
+    Returns a summary: frames lifted, lines refused, latency median and 95th percentile (ms).
+    """
+    import time
+
+    from . import models, train
+    from . import stream as streaming
+
+    if width is None or height is None:
+        raise DataError(
+            source, f"the image size is needed to normalise the keypoints: {_CLI_RESOLUTION_HINT}"
+        )
+    shipped = None
+    if checkpoint is None:
+        shipped = models.DEFAULT_STREAM
+        checkpoint = models.path_of(shipped)
+    model = streaming.checked_causal(train.model_from_checkpoint(checkpoint), checkpoint)
+    want = sk.get(model.input_spec["layout"])
+    if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
+        2,
+        sk.H36M17.num_joints,
+    ):
+        raise DataError(
+            checkpoint,
+            f"the model reads {want.name} ({model.cfg.in_features} values per joint) and writes "
+            f"{model.cfg.out_joints} joints; live lifting takes COCO-17 (x, y) to H36M-17",
+        )
+    lifter = streaming.StreamLifter(model, flip_test=flip_test)
+    holder = _HoldLast(min_score, max_gap)
+    latencies, refused, count = [], 0, 0
+    for n, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        start = time.perf_counter()
+        frame_id = None
+        try:
+            arr, frame_id, reset = _parse_line(text)
+            if reset:
+                holder.reset()
+                lifter.reset()
+            kp, last, gap = holder.fill(arr)
+            if want is sk.H36M17:
+                kp = sk.coco_to_h36m(kp[None])[0]
+            x = normalize_screen_coordinates(kp[None], width, height)[0]
+            pose = lifter.push(x)
+            holder.last, holder.gap = last, gap  # only a lifted frame moves the stream on
+        except ValueError as e:
+            refused += 1
+            msg = f"{source} line {n}: {e}"
+            print(f"dilpose lift: error: {msg}", file=err, flush=True)
+            out.write(json.dumps({"line": n, "frame": frame_id, "error": str(e)}) + "\n")
+            out.flush()
+            continue
+        ms = 1000 * (time.perf_counter() - start)
+        latencies.append(ms)
+        count += 1
+        out.write(
+            json.dumps(
+                {
+                    "frame": frame_id if frame_id is not None else count - 1,
+                    "positions_3d": np.round(pose.astype(np.float64), 4).tolist(),
+                    "latency_ms": round(ms, 3),
+                }
+            )
+            + "\n"
+        )
+        out.flush()
+    return {
+        "model": shipped or str(checkpoint),
+        "frames": count,
+        "refused_lines": refused,
+        "latency_median_ms": float(np.median(latencies)) if latencies else None,
+        "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
     }

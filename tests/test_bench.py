@@ -46,3 +46,25 @@ def test_regularizer_bench_times_every_regularizer_beside_dropout(tmp_path):
     assert report["target"]["worst"] == worst
     assert report["target"]["met"] == (worst <= bench.PRUNE_STEP_LIMIT)
     assert (tmp_path / "r.json").is_file()
+
+
+def test_quantization_bench_puts_int8_beside_fp32_and_streaming_beside_recompute(tmp_path):
+    report = bench.run_quantization(quick=True, out=tmp_path / "q.json", log=lambda s: None)
+    saved = json.loads((tmp_path / "q.json").read_text())
+    assert saved["targets"] == report["targets"]
+    rows = saved["rows"]
+    for name in (
+        "fp32 whole sequence",
+        "int8 whole sequence",
+        "onnxruntime fp32 whole sequence",
+        "onnxruntime int8 whole sequence",
+        "fp32 streaming, 1 stream(s)",
+        "int8 window recompute, 32 stream(s)",
+    ):
+        assert rows[name]["frames_per_s"] > 0, name
+    t = saved["targets"]
+    assert (
+        t["int8_bytes_ratio"]
+        == rows["int8 whole sequence"]["bytes"] / rows["fp32 whole sequence"]["bytes"]
+    )
+    assert t["int8_bytes_met"] == (t["int8_bytes_ratio"] <= bench.TARGET_INT8_BYTES)

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dilpose import cli, lift, models, paths, train, weights
+from dilpose import cli, lift, models, paths, stream, train, weights
 from dilpose.errors import DataError
 
 CARD = paths.REPO_ROOT / "MODEL_CARD.md"
@@ -90,7 +90,7 @@ def test_lift_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys, monk
 
 
 def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
-    """Frame by frame through the strided twin equals the dilated causal model on the whole clip."""
+    """Frame by frame through the streaming runtime equals the causal model on the whole clip."""
     kp = lift.read_keypoints(EXAMPLE, 1000, 1002)
     keypoints, _, report = lift.prepare(kp, causal=True)
     assert report["gap_filling"].startswith("hold")
@@ -99,7 +99,7 @@ def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
 
     x = normalize_screen_coordinates(keypoints[:300], 1000, 1002).astype(np.float32)
     path = models.path_of("lifter-243-causal")
-    streamed, latency = lift._stream(lift.StreamLifter(path, flip_test=True), x)
+    streamed, latency = lift._stream(stream.from_checkpoint(path, flip_test=True), x)
     seq = Sequence(
         "s", "a", 0, x, np.zeros((300, 17, 3), np.float32), np.zeros(9), np.ones((300, 17))
     )
@@ -110,7 +110,7 @@ def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
 
 def test_stream_refuses_a_symmetric_model(tmp_path):
     with pytest.raises(DataError, match="streaming needs a causal model"):
-        lift.StreamLifter(models.path_of("lifter-243"))
+        stream.from_checkpoint(models.path_of("lifter-243"))
     code = cli.main(
         [
             "lift",

@@ -359,3 +359,38 @@ def test_semi_supervised_notebook_writes_the_sweep_with_intervals_and_verdicts(s
     assert "could not be checked" in metrics["published_note"]
     for name in ("04_reprojection.png", "04_sweep.png"):
         assert (smoke_reports / "figures" / name).stat().st_size > 1000
+
+
+def test_quantization_notebook_writes_the_table_sensitivity_streaming_and_targets(smoke_reports):
+    metrics = json.loads((smoke_reports / "metrics" / "05_quantization.json").read_text())
+    from dilpose.studies import s05_quantization as s05
+
+    assert metrics["model"]["causal"] is True and metrics["model"]["receptive_field"] == 27
+    variants = metrics["variants"]
+    for label in (
+        "fp32",
+        "fp32, BN folded",
+        "fp16",
+        "bf16",
+        "int8 per-tensor, min-max",
+        "int8 per-channel, histogram",
+        "int8 per-channel, histogram + QAT",
+        "onnxruntime int8 per-channel, min-max",
+    ):
+        v = variants[label]
+        assert 0 < v["p_mpjpe_mm"] <= v["mpjpe_mm"] and v["bytes"] > 0, label
+        assert v["engine"] and v["whole_sequence_frames_per_s"] > 0, label
+    # folding BN changes nothing but rounding; int8 is a fraction of the fp32 bytes
+    assert abs(variants["fp32, BN folded"]["mpjpe_mm"] - variants["fp32"]["mpjpe_mm"]) < 0.01
+    assert variants["int8 per-channel, histogram"]["bytes"] < 0.35 * variants["fp32"]["bytes"]
+    assert variants["int8 per-channel, histogram"]["stream_latency_ms"] > 0
+    c = metrics["comparisons_vs_fp32"]["int8 per-channel, histogram"]
+    assert c["lo"] <= c["diff"] <= c["hi"] and "verdict" in c
+    layers = set(metrics["sensitivity_mpjpe_mm_camera0"]) - {"none (fp32)"}
+    assert metrics["kept_in_fp32"] in layers and "shrink" in layers
+    assert len(metrics["qat_loss_mm"]) == s05.SIZES["smoke"]["qat_steps"]
+    assert metrics["paper_h36m_mpjpe_mm"] == {"fp32": 46.5, "quantized": 66.5}
+    s = metrics["streaming"]["fp32, streaming, 1 stream"]
+    assert s["frames_per_s"] > 0 and s["speedup_vs_recompute"] > 0
+    t = metrics["targets"]
+    assert t["mpjpe_target_met"] == (t["mpjpe_ratio"] <= s05.TARGET_MPJPE_RATIO)

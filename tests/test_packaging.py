@@ -50,7 +50,17 @@ def test_design_card_packages_are_declared_and_torch_is_pinned():
 def test_the_library_alone_needs_no_notebook_tooling():
     """`pip install dilpose` gives the library and the CLI: no Jupyter, papermill or pytest."""
     library = {_name(d) for d in _project()["dependencies"]}
-    assert library == {"torch", "numpy", "matplotlib", "plotly", "pandas", "tqdm"}
+    # onnx and onnxruntime: `dilpose export` and the int8 engine comparison (dilpose.quantize)
+    assert library == {
+        "torch",
+        "numpy",
+        "matplotlib",
+        "plotly",
+        "pandas",
+        "tqdm",
+        "onnx",
+        "onnxruntime",
+    }
 
 
 def test_camera_json_ships_with_the_package_and_keeps_its_provenance():
