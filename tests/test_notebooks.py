@@ -328,6 +328,9 @@ def test_shop_notebook_writes_setups_classifier_and_labels_its_data(smoke_report
     for s in setups.values():
         assert set(s["per_action_mpjpe_mm"]) == set(shop.ACTIONS)
         assert 0 < s["p_mpjpe_mm"] <= s["mpjpe_mm"]
+    deployed = metrics["deployed_int8_streaming"]  # causal, int8, streaming runtime
+    assert deployed.endswith("int8 streaming") and "causal" in deployed and deployed in setups
+    assert f"{deployed} vs {deployed.replace('int8 streaming', 'fp32')}" in metrics["comparisons"]
     clf = metrics["classifier"]
     shop_trained = next(n for n in setups if n.startswith("shop-trained") and "causal" not in n)
     for name in ("ground truth", shop_trained):

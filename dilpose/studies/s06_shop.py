@@ -143,6 +143,31 @@ def setups_from(models: dict) -> dict[str, Lifter]:
     }
 
 
+DEPLOYED_SUFFIX = "int8 streaming"
+
+
+def deployed_setup(models: dict, shop_: PoseData) -> tuple[str, Lifter]:
+    """The shop's deployed setup, as notebook 05 builds it: the shop-trained causal model,
+    quantized to int8 (per-channel weights, histogram calibration on 64 clips of the shop's
+    training people) and run by the streaming runtime (:func:`dilpose.stream.int8_lifter`), one
+    frame at a time as a camera delivers them, without flip test (the live setting, like the causal
+    fp32 setups). Returns ``(setup name, lifter)``; the name is the model's plus
+    ``", int8 streaming"``."""
+    from .. import stream
+
+    name = next(n for n, m in models.items() if m["trained_on"] == "shop" and m["cfg"].causal)
+    calibration = ds.sequences(shop_, shop_.train_subjects)
+    lifter = stream.int8_lifter(
+        models[name]["trainer"].eval_network(), calibration, streams=1, flip_test=False
+    )
+
+    def lift(seq: Sequence) -> np.ndarray:
+        lifter.reset()  # each take is a new stream
+        return np.stack([lifter.push(frame) for frame in seq.keypoints_2d])
+
+    return f"{name}, {DEPLOYED_SUFFIX}", lift
+
+
 # --------------------------------------------------------------------------------------------------
 # Evaluation
 # --------------------------------------------------------------------------------------------------
@@ -238,11 +263,17 @@ def compare(results: dict[str, dict], a: str, b: str) -> dict:
 
 
 def comparisons(results: dict[str, dict]) -> dict[str, dict]:
-    """Shop-trained against CMU/HDM05-trained (same architecture), and symmetric against causal
-    (same training data), for the setups present."""
+    """Shop-trained against CMU/HDM05-trained (same architecture), symmetric against causal (same
+    training data), and the deployed int8 streaming setup against its fp32 model, for the setups
+    present."""
     names = list(results)
     pairs = []
     for n in names:
+        if n.endswith(DEPLOYED_SUFFIX):
+            fp32 = n.replace(DEPLOYED_SUFFIX, "fp32")
+            if fp32 in results:
+                pairs.append((n, fp32))
+            continue
         if n.startswith("shop-trained"):
             twin = n.replace("shop-trained", "CMU/HDM05-trained")
             if twin in results:
@@ -579,10 +610,7 @@ def metrics_json(
             }
             for name, r in results.items()
         },
-        "deployed_int8_streaming": (
-            "not evaluated in this version: notebook 05's int8 streaming runtime plugs in as one "
-            "more setup (a lifter from a 2D sequence to 3D)"
-        ),
+        "deployed_int8_streaming": next((n for n in results if n.endswith(DEPLOYED_SUFFIX)), None),
         "comparisons": comps,
         "classifier": {
             "method": "pairwise joint distances over 1 s windows (mean, std, min, "
