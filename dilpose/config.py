@@ -183,9 +183,9 @@ NOTEBOOKS = {
 
 #: Where a notebook departs from the series' profiles: ``{notebook: {profile: {field: value}}}``.
 #: Kept here, beside the profiles, so that one place shows every setting a notebook runs with.
-#: Notebooks 01 and 02 use the profiles as they are. Notebook 03 trains 5 regularisers x 3 seeds
-#: within 25 minutes: on the default profile that needs the 27-frame model (about 35 s each;
-#: notebook 02 found it level with 243 frames on this data), the same for every arm.
+#: Notebooks 01 and 02 use the profiles as they are. Notebook 03 trains 8 arms x 3 seeds within 25
+#: minutes: on the default profile that needs the 27-frame model (about 40 s each; notebook 02
+#: found it level with 243 frames on this data), the same for every arm.
 NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {
     "03": {"default": {"filter_widths": (3, 3, 3)}},
     # 04 trains 14 models, half of them with two networks on two batches per step: the 27-frame
