@@ -302,3 +302,37 @@ def test_look_at_cameras_see_the_point_they_look_at():
         assert np.allclose(px, cam.center, atol=0.5)  # on the optical axis: the principal point
         axis = np.array(shop_sim.LOOK_AT) - cam.position()
         assert np.allclose(cam.optical_axis(), axis / np.linalg.norm(axis), atol=1e-9)
+
+
+def test_streaming_setup_lifts_many_takes_at_once_as_it_lifts_each():
+    import torch
+
+    from dilpose import stream
+    from dilpose.dataset import Sequence
+    from dilpose.model import ModelConfig, TemporalModel
+    from dilpose.studies import s06_shop
+
+    torch.manual_seed(0)
+    model = TemporalModel(ModelConfig(filter_widths=(3, 3), channels=16, causal=True)).eval()
+    rng = np.random.default_rng(0)
+    lifter = stream.int8_lifter(
+        model, rng.normal(0, 0.3, (8, 12, 17, 2)).astype(np.float32), flip_test=False
+    )
+    setup = s06_shop.streaming_setup(lifter)
+    seqs = [
+        Sequence(
+            "s",
+            f"take {n}",
+            0,
+            rng.normal(0, 0.3, (n, 17, 2)).astype(np.float32),
+            np.zeros((n, 17, 3)),
+            np.zeros(9),
+            np.ones((n, 17)),
+        )
+        for n in (5, 23, 1, 12)
+    ]
+    many = setup.many(seqs)
+    for seq, together in zip(seqs, many):
+        alone = setup(seq)
+        assert together.shape == alone.shape == (len(seq), 17, 3)
+        np.testing.assert_allclose(together, alone, atol=1e-6)

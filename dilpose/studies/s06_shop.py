@@ -160,12 +160,36 @@ def deployed_setup(models: dict, shop_: PoseData) -> tuple[str, Lifter]:
     lifter = stream.int8_lifter(
         models[name]["trainer"].eval_network(), calibration, streams=1, flip_test=False
     )
+    return f"{name}, {DEPLOYED_SUFFIX}", streaming_setup(lifter)
+
+
+def streaming_setup(lifter) -> Lifter:
+    """A :class:`~dilpose.stream.StreamLifter` (one stream) as a setup: each take is pushed frame
+    by frame from a fresh stream; ``.many(seqs)`` lifts many takes at once, one stream each."""
+    from .. import stream
 
     def lift(seq: Sequence) -> np.ndarray:
         lifter.reset()  # each take is a new stream
         return np.stack([lifter.push(frame) for frame in seq.keypoints_2d])
 
-    return f"{name}, {DEPLOYED_SUFFIX}", lift
+    def lift_many(seqs: list[Sequence]) -> list[np.ndarray]:
+        """Every take as its own stream, all streams in one call per frame: what one shop server
+        does with many cameras, and the same per-stream result as :func:`lift` (static int8
+        scales: a row does not depend on the others). A take that has ended repeats its last
+        frame until the longest one ends; those outputs are dropped."""
+        lens = np.array([len(q) for q in seqs])
+        starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        frames = np.concatenate([q.keypoints_2d for q in seqs]).astype(np.float32)
+        out = np.empty((len(frames), 17, 3), dtype=np.float32)
+        many = stream.StreamLifter(lifter.net, streams=len(seqs), flip_test=lifter.flip_test)
+        for t in range(int(lens.max())):
+            pose = many.push(frames[starts + np.minimum(t, lens - 1)])  # (S, 17, 3)
+            live = t < lens
+            out[starts[live] + t] = pose[live]
+        return [out[a : a + n] for a, n in zip(starts, lens)]
+
+    lift.many = lift_many
+    return lift
 
 
 # --------------------------------------------------------------------------------------------------
@@ -176,8 +200,10 @@ def predict_all(setups: dict[str, Lifter], seqs: list[Sequence]) -> dict[str, li
     out = {}
     for name, lift in setups.items():
         preds = []
-        for seq in seqs:
-            p = np.asarray(lift(seq), dtype=np.float64)
+        # a setup may lift many sequences in one pass (the streaming runtime: one stream each)
+        lifted = lift.many(seqs) if hasattr(lift, "many") else map(lift, seqs)
+        for seq, p in zip(seqs, lifted):
+            p = np.asarray(p, dtype=np.float64)
             if p.shape != seq.positions_3d.shape:
                 raise ValueError(
                     f"setup {name!r}: prediction {p.shape} for a sequence of "
