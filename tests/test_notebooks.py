@@ -306,3 +306,15 @@ def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports
     assert metrics["model"]["receptive_field"] == 27
     assert any(k.endswith("/ evaluation") for k in metrics["zero_fractions"])
     assert (smoke_reports / "figures" / "03_activations.png").stat().st_size > 1000
+
+
+def test_explorer_notebook_opens_on_the_worst_test_subject(smoke_reports):
+    metrics = json.loads((smoke_reports / "metrics" / "07_explorer.json").read_text())
+    worst = metrics["worst_test_subject"]
+    assert set(worst["per_subject_mm"]) == set(default_data.TEST_SUBJECTS)
+    assert worst["subject"] == max(worst["per_subject_mm"], key=worst["per_subject_mm"].get)
+    assert metrics["opened_on"]["subject"] == worst["subject"]
+    assert metrics["opened_on"]["action"] == worst["action"]
+    assert metrics["opened_on"]["frame_mpjpe_mm"] > 0
+    assert any(m.startswith("lifter-243 ") for m in metrics["models_offered"])
+    assert 0 < metrics["kernel_update_ms"]["median_ms"] < 1000
