@@ -4,7 +4,9 @@ Voila on localhost and prints the URL.
 Voila runs a notebook file, not a jupytext source: :func:`app_notebook` writes
 ``build/explorer/07_skeleton_explorer.ipynb`` from ``notebooks/07_skeleton_explorer.py`` with the
 run's parameters injected (as papermill would), and :func:`voila_command` is the command that
-serves it; the browser test (``tests/test_explorer_browser.py``) starts the same command.
+serves it; the browser test (``tests/test_explorer_browser.py``) starts the same command. The app
+is the notebook without its cells tagged ``tutorial`` (the timing loop, the example lift, the
+report): they teach, and cost the app's page seconds before it answers.
 """
 
 from __future__ import annotations
@@ -32,9 +34,11 @@ def app_notebook(
     profile: str = "default",
     dataset: str = datasets.DEFAULT,
     seed: int = 0,
+    tutorial: bool = False,
 ) -> Path:
     """Write notebook 07 as an ``.ipynb`` with its parameters set, for Voila (or JupyterLab) to
-    run; returns its path (default folder ``build/explorer/``)."""
+    run; returns its path (default folder ``build/explorer/``). Without ``tutorial`` the cells
+    tagged ``tutorial`` are left out (the app); with it the notebook is whole."""
     import nbformat
     from papermill.parameterize import parameterize_notebook
 
@@ -43,6 +47,11 @@ def app_notebook(
 
     out_dir = Path(out_dir) if out_dir is not None else paths.REPO_ROOT / "build" / "explorer"
     nb = to_notebook(paths.NOTEBOOKS_DIR / f"{NOTEBOOK}.py")
+    # A generated copy, paired with no text file: with jupytext's pairing metadata ("py:percent")
+    # JupyterLab's jupytext extension refuses to open it (no .py beside it matches).
+    nb.metadata.pop("jupytext", None)
+    if not tutorial:
+        nb.cells = [c for c in nb.cells if "tutorial" not in c.metadata.get("tags", [])]
     for cell in nb.cells:  # papermill reads every cell's tags
         cell.metadata.setdefault("tags", [])
     nb.metadata.setdefault("papermill", {})

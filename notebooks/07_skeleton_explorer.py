@@ -24,7 +24,8 @@
 # model in the model cache, and on your own `dilpose lift` output.
 #
 # It needs a running kernel: on a static page (GitHub, the committed notebook) the widget is not
-# drawn. Open the notebook in JupyterLab (`make lab`) or run `make explore` for the web app.
+# drawn. Open the notebook in JupyterLab (`make lab`) or run `make explore` for the web app. The
+# app is this notebook without the cells tagged `tutorial` (sections 3 and 4 and the report).
 #
 # *Motion data: mocap.cs.cmu.edu (NSF EIA-0196217) and HDM05 (Müller et al., Technical report
 # CG-2007-2, Universität Bonn, 2007; CC BY-SA 3.0).*
@@ -83,17 +84,20 @@ explorer
 #   2D layout. A prediction is computed the first time it is asked for and kept; switching model,
 #   camera or clip keeps the frame.
 # - **Play** advances at the chosen speed (1x is real time: 50 frames a second of the clip).
-#
+# - **Your own result**: type the path of a `dilpose lift` output into *lift result* (and, if you
+#   have it, the keypoint file it lifted into *keypoints*) and press *open*.
+
+# %% [markdown] tags=["tutorial"]
 # ## 3. How fast it answers
 # Moving the slider sends one message to the browser with the new frame's joints (the traces are
 # restyled, not rebuilt), so even a clip of minutes never sits in the browser whole. The kernel's
 # share of a slider move, timed over 50 moves:
 
-# %%
+# %% tags=["tutorial"]
 latency = study.update_latency(explorer)
 print(f"median {latency['median_ms']:.1f} ms, 95th percentile {latency['p95_ms']:.1f} ms per move")
 
-# %% [markdown]
+# %% [markdown] tags=["tutorial"]
 # The browser's drawing comes on top; the browser test (`tests/test_explorer_browser.py`) measures
 # the whole round trip in Chromium, from the key press on the slider to the redrawn figure, and
 # writes it to `reports/bench/explorer.json`.
@@ -104,16 +108,16 @@ print(f"median {latency['median_ms']:.1f} ms, 95th percentile {latency['p95_ms']
 # camera of a CMU walk, detector-style keypoints) is lifted with the shipped model and opened.
 # There is no ground truth, so there is no error: the joints are coloured as zero.
 
-# %%
+# %% tags=["tutorial"]
 lifted, keypoints = study.example_lift()
 mine = Explorer(lift=lifted, keypoints=keypoints)
 mine
 
-# %% [markdown]
-# In the app, type the paths into *lift result* and *keypoints* and press *open*. A wrong file is
-# a message in the widget, not a traceback: here a keypoint file of another length than the poses.
+# %% [markdown] tags=["tutorial"]
+# A wrong file is a message in the widget, not a traceback: here a keypoint file of another length
+# than the poses.
 
-# %%
+# %% tags=["tutorial"]
 mine.lift_path.value, mine.keypoints_path.value = str(lifted), str(study.short_keypoints())
 mine.open_button.click()
 print(mine.message.value)
@@ -130,7 +134,7 @@ print(mine.message.value)
 # - Pick the causal model and play the worst clip: where does seeing only the past cost most?
 # - Pick another camera: the same pose seen from another side gives another error.
 
-# %%
+# %% tags=["tutorial"]
 # NBVAL_CHECK_OUTPUT
 path = report.save_metrics("07_explorer", study.metrics_json(worst, explorer, latency), cfg)
 print(path.name, sorted(report.load_metrics("07_explorer")))
