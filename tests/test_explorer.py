@@ -195,3 +195,23 @@ def test_a_long_clip_sends_one_frame_and_a_bounded_curve():
     assert len(traces[T_CURVE]["x"]) == explorer.CURVE_POINTS
     frame = explorer.frame_update(clip, T - 1)
     assert max(len(v["x"]) for v in frame.values()) <= 3 * len(sk.H36M17.bones())
+
+
+def test_the_app_is_the_notebook_without_its_tutorial_cells(tmp_path):
+    import nbformat
+
+    from dilpose import app
+
+    def cells(tutorial):
+        path = app.app_notebook(tmp_path / str(tutorial), profile="smoke", tutorial=tutorial)
+        nb = nbformat.read(path, as_version=4)
+        assert "jupytext" not in nb.metadata  # JupyterLab's jupytext would look for a paired .py
+        return nb.cells
+
+    whole, served = cells(True), cells(False)
+    tagged = [c for c in whole if "tutorial" in c.metadata.get("tags", [])]
+    assert tagged and any("update_latency" in c.source for c in tagged)
+    assert [c.source for c in served] == [c.source for c in whole if c not in tagged]
+    assert any("Explorer(cfg.dataset" in c.source for c in served)
+    injected = [c for c in served if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'profile = "smoke"' in injected[0].source
