@@ -14,7 +14,7 @@ RUNFLAGS = --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) --update-not
 STAMP   := $(VENV)/.installed
 SMOKE   := $(CURDIR)/build/smoke
 
-.PHONY: help venv paper nb test lint data weights bench lab clean
+.PHONY: help venv paper nb test lint data weights bench lab explore clean
 
 help:
 	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=mocap|h36m), write reports/"
@@ -26,6 +26,7 @@ help:
 	@echo "make weights train (or take from the model cache) the shipped models -> dilpose/resources/models/"
 	@echo "make bench   speed benchmarks -> reports/bench/"
 	@echo "make lab     open JupyterLab on notebooks/"
+	@echo "make explore serve notebook 07, the 3D skeleton explorer, as a web app (Voila) and print its URL"
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +67,9 @@ bench: venv
 
 lab: venv
 	$(BIN)/jupyter lab notebooks/
+
+explore: venv
+	$(BIN)/python -m dilpose.app
 
 clean:
 	rm -rf build .pytest_cache

@@ -397,3 +397,15 @@ def test_quantization_notebook_writes_the_table_sensitivity_streaming_and_target
     assert s["frames_per_s"] > 0 and s["speedup_vs_recompute"] > 0
     t = metrics["targets"]
     assert t["mpjpe_target_met"] == (t["mpjpe_ratio"] <= s05.TARGET_MPJPE_RATIO)
+
+
+def test_explorer_notebook_opens_on_the_worst_test_subject(smoke_reports):
+    metrics = json.loads((smoke_reports / "metrics" / "07_explorer.json").read_text())
+    worst = metrics["worst_test_subject"]
+    assert set(worst["per_subject_mm"]) == set(default_data.TEST_SUBJECTS)
+    assert worst["subject"] == max(worst["per_subject_mm"], key=worst["per_subject_mm"].get)
+    assert metrics["opened_on"]["subject"] == worst["subject"]
+    assert metrics["opened_on"]["action"] == worst["action"]
+    assert metrics["opened_on"]["frame_mpjpe_mm"] > 0
+    assert any(m.startswith("lifter-243 ") for m in metrics["models_offered"])
+    assert 0 < metrics["kernel_update_ms"]["median_ms"] < 1000

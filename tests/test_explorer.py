@@ -1,0 +1,217 @@
+"""The skeleton explorer's logic without a browser: what each picker does to the figure's traces,
+the user's own lift output, and bad input shown as a message."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dilpose import explorer, paths
+from dilpose import skeleton as sk
+from dilpose.explorer import (
+    NO_MODEL,
+    T_CURSOR,
+    T_CURVE,
+    T_DET_JOINTS,
+    T_GT_JOINTS,
+    T_PRED_JOINTS,
+    Explorer,
+)
+
+EXAMPLE = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
+
+
+@pytest.fixture(scope="module")
+def ex():
+    return Explorer("mocap", subject="cmu09", action="run 09_11")
+
+
+def xs(ex, i):
+    return list(ex.figure.data[i].x)
+
+
+def test_opens_on_the_clip_with_the_shipped_model(ex):
+    assert ex.subject.value == "cmu09" and ex.action.value == "run 09_11"
+    assert ex.model.value.startswith("lifter-243 ") and NO_MODEL in ex.model.options
+    assert len(xs(ex, T_PRED_JOINTS)) == 17 and len(xs(ex, T_GT_JOINTS)) == 17
+    assert len(xs(ex, T_CURVE)) == len(ex.clip) == ex.frame.max + 1
+    assert ex.message.value == ""
+    # each predicted joint is coloured by its error, the same numbers the title averages
+    colours = np.array(ex.figure.data[T_PRED_JOINTS].marker.color)
+    assert np.allclose(colours, ex.clip.error_mm[0], atol=1e-3)
+    assert f"MPJPE {ex.clip.mpjpe_mm[0]:.0f} mm" in ex.figure.layout.title.text
+
+
+def test_the_slider_restyles_the_traces_of_one_frame(ex):
+    ex.select(frame=0)
+    before = {i: xs(ex, i) for i in (T_GT_JOINTS, T_PRED_JOINTS, T_DET_JOINTS)}
+    curve = xs(ex, T_CURVE)
+    ex.select(frame=30)
+    for i, x in before.items():
+        assert xs(ex, i) != x, i
+    assert xs(ex, T_CURVE) == curve  # the whole-clip curve is not resent
+    assert xs(ex, T_CURSOR) == [30, 30]
+    assert ex.figure.layout.title.text.startswith("frame 30 ")
+    # only one frame of joints is in the figure, whatever the clip's length
+    assert len(xs(ex, T_PRED_JOINTS)) == 17
+
+
+def test_the_ground_truth_is_the_dataset_clip_root_centred(ex):
+    ex.select(frame=5)
+    data = explorer.load_data("mocap")
+    pos = data.positions_3d["cmu09"]["run 09_11"][5]
+    assert np.allclose(xs(ex, T_GT_JOINTS), pos[:, 0] - pos[0, 0], atol=1e-4)
+
+
+def test_switching_model_keeps_the_frame_and_changes_the_prediction(ex):
+    ex.select(frame=20, model="lifter-243 (")
+    gt, pred = xs(ex, T_GT_JOINTS), xs(ex, T_PRED_JOINTS)
+    ex.select(model="causal")
+    assert ex.frame.value == 20 and xs(ex, T_GT_JOINTS) == gt
+    assert xs(ex, T_PRED_JOINTS) != pred
+    n = len(ex.predictions)
+    ex.select(model="lifter-243 (")  # computed before: taken from the cache
+    assert len(ex.predictions) == n and xs(ex, T_PRED_JOINTS) == pred
+    ex.select(model=NO_MODEL)
+    assert xs(ex, T_PRED_JOINTS) == [] and xs(ex, T_CURVE) == []
+    assert "no prediction" in ex.status.value
+    ex.select(model="lifter-243 (")
+
+
+def test_switching_camera_and_subject(ex):
+    ex.select(frame=10, camera=0)
+    det0, pred0 = xs(ex, T_DET_JOINTS), xs(ex, T_PRED_JOINTS)
+    ex.select(camera=2)
+    assert xs(ex, T_DET_JOINTS) != det0 and xs(ex, T_PRED_JOINTS) != pred0
+    ex.select(subject="cmu01")
+    assert ex.action.value in explorer.load_data("mocap").actions("cmu01")
+    assert ex.frame.value == min(10, len(ex.clip) - 1)
+    assert "cmu01" in ex.status.value and ex.message.value == ""
+
+
+def test_every_registered_dataset_is_offered_and_missing_files_are_a_message(
+    ex, tmp_path, monkeypatch
+):
+    from dilpose import datasets
+
+    assert list(ex.source.options[: len(datasets.names())]) == list(datasets.names())
+    monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))  # no Human3.6M files here
+    ex.source.value = "h36m"
+    assert "files are not in place" in ex.message.value and "Traceback" not in ex.message.value
+    ex.source.value = "mocap"
+    assert ex.message.value == "" and ex.clip.title.startswith("mocap")
+
+
+def test_human36m_files_open_in_the_explorer(tmp_path, monkeypatch):
+    """VideoPose3D-format Human3.6M files (CMU motion standing in): H36M-17 2D input, which no
+    shipped model reads, so the explorer shows the ground truth and says why."""
+    from dilpose import camera, default_data, formats
+
+    cmu = default_data.load()
+    cams = camera.load_h36m_cameras()
+    pos3d, pos2d = {}, {}
+    for subject, (cmu_subject, action) in {
+        "S1": ("cmu16", "walk 16_15"),
+        "S9": ("cmu09", "run 09_11"),
+    }.items():
+        p17 = cmu.clip(cmu_subject, action).astype(np.float64)
+        p32 = np.repeat(p17[:, :1], 32, axis=1)
+        p32[:, list(sk.H36M32_TO_17)] = p17
+        pos3d[subject] = {"Walking 1": p32}
+        pos2d[subject] = {"Walking 1": [cam.project(p17) for cam in cams[subject]]}
+    formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", pos3d)
+    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, layout="h36m")
+    monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(explorer, "_LOADED", {})
+    h = Explorer("h36m", frame=3)
+    assert h.subject.value == "S9" and h.action.value == "Walking 1"  # test subjects first
+    assert list(h.model.options) == [NO_MODEL]
+    assert "no model reads h36m17" in h.message.value
+    assert len(xs(h, T_GT_JOINTS)) == 17 and xs(h, T_PRED_JOINTS) == []
+    assert len(xs(h, T_DET_JOINTS)) == 17 and h.frame.value == 3
+
+
+@pytest.fixture(scope="module")
+def lifted(tmp_path_factory):
+    from dilpose import lift
+
+    out = tmp_path_factory.mktemp("lift") / "walk_3d"
+    lift.lift_file(EXAMPLE, output=out, width=1000, height=1002)
+    return out.with_suffix(".npy")
+
+
+def test_a_lift_result_opens_with_its_keypoints(lifted):
+    mine = Explorer(lift=lifted, keypoints=EXAMPLE)
+    assert mine.source.value == explorer.LIFT_SOURCE and mine.message.value.startswith("<i>")
+    poses = np.load(lifted)
+    assert len(mine.clip) == len(poses) and mine.clip.gt is None
+    assert xs(mine, T_GT_JOINTS) == [] and len(xs(mine, T_PRED_JOINTS)) == 17
+    assert len(xs(mine, T_DET_JOINTS)) + int(mine.clip.low[0].sum()) == 17
+    mine.select(frame=7)
+    # the display is camera space turned Z-up: x stays, depth becomes y, height z
+    p = poses[7] - poses[7, :1]
+    assert np.allclose(xs(mine, T_PRED_JOINTS), p[:, 0], atol=1e-4)
+    assert np.allclose(list(mine.figure.data[T_PRED_JOINTS].z), -p[:, 1], atol=1e-4)
+    # the JSON alone gives the same poses (rounded to 0.1 mm)
+    alone = explorer.lift_clip(lifted.with_suffix(".json"))
+    assert np.allclose(alone.pred, mine.clip.pred, atol=2e-4)
+
+
+def test_bad_lift_input_is_a_message_not_a_traceback(lifted, tmp_path):
+    mine = Explorer(lift=lifted)
+    good = mine.clip
+
+    def try_open(path, keypoints=""):
+        mine.lift_path.value, mine.keypoints_path.value = str(path), str(keypoints)
+        mine.open_button.click()
+        return mine.message.value
+
+    assert "file not found" in try_open(tmp_path / "nothing.npy")
+    bad = tmp_path / "joints_3d.npy"
+    np.save(bad, np.zeros((10, 15, 3), np.float32))
+    assert "expected (T, 17, 3)" in try_open(bad) and "got shape (10, 15, 3)" in try_open(bad)
+    short = tmp_path / "short.json"
+    short.write_text(json.dumps([d for d in json.loads(EXAMPLE.read_text()) if d["image_id"] < 9]))
+    msg = try_open(lifted, short)
+    assert "9 frames of keypoints" in msg and "not the file that was lifted" in msg
+    assert mine.clip is good  # nothing changed
+    nan = tmp_path / "nan.npy"
+    arr = np.zeros((5, 17, 3))
+    arr[2, 3, 1] = np.nan
+    np.save(nan, arr)
+    assert "non-finite" in try_open(nan)
+    try_open(lifted)
+    assert mine.message.value.startswith("<i>")
+
+
+def test_a_long_clip_sends_one_frame_and_a_bounded_curve():
+    T = 30_000  # 10 minutes at 50 Hz
+    rng = np.random.default_rng(0)
+    gt = rng.normal(size=(T, 17, 3)) * 0.3
+    clip = explorer.Clip("long", sk.H36M17, gt, gt + 0.01)
+    traces, _ = explorer.clip_update(clip)
+    assert len(traces[T_CURVE]["x"]) == explorer.CURVE_POINTS
+    frame = explorer.frame_update(clip, T - 1)
+    assert max(len(v["x"]) for v in frame.values()) <= 3 * len(sk.H36M17.bones())
+
+
+def test_the_app_is_the_notebook_without_its_tutorial_cells(tmp_path):
+    import nbformat
+
+    from dilpose import app
+
+    def cells(tutorial):
+        path = app.app_notebook(tmp_path / str(tutorial), profile="smoke", tutorial=tutorial)
+        nb = nbformat.read(path, as_version=4)
+        assert "jupytext" not in nb.metadata  # JupyterLab's jupytext would look for a paired .py
+        return nb.cells
+
+    whole, served = cells(True), cells(False)
+    tagged = [c for c in whole if "tutorial" in c.metadata.get("tags", [])]
+    assert tagged and any("update_latency" in c.source for c in tagged)
+    assert [c.source for c in served] == [c.source for c in whole if c not in tagged]
+    assert any("Explorer(cfg.dataset" in c.source for c in served)
+    injected = [c for c in served if "injected-parameters" in c.metadata.get("tags", [])]
+    assert len(injected) == 1 and 'profile = "smoke"' in injected[0].source

@@ -1,0 +1,410 @@
+"""The skeleton explorer in a real browser: notebook 07 served by Voila, and opened in JupyterLab,
+driven by Debian's Chromium (headless) through Playwright.
+
+The browser is Debian's ``chromium`` package (``.ci/run`` installs it), or the executable named by
+``DILPOSE_CHROMIUM``; Playwright's own browser download is never used. Without a browser the tests
+skip on a developer's machine and FAIL in CI (``CI`` set), so that CI cannot pass without them.
+
+Both tests share one browser. Voila serves the app (notebook 07 without its ``tutorial`` cells, as
+``make explore`` does); JupyterLab opens the whole notebook, runs all its cells from the Run menu
+and the slider is moved in the notebook's output. Every server the tests start runs in its own
+process group on 127.0.0.1 at a free port (JupyterLab with a token) and is stopped at the end,
+with the kernels it started. The Voila test writes the explorer's screenshot to
+``reports/figures/07_explorer.png`` (shown in the README); both write the slider's latency,
+measured in the browser, and their own duration to ``reports/bench/explorer.json``: unlike the
+other tests they write into the repository's reports, because these can only be measured here.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dilpose import app, paths
+
+IN_CI = os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+PLOT = ".dilpose-explorer .js-plotly-plot"
+GD = f"document.querySelector('{PLOT}')"  # the plot's element, which holds its data and layout
+BROWSER_ARGS = [
+    "--no-sandbox",  # CI runs as root
+    "--disable-dev-shm-usage",
+    # WebGL (plotly's 3D scene) without a GPU: Chromium's software renderer.
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+]
+# Voila's page template links Font Awesome's CSS from a CDN; on a machine without internet (ours,
+# CI) that one request fails. It is the template's icon font, not the app: nothing else may fail.
+OFFLINE_ONLY = "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@"
+
+
+def _missing(what: str):
+    if IN_CI:
+        pytest.fail(f"{what}: the browser test must run in CI (.ci/run installs chromium)")
+    pytest.skip(f"{what} (set DILPOSE_CHROMIUM or install Debian's chromium)")
+
+
+def chromium_executable() -> str | None:
+    given = os.environ.get("DILPOSE_CHROMIUM")
+    if given:
+        return given if os.access(given, os.X_OK) else None
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = chromium_executable()
+    if exe is None:
+        _missing("no chromium executable")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _missing("playwright is not installed")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(
+                f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}"
+            )
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"server not listening on {port} after {timeout} s:\n{log.read_text()}")
+
+
+class Server:
+    """A server process in its own process group; :meth:`stop` ends the group, and any kernel the
+    server left running (jupyter_client starts each kernel in a session of its own, outside the
+    group): those are killed and listed in ``left_running``."""
+
+    def __init__(self, cmd: list[str], port: int, log: Path, env: dict, cwd: Path | None = None):
+        self.port, self.log, self.left_running = port, log, []
+        self.proc = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=cwd,
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_for_port(port, self.proc, log)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        import psutil  # an ipykernel dependency
+
+        try:
+            children = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            children = []
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the server shuts its kernels down
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+        _, alive = psutil.wait_procs(children, timeout=10)
+        for child in alive:
+            self.left_running.append(" ".join(child.cmdline()[:3]))
+            child.kill()
+
+
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    """Environment of the servers: reports in a temporary folder holding notebook 02's committed
+    report (the explorer opens on the subject it names) and no model cache."""
+    reports = tmp_path_factory.mktemp("explorer_reports")
+    (reports / "metrics").mkdir()
+    shutil.copy(paths.REPO_ROOT / "reports" / "metrics" / "02_model.json", reports / "metrics")
+    return {**os.environ, "DILPOSE_REPORTS": str(reports), "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+
+def _page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    problems: list[str] = []
+
+    def console(m):
+        if m.type == "error" and not m.location.get("url", "").startswith(OFFLINE_ONLY):
+            problems.append(f"{m.text} ({m.location.get('url')})")
+
+    page.on("console", console)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.on(
+        "requestfailed",
+        lambda r: None if r.url.startswith(OFFLINE_ONLY) else problems.append(f"failed: {r.url}"),
+    )
+    return page, problems
+
+
+def _figure(page) -> dict:
+    return page.evaluate(
+        "() => { const g = " + GD + "; return {title: g.layout.title.text, pred: g.data[3].x, "
+        "gt: g.data[1].x, curve: g.data[9].y, det: g.data[6].x}; }"
+    )
+
+
+def _scene_pixels(page) -> np.ndarray:
+    import matplotlib.image as mpimg
+
+    # The 3D scene's own box (its WebGL canvas), without the title above it that names the frame.
+    box = page.evaluate(
+        "() => { const s = document.querySelector('" + PLOT + " .gl-container > div');"
+        "s.scrollIntoView({block: 'center'}); const r = s.getBoundingClientRect();"
+        "return {x: r.x, y: r.y, width: r.width, height: r.height}; }"
+    )
+    assert box["width"] > 100 and box["height"] > 100, box
+    png = page.screenshot(clip=box)
+    return mpimg.imread(io.BytesIO(png), format="png")
+
+
+def _wait_title(page, text: str, timeout: float = 30_000):
+    page.wait_for_function(
+        "t => String(" + GD + ".layout.title.text).startsWith(t)",
+        arg=text,
+        timeout=timeout,
+        polling="raf",
+    )
+
+
+def _title(page) -> str:
+    return page.evaluate("() => " + GD + ".layout.title.text")
+
+
+def _frame_of(title: str) -> int:
+    return int(title.split()[1])
+
+
+def _slider(page):
+    return page.locator(".dilpose-explorer-frame .noUi-handle").first
+
+
+def _wait_settled(page, timeout: float = 60_000):
+    """Until the figure shows the frame the slider's readout (the kernel's value) names: every
+    update the kernel sent has been drawn."""
+    readout = "document.querySelector('.dilpose-explorer-frame .widget-readout').textContent"
+    try:
+        page.wait_for_function(
+            "() => String("
+            + GD
+            + ".layout.title.text).startsWith('frame ' + "
+            + readout
+            + ".trim() + ' ')",
+            timeout=timeout,
+            polling=100,
+        )
+    except Exception as e:
+        state = page.evaluate("() => [" + GD + ".layout.title.text, " + readout + "]")
+        raise AssertionError(f"the figure did not catch up with the slider: {state}") from e
+
+
+def _move_slider(page, moves: int) -> list[float]:
+    """Press the right arrow on the focused frame slider ``moves`` times; each press moves it by
+    one frame. Returns each round trip (ms) until the figure in the page shows the new frame."""
+    _slider(page).focus()
+    latencies = []
+    for _ in range(moves):
+        frame = _frame_of(_title(page))
+        t0 = time.perf_counter()
+        page.keyboard.press("ArrowRight")
+        _wait_title(page, f"frame {frame + 1} ")
+        latencies.append(1000 * (time.perf_counter() - t0))
+    return latencies
+
+
+def _record(part: str, latencies: list[float], loaded: float, start: float) -> None:
+    """Merge one test's measurements into ``reports/bench/explorer.json`` under ``part``."""
+    from dilpose.fileio import write_json
+
+    path = paths.REPO_ROOT / "reports" / "bench" / "explorer.json"
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        doc = {}
+    if not isinstance(doc.get("voila"), dict):
+        doc = {}  # an older layout: start afresh
+    doc.update(
+        {
+            "what": "slider update latency in Chromium (headless, software WebGL): from the key "
+            "press on the frame slider to the figure in the page showing the new frame (polled "
+            "every animation frame), ms; page_ready_s: from the server's start to the explorer "
+            "drawn; test_s: the whole test",
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        }
+    )
+    doc[part] = {
+        "moves": len(latencies),
+        "median_ms": round(float(np.median(latencies)), 1),
+        "max_ms": round(float(np.max(latencies)), 1),
+        "all_ms": [round(v, 1) for v in latencies],
+        "page_ready_s": round(loaded, 1),
+        "test_s": round(time.perf_counter() - start, 1),
+    }
+    write_json(path, doc)
+
+
+def test_explorer_in_voila(browser, app_env, tmp_path):
+    start = time.perf_counter()
+    notebook = app.app_notebook(tmp_path / "app", profile="smoke")  # as `make explore` serves it
+    port = app.free_port()
+    cmd = app.voila_command(notebook, port)
+    server = Server(cmd, port, tmp_path / "voila.log", app_env)
+    page, problems = _page(browser)
+    try:
+        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        # The explorer's cell is the app's last code cell; Voila shows a failed cell as a message.
+        failed = page.get_by_text("There was an error when executing cell")
+        page.locator(PLOT).or_(failed).first.wait_for(timeout=180_000)
+        assert not failed.count(), server.log.read_text()[-3000:]
+        _wait_title(page, "frame")
+        _wait_settled(page)
+        loaded = time.perf_counter() - start
+        before, pixels_before = _figure(page), _scene_pixels(page)
+        assert before["pred"] and before["curve"], "the opened clip has a prediction and a curve"
+
+        latencies = _move_slider(page, 12)
+        moved = _figure(page)
+        assert moved["pred"] != before["pred"] and moved["gt"] != before["gt"]
+        page.wait_for_timeout(300)  # the WebGL frame after the last update
+        pixels_after = _scene_pixels(page)
+        assert pixels_after.shape == pixels_before.shape
+        changed = np.abs(pixels_after - pixels_before).max(-1) > 0.02
+        assert changed.mean() > 0.001, "the 3D canvas did not change"
+
+        # Another subject: another clip; the frame is kept where the clip is long enough.
+        subject = page.locator(".dilpose-explorer-subject select").first
+        options = subject.locator("option").all_inner_texts()
+        current = subject.evaluate("s => s.options[s.selectedIndex].text")
+        other = next(o for o in options if o != current)
+        subject.select_option(label=other)
+        page.wait_for_function(
+            "s => document.querySelector('.dilpose-explorer-status').innerText.includes(s)",
+            arg=other.split()[0],
+            timeout=60_000,
+        )
+        _wait_title(page, "frame")
+        switched = _figure(page)
+        assert switched["gt"] != moved["gt"] and switched["curve"] != moved["curve"]
+
+        # Another model: the same clip and frame, another prediction.
+        title = _title(page)
+        model = page.locator(".dilpose-explorer-model select").first
+        model.select_option(
+            label=next(o for o in model.locator("option").all_inner_texts() if "causal" in o)
+        )
+        page.wait_for_function(
+            "p => JSON.stringify(" + GD + ".data[3].x) !== JSON.stringify(p)",
+            arg=switched["pred"],
+            timeout=60_000,
+        )
+        remodelled = _figure(page)
+        assert remodelled["gt"] == switched["gt"], "same clip and frame"
+        assert _frame_of(remodelled["title"]) == _frame_of(title)
+        assert remodelled["pred"] != switched["pred"]
+
+        shot = page.locator(".dilpose-explorer").first.screenshot()
+        assert not problems, f"the page logged errors: {problems}"
+    finally:
+        page.close()  # before its server goes: a page left open keeps drawing, and reconnecting
+        server.stop()
+    assert server.proc.poll() is not None and not server.left_running, server.left_running
+    from dilpose.fileio import atomic_open
+
+    with atomic_open(paths.REPO_ROOT / "reports" / "figures" / "07_explorer.png", "wb") as f:
+        f.write(shot)
+    _record("voila", latencies, loaded, start)
+    assert np.median(latencies) < 1000, latencies
+
+
+def lab_command(root: Path, port: int, token: str, state: Path) -> list[str]:
+    """JupyterLab on 127.0.0.1:``port`` over ``root``, with a token, no browser, and nothing that
+    reaches the network (news, update check, the extension manager's PyPI search) or the user's
+    own workspaces and settings (kept under ``state``)."""
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--allow-root",  # CI runs as root
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root}",
+        "--ServerApp.terminals_enabled=False",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+        f"--LabApp.workspaces_dir={state / 'workspaces'}",
+        f"--LabApp.user_settings_dir={state / 'settings'}",
+    ]
+
+
+def test_explorer_in_jupyterlab(browser, app_env, tmp_path):
+    """The whole notebook (its tutorial cells too) run from JupyterLab's Run menu; the explorer in
+    the output of its cell answers the slider."""
+    start = time.perf_counter()
+    notebook = app.app_notebook(tmp_path / "lab", profile="smoke", tutorial=True)
+    port, token = app.free_port(), secrets.token_hex(16)
+    env = {**app_env, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    cmd = lab_command(notebook.parent, port, token, tmp_path)
+    server = Server(cmd, port, tmp_path / "lab.log", env, cwd=notebook.parent)
+    page, problems = _page(browser)
+    try:
+        url = f"http://127.0.0.1:{port}/lab/tree/{notebook.name}?token={token}"
+        page.goto(url, timeout=120_000)
+        # Cells run before the kernel is connected would be skipped: wait for it (the toolbar's
+        # status, a hidden label).
+        page.wait_for_selector("text=Kernel status: Idle", state="attached", timeout=120_000)
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        # The last cell prints the metrics file's name; a failing cell stops Run All there.
+        done = page.locator(".jp-OutputArea-output", has_text="07_explorer.json")
+        failed = page.locator(".jp-OutputArea-output", has_text="Traceback (most recent call")
+        done.or_(failed).first.wait_for(timeout=180_000)
+        assert not failed.count(), failed.first.inner_text()
+        page.wait_for_selector(PLOT, timeout=30_000)
+        # The tutorial's timing cell moved the slider 50 times: wait until the page caught up.
+        _wait_settled(page)
+        loaded = time.perf_counter() - start
+        before, pixels_before = _figure(page), _scene_pixels(page)
+        assert before["pred"] and before["curve"], "the opened clip has a prediction and a curve"
+
+        latencies = _move_slider(page, 5)
+        moved = _figure(page)
+        assert moved["pred"] != before["pred"] and moved["gt"] != before["gt"]
+        page.wait_for_timeout(300)  # the WebGL frame after the last update
+        pixels_after = _scene_pixels(page)
+        assert pixels_after.shape == pixels_before.shape
+        changed = np.abs(pixels_after - pixels_before).max(-1) > 0.02
+        assert changed.mean() > 0.001, "the 3D canvas did not change"
+        assert not problems, f"the page logged errors: {problems}"
+    finally:
+        page.close()  # before its server goes: a page left open keeps drawing, and reconnecting
+        server.stop()
+    assert server.proc.poll() is not None and not server.left_running, server.left_running
+    _record("jupyterlab", latencies, loaded, start)
+    assert np.median(latencies) < 1000, latencies
