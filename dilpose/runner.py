@@ -43,11 +43,18 @@ def notebook_sources(only: list[str] | None = None) -> list[Path]:
     return found
 
 
+#: How an executed notebook is paired with its jupytext source.
+PAIRING = "ipynb,py:percent"
+
+
 def to_notebook(source: Path):
     """Read a jupytext source into an nbformat notebook with a kernelspec."""
     import jupytext
 
     nb = jupytext.read(source)
+    # Paired with its source: the .py says "py:percent" only, and JupyterLab's jupytext extension
+    # refuses to open an .ipynb whose pairing does not name ipynb.
+    nb.metadata.setdefault("jupytext", {})["formats"] = PAIRING
     nb.metadata["kernelspec"] = dict(KERNELSPEC)
     nb.metadata.setdefault("language_info", {"name": "python"})
     return nb

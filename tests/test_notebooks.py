@@ -58,6 +58,10 @@ def test_committed_notebook_matches_its_source_and_has_outputs(source):
         "committed without the outputs of a run"
     )
     assert not any(o.get("output_type") == "error" for c in code for o in c.outputs)
+    # paired with its source in a way JupyterLab's jupytext extension opens
+    formats = nb.metadata["jupytext"]["formats"]
+    paired = jupytext.paired_paths.paired_paths(str(committed), "ipynb", formats)
+    assert str(source) in [p for p, _ in paired]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda p: p.stem)
