@@ -634,7 +634,10 @@ class Explorer:
     (:func:`dilpose.datasets.names`); ``model`` is a label of :func:`model_choices` or a substring
     of one (default: the first, the shipped ``lifter-243`` where the input layout fits), or
     :data:`NO_MODEL`. ``lift``: a ``dilpose lift`` result to open instead (``keypoints``: the 2D
-    file it lifted). Show ``explorer.widget``.
+    file it lifted). ``frame``: the frame to open at, or ``"worst"`` for the clip's largest
+    MPJPE. Show ``explorer.widget``. Choose the opening clip and frame here rather than by
+    :meth:`select` before showing it: changes to the figure before the browser shows it do not
+    reach the browser.
 
     Switching model, camera or clip keeps the frame (clamped to the new clip's length). Errors
     (missing files, bad shapes, a dataset whose files are not in place) appear in
@@ -650,7 +653,7 @@ class Explorer:
         model: str | None = None,
         lift: str | Path | None = None,
         keypoints: str | Path | None = None,
-        frame: int = 0,
+        frame: int | str = 0,
         seed: int = 0,
     ):
         import ipywidgets as W
@@ -730,12 +733,18 @@ class Explorer:
         # The starting state is drawn into a plain figure, which then becomes the FigureWidget:
         # updates made to a FigureWidget before the browser shows it do not reach the browser.
         self.figure = empty_figure()
-        self.frame.max = max(int(frame), 0)  # the clip's length clamps it in _redraw_clip
-        self.frame.value = max(int(frame), 0)
+        worst = frame == "worst"  # the clip's worst frame: known once the clip is predicted
+        start = 0 if worst else max(int(frame), 0)
+        self.frame.max = start  # the clip's length clamps it in _redraw_clip
+        self.frame.value = start
         self._guard(lambda: self._open_dataset(dataset, subject, action, camera, model))
         if lift is not None:
             self._guard(lambda: self.open_lift(lift, keypoints))
         if self.clip is None or lift is None:
+            self._guard(self._redraw_clip)
+        if worst and self.clip is not None and self.clip.mpjpe_mm is not None:
+            # chosen here, before the figure becomes a widget (see above), so the browser sees it
+            self.frame.value = int(np.nanargmax(self.clip.mpjpe_mm))
             self._guard(self._redraw_clip)
         self.figure = go.FigureWidget(self.figure)
         self.widget = W.VBox(

@@ -66,8 +66,7 @@ print(f"{worst['subject']} errs most; its worst clip is {worst['action']!r}")
 # worst frame.
 
 # %%
-explorer = Explorer(cfg.dataset, worst["subject"], worst["action"], seed=cfg.seed)
-explorer.select(frame=study.worst_frame(explorer))
+explorer = Explorer(cfg.dataset, worst["subject"], worst["action"], frame="worst", seed=cfg.seed)
 explorer
 
 # %% [markdown]

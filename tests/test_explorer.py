@@ -44,6 +44,15 @@ def test_opens_on_the_clip_with_the_shipped_model(ex):
     assert f"MPJPE {ex.clip.mpjpe_mm[0]:.0f} mm" in ex.figure.layout.title.text
 
 
+def test_opens_at_the_clips_worst_frame_in_the_figure_it_first_shows():
+    worst = Explorer("mocap", subject="cmu09", action="run 09_11", frame="worst")
+    t = int(np.argmax(worst.clip.mpjpe_mm))
+    assert t > 0 and worst.frame.value == t
+    # the FigureWidget was created from a figure already at that frame (what a browser first gets)
+    assert worst.figure.layout.title.text.startswith(f"frame {t} ")
+    assert xs(worst, T_CURSOR) == [t, t]
+
+
 def test_the_slider_restyles_the_traces_of_one_frame(ex):
     ex.select(frame=0)
     before = {i: xs(ex, i) for i in (T_GT_JOINTS, T_PRED_JOINTS, T_DET_JOINTS)}

@@ -94,12 +94,6 @@ def worst_test_subject(data: PoseData) -> dict:
     }
 
 
-def worst_frame(ex: explorer.Explorer) -> int:
-    """The frame of the explorer's clip with the largest MPJPE (0 without a prediction)."""
-    mpjpe = ex.clip.mpjpe_mm
-    return int(np.argmax(mpjpe)) if mpjpe is not None else 0
-
-
 def update_latency(ex: explorer.Explorer, moves: int = 50) -> dict:
     """How long the kernel takes to answer a slider move (ms): the explorer's frame is set to
     ``moves`` frames in turn and each update (the traces' new data, in one message) is timed. The
