@@ -258,6 +258,18 @@ def trained_sparsity_study(arms: dict[str, list[RunResult]], comps: dict[str, di
     return out
 
 
+def sparsity_verdicts(once: dict[str, dict], during: dict[str, dict]) -> tuple[list, list]:
+    """One line per sparsity for :func:`sparsity_study` (pruned once) and
+    :func:`trained_sparsity_study` (pruned while training): ``"50%: <verdict>, costs <= 1 mm"``
+    (or ``"more than 1 mm"`` where the interval's upper end passes 1 mm)."""
+
+    def line(key, v):
+        within = "costs <= 1 mm" if v["within_1mm"] else "not shown to cost <= 1 mm"
+        return f"{key}: {v['vs_dense']['verdict']} ({within})"
+
+    return [line(k, v) for k, v in once.items()], [line(k, v) for k, v in during.items()]
+
+
 def trained_sparsity_table(study: dict[str, dict]):
     """pandas table of :func:`trained_sparsity_study`: one row per sparsity."""
     import pandas as pd
