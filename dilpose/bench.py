@@ -102,7 +102,7 @@ def gemm_gflops(seconds: float = 0.5) -> float:
     return 2 * 1024 * 1024 * 2048 * calls / (time.perf_counter() - start) / 1e9
 
 
-def _time_reps(
+def time_reps(
     fn: Callable[[], object], warmup: int, min_reps: int, min_seconds: float
 ) -> list[float]:
     """Seconds per call of ``fn``: ``warmup`` untimed calls, then at least ``min_reps`` timed calls
@@ -177,7 +177,7 @@ def bench_training(
     if not dropout:
         regularizer = "none"
     step = training_step(cfg, batch, precision_, regularizer)
-    result = _rate(batch, _time_reps(step, warmup, min_reps, min_seconds))
+    result = _rate(batch, time_reps(step, warmup, min_reps, min_seconds))
     result["batch"] = batch
     result["precision"] = precision_
     return result
@@ -239,7 +239,7 @@ def bench_inference(
             runner = run_whole if is_whole else run_strided
             results[name] = _rate(
                 frames if is_whole else strided_windows,
-                _time_reps(lambda: runner(model), warmup, min_reps, min_seconds),
+                time_reps(lambda: runner(model), warmup, min_reps, min_seconds),
             )
             out = runner(model)
             outputs[name] = out.reshape(-1, cfg.out_joints, 3)[:strided_windows]
@@ -248,7 +248,7 @@ def bench_inference(
             with autocast("bf16", torch.device("cpu")):
                 results[f"{name}_bf16"] = _rate(
                     frames,
-                    _time_reps(lambda: run_whole(models[name]), warmup, min_reps, min_seconds),
+                    time_reps(lambda: run_whole(models[name]), warmup, min_reps, min_seconds),
                 )
                 out = run_whole(models[name]).float()
             outputs[f"{name}_bf16"] = out.reshape(-1, cfg.out_joints, 3)[:strided_windows]

@@ -870,17 +870,10 @@ def file_bytes(path: str | Path) -> int:
 # Timing helpers (the notebook and the bench share them)
 # --------------------------------------------------------------------------------------------------
 def time_call(fn: Callable[[], object], min_reps: int = 3, min_seconds: float = 0.5) -> float:
-    """Median seconds per call of ``fn`` after one warm-up call."""
-    import time
+    """Median seconds per call of ``fn`` after one warm-up call (the bench's timing loop)."""
+    from .bench import time_reps
 
-    fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return float(np.median(time_reps(fn, 1, min_reps, min_seconds)))
 
 
 def whole_sequence_rate(model: nn.Module, frames: int = 1000, min_seconds: float = 0.5) -> float:
