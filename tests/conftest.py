@@ -29,3 +29,28 @@ needs_shared = pytest.mark.skipif(
     ),
     reason="../shared/data (mocap, mocap-extended, hdm05-cuts) is not beside the clone",
 )
+
+
+def write_h36m_files(folder) -> None:
+    """VideoPose3D's Human3.6M files in their exact upstream format, written into ``folder``: CMU
+    motion standing in for the (non-downloadable) Human3.6M motion, S1 and S9 'Walking 1', 2D
+    (H36M-17 layout, as the cpn file names none) projected through the real Human3.6M cameras."""
+    import numpy as np
+
+    from dilpose import camera, default_data, formats
+    from dilpose import skeleton as sk
+
+    cmu = default_data.load()
+    cams = camera.load_h36m_cameras()
+    pos3d, pos2d = {}, {}
+    for subject, (cmu_subject, action) in {
+        "S1": ("cmu16", "walk 16_15"),
+        "S9": ("cmu09", "run 09_11"),
+    }.items():
+        p17 = cmu.clip(cmu_subject, action).astype(np.float64)
+        p32 = np.repeat(p17[:, :1], 32, axis=1)
+        p32[:, list(sk.H36M32_TO_17)] = p17
+        pos3d[subject] = {"Walking 1": p32}
+        pos2d[subject] = {"Walking 1": [cam.project(p17) for cam in cams[subject]]}
+    formats.save_positions_3d(folder / "data_3d_h36m.npz", pos3d)
+    formats.save_positions_2d(folder / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, layout="h36m")

@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import write_h36m_files
 
 from dilpose import explorer, paths
 from dilpose import skeleton as sk
@@ -116,22 +117,7 @@ def test_every_registered_dataset_is_offered_and_missing_files_are_a_message(
 def test_human36m_files_open_in_the_explorer(tmp_path, monkeypatch):
     """VideoPose3D-format Human3.6M files (CMU motion standing in): H36M-17 2D input, which no
     shipped model reads, so the explorer shows the ground truth and says why."""
-    from dilpose import camera, default_data, formats
-
-    cmu = default_data.load()
-    cams = camera.load_h36m_cameras()
-    pos3d, pos2d = {}, {}
-    for subject, (cmu_subject, action) in {
-        "S1": ("cmu16", "walk 16_15"),
-        "S9": ("cmu09", "run 09_11"),
-    }.items():
-        p17 = cmu.clip(cmu_subject, action).astype(np.float64)
-        p32 = np.repeat(p17[:, :1], 32, axis=1)
-        p32[:, list(sk.H36M32_TO_17)] = p17
-        pos3d[subject] = {"Walking 1": p32}
-        pos2d[subject] = {"Walking 1": [cam.project(p17) for cam in cams[subject]]}
-    formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", pos3d)
-    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, layout="h36m")
+    write_h36m_files(tmp_path)
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(explorer, "_LOADED", {})
     h = Explorer("h36m", frame=3)

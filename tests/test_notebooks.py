@@ -18,6 +18,7 @@ import jupytext
 import nbformat
 import numpy as np
 import pytest
+from conftest import write_h36m_files
 
 from dilpose import default_data, paths, runner
 
@@ -149,25 +150,7 @@ def test_dataset_parameter_switches_the_series_to_human36m_files(tmp_path, monke
 
     The files here are written in the exact upstream format, with CMU motion standing in for the
     (non-downloadable) Human3.6M motion."""
-    import numpy as np
-
-    from dilpose import camera, default_data, formats
-    from dilpose import skeleton as sk
-
-    cmu = default_data.load()
-    cams = camera.load_h36m_cameras()
-    pos3d, pos2d = {}, {}
-    for subject, (cmu_subject, action) in {
-        "S1": ("cmu16", "walk 16_15"),
-        "S9": ("cmu09", "run 09_11"),
-    }.items():
-        p17 = cmu.clip(cmu_subject, action).astype(np.float64)
-        p32 = np.repeat(p17[:, :1], 32, axis=1)
-        p32[:, list(sk.H36M32_TO_17)] = p17
-        pos3d[subject] = {"Walking 1": p32}
-        pos2d[subject] = {"Walking 1": [cam.project(p17) for cam in cams[subject]]}
-    formats.save_positions_3d(tmp_path / "data_3d_h36m.npz", pos3d)
-    formats.save_positions_2d(tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, layout="h36m")
+    write_h36m_files(tmp_path)
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("DILPOSE_REPORTS", str(tmp_path / "reports"))
     source = next(p for p in SOURCES if p.name.startswith("01_"))
