@@ -220,6 +220,23 @@ def _wait_settled(page, timeout: float = 60_000):
         raise AssertionError(f"the figure did not catch up with the slider: {state}") from e
 
 
+def _slider_moves_figure_and_canvas(page, moves: int) -> list[float]:
+    """Move the slider ``moves`` times and assert that the figure's data (joints of both
+    skeletons) and the 3D canvas's pixels changed; returns each move's latency (ms)."""
+    before, pixels_before = _figure(page), _scene_pixels(page)
+    assert before["pred"] and before["curve"], "the opened clip has a prediction and a curve"
+
+    latencies = _move_slider(page, moves)
+    moved = _figure(page)
+    assert moved["pred"] != before["pred"] and moved["gt"] != before["gt"]
+    page.wait_for_timeout(300)  # the WebGL frame after the last update
+    pixels_after = _scene_pixels(page)
+    assert pixels_after.shape == pixels_before.shape
+    changed = np.abs(pixels_after - pixels_before).max(-1) > 0.02
+    assert changed.mean() > 0.001, "the 3D canvas did not change"
+    return latencies
+
+
 def _move_slider(page, moves: int) -> list[float]:
     """Press the right arrow on the focused frame slider ``moves`` times; each press moves it by
     one frame. Returns each round trip (ms) until the figure in the page shows the new frame."""
@@ -282,17 +299,8 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
         _wait_title(page, "frame")
         _wait_settled(page)
         loaded = time.perf_counter() - start
-        before, pixels_before = _figure(page), _scene_pixels(page)
-        assert before["pred"] and before["curve"], "the opened clip has a prediction and a curve"
-
-        latencies = _move_slider(page, 12)
+        latencies = _slider_moves_figure_and_canvas(page, 12)
         moved = _figure(page)
-        assert moved["pred"] != before["pred"] and moved["gt"] != before["gt"]
-        page.wait_for_timeout(300)  # the WebGL frame after the last update
-        pixels_after = _scene_pixels(page)
-        assert pixels_after.shape == pixels_before.shape
-        changed = np.abs(pixels_after - pixels_before).max(-1) > 0.02
-        assert changed.mean() > 0.001, "the 3D canvas did not change"
 
         # Another subject: another clip; the frame is kept where the clip is long enough.
         subject = page.locator(".dilpose-explorer-subject select").first
@@ -390,17 +398,7 @@ def test_explorer_in_jupyterlab(browser, app_env, tmp_path):
         # The tutorial's timing cell moved the slider 50 times: wait until the page caught up.
         _wait_settled(page)
         loaded = time.perf_counter() - start
-        before, pixels_before = _figure(page), _scene_pixels(page)
-        assert before["pred"] and before["curve"], "the opened clip has a prediction and a curve"
-
-        latencies = _move_slider(page, 5)
-        moved = _figure(page)
-        assert moved["pred"] != before["pred"] and moved["gt"] != before["gt"]
-        page.wait_for_timeout(300)  # the WebGL frame after the last update
-        pixels_after = _scene_pixels(page)
-        assert pixels_after.shape == pixels_before.shape
-        changed = np.abs(pixels_after - pixels_before).max(-1) > 0.02
-        assert changed.mean() > 0.001, "the 3D canvas did not change"
+        latencies = _slider_moves_figure_and_canvas(page, 5)
         assert not problems, f"the page logged errors: {problems}"
     finally:
         page.close()  # before its server goes: a page left open keeps drawing, and reconnecting
