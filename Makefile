@@ -12,9 +12,10 @@ NB      ?=
 RETRAIN ?=
 RUNFLAGS = --profile $(PROFILE) --dataset $(DATASET) --seed $(SEED) --update-notebooks $(if $(RETRAIN),--retrain)
 STAMP   := $(VENV)/.installed
+TSTAMP  := $(VENV)/.installed-test
 SMOKE   := $(CURDIR)/build/smoke
 
-.PHONY: help venv paper nb test lint data weights bench lab explore clean
+.PHONY: help venv venv-test paper nb test lint data weights bench lab explore clean
 
 help:
 	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=mocap|h36m), write reports/"
@@ -34,7 +35,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[notebooks]"
 	touch $(STAMP)
 
+# The test tools (pytest, nbval, hypothesis, ruff, playwright): the `test` extra, for `make test`.
+$(TSTAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[notebooks,test]"
+	touch $(TSTAMP)
+
 venv: $(STAMP)
+
+venv-test: $(TSTAMP)
 
 paper: venv
 	$(BIN)/python -m dilpose.runner $(RUNFLAGS)
@@ -43,10 +51,10 @@ nb: venv
 	@test -n "$(NB)" || (echo "make nb NB=02: which notebook?" >&2; exit 2)
 	$(BIN)/python -m dilpose.runner $(RUNFLAGS) --only $(NB)
 
-lint: venv
+lint: venv-test
 	$(BIN)/ruff check dilpose tests notebooks/*.py
 
-test: venv lint
+test: venv-test lint
 	rm -rf $(SMOKE) $(CURDIR)/build/nbval
 	DILPOSE_REPORTS=$(SMOKE) $(BIN)/python -m dilpose.runner --profile smoke
 	DILPOSE_SMOKE_REPORTS=$(SMOKE) $(BIN)/python -m pytest tests

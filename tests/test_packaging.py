@@ -18,17 +18,20 @@ def _project():
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
     project = _project()
-    deps = project["dependencies"] + project["optional-dependencies"]["notebooks"]
+    extras = project["optional-dependencies"]
+    deps = project["dependencies"] + extras["notebooks"] + extras["test"]
     env = yaml.safe_load((paths.REPO_ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert sorted(deps) == sorted(p for p in pip if not p.startswith("-e"))
-    assert "-e .[notebooks]" in pip
+    assert "-e .[notebooks,test]" in pip
 
 
 def test_design_card_packages_are_declared_and_torch_is_pinned():
     project = _project()
     names = {
-        _name(d) for d in project["dependencies"] + project["optional-dependencies"]["notebooks"]
+        _name(d)
+        for group in (project["dependencies"], *project["optional-dependencies"].values())
+        for d in group
     }
     assert {
         "jupyterlab",
@@ -50,8 +53,10 @@ def test_design_card_packages_are_declared_and_torch_is_pinned():
 def test_the_library_alone_needs_no_notebook_tooling():
     """`pip install dilpose` gives the library and the CLI: no Jupyter, papermill or pytest."""
     library = {_name(d) for d in _project()["dependencies"]}
-    # onnx and onnxruntime: `dilpose export` and the int8 engine comparison (dilpose.quantize)
+    # onnx and onnxruntime: `dilpose export` and the int8 engine comparison (dilpose.quantize);
+    # scikit-learn: the shop's action classifier (dilpose.classify), a library module
     assert library == {
+        "scikit-learn",
         "torch",
         "numpy",
         "matplotlib",
@@ -61,6 +66,21 @@ def test_the_library_alone_needs_no_notebook_tooling():
         "onnx",
         "onnxruntime",
     }
+
+
+def test_extras_say_what_they_are_for():
+    """`notebooks` holds what runs and serves the notebooks; test tools are in `test` alone."""
+    extras = _project()["optional-dependencies"]
+    notebooks = {_name(d) for d in extras["notebooks"]}
+    test = {_name(d) for d in extras["test"]}
+    assert {"pytest", "hypothesis", "ruff", "playwright", "nbval"} <= test
+    assert not notebooks & {"pytest", "hypothesis", "ruff", "playwright", "nbval"}
+    assert {"papermill", "jupyterlab", "voila"} <= notebooks
+
+
+def test_make_test_installs_the_test_extra():
+    makefile = (paths.REPO_ROOT / "Makefile").read_text()
+    assert ".[notebooks,test]" in makefile
 
 
 def test_camera_json_ships_with_the_package_and_keeps_its_provenance():
