@@ -245,12 +245,14 @@ def _unit(s: dict) -> str:
 
 
 def compare_arms(
-    a: list[RunResult], b: list[RunResult], name_a: str, name_b: str
+    a: list[RunResult], b: list[RunResult], name_a: str, name_b: str, margin: float | None = None
 ) -> stats.Comparison:
-    """MPJPE over all test frames of arm A minus arm B, with its 95 % bootstrap interval (paired
-    over test sequences, and over seeds when both arms ran the same seeds): see
-    :mod:`dilpose.stats`."""
-    return stats.compare(unit_errors(a), unit_errors(b), name_a, name_b, weights=unit_frames(a[0]))
+    """MPJPE over all test frames of arm A minus arm B, with its 95 % interval (test subjects
+    re-drawn whole, seeds as a t over seeds) and verdict; ``margin`` (mm, stated in advance) allows
+    "equivalent": see :mod:`dilpose.stats`."""
+    return stats.compare(
+        unit_errors(a), unit_errors(b), name_a, name_b, weights=unit_frames(a[0]), margin=margin
+    )
 
 
 def arm_summary(runs: list[RunResult]) -> dict:

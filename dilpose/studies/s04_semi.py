@@ -297,7 +297,7 @@ def sweep_table(rows: list[dict]):
 
 def verdict_lines(comps: dict[str, dict]) -> list[str]:
     """One sentence per point, from the intervals: "semi-supervised better by x mm [lo, hi]" or
-    "no clear difference"."""
+    "inconclusive"."""
     lines = []
     for point, c in comps.items():
         m, t = c["mpjpe"], c["trajectory_mm"]
@@ -310,7 +310,7 @@ def verdict_lines(comps: dict[str, dict]) -> list[str]:
 
 def _say(c: dict) -> str:
     if c["winner"] is None:
-        return f"no clear difference ({c['diff']:+.1f} mm [{c['lo']:.1f}, {c['hi']:.1f}])"
+        return f"inconclusive ({c['diff']:+.1f} mm [{c['lo']:.1f}, {c['hi']:.1f}])"
     better = c["winner"]
     size = abs(c["diff"])
     lo, hi = sorted((abs(c["lo"]), abs(c["hi"])))
