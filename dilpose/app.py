@@ -31,6 +31,8 @@ import urllib.request
 from pathlib import Path
 
 from . import datasets, paths
+from .fileio import write_text
+from .runner import to_notebook
 
 NOTEBOOK = "07_skeleton_explorer"
 HOST = "127.0.0.1"
@@ -77,9 +79,6 @@ def app_notebook(
     tagged ``tutorial`` are left out (the app); with it the notebook is whole."""
     import nbformat
     from papermill.parameterize import parameterize_notebook
-
-    from .fileio import write_text
-    from .runner import to_notebook
 
     out_dir = Path(out_dir) if out_dir is not None else paths.REPO_ROOT / "build" / "explorer"
     nb = to_notebook(paths.NOTEBOOKS_DIR / f"{NOTEBOOK}.py")
@@ -140,8 +139,6 @@ def voila_command(
     """The command line that serves ``notebook`` with Voila on ``host:port`` with
     :func:`server_config`, which it writes as ``voila.json`` beside the notebook. Run it with
     :func:`server_env`'s environment: the token is passed there."""
-    from .fileio import write_text
-
     folder = Path(notebook).parent
     config = server_config(host, cull_idle_s, cull_interval_s)
     write_text(folder / "voila.json", json.dumps(config, indent=1) + "\n")
