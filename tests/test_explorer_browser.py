@@ -8,7 +8,7 @@ skip on a developer's machine and FAIL in CI (``CI`` set), so that CI cannot pas
 Both tests share one browser. Voila serves the app (notebook 07 without its ``tutorial`` cells, as
 ``make explore`` does); JupyterLab opens the whole notebook, runs all its cells from the Run menu
 and the slider is moved in the notebook's output. Every server the tests start runs in its own
-process group on 127.0.0.1 at a free port (JupyterLab with a token) and is stopped at the end,
+process group on 127.0.0.1 at a free port with a token and is stopped at the end,
 with the kernels it started. The Voila test writes the explorer's screenshot to
 ``reports/figures/07_explorer.png`` (shown in the README); both write the slider's latency,
 measured in the browser, and their own duration to ``reports/bench/explorer.json``: unlike the
@@ -286,12 +286,12 @@ def _record(part: str, latencies: list[float], loaded: float, start: float) -> N
 def test_explorer_in_voila(browser, app_env, tmp_path):
     start = time.perf_counter()
     notebook = app.app_notebook(tmp_path / "app", profile="smoke")  # as `make explore` serves it
-    port = app.free_port()
+    port, token = app.free_port(), secrets.token_hex(16)
     cmd = app.voila_command(notebook, port)
-    server = Server(cmd, port, tmp_path / "voila.log", app_env)
+    server = Server(cmd, port, tmp_path / "voila.log", app.server_env(token, app_env))
     page, problems = _page(browser)
     try:
-        page.goto(f"http://127.0.0.1:{port}/", timeout=120_000)
+        page.goto(app.app_url(port, token), timeout=120_000)
         # The explorer's cell is the app's last code cell; Voila shows a failed cell as a message.
         failed = page.get_by_text("There was an error when executing cell")
         page.locator(PLOT).or_(failed).first.wait_for(timeout=180_000)
