@@ -132,11 +132,17 @@ radial = 1 + (k * np.concatenate([r2, r2**2, r2**3], -1)).sum(-1, keepdims=True)
 uv = f * (xy * (radial + (p * xy).sum(-1, keepdims=True)) + p * r2) + c  # (17, 2) with the lens
 X_t = torch.from_numpy(X)[None, None]  # (1 window, 1 frame, 17, 3); the trajectory is already in X
 lib = objectives.reproject(X_t, torch.zeros_like(X_t[..., :1, :]), cam.intrinsic_vector()[None])
+print(f"depth of the root {X[0, 2]:.2f} m; by hand vs objectives.reproject: "
+      f"{np.abs(uv - lib[0, 0].numpy()).max():.1e} (normalised units)")
+
+# %% [markdown]
+# The loss compares this projection with the 2D detections of the same frame, over the joints
+# both layouts mark (COCO's face points have no H36M twin), as a mean distance:
+
+# %%
 px = camera.image_coordinates(uv, cam.res_w, cam.res_h)  # (17, 2) pixels
 i2, i3 = map(list, objectives.reprojection_joints(data.layout_2d))  # joints both layouts mark
 err_px = np.linalg.norm(px[i3] - example["detections"][i2], axis=-1).mean()
-print(f"depth of the root {X[0, 2]:.2f} m; by hand vs objectives.reproject: "
-      f"{np.abs(uv - lib[0, 0].numpy()).max():.1e} (normalised units)")
 print(f"reprojection error over the {len(i2)} shared joints: {err_px:.1f} px = "
       f"{err_px / (cam.res_w / 2):.4f} in the loss's normalised units (the figure: "
       f"{example['arms'][arm]['error_px']:.1f} px)")

@@ -113,8 +113,7 @@ _ = report.save_figure(fig, "06_scenarios")
 # test person's walk, beside `Camera.project`, which the simulator ran on every frame of every take.
 
 # %%
-cams = shop.cameras[test_person]
-cam = cams[0]  # camera 1, in a ceiling corner
+cam = shop.cameras[test_person][0]  # camera 1, in a ceiling corner
 walk = shop.positions_3d[test_person][walk_take]  # (T, 17, 3) world metres, Z up
 frame = len(walk) // 2  # the middle of the walk
 X = walk[frame]  # (17, 3)
@@ -148,11 +147,19 @@ print(f"by hand vs Camera.project: {np.abs(px - cam.project(X)).max():.1e} px ap
 
 # %%
 take = next(a for a in shop.actions(test_person) if a.startswith("fetch(stand)"))
-pose = shop.positions_3d[test_person][take]  # (T, 17, 3) world metres
+pose, cams = shop.positions_3d[test_person][take], shop.cameras[test_person]  # (T, 17, 3) metres
 hidden = np.stack([shop_sim.occluded(c.position(), pose) for c in cams])  # (4, T, 17): library
 c, joint = 2, "r_wrist"  # camera 3; any H36M-17 joint name
 j = sk.H36M17.joint_names.index(joint)
 t = int(hidden[c, :, j].argmax())  # the first frame in which camera 3 cannot see the wrist
+print(f"{take}: the cameras cannot see {', '.join(f'{h:.0%}' for h in hidden.mean((1, 2)))} of "
+      f"the joints; camera {c + 1} misses the {joint} in {hidden[c, :, j].mean():.0%} of frames")
+
+# %% [markdown]
+# By hand, one joint in one frame: the segment from camera 3's centre to the wrist, sampled at 1,001
+# points, and the shelves as boxes (lower and upper corner, metres).
+
+# %%
 origin, boxes = cams[c].position(), shop_sim.shelf_boxes()  # boxes: (3, lower/upper corner, xyz)
 ray = origin + np.linspace(0, 1, 1001)[:, None] * (pose[t, j] - origin)  # (1001, 3) camera->joint
 inside = ((ray[:, None] >= boxes[:, 0]) & (ray[:, None] <= boxes[:, 1])).all(-1)  # (1001, 3)
@@ -160,8 +167,7 @@ for s in np.flatnonzero(inside.any(0)):
     along = np.flatnonzero(inside[:, s]) / 1000 * np.linalg.norm(pose[t, j] - origin)
     print(f"frame {t}: the ray to the {joint} runs through the {shop_sim.SHELVES[s].name} "
           f"from {along[0]:.2f} to {along[-1]:.2f} m from camera {c + 1}")
-print(f"hidden by hand: {inside.any()}; by shop_sim.occluded: {hidden[c, t, j]}; camera {c + 1} "
-      f"cannot see the {joint} in {hidden[c, :, j].mean():.0%} of this take's frames")
+print(f"frame {t}, {joint}: hidden by hand {inside.any()}, by shop_sim.occluded {hidden[c, t, j]}")
 
 # %% [markdown]
 # What to see: the hand-made test and the library's agree, and the printout says which shelf is in
