@@ -161,6 +161,7 @@ print(f"reprojection error over the {len(i2)} shared joints: {err_px:.1f} px = "
 # much at twice the depth, where the image holds half the evidence about the position.
 
 # %%
+# NBVAL_CHECK_OUTPUT
 error = 0.10  # metres: the same trajectory error (along the optical axis) ...
 for z in (2.5, 5.0):  # ... at two true root depths, metres
     target = torch.tensor([[[[0.0, 0.0, z]]]])  # (1 window, 1 frame, 1 root, xyz) camera metres

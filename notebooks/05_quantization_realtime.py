@@ -309,7 +309,8 @@ Markdown(
 # - In section 2, skip one factor of the fold (`w_folded = w`): the difference jumps from rounding
 #   to the size of the outputs.
 # - In section 3, widen the range by hand (add `hi = 2 * hi` after the line that computes it): the
-#   scale and the round-trip error double; that is what one outlier does to min-max calibration.
+#   scale grows, and the round-trip error with it; that is what one outlier does to min-max
+#   calibration.
 # - In section 6, take the last block's convolution (`conv = folded.blocks[-1].temporal.conv`): its
 #   dilation, and so its buffer, is the largest, yet a step is still one product over w taps.
 # - Set `sizes["qat_steps"] = 500` and rerun section 5: does QAT close the gap entirely?
