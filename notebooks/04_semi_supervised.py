@@ -19,11 +19,16 @@
 # > trained with Eq. (1), $L = \frac{1}{y_z}\|f(x) - y\|$, so that far subjects do not dominate.
 # > Writes: `reports/metrics/04_semi_supervised.json`, `reports/figures/04_*.png`.
 #
-# **What you will learn.** How a lifting model can learn from video it has no 3D for: a second
-# network, the *trajectory model*, predicts where the subject's root is in camera space; pose plus
-# trajectory, projected through the camera's intrinsics and lens distortion, must land on the 2D
-# detections. Why the trajectory loss is divided by depth. And whether, on this data, unlabelled
-# 2D actually helps, decided per amount of labelled data by seeds and 95 % intervals.
+# **What you will learn.**
+# - How a lifting model can learn from video it has no 3D for: a second network, the *trajectory
+#   model*, predicts where the subject's root is in camera space; pose plus trajectory, projected
+#   through the camera's intrinsics and lens distortion, must land on the 2D detections. You will
+#   compute that reprojection by hand for **one predicted window** and check it against the
+#   library's differentiable version that the training loss calls.
+# - Why the trajectory loss is divided by depth: Eq. (1) evaluated by hand for the same error at
+#   two depths, beside the library's loss.
+# - Whether, on this data, unlabelled 2D actually helps, decided per amount of labelled data by
+#   seeds and 95 % intervals.
 #
 # **The scheme** (`dilpose.objectives.SemiSupervised`, VideoPose3D's, with the paper's Eq. (1)):
 # - labelled windows: pose MPJPE + Eq. (1) for the trajectory (MPJPE of the root weighted by
@@ -52,9 +57,11 @@ seeds = [0, 1]           # every arm at every point is trained with each of thes
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import numpy as np
+import torch
 from IPython.display import Markdown
 
-from dilpose import config, report
+from dilpose import camera, config, objectives, report
 from dilpose import dataset as ds
 from dilpose.studies import s04_semi as study
 
@@ -104,6 +111,70 @@ _ = report.save_figure(fig, "04_reprojection")
 # trained to make it small on exactly such clips; whether that also moves its 3D closer to the
 # truth is what the sweep below measures.
 #
+# ### 3.1 The decoder by hand: one predicted window through the camera
+# **Why.** The decoder has no weights: it is the camera. The model reads one window of 2D inputs
+# (its receptive field, centred on the frame above) and predicts one root-relative pose; the
+# trajectory model predicts where the root is in the camera's frame; their sum is a 3D pose in
+# camera metres, which the camera projects. The loss works in normalised screen coordinates (the
+# image width maps to [-1, 1]), with the camera's 9 normalised intrinsics: focal lengths,
+# principal point, radial distortion `k1, k2, k3` and tangential `p1, p2`. Here is that
+# projection for the semi-supervised arm's prediction of the frame above, beside
+# `objectives.reproject`, the differentiable version the training step calls on every batch.
+
+# %%
+arm = "semi-supervised"  # or "supervised"
+X = example["arms"][arm]["pose_3d"]  # (17, 3) camera metres: predicted pose + trajectory
+cam = data.cameras[example["subject"]][example["camera"]]
+f, c, k, p = np.split(cam.intrinsic_vector(), [2, 4, 7])  # normalised units (image width = 2)
+xy = X[:, :2] / X[:, 2:]  # the pinhole: divide by depth
+r2 = (xy**2).sum(-1, keepdims=True)
+radial = 1 + (k * np.concatenate([r2, r2**2, r2**3], -1)).sum(-1, keepdims=True)
+uv = f * (xy * (radial + (p * xy).sum(-1, keepdims=True)) + p * r2) + c  # (17, 2) with the lens
+X_t = torch.from_numpy(X)[None, None]  # (1 window, 1 frame, 17, 3); the trajectory is already in X
+lib = objectives.reproject(X_t, torch.zeros_like(X_t[..., :1, :]), cam.intrinsic_vector()[None])
+print(f"depth of the root {X[0, 2]:.2f} m; by hand vs objectives.reproject: "
+      f"{np.abs(uv - lib[0, 0].numpy()).max():.1e} (normalised units)")
+
+# %% [markdown]
+# The loss compares this projection with the 2D detections of the same frame, over the joints
+# both layouts mark (COCO's face points have no H36M twin), as a mean distance:
+
+# %%
+px = camera.image_coordinates(uv, cam.res_w, cam.res_h)  # (17, 2) pixels
+i2, i3 = map(list, objectives.reprojection_joints(data.layout_2d))  # joints both layouts mark
+err_px = np.linalg.norm(px[i3] - example["detections"][i2], axis=-1).mean()
+print(f"reprojection error over the {len(i2)} shared joints: {err_px:.1f} px = "
+      f"{err_px / (cam.res_w / 2):.4f} in the loss's normalised units (the figure: "
+      f"{example['arms'][arm]['error_px']:.1f} px)")
+
+# %% [markdown]
+# What to see: the hand-made projection and the library's agree to float rounding, and the error
+# over the joints both layouts mark is the one in the figure's title. During training this number,
+# averaged over a batch of unlabelled windows, is the reprojection loss: its gradient flows
+# through these few lines (division by depth, the lens polynomial) back into both networks.
+#
+# ### 3.2 Eq. (1): the trajectory's weight, for two depths
+# **Why.** The paper prints Eq. (1) as $L = \frac{1}{y_z}\|f(x) - y\|$. Typeset that way, it can
+# be read as the error weighted by $1/y_z$ or as one over the product; we read it as the weight
+# $1/y_z$ (the true root depth) times the error, as VideoPose3D does
+# (`w = 1 / inputs_traj[..., 2]` in its training loop). The same 10 cm error then costs half as
+# much at twice the depth, where the image holds half the evidence about the position.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+error = 0.10  # metres: the same trajectory error (along the optical axis) ...
+for z in (2.5, 5.0):  # ... at two true root depths, metres
+    target = torch.tensor([[[[0.0, 0.0, z]]]])  # (1 window, 1 frame, 1 root, xyz) camera metres
+    pred = target + torch.tensor([0.0, 0.0, error])  # the prediction, 10 cm too far
+    print(f"depth {z} m: weight 1/z = {1 / z:.2f} per metre; Eq. (1) by hand {error / z:.3f}, "
+          f"objectives.trajectory_loss {objectives.trajectory_loss(pred, target).item():.3f}")
+
+# %% [markdown]
+# What to see: the weight halves when the depth doubles, and the library's loss is exactly the
+# hand-made one (it is `metrics.weighted_mpjpe` with `metrics.inverse_depth_weights`). The
+# loss is dimensionless (metres of error per metre of depth). Without the weight, the far
+# subjects' large, nearly invisible depth errors would dominate the trajectory model's gradient.
+#
 # ## 4. The sweep
 # Per point and arm: labelled and unlabelled frames; MPJPE over all test frames with its 95 %
 # interval (over seeds and test sequences); P-MPJPE and N-MPJPE (mean over seeds); the trajectory's
@@ -150,12 +221,21 @@ print(study.PUBLISHED_NOTE)
 # - A trajectory model turns a root-relative pose into a camera-space one, and that is what a
 #   camera can project: the decoder needs intrinsics *and* distortion of the clip's own camera,
 #   which is why a wrong camera or joint order must be an error, not a quiet bad loss.
-# - Eq. (1) divides the trajectory error by depth: the same 10 cm error matters half as much at
-#   twice the distance, where the image holds half the evidence.
+# - The decoder is the camera: a few lines (divide by depth, the lens polynomial, focal length and
+#   principal point) that the loss differentiates through. Reprojecting one predicted window by
+#   hand gives the library's numbers to float rounding.
+# - Eq. (1), read as the weight 1/z as VideoPose3D does, divides the trajectory error by depth:
+#   the same 10 cm error matters half as much at twice the distance, where the image holds half
+#   the evidence.
 # - Whether unlabelled 2D helps is a measurement per amount of labelled data, with intervals; read
 #   the verdicts above for this run.
 #
 # ## Try this
+# - In section 3.1, set `k = np.zeros(3)` and `p = np.zeros(2)` after the line that reads them: the
+#   pinhole projection, and how many pixels the lens adds to the reprojection error of this pose.
+#   Set `arm = "supervised"` to reproject the model that never saw the unlabelled clip.
+# - In section 3.2, try the other reading of Eq. (1), `1 / (z * error)`: the loss would *grow* as
+#   the error shrinks, which is why it cannot be what the paper trains with.
 # - `semi = config.SemiSupervisedConfig(bone_weight=0)`: without the bone-length term, do the
 #   unlabelled subjects' skeletons drift in size (look at N-MPJPE against MPJPE)?
 # - More seeds (`seeds = [0, 1, 2]`, about 8 more minutes) narrow the intervals.

@@ -19,13 +19,18 @@
 # > Writes: `reports/metrics/05_quantization.json`; `make bench` writes
 # > `reports/bench/quantization.json` (1024 channels).
 #
-# **What you will learn.** Every step from an fp32 model to int8 on this CPU and what each costs
-# in accuracy and buys in size and speed: folding BatchNorm, fp16/bf16, int8 with per-tensor or
-# per-channel weights and three ways to calibrate activations, which layers int8 hurts (measured
-# one layer at a time) and what recovers the loss, and PyTorch's int8 kernels beside ONNX Runtime's.
-# Then what real time needs: a causal model that takes one frame and returns one pose, run by a
-# streaming runtime that keeps a ring buffer per dilated convolution instead of recomputing the
-# whole 243-frame window for every frame.
+# **What you will learn.**
+# - The three mechanisms, each by hand on **one layer** and then by the library on the whole
+#   model: folding a BatchNorm into the convolution before it (and checking the outputs agree);
+#   the int8 scale and zero point of one layer's activations (and what the library's calibration
+#   picks); one step of a ring buffer against recomputing the whole window.
+# - Every step from an fp32 model to int8 on this CPU and what each costs in accuracy and buys in
+#   size and speed: fp16/bf16, int8 with per-tensor or per-channel weights and three ways to
+#   calibrate activations, which layers int8 hurts (measured one layer at a time) and what
+#   recovers the loss, and PyTorch's int8 kernels beside ONNX Runtime's.
+# - What real time needs: a causal model that takes one frame and returns one pose, run by a
+#   streaming runtime that keeps a ring buffer per dilated convolution instead of recomputing the
+#   whole 243-frame window for every frame.
 #
 # **The number to beat** is the paper's own: +43 % MPJPE. The aim here is int8 within +5 % of fp32,
 # at ≤ 26 % of its bytes and ≥ 2× its throughput. The model is notebook 02's **causal** variant
@@ -43,9 +48,12 @@ seed = 0
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import numpy as np
+import torch
+import torch.nn.functional as F
 from IPython.display import Markdown
 
-from dilpose import config, report
+from dilpose import config, model, quantize, report, stream
 from dilpose import dataset as ds
 from dilpose.studies import s05_quantization as study
 
@@ -66,15 +74,99 @@ print(f"{run.name}: MPJPE {run.results['mpjpe']['action_mean']:.1f} mm, "
       f"{run.parameters:,} parameters")
 
 # %% [markdown]
-# ## 2. Where int8 hurts: one layer at a time
-# Calibrate activation ranges on training clips (histogram calibration: the range that minimises
-# the rounding error of the observed values), then quantize **one** layer to int8 with the others
-# in fp32 and measure the MPJPE (camera 0, without flip test: the same reduced evaluation for every
-# layer). The cost column is the difference to fp32.
+# ## 2. Folding one BatchNorm into its convolution, by hand
+# **Why.** At inference a BatchNorm is a fixed affine map per channel,
+# `y = (x - mean) * gamma / sqrt(var + eps) + beta`, with the running mean and variance it
+# learned. A convolution is linear, so the two merge into one convolution: each output channel's
+# filter is multiplied by `gamma / sqrt(var + eps)` and gets the bias `beta - mean * gamma /
+# sqrt(var + eps)`. Every later step (int8, streaming) starts from the folded model. Here it is
+# for block 0's dilated convolution of the trained model.
 
 # %%
-windows = study.calibration(cfg, data, sizes["calibration"], seed=cfg.seed)
-net = study.quantize.Network(run.trainer.eval_network()).calibrate(windows, "histogram")
+fp32 = run.trainer.eval_network()  # the trained causal model, eval mode
+unit = fp32.blocks[0].temporal  # block 0: dilated conv (no bias) -> BatchNorm -> ReLU
+w, bn = unit.conv.weight.detach(), unit.bn  # w: (C_out, C_in, width)
+scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)  # gamma / sqrt(var + eps)
+w_folded = w * scale[:, None, None]  # each output channel's filter, rescaled
+b_folded = bn.bias.detach() - bn.running_mean * scale  # the new conv bias
+h = torch.randn(4, w.shape[1], 60)  # any input: 4 clips, C_in channels, 60 frames
+with torch.no_grad():
+    before = bn(unit.conv(h))  # conv, then BatchNorm
+    after = F.conv1d(h, w_folded, b_folded, dilation=unit.dilation)  # one conv, no BatchNorm
+print(f"filter {tuple(w.shape)}, dilation {unit.dilation}: conv + BN vs the folded conv differ by "
+      f"{(before - after).abs().max():.1e} at most (outputs of size {after.abs().mean():.2f})")
+
+# %% [markdown]
+# The library's `model.fold_batchnorm` does the same to every unit of the model (the expand
+# convolution and both convolutions of every block). Its block-0 weights should be the ones
+# computed above, and the folded model should predict what the original predicts, here on the
+# longest test clip:
+
+# %%
+folded = model.fold_batchnorm(fp32)  # a folded copy; fp32 is left unchanged
+test = max(ds.sequences(data, data.test_subjects), key=len)  # the longest test clip, camera 0
+x = torch.from_numpy(test.keypoints_2d[None]).float()  # (1, T, 17, 2) normalised 2D
+with torch.no_grad():
+    diff_mm = 1000 * (fp32(x) - folded(x)).abs().max().item()
+same = torch.allclose(folded.blocks[0].temporal.conv.weight, w_folded, atol=1e-6)
+print(f"block 0 weights as by hand: {same}; {test.subject} · {test.action} ({len(test)} frames): "
+      f"predictions differ by {diff_mm:.1e} mm at most")
+
+# %% [markdown]
+# What to see: both differences are float rounding (a millionth of the output's size, a tiny
+# fraction of a millimetre): folding costs no accuracy and removes a layer of work per unit.
+#
+# ## 3. The int8 scale and zero point of one layer, by hand
+# **Why.** int8 stores an activation `x` as an 8-bit integer `q` with `x ≈ scale · (q −
+# zero_point)`, `q` in 0..255 (uint8, as PyTorch's x86 kernels read activations). Given the range
+# `[lo, hi]` the values take (stretched to include 0, so that zero is exact), the 256 levels are
+# spread over it: `scale = (hi − lo) / 255`, and `zero_point = round(−lo / scale)` is the integer
+# that stands for 0. Rounding then moves a value by at most `scale / 2`. The range comes from
+# *calibration*: running the fp32 model on training clips and watching each activation. Here by
+# hand for the first layer (`expand`): the 2D keypoints it reads, and the activations it writes.
+
+# %%
+windows = study.calibration(cfg, data, sizes["calibration"], seed=cfg.seed)  # (K, T, 17, 2)
+keypoints = torch.from_numpy(windows)
+with torch.no_grad():  # the folded expand layer on the calibration clips: (K, C, T - 2), ReLU'd
+    expand_out = folded.expand(keypoints.flatten(2).transpose(1, 2))
+for point, values in (("input", keypoints), ("expand", expand_out)):
+    lo, hi = min(values.min().item(), 0.0), max(values.max().item(), 0.0)  # min-max range
+    scale = (hi - lo) / 255
+    zero_point = round(-lo / scale)
+    q = torch.clamp(torch.round(values / scale) + zero_point, 0, 255)  # quantize ...
+    worst = (scale * (q - zero_point) - values).abs().max().item()  # ... and back
+    print(f"{point:>6}: range [{lo:+.3f}, {hi:+.3f}] -> scale {scale:.5f}, zero point "
+          f"{zero_point:3d}; round trip off by {worst:.5f} at most (scale / 2 = {scale / 2:.5f})")
+
+# %% [markdown]
+# The library's quantizer (`quantize.Network(...).calibrate`) watches the same points during a
+# forward pass. With min-max calibration it must pick exactly the numbers above; with the
+# histogram calibration this notebook deploys, it picks the range that minimises the rounding
+# error of the observed values, which may clip a few extreme values to make `scale` finer.
+
+# %%
+minmax = quantize.Network(fp32).calibrate(windows, "minmax")
+net = quantize.Network(fp32).calibrate(windows, "histogram")  # used from here on
+for point in ("input", "expand"):
+    print(f"{point:>6}: min-max scale {minmax.act[point].scale:.5f}, zero point "
+          f"{minmax.act[point].zero_point:3d} | histogram scale {net.act[point].scale:.5f}, "
+          f"zero point {net.act[point].zero_point:3d}")
+
+# %% [markdown]
+# What to see: the keypoints are centred on 0, so their zero point sits mid-range; the expand
+# layer's outputs have passed a ReLU (nothing negative), so its zero point is 0 and all 256 levels
+# cover the positive values. Min-max calibration reproduces the hand-made numbers; the histogram's
+# scale is the same or finer. Weights are quantized differently: symmetric int8 (−127..127, zero
+# point 0), one `scale = max |w| / 127` per output channel (per-channel) or per layer
+# (per-tensor), no calibration needed.
+#
+# ## 4. Where int8 hurts: one layer at a time
+# With the histogram calibration above, quantize **one** layer to int8 with the others in fp32 and
+# measure the MPJPE (camera 0, without flip test: the same reduced evaluation for every layer).
+# The cost column is the difference to fp32.
+
+# %%
 sens = study.sensitivity(net, cfg, data)
 float_layer = study.most_sensitive(sens)
 study.sensitivity_table(sens)
@@ -88,7 +180,7 @@ print(f"most sensitive layer: {float_layer} "
       f"({sens[float_layer] - sens['none (fp32)']:+.2f} mm alone)")
 
 # %% [markdown]
-# ## 3. From fp32 to int8: every variant
+# ## 5. From fp32 to int8: every variant
 # Each row is the same trained model run another way; each is evaluated on all test sequences
 # (flip test, every evaluation camera), and compared with fp32 by a paired bootstrap over test
 # sequences (one seed: the interval says how sure the difference is *for this model*). QAT
@@ -107,7 +199,49 @@ table = study.table(variants, comparisons)
 table
 
 # %% [markdown]
-# ## 4. Streaming against recomputing the window
+# ## 6. Streaming: one ring-buffer step by hand
+# **Why.** A causal dilated convolution of width w and dilation d computes frame t from its input at
+# frames t − (w − 1)·d, …, t − d, t. So it needs only the last (w − 1)·d + 1 frames of its input,
+# kept in a **ring buffer**: each new frame overwrites the oldest slot (nothing is copied or
+# shifted) and the w taps are read at fixed offsets behind the newest slot. Here by hand for block
+# 0's folded convolution, against the same convolution run over the whole window.
+
+# %%
+conv = folded.blocks[0].temporal.conv  # weights (C_out, C_in, w), bias (C_out,)
+width, d = conv.kernel_size[0], conv.dilation[0]
+length = (width - 1) * d + 1  # the frames of its input this layer must remember
+h = torch.randn(conv.in_channels, 3 * length)  # the layer's input (channels, frames)
+buffer, pos = h[:, :length].clone(), length - 1  # filled with the first frames; pos: newest slot
+for t in range(length, h.shape[1]):  # then the frames arrive one at a time
+    pos = (pos + 1) % length
+    buffer[:, pos] = h[:, t]  # overwrite the oldest slot
+taps = buffer[:, [(pos - (width - 1 - k) * d) % length for k in range(width)]]  # oldest first
+with torch.no_grad():
+    step = (conv.weight * taps).sum((1, 2)) + conv.bias  # the last frame, from the buffer alone
+    full = conv(h[None])[0, :, -1]  # the last frame, with the whole window recomputed
+print(f"width {width}, dilation {d}: a ring buffer of {length} frames; step vs full window "
+      f"differ by {(step - full).abs().max():.1e}")
+
+# %% [markdown]
+# The library's `stream.StreamingNetwork` keeps one such buffer per dilated convolution and runs a
+# whole frame through every layer in one `step`; `stream.run_offline` runs the causal model over
+# the whole clip at once. Fed the test clip frame by frame, the stream must give the same poses:
+
+# %%
+runtime = stream.StreamingNetwork(quantize.Network(fp32))  # fp32, one stream
+frames = test.keypoints_2d[:100]  # (100, 17, 2): the first 2 s of the test clip
+live = np.stack([runtime.step(torch.from_numpy(f.reshape(1, -1)).float())[0].numpy()
+                 for f in frames])  # one pose per call, (100, 51) metres
+offline = stream.run_offline(quantize.Network(fp32), frames).reshape(len(frames), -1)
+print(f"{len(frames)} frames streamed one at a time vs the whole clip at once: "
+      f"{1000 * np.abs(live - offline).max():.1e} mm apart at most")
+
+# %% [markdown]
+# What to see: one buffered step equals the recomputed window to float rounding, layer by layer
+# and for the whole model, from the first frame on (a fresh stream fills each buffer as the
+# offline model's edge padding would). The runtime therefore changes the cost, not the answer.
+#
+# ## 7. Streaming against recomputing the window, measured
 # The streaming runtime (`dilpose.stream`) keeps, for each dilated convolution, a ring buffer of
 # the (w − 1)·d + 1 past inputs it needs: a frame costs one step per layer. The alternative
 # recomputes the whole causal window (243 frames on the default profile) for every frame. Both are
@@ -124,7 +258,7 @@ streaming = study.streaming_study(
 study.streaming_table(streaming)
 
 # %% [markdown]
-# ## 5. The targets, measured
+# ## 8. The targets, measured
 # At this notebook's model size, and at the paper's (1024 channels, 243 frames) from
 # `reports/bench/quantization.json` when `make bench` has run.
 
@@ -156,19 +290,30 @@ Markdown(
 
 # %% [markdown]
 # ## What you learned
-# - Folding BatchNorm is free: the same outputs (to float rounding) from fewer operations. fp16
+# - Folding BatchNorm is free: one multiplication per filter and a bias, computed by hand in
+#   section 2, give the same outputs (to float rounding) from fewer operations. fp16
 #   and bf16 halve the bytes; whether they are faster depends on the CPU's native arithmetic for
 #   them (this CPU has bf16 dot products, no fp16 ones): the table's speeds say.
+# - An int8 activation is a scale and a zero point fitted to a range (section 3): a wider range
+#   means coarser steps, which is why calibration (which range) matters.
 # - int8 quarters the bytes. Per-tensor against per-channel weight scales, three calibrations,
 #   one layer kept in fp32 and a short quantization-aware fine-tuning are each measured against
 #   fp32 with an interval: the table says which of them matter for this model, and how far its
 #   int8 loss is from the paper's +43 %.
 # - Speed comes from two places: int8 kernels (throughput on long sequences and many streams) and,
 #   for live use, not recomputing the window: a ring buffer per dilated convolution turns a frame
-#   into one step per layer, and equals the offline causal model to float rounding.
+#   into one step per layer (section 6 by hand), and equals the offline causal model to float
+#   rounding.
 #
 # ## Try this
-# - Set `sizes["qat_steps"] = 500` and rerun section 3: does QAT close the gap entirely?
+# - In section 2, skip one factor of the fold (`w_folded = w`): the difference jumps from rounding
+#   to the size of the outputs.
+# - In section 3, widen the range by hand (add `hi = 2 * hi` after the line that computes it): the
+#   scale grows, and the round-trip error with it; that is what one outlier does to min-max
+#   calibration.
+# - In section 6, take the last block's convolution (`conv = folded.blocks[-1].temporal.conv`): its
+#   dilation, and so its buffer, is the largest, yet a step is still one product over w taps.
+# - Set `sizes["qat_steps"] = 500` and rerun section 5: does QAT close the gap entirely?
 # - `dilpose export --checkpoint reports/checkpoints/05_causal.pt --output m.onnx --int8` writes the
 #   whole-sequence and streaming models for ONNX Runtime, each checked against PyTorch.
 

@@ -26,11 +26,14 @@
 # into (`ds.load("shop", path=...)`). Every number below is labelled *simulated shop (CMU and
 # HDM05 motion)*; none is an HRI-I result.
 #
-# **What you will learn.** How a shop differs from a capture studio for a 2D-to-3D lifter
-# (cameras high in the corners looking down, shelves hiding the legs and the reaching hand); how
-# much a model trained on other people and motions loses there, and how much training on the
-# shop's own people wins back; what a causal model (the one that can run live) costs; and
-# whether the 3D it predicts is good enough to tell the six shop actions apart.
+# **What you will learn.**
+# - How a shop differs from a capture studio for a 2D-to-3D lifter, computed by hand on **one
+#   camera and one person**: how a ceiling camera turns a 3D pose into pixels (into the camera's
+#   frame, divided by depth, bent by the lens, scaled to pixels), and how a shelf between the
+#   camera and a joint hides it (a ray from the camera to the joint that passes through a shelf).
+# - How much a model trained on other people and motions loses there, and how much training on
+#   the shop's own people wins back; what a causal model (the one that can run live) costs.
+# - Whether the 3D it predicts is good enough to tell the six shop actions apart.
 #
 # *Motion data: mocap.cs.cmu.edu (NSF EIA-0196217) and HDM05 (Müller et al., Technical report
 # CG-2007-2, Universität Bonn, 2007; CC BY-SA 3.0).*
@@ -43,10 +46,12 @@ seed = 0
 
 # %%
 # NBVAL_CHECK_OUTPUT
+import numpy as np
 from IPython.display import Markdown
 
-from dilpose import config, report, viz
+from dilpose import config, report, shop_sim, viz
 from dilpose import dataset as ds
+from dilpose import skeleton as sk
 from dilpose.studies import s06_shop as study
 
 cfg = config.for_notebook("06", profile, dataset=dataset, seed=seed)
@@ -93,6 +98,89 @@ _ = report.save_figure(fig, "06_shop")
 # %%
 fig = study.scenario_views_figure(shop, test_person)
 _ = report.save_figure(fig, "06_scenarios")
+
+# %% [markdown]
+# What to see: which joints are crosses and hollow circles: mostly the legs, behind the shelves'
+# lower boards, and the hand that reaches into a shelf. Sections 1.1 and 1.2 compute both effects
+# by hand for one camera.
+#
+# ### 1.1 One camera films one person, by hand
+# **Why.** Every 2D input above is a 3D pose filmed by one of the four ceiling cameras, through the
+# same steps as Human3.6M's cameras in notebook 01: into the camera's frame (x right, y down, z the
+# depth along the optical axis), divided by the depth (the pinhole), bent by the lens (radial
+# `k1, k2, k3` and tangential `p1, p2` distortion, in `dilpose.camera`'s convention), then scaled
+# by the focal length and shifted to the principal point. Here are those steps on one frame of the
+# test person's walk, beside `Camera.project`, which the simulator ran on every frame of every take.
+
+# %%
+cam = shop.cameras[test_person][0]  # camera 1, in a ceiling corner
+walk = shop.positions_3d[test_person][walk_take]  # (T, 17, 3) world metres, Z up
+frame = len(walk) // 2  # the middle of the walk
+X = walk[frame]  # (17, 3)
+X_cam = cam.world_to_camera(X)  # (17, 3) camera metres: x right, y down, z = depth
+xy = X_cam[:, :2] / X_cam[:, 2:]  # the pinhole: divide by depth
+r2 = (xy**2).sum(-1, keepdims=True)
+(k1, k2, k3), (p1, p2) = cam.radial_distortion, cam.tangential_distortion
+lens = xy * (1 + k1 * r2 + k2 * r2**2 + k3 * r2**3 + p1 * xy[:, :1] + p2 * xy[:, 1:])
+lens = lens + np.array([p1, p2]) * r2  # the tangential term's second part
+px = np.array(cam.focal_length) * lens + np.array(cam.center)  # (17, 2) pixels
+pinhole = np.array(cam.focal_length) * xy + np.array(cam.center)
+print(f"{cam.id} at {cam.position().round(1)} m: depths {X_cam[:, 2].min():.2f} to "
+      f"{X_cam[:, 2].max():.2f} m; the lens moves joints by "
+      f"{np.linalg.norm(px - pinhole, axis=-1).mean():.2f} px on average")
+print(f"by hand vs Camera.project: {np.abs(px - cam.project(X)).max():.1e} px apart")
+
+# %% [markdown]
+# What to see: the hand-made projection and the library's agree to float rounding, so these lines
+# are the whole camera model. The depths say how far the ceiling camera is from the person (several
+# metres, looking down), so a body covers a modest part of the image and a few pixels of detector
+# error are a real share of a limb. Near the image centre the lens distortion is small; it grows
+# towards the image edges (set `frame` to a moment where the person is near an edge of the view).
+#
+# ### 1.2 Where a shelf hides a joint
+# **Why.** A camera sees a joint when the straight line from the camera's centre to the joint
+# meets nothing on the way. The simulator's shelves are solid boxes (`shop_sim.SHELVES`), so a
+# joint is hidden when that segment passes through a box. `shop_sim.occluded` decides it exactly
+# (a slab test, every frame, joint and camera at once); by hand we sample 1,001 points along one
+# segment and ask whether any of them lies inside a shelf. We follow the right wrist while the
+# test person fetches an item from a shelf, seen by camera 3.
+
+# %%
+take = next(a for a in shop.actions(test_person) if a.startswith("fetch(stand)"))
+pose, cams = shop.positions_3d[test_person][take], shop.cameras[test_person]  # (T, 17, 3) metres
+hidden = np.stack([shop_sim.occluded(c.position(), pose) for c in cams])  # (4, T, 17): library
+c, joint = 2, "r_wrist"  # camera 3; any H36M-17 joint name
+j = sk.H36M17.joint_names.index(joint)
+t = int(hidden[c, :, j].argmax())  # the first frame in which camera 3 cannot see the wrist
+print(f"{take}: the cameras cannot see {', '.join(f'{h:.0%}' for h in hidden.mean((1, 2)))} of "
+      f"the joints; camera {c + 1} misses the {joint} in {hidden[c, :, j].mean():.0%} of frames")
+
+# %% [markdown]
+# By hand, one joint in one frame: the segment from camera 3's centre to the wrist, sampled at 1,001
+# points, and the shelves as boxes (lower and upper corner, metres).
+
+# %%
+origin, boxes = cams[c].position(), shop_sim.shelf_boxes()  # boxes: (3, lower/upper corner, xyz)
+ray = origin + np.linspace(0, 1, 1001)[:, None] * (pose[t, j] - origin)  # (1001, 3) camera->joint
+inside = ((ray[:, None] >= boxes[:, 0]) & (ray[:, None] <= boxes[:, 1])).all(-1)  # (1001, 3)
+for s in np.flatnonzero(inside.any(0)):
+    along = np.flatnonzero(inside[:, s]) / 1000 * np.linalg.norm(pose[t, j] - origin)
+    print(f"frame {t}: the ray to the {joint} runs through the {shop_sim.SHELVES[s].name} "
+          f"from {along[0]:.2f} to {along[-1]:.2f} m from camera {c + 1}")
+print(f"frame {t}, {joint}: hidden by hand {inside.any()}, by shop_sim.occluded {hidden[c, t, j]}")
+
+# %% [markdown]
+# What to see: the hand-made test and the library's agree, and the printout says which shelf is in
+# the way and where along the ray. What the detector-noise model then does to a hidden joint is
+# written in `shop_sim` (`OCCLUDED_SCORE`, `OCCLUDED_ERROR_SIGMAS`, `OCCLUDED_MISS_RATE`): its
+# confidence drops, its 2D position is pushed further off, and it is missed in bursts. The score the
+# shop's data holds for this joint, frame and camera, beside the mean score of the frames in which
+# camera 3 sees the wrist:
+
+# %%
+score = shop.scores[test_person][take][c][:, shop.layout_2d.joint_names.index(joint)]  # (T,)
+print(f"{joint}, camera {c + 1}: score {score[t]:.2f} at frame {t} (hidden), "
+      f"{score[~hidden[c, :, j]].mean():.2f} on average where it is seen")
 
 # %% [markdown]
 # ## 2. The models
@@ -205,8 +293,17 @@ Markdown(
 #   error is measured, not assumed.
 # - None of this is HRI-I: the shop, its people and its occlusions are simulated from real
 #   motion. A real shop's capture in the shop format runs through the same cells.
+# - A camera is a few lines of arithmetic (section 1.1): rotate into the camera's frame, divide by
+#   depth, apply the lens polynomial, scale to pixels. Occlusion is geometry too (section 1.2): a
+#   joint is hidden when the segment from the camera to it passes through a shelf, and the
+#   detector's confidence for that joint drops accordingly.
 #
 # ## Try this
+# - In section 1.1, set `k1, k2, k3 = 0, 0, 0` and `p1, p2 = 0, 0` after the line that reads them:
+#   the projection becomes the ideal pinhole, and the comparison with `Camera.project` shows how
+#   many pixels the lens is worth for this pose.
+# - In section 1.2, follow another joint (`joint = "l_foot"`) or camera (`c = 0`): legs behind the
+#   island are hidden from the far cameras for whole takes.
 # - Load your own shop folder: `shop = ds.load("shop", path="...")` in section 1.
 # - Compare the classifier on the causal setups: a live system only has past frames.
 
