@@ -28,8 +28,9 @@ from torch import nn
 
 from . import camera, metrics
 from . import skeleton as sk
+from .config import ModelConfig
 from .errors import DataError
-from .model import ModelConfig, TemporalModel, TemporalModelStrided
+from .model import TemporalModel, TemporalModelStrided
 
 
 class Objective:
@@ -127,7 +128,7 @@ class PoseTrajectory(Objective):
     def __init__(self, pose_cfg: ModelConfig | dict, trajectory_weight: float = 1.0, seed: int = 0):
         if isinstance(pose_cfg, dict):
             pose_cfg = ModelConfig(**pose_cfg)
-        self.pose_cfg = pose_cfg
+        self.pose_cfg = pose_cfg = pose_cfg.architecture()  # a run's Config is a ModelConfig
         self.trajectory_cfg = trajectory_config(pose_cfg)
         self.trajectory_weight = float(trajectory_weight)
         self.seed = int(seed)
