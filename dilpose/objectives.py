@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import camera, metrics
+from . import batches, camera, metrics
 from . import skeleton as sk
 from .config import ModelConfig
 from .errors import DataError
@@ -504,8 +504,6 @@ def _stream_profile(seqs, layout_2d: sk.Skeleton) -> np.ndarray:
 @torch.inference_mode()
 def predict_trajectory(model: TemporalModel, seq, layout_2d: sk.Skeleton) -> np.ndarray:
     """Camera-space root position (T, 1, 3) metres of a whole sequence (no flip test)."""
-    from . import batches
-
     model.eval()
     ((_, x),) = batches.whole_sequences(
         [seq], model.receptive_field(), causal=model.cfg.causal, layout_2d=layout_2d

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import cache, callbacks, config, datasets, evaluate, models, paths
 from . import dataset as ds
+from .datasets import mocap
 from .fileio import save_torch, sha256, write_json, write_text
 
 #: name -> the config overrides of the default profile that make it.
@@ -111,8 +112,6 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
 def write_example(data, path: Path = EXAMPLE) -> Path:
     """A COCO keypoint results JSON of :data:`EXAMPLE_CLIP` as the simulated detector saw it
     (pixels, ``v`` = the detector's confidence, 0 for a missed joint), one detection per frame."""
-    from .datasets import mocap
-
     subject, action, camera = EXAMPLE_CLIP
     _, detected, scores, _ = mocap.detector_views(data, subject, action)[camera]
     dets = []
