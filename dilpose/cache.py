@@ -30,6 +30,7 @@ every model again once (see :func:`retrain_since`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
@@ -332,8 +333,10 @@ def _serve(entry_: Entry, trainer: Trainer) -> bool:
         f"[dilpose] model cache: refused {entry_.model} ({problem}); training it again",
         file=sys.stderr,
     )
-    for path in (entry_.model, entry_.sidecar):
-        path.unlink(missing_ok=True)
+    if trainer.rank == 0:
+        for path in (entry_.model, entry_.sidecar):
+            with contextlib.suppress(OSError):  # a read-only cache fails, by name, when training
+                path.unlink(missing_ok=True)
     return True
 
 
@@ -375,5 +378,6 @@ def _alias(target: Path, alias: Path) -> None:
             shutil.copyfile(target, tmp)
         os.replace(tmp, alias)
     except OSError as e:  # a full or read-only disk: no half-written copy is left behind
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         raise DataError(alias, f"cannot write here: {e.strerror or e}") from None
