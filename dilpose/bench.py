@@ -33,9 +33,11 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import paths
+from .batches import Batch
 from .fileio import write_json
 from .model import (
     ModelConfig,
@@ -44,7 +46,9 @@ from .model import (
     count_parameters,
     fold_batchnorm,
 )
+from .objectives import Supervised
 from .precision import autocast, cpu_has_native_bf16
+from .train import train_step
 
 TARGET_TRAIN_WINDOWS_PER_S = 100.0
 TARGET_FOLDED_FRAMES_PER_S = 4000.0
@@ -134,23 +138,25 @@ def training_step(
     regularizer: str | None = None,
 ) -> Callable[[], None]:
     """One full training step (forward, MPJPE loss, backward, Adam) on the strided path, as a
-    function to time; ``batch`` random windows, each (receptive_field, J_in, 2)."""
+    function to time: the trainer's own step (:func:`dilpose.train.train_step`, supervised
+    objective) on ``batch`` random windows, each (receptive_field, J_in, 2)."""
     if regularizer is not None:
         cfg = dataclasses.replace(cfg, regularizer=regularizer)
     torch.manual_seed(0)
     model = TemporalModelStrided(cfg).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
     rf = cfg.receptive_field()
-    inputs = torch.randn(batch, rf, cfg.in_joints, cfg.in_features)
-    targets = 0.3 * torch.randn(batch, 1, cfg.out_joints, 3)
+    windows = Batch(
+        inputs=torch.randn(batch, rf, cfg.in_joints, cfg.in_features).numpy(),
+        targets=(0.3 * torch.randn(batch, 1, cfg.out_joints, 3)).numpy(),
+        trajectory=None,
+        intrinsics=np.zeros((batch, 9), np.float32),
+        flipped=np.zeros(batch, bool),
+    )
+    objective, device = Supervised(), torch.device("cpu")
 
     def step():
-        optimizer.zero_grad(set_to_none=True)
-        with autocast(precision_, torch.device("cpu")):
-            out = model(inputs).float()
-        loss = torch.linalg.vector_norm(out - targets, dim=-1).mean()  # MPJPE
-        loss.backward()
-        optimizer.step()
+        train_step(model, objective, optimizer, windows, device, precision_)
 
     return step
 

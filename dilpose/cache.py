@@ -1,59 +1,100 @@
 """The model cache: a trained variant is stored under a key made from everything that determines it,
-so that re-running the notebook series trains only what changed.
+so that re-running the notebook series trains only what changed. :func:`train_cached` trains or
+loads through it.
 
 The key hashes (see :func:`model_key`):
 
 * the run configuration, minus what only changes evaluation or naming (``profile``, ``flip_test``,
-  ``eval_cameras``) or where the run executes (``device``);
+  ``eval_cameras``) or where the run executes (``device``), with the precision the Trainer resolved
+  (:attr:`dilpose.train.Trainer.precision`) in place of the setting;
 * the regulariser and the objective (by name and parameters);
 * the training data: a fingerprint of every training sequence's 2D input, 3D target and camera;
 * the 2D input layout;
-* the code that trains: the syntax tree of the model, trainer, batch, regulariser, objective and
-  loss modules without docstrings and comments, so reformatting or rewording retrains nothing while
-  any change to the code retrains everything (the safe direction).
+* the code that decides the trained weights (:data:`KEYED_CODE`): the syntax tree of those modules
+  without docstrings, comments or the wording of error messages. Reformatting, rewording, progress
+  output (:mod:`dilpose.callbacks`), checkpoint reading (:mod:`dilpose.checkpoints`) and reporting
+  (:mod:`dilpose.evaluate`) retrain nothing; any change to the numeric code retrains everything
+  (the safe direction). :data:`UNKEYED_CODE` says why each other module the training code imports
+  is left out.
 
 The seed is part of the configuration. Files live in ``reports/checkpoints/`` as ``<key>.pt`` (the
-finished model, a normal checkpoint) and ``<key>.partial.pt`` (the model in training, written after
-every epoch): an interrupted run resumes from its last finished epoch. The file name does not
-depend on the notebook that asked for the model, so notebooks share models: notebook 03's dropout
-arm with seed 0 is notebook 02's main model. ``make paper RETRAIN=1`` trains every model again
-once (see :func:`retrain_since`).
+finished model, a normal checkpoint), ``<key>.json`` (what the key was made of, and the model file's
+sha256) and ``<key>.partial.pt`` (the model in training, written after every epoch): an interrupted
+run resumes from its last finished epoch. A finished model is served only if its sha256 matches the
+record and its weights are finite; a damaged one is refused with one line and trained again. The
+file name does not depend on the notebook that asked for the model, so notebooks share models:
+notebook 03's dropout arm with seed 0 is notebook 02's main model. ``make paper RETRAIN=1`` trains
+every model again once (see :func:`retrain_since`).
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import json
 import os
+import shutil
+import sys
 from collections.abc import Sequence as Seq
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import paths
+from . import objectives, paths
 from . import skeleton as sk
+from .checkpoints import check_finite, load_checkpoint
 from .config import NOT_TRAINING_FIELDS, Config
+from .dataset import Sequence
+from .errors import DataError
+from .fileio import remove_stale_temporaries, sha256, write_json
+from .train import Trainer
 
-#: Modules whose source determines what training produces.
-_CODE = (
-    "model.py",
+#: Modules whose code decides the trained weights (package-relative paths): the training step and
+#: schedule, the model and its regularisers, weight pruning, the objectives and the formulas they
+#: use, the batches (windows, flip augmentation through the skeleton's left/right swap), the camera
+#: (reprojection), the precision handling and the settings.
+KEYED_CODE = (
     "train.py",
-    "batches.py",
+    "model.py",
     "regularizers.py",
     "pruning.py",
     "objectives.py",
     "metrics.py",
+    "batches.py",
+    "skeleton.py",
+    "camera.py",
+    "precision.py",
+    "config.py",
 )
+#: The other project modules the keyed code imports, and why they cannot change the trained
+#: weights.
+UNKEYED_CODE = {
+    "callbacks": "progress display and the epoch log (reads the numbers, never changes them)",
+    "checkpoints": "checkpoint reading, writing and format checks",
+    "evaluate": "evaluation and Table I (the trainer's validation only reports)",
+    "devices": "where the run executes (the device is not part of the key, by design)",
+    "fileio": "atomic file writing",
+    "errors": "error types",
+    "paths": "where files live",
+    "dataset": "the sequence type; the data itself is fingerprinted (data_fingerprint)",
+    "datasets": "dataset registry; the data itself is fingerprinted",
+    "noise": (
+        "the data's noise settings: configuration values (keyed as values); training windows draw "
+        "no noise"
+    ),
+}
+#: Where the keyed code is read from (tests point it at an edited copy of the package).
+CODE_ROOT = Path(__file__).parent
 
 
-def code_version() -> str:
-    """sha256 (16 hex digits) of the training code: each module's syntax tree, docstrings
-    removed."""
+def code_version(root: Path | None = None) -> str:
+    """sha256 (16 hex digits) of the code that decides the trained weights (:data:`KEYED_CODE`,
+    read under ``root``, default :data:`CODE_ROOT`): each module's normalised syntax tree."""
+    root = CODE_ROOT if root is None else Path(root)
     h = hashlib.sha256()
-    root = Path(__file__).parent
-    for name in _CODE:
+    for name in KEYED_CODE:
         path = root / name
         if path.is_file():
             h.update(name.encode())
@@ -61,20 +102,42 @@ def code_version() -> str:
     return h.hexdigest()[:16]
 
 
-def _code_only(source: str) -> str:
-    """``ast.dump`` of ``source`` without docstrings (comments and layout are not in the tree)."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
+def _is_text(node) -> bool:
+    return isinstance(node, ast.JoinedStr) or (
+        isinstance(node, ast.Constant) and isinstance(node.value, str)
+    )
+
+
+class _Normalise(ast.NodeTransformer):
+    """Drop docstrings, and the wording of error messages (``raise X("...")``, ``assert c, "..."``):
+    text that cannot change a number."""
+
+    def generic_visit(self, node):
+        node = super().generic_visit(node)
         body = getattr(node, "body", None)
-        if (
-            isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+        if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+            if _is_text(body[0].value):
+                node.body = body[1:] or [ast.Pass()]
+        return node
+
+    def visit_Raise(self, node):
+        for sub in ast.walk(node):
+            for name, value in ast.iter_fields(sub):
+                if isinstance(value, list):
+                    setattr(sub, name, [ast.Constant("") if _is_text(v) else v for v in value])
+                elif _is_text(value):
+                    setattr(sub, name, ast.Constant(""))
+        return node
+
+    def visit_Assert(self, node):
+        node.msg = None
+        return node
+
+
+def _code_only(source: str) -> str:
+    """``ast.dump`` of ``source`` without docstrings or error-message text (comments and layout are
+    not in the tree)."""
+    return ast.dump(_Normalise().visit(ast.parse(source)))
 
 
 def data_fingerprint(sequences: Seq) -> str:
@@ -98,16 +161,20 @@ def key_inputs(
     train_sequences: Seq,
     layout_2d: sk.Skeleton,
     objective: dict,
-    precision: str | None = None,
+    precision: str,
 ) -> dict:
     """Everything the key is made from, as a JSON-ready dict (stored beside the model).
 
-    precision: the resolved training precision (``fp32``/``bf16``), which replaces ``auto``: the
-    same config trains differently on machines with and without native bf16.
+    precision: the training precision the Trainer resolved (``fp32``/``bf16``,
+    :attr:`dilpose.train.Trainer.precision`), which replaces the setting: ``auto`` trains
+    differently on machines with and without native bf16.
     """
+    if precision not in ("fp32", "bf16"):
+        raise ValueError(
+            f"the key needs the resolved precision, 'fp32' or 'bf16', not {precision!r}"
+        )
     settings = {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING_FIELDS}
-    if precision is not None:
-        settings["precision"] = precision
+    settings["precision"] = precision
     return {
         "config": json.loads(json.dumps(settings, default=str)),
         "objective": objective,
@@ -149,14 +216,41 @@ class Entry:
         since = retrain_since()
         return since is None or self.model.stat().st_mtime >= since
 
+    def check_paths(self, alias: Path | None = None) -> None:
+        """DataError now, before any training, if a folder stands where the cache keeps a file."""
+        for path in (self.model, self.partial, self.sidecar, alias):
+            if path is not None and path.is_dir():
+                raise DataError(path, "is a directory where the model cache keeps a file")
+
+    def damage(self) -> str | None:
+        """Why the finished model may not be served (None: it may): its sha256 differs from the
+        one recorded when it was finished, it cannot be read as a checkpoint, or its weights are
+        not finite."""
+        try:
+            record = json.loads(self.sidecar.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            return f"its record {self.sidecar.name} is missing or unreadable"
+        recorded = record.get("weights_sha256") if isinstance(record, dict) else None
+        if not isinstance(recorded, str):
+            return f"its record {self.sidecar.name} holds no checksum"
+        if sha256(self.model) != recorded:
+            return "its sha256 differs from the one recorded when it was trained"
+        try:
+            ckpt = load_checkpoint(self.model)
+            check_finite(self.model, ckpt["model"])
+        except DataError as e:
+            return e.problem
+        return None
+
 
 def entry(
     cfg: Config,
     train_sequences: Seq,
     layout_2d: sk.Skeleton,
     objective: dict,
-    precision: str | None = None,
+    precision: str,
 ) -> Entry:
+    """The cache entry of a run (see :func:`key_inputs`)."""
     inputs = key_inputs(cfg, train_sequences, layout_2d, objective, precision)
     return Entry(model_key(inputs), inputs)
 
@@ -170,3 +264,120 @@ def retrain_since() -> float | None:
         return float(value) if value else None
     except ValueError:
         return None
+
+
+# --------------------------------------------------------------------------------------------------
+# Train or load
+# --------------------------------------------------------------------------------------------------
+def train_cached(
+    cfg: Config,
+    train: Seq[Sequence],
+    layout_2d: sk.Skeleton = sk.COCO17,
+    name: str = "model",
+    objective: objectives.Objective | None = None,
+    unlabelled: Seq[Sequence] | None = None,
+    callbacks: Seq = (),
+    progress: bool = False,
+) -> tuple[Trainer, bool]:
+    """Train through the model cache: ``(trainer, trained_now)``.
+
+    A finished model with the same key is loaded instead of trained (``trained_now`` False; its
+    history, and so its training time, are the stored ones) if it passes :meth:`Entry.damage`'s
+    checks; a damaged one is refused with one line on stderr and trained again. Otherwise training
+    resumes from the key's partial checkpoint if an earlier run was interrupted, writes it after
+    every epoch, and on completion renames it to the finished model, with a JSON record of what the
+    key was made of and the file's sha256. ``reports/checkpoints/<name>.pt`` then names the model.
+    """
+    objective = objective if objective is not None else objectives.Supervised()
+    trainer = Trainer(
+        cfg,
+        train,
+        layout_2d=layout_2d,
+        objective=objective,
+        unlabelled=unlabelled,
+        callbacks=callbacks,
+        progress=progress,
+    )
+    entry_ = entry(
+        trainer.cfg,
+        list(train) + list(unlabelled or []),
+        layout_2d,
+        # The unlabelled stream's own fingerprint: moving a clip from one stream to the other
+        # leaves the concatenation above unchanged but trains another model.
+        {**objective.spec(), "unlabelled": data_fingerprint(unlabelled) if unlabelled else False},
+        trainer.precision,  # resolved once, by the trainer
+    )
+    alias = entry_.model.with_name(f"{name}.pt")
+    entry_.check_paths(alias)
+    trained_now = _serve(entry_, trainer)
+    if trained_now:
+        trainer.set_checkpoint(entry_.partial)
+        trainer.fit(resume=True)
+        if trainer.rank == 0:
+            _finish(entry_, trainer, name)
+    trainer.checkpoint = entry_.model
+    if trainer.rank == 0:
+        _alias(entry_.model, alias)
+    return trainer, trained_now
+
+
+def _serve(entry_: Entry, trainer: Trainer) -> bool:
+    """Load the finished model into ``trainer`` if there is a sound one; whether training is due."""
+    if not entry_.finished():
+        return True
+    problem = entry_.damage()
+    if problem is None:
+        trainer.restore(entry_.model)
+        return False
+    print(
+        f"[dilpose] model cache: refused {entry_.model} ({problem}); training it again",
+        file=sys.stderr,
+    )
+    if trainer.rank == 0:
+        for path in (entry_.model, entry_.sidecar):
+            with contextlib.suppress(OSError):  # a read-only cache fails, by name, when training
+                path.unlink(missing_ok=True)
+    return True
+
+
+def _finish(entry_: Entry, trainer: Trainer, name: str) -> None:
+    """The partial checkpoint becomes the finished model, its record written first: a run killed in
+    between leaves a partial checkpoint to resume from, never a model without its checksum."""
+    write_json(
+        entry_.sidecar,
+        {
+            "key": entry_.key,
+            "name": name,
+            **entry_.inputs,
+            "train_seconds": round(sum(e.seconds for e in trainer.history.epochs), 1),
+            "weights_sha256": sha256(entry_.partial),
+        },
+    )
+    try:
+        os.replace(entry_.partial, entry_.model)
+    except OSError as e:
+        raise DataError(entry_.model, f"cannot write here: {e.strerror or e}") from None
+
+
+def _alias(target: Path, alias: Path) -> None:
+    """``alias`` names the same file as ``target`` (a hard link; a copy where links fail), replacing
+    what it named before: ``reports/checkpoints/02_main.pt`` stays the latest main model.
+
+    Renaming a hard link onto another link of the same file does nothing (POSIX), which would leave
+    the temporary link behind, so an alias that already names ``target`` is left alone.
+    """
+    if alias == target or (alias.is_file() and os.path.samefile(target, alias)):
+        return
+    remove_stale_temporaries(alias)  # links of killed runs
+    tmp = alias.with_name(f".{alias.name}.{os.getpid()}.link.tmp")
+    try:
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(target, tmp)
+        except OSError:
+            shutil.copyfile(target, tmp)
+        os.replace(tmp, alias)
+    except OSError as e:  # a full or read-only disk: no half-written copy is left behind
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise DataError(alias, f"cannot write here: {e.strerror or e}") from None

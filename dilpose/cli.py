@@ -93,7 +93,7 @@ def _config(args):
 
 
 def cmd_train(args) -> int:
-    from . import dataset, train
+    from . import checkpoints, dataset, train
 
     cfg = _config(args)
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
@@ -117,7 +117,7 @@ def cmd_train(args) -> int:
     # Printed by every rank: under torchrun the checksums must agree (DDP keeps replicas in step).
     print(
         f"rank {trainer.rank}/{trainer.world_size} weights checksum "
-        f"{train.weights_checksum(trainer.model):.10e}",
+        f"{checkpoints.weights_checksum(trainer.model):.10e}",
         flush=True,
     )
     return 0
@@ -126,16 +126,16 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     import json
 
-    from . import dataset, metrics, train
+    from . import checkpoints, dataset, evaluate
     from .fileio import check_writable, write_json
 
     cfg = _config(args)
     if args.output:
         check_writable(args.output)  # before the evaluation, not after it
-    model = train.model_from_checkpoint(args.checkpoint)
+    model = checkpoints.model_from_checkpoint(args.checkpoint)
     data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     seqs = dataset.sequences(data, data.test_subjects)
-    result = train.evaluate(
+    result = evaluate.evaluate(
         model,
         seqs,
         cfg,
@@ -145,7 +145,7 @@ def cmd_evaluate(args) -> int:
     )
     result["dataset"] = data.name
     result["checkpoint"] = str(args.checkpoint)
-    print(metrics.table_i_markdown(result["mpjpe"]["per_action"], data.name))
+    print(evaluate.table_i_markdown(result["mpjpe"]["per_action"], data.name))
     print(
         f"MPJPE {result['mpjpe']['action_mean']:.1f} mm (mean over actions), "
         f"P-MPJPE {result['p_mpjpe']['action_mean']:.1f} mm, "
@@ -208,14 +208,16 @@ def cmd_export(args) -> int:
 
     calibration = None
     if args.int8:
-        from . import dataset, quantize, train
+        from . import checkpoints, dataset, quantize
 
-        model = train.model_from_checkpoint(args.checkpoint)
+        model = checkpoints.model_from_checkpoint(args.checkpoint)
         cfg = _config(args)
         data = dataset.load(
             cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source
         )
-        train.check_input(model.input_spec, data.layout_2d, args.checkpoint, "the calibration data")
+        checkpoints.check_input(
+            model.input_spec, data.layout_2d, args.checkpoint, "the calibration data"
+        )
         calibration = quantize.calibration_windows(
             dataset.sequences(data, data.train_subjects),
             model.cfg.receptive_field(),

@@ -9,13 +9,17 @@ parameters took effect.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from . import datasets, regularizers
+from .batches import padding, receptive_field
 from .errors import ConfigError
 from .noise import NoiseConfig
 
 PROFILES = ("smoke", "default", "paper")
+#: Numerical precisions of training and evaluation (dilpose.precision says what each does).
+PRECISIONS = ("fp32", "bf16", "auto")
 #: Config fields whose *setting* is not compared when a run resumes or reuses a cached model:
 #: naming, evaluation only, where it runs, and how its arithmetic runs. ``precision`` is here
 #: because its setting may be "auto", which resolves per machine: what counts is the resolved
@@ -23,9 +27,130 @@ PROFILES = ("smoke", "default", "paper")
 NOT_TRAINING_FIELDS = ("profile", "flip_test", "eval_cameras", "device", "precision")
 
 
+def positive_int(owner: str, name: str, value) -> None:
+    """ConfigError unless ``value`` is an integer >= 1 (a bool is not an integer here)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{owner}.{name} must be a positive integer, got {value!r}")
+
+
+def check_precision(value) -> str:
+    """The one rule for a precision setting: ``fp32``, ``bf16`` or ``auto`` (dilpose.precision)."""
+    if value not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {PRECISIONS}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
-class Config:
-    """Everything a notebook or a training run needs to know. Field comments say why."""
+class ModelConfig:
+    """The architecture of the temporal ConvNet (:mod:`dilpose.model`), validated here once.
+
+    A run's :class:`Config` *is* a ModelConfig (it adds the data, training and evaluation
+    settings), so the model takes the run configuration directly; checkpoints and ONNX files record
+    only these fields (:meth:`architecture`).
+
+    Args:
+        in_joints: J_in, joints per input frame. 17 because the 2D detector emits COCO-17
+            keypoints (12 body + 5 facial), the paper's input layout; the trainer sets it from the
+            training data's 2D layout.
+        in_features: values per input joint; 2 for (x, y) image coordinates. A confidence score
+            would make it 3.
+        out_joints: J_out, joints per output frame; 17 for the H36M-17 evaluation layout.
+        filter_widths: kernel width of the expand layer followed by one width per residual block.
+            Widths must be odd so that a window has a centre frame. (3, 3, 3, 3, 3) gives the
+            paper's 243-frame receptive field with 4 residual blocks.
+        channels: C, the width of every hidden layer. 1024 is the paper's setting; smaller values
+            train faster and are used by the tests.
+        causal: predict each frame from past frames only (real-time use); see dilpose.model.
+        regularizer: what fills the regulariser slots, by name and parameters (a
+            :class:`~dilpose.regularizers.Regularizer`, its text form ``"dropout(p=0.25)"`` or a
+            dict), stored as a Regularizer with its defaults filled in; dropout with p = 0.25 as in
+            the paper by default.
+    """
+
+    in_joints: int = 17
+    in_features: int = 2
+    out_joints: int = 17
+    filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
+    channels: int = 1024
+    causal: bool = False
+    regularizer: regularizers.Regularizer = field(default_factory=regularizers.Regularizer)
+
+    def __post_init__(self):
+        # Fail where the setting is made, with its name, not deep inside torch with a shape error.
+        owner = type(self).__name__
+        for name in ("in_joints", "in_features", "out_joints", "channels"):
+            positive_int(owner, name, getattr(self, name))
+        widths = self.filter_widths
+        if (
+            not isinstance(widths, (tuple, list))
+            or not widths
+            or not all(
+                isinstance(w, int) and not isinstance(w, bool) and w >= 1 and w % 2 for w in widths
+            )
+        ):
+            raise ConfigError(
+                f"{owner}.filter_widths must be one or more positive odd integers (a window has a "
+                f"centre frame), got {widths!r}"
+            )
+        # A list (from JSON or argparse) is stored as a tuple so the config stays hashable.
+        object.__setattr__(self, "filter_widths", tuple(widths))
+        if not isinstance(self.causal, bool):
+            raise ConfigError(f"{owner}.causal must be True or False, got {self.causal!r}")
+        try:  # the registry fills in the defaults: "dropout" -> dropout(p=0.25)
+            object.__setattr__(self, "regularizer", regularizers.validate(self.regularizer))
+        except ConfigError as e:
+            raise ConfigError(f"{owner}.regularizer: {e}") from None
+
+    def architecture(self) -> ModelConfig:
+        """Only the architecture: what a model, a checkpoint's ``model_config`` and an ONNX file
+        hold (a plain ModelConfig, whatever settings a run's Config adds)."""
+        if type(self) is ModelConfig:
+            return self
+        # The values were validated when this config was made: copy them without validating again.
+        arch = object.__new__(ModelConfig)
+        for f in dataclasses.fields(ModelConfig):
+            object.__setattr__(arch, f.name, getattr(self, f.name))
+        return arch
+
+    def receptive_field(self) -> int:
+        """Frames one output sees: the product of the filter widths (243 for 3,3,3,3,3)."""
+        return receptive_field(self.filter_widths)
+
+    @property
+    def num_blocks(self) -> int:
+        """B, the number of residual blocks (one per width after the first)."""
+        return len(self.filter_widths) - 1
+
+    def dilations(self) -> tuple[int, ...]:
+        """Dilation of each residual block's temporal conv: prod(filter_widths[:b]) for b = 1..B."""
+        return tuple(math.prod(self.filter_widths[:b]) for b in range(1, len(self.filter_widths)))
+
+    @property
+    def pad(self) -> int:
+        """Frames of context on each side of a symmetric window: (receptive_field - 1) // 2."""
+        return (self.receptive_field() - 1) // 2
+
+    @property
+    def causal_shift(self) -> int:
+        """How far the padding moves left for a causal model: ``pad`` if causal, else 0."""
+        return self.pad if self.causal else 0
+
+    def padding(self) -> tuple[int, int]:
+        """(left, right) frames to pad a clip with so that output t belongs to input frame t.
+
+        Symmetric: (pad, pad). Causal: (2 * pad, 0), so frame t's output sees frames t-2*pad .. t.
+        """
+        return padding(self.receptive_field(), self.causal)
+
+
+@dataclass(frozen=True)
+class Config(ModelConfig):
+    """Everything a notebook or a training run needs to know. Field comments say why.
+
+    The architecture fields (``filter_widths``, ``channels``, ``causal``, ``regularizer``, and
+    ``in_joints`` etc.) are :class:`ModelConfig`'s, validated there; the model takes a Config as it
+    is (``TemporalModel(cfg)``).
+    """
 
     profile: str = "default"
     # a name in dilpose.datasets (the embedded data, or files in data/)
@@ -33,17 +158,15 @@ class Config:
     seed: int = 0  # one seed drives data noise, init, shuffling
     h36m_2d_source: str = "cpn_ft_h36m_dbb"  # the paper's 2D detections are CPN on Mask R-CNN boxes
     noise: NoiseConfig = field(default_factory=NoiseConfig)
-    # Model (paper: 4 blocks, widths 3,3,3,3,3 -> 243 frames, 1024 channels).
-    filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
+    # Model (paper: 4 blocks, widths 3,3,3,3,3 -> 243 frames, 1024 channels): ModelConfig's fields;
+    # the run's default width differs from the paper's.
     channels: int = 128  # 1024 in the paper; 128 trains in minutes on 2 CPU cores
-    # What fills the model's regulariser slots, by name and parameters (dilpose.regularizers):
-    # "dropout(p=0.25)" is the paper's baseline; notebook 03 compares its pruning layer with it.
-    regularizer: str = "dropout(p=0.25)"
+    # regularizer (ModelConfig): "dropout(p=0.25)" is the paper's baseline; notebook 03 compares
+    # its pruning layer with it.
     # Gradual magnitude pruning of the convolution weights while training, to this final fraction
     # of zeros (dilpose.pruning.GradualMagnitudePruning); 0: none. The paper's pruning layer read as
     # "removes nodes with lower weights" (notebook 03).
     weight_sparsity: float = 0.0
-    causal: bool = False
     # Training (paper: 90 epochs, lr 1e-3 x 0.95 per epoch, BN momentum 0.1 -> 0.001).
     # The number of training windows seen, not epochs, sets the cost. 40 epochs of every 32nd window
     # (rotating) on the 40k training frames see 0.40M windows (flipped copies included; each window
@@ -60,7 +183,8 @@ class Config:
     # every k-th window per epoch, rotating (50 Hz windows 0.02 s apart are near-duplicates)
     stride_subsample: int = 32
     # "fp32", "bf16" (mixed: convolutions in bfloat16, weights, loss and statistics fp32) or "auto"
-    # (bf16 where the CPU or GPU multiplies bf16 natively). See dilpose.precision.
+    # (bf16 where the CPU or GPU multiplies bf16 natively). The Trainer resolves it, once, for its
+    # device (dilpose.precision); the model cache and results record the resolved value.
     precision: str = "fp32"
     flip_augment: bool = True
     flip_test: bool = True
@@ -70,51 +194,24 @@ class Config:
     device: str = "auto"
 
     def __post_init__(self):
-        # Fail where the setting is made, with its name, not deep inside torch with a shape error.
-        def positive_int(name):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-
-        for name in ("channels", "epochs", "batch_size", "stride_subsample"):
-            positive_int(name)
-        widths = self.filter_widths
-        if (
-            not isinstance(widths, (tuple, list))
-            or not widths
-            or not all(
-                isinstance(w, int) and not isinstance(w, bool) and w >= 1 and w % 2 for w in widths
-            )
-        ):
-            raise ConfigError(
-                f"filter_widths must be one or more positive odd integers (a window has a centre "
-                f"frame), got {widths!r}"
-            )
-        object.__setattr__(self, "filter_widths", tuple(widths))
-        # Canonical text form ("dropout" -> "dropout(p=0.25)"), checked against the registry now.
-        object.__setattr__(self, "regularizer", str(regularizers.validate(self.regularizer)))
+        super().__post_init__()  # the architecture's fields
+        for name in ("epochs", "batch_size", "stride_subsample"):
+            positive_int("Config", name, getattr(self, name))
         ws = self.weight_sparsity
         if isinstance(ws, bool) or not isinstance(ws, (int, float)) or not 0.0 <= ws < 1.0:
             raise ConfigError(f"weight_sparsity must be a fraction in [0, 1), got {ws!r}")
-        if self.precision not in ("fp32", "bf16", "auto"):
-            raise ConfigError(f"precision must be 'fp32', 'bf16' or 'auto', got {self.precision!r}")
+        check_precision(self.precision)
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ConfigError(f"lr must be a positive number, got {self.lr!r}")
-
-    @property
-    def receptive_field(self) -> int:
-        """Frames one output sees (:func:`dilpose.batches.receptive_field`)."""
-        # the one definition; imported here to keep config light
-        from .batches import receptive_field
-
-        return receptive_field(self.filter_widths)
 
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict:
+        """Plain values (JSON, checkpoints, the cache key); the regulariser in its text form."""
         d = dataclasses.asdict(self)
-        d["receptive_field"] = self.receptive_field
+        d["regularizer"] = str(self.regularizer)
+        d["receptive_field"] = self.receptive_field()
         return d
 
     def __str__(self) -> str:
@@ -131,7 +228,7 @@ class Config:
         return (
             "Config("
             + ", ".join(f"{k}={getattr(self, k)!r}" for k in keys)
-            + f", receptive_field={self.receptive_field})"
+            + f", receptive_field={self.receptive_field()})"
         )
 
 

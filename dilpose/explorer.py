@@ -328,16 +328,16 @@ class Predictions:
         self._out: dict = {}
 
     def get(self, file: Path, data, subject: str, action: str, camera: int) -> np.ndarray:
+        from . import checkpoints, evaluate
         from . import dataset as ds
-        from . import train
 
         key = (str(file), data.name, subject, action, camera)
         if key not in self._out:
             if str(file) not in self._models:
-                self._models[str(file)] = train.model_from_checkpoint(file)
+                self._models[str(file)] = checkpoints.model_from_checkpoint(file)
             model = self._models[str(file)]
             seq = ds.sequences(data, [subject], [action], cameras=(camera,))[0]
-            self._out[key] = train.predict(
+            self._out[key] = evaluate.predict(
                 model, seq, causal=model.cfg.causal, flip_test=True, layout_2d=data.layout_2d
             )
         return self._out[key]

@@ -119,13 +119,13 @@ def export_checkpoint(
     ``calibration`` (K, T >= R, J, F) normalised training windows (required with int8).
     Returns a summary: files, bytes, and the largest difference to PyTorch fp32 (metres).
     """
-    from . import train
+    from . import checkpoints
 
     output = Path(output)
     if output.suffix.lower() != ".onnx":
         raise DataError(output, "the output should be an .onnx file")
     check_writable(output)
-    model = train.model_from_checkpoint(checkpoint)
+    model = checkpoints.model_from_checkpoint(checkpoint)
     cfg = model.cfg
     if int8:
         if calibration is None:

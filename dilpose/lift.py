@@ -613,7 +613,7 @@ def _to_model_layout(
         converted, scores = sk.coco_to_h36m(keypoints, kp.scores)
         report["converted"] = f"{kp.layout.name} -> {want.name} (dilpose.skeleton.coco_to_h36m)"
         return converted, scores, want
-    from .train import check_input  # torch: imported only when lifting
+    from .checkpoints import check_input  # torch: imported only when lifting
 
     check_input(
         spec,
@@ -664,7 +664,7 @@ def lift_file(
     dict (for printing).
     """
     # torch is imported only here: reading and checking keypoints should not pay for it.
-    from . import models, train
+    from . import checkpoints, evaluate, models
     from .dataset import Sequence
 
     input_path = Path(input_path)
@@ -684,7 +684,7 @@ def lift_file(
 
     # Streaming loads the model once and refuses a symmetric one (dilpose.stream); the architecture
     # and input checks below read the same model either way.
-    model = train.model_from_checkpoint(checkpoint)
+    model = checkpoints.model_from_checkpoint(checkpoint)
     lifter = None
     if stream:
         from . import stream as streaming
@@ -719,7 +719,9 @@ def lift_file(
     if stream:
         pred, latency = _stream(lifter, seq.keypoints_2d)
     else:
-        pred = train.predict(model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout)
+        pred = evaluate.predict(
+            model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout
+        )
     if pred.shape != (T, sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
         raise DataError(
             checkpoint,
@@ -903,7 +905,7 @@ def stream_lines(
     """
     import time
 
-    from . import models, train
+    from . import checkpoints, models
     from . import stream as streaming
 
     if width is None or height is None:
@@ -914,7 +916,7 @@ def stream_lines(
     if checkpoint is None:
         shipped = models.DEFAULT_STREAM
         checkpoint = models.path_of(shipped)
-    model = streaming.checked_causal(train.model_from_checkpoint(checkpoint), checkpoint)
+    model = streaming.checked_causal(checkpoints.model_from_checkpoint(checkpoint), checkpoint)
     want = sk.get(model.input_spec["layout"])
     if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
         2,

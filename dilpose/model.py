@@ -41,7 +41,8 @@ A window of ``receptive_field`` frames always gives one output. In the symmetric
 belongs to the window's centre frame; with ``causal=True`` it belongs to the window's *last* frame,
 so the skip connections take the right-aligned (latest) frames instead of the centred ones. The data
 pipeline pads a clip with ``pad + causal_shift`` frames on the left and ``pad - causal_shift`` on
-the right (:meth:`ModelConfig.padding`), where ``pad = (receptive_field - 1) // 2`` and
+the right (:meth:`ModelConfig.padding <dilpose.config.ModelConfig.padding>`), where
+``pad = (receptive_field - 1) // 2`` and
 ``causal_shift = pad`` when causal (0 otherwise): output t then depends on input frames
 ``t - receptive_field + 1 .. t`` only.
 """
@@ -49,97 +50,14 @@ the right (:meth:`ModelConfig.padding`), where ``pad = (receptive_field - 1) // 
 from __future__ import annotations
 
 import copy
-import math
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import batches, regularizers
-from .errors import ConfigError
-from .regularizers import Regularizer, RegularizerFactory
-
-
-@dataclass
-class ModelConfig:
-    """Hyper-parameters of the temporal ConvNet.
-
-    Args:
-        in_joints: J_in, joints per input frame. 17 because the 2D detector emits COCO-17
-            keypoints (12 body + 5 facial), the paper's input layout.
-        in_features: values per input joint; 2 for (x, y) image coordinates. A confidence score
-            would make it 3.
-        out_joints: J_out, joints per output frame; 17 for the H36M-17 evaluation layout.
-        filter_widths: kernel width of the expand layer followed by one width per residual block.
-            Widths must be odd so that a window has a centre frame. (3, 3, 3, 3, 3) gives the
-            paper's 243-frame receptive field with 4 residual blocks.
-        channels: C, the width of every hidden layer. 1024 is the paper's setting; smaller values
-            train faster and are used by the tests.
-        causal: predict each frame from past frames only (real-time use); see the module docstring.
-        regularizer: what fills the regulariser slots, by name and parameters (a
-            :class:`~dilpose.regularizers.Regularizer`, its text form ``"dropout(p=0.25)"`` or a
-            dict); dropout with p = 0.25 as in the paper by default.
-    """
-
-    in_joints: int = 17
-    in_features: int = 2
-    out_joints: int = 17
-    filter_widths: tuple[int, ...] = (3, 3, 3, 3, 3)
-    channels: int = 1024
-    causal: bool = False
-    regularizer: Regularizer = field(default_factory=Regularizer)
-
-    def __post_init__(self):
-        try:
-            self.regularizer = regularizers.validate(self.regularizer)  # defaults filled in
-        except ConfigError as e:
-            raise ValueError(f"ModelConfig.regularizer: {e}") from None
-        # Accept a list (from JSON or argparse) but store a tuple so the config stays
-        # hashable/comparable.
-        self.filter_widths = tuple(int(w) for w in self.filter_widths)
-        if not self.filter_widths:
-            raise ValueError(
-                "ModelConfig.filter_widths must name at least one width (the expand layer)"
-            )
-        bad = [w for w in self.filter_widths if w < 1 or w % 2 == 0]
-        if bad:
-            raise ValueError(
-                f"ModelConfig.filter_widths must be positive odd integers, got {self.filter_widths}"
-            )
-        for name in ("in_joints", "in_features", "out_joints", "channels"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
-
-    def receptive_field(self) -> int:
-        """Frames one output sees: the product of the filter widths (243 for 3,3,3,3,3)."""
-        return batches.receptive_field(self.filter_widths)
-
-    @property
-    def num_blocks(self) -> int:
-        """B, the number of residual blocks (one per width after the first)."""
-        return len(self.filter_widths) - 1
-
-    def dilations(self) -> tuple[int, ...]:
-        """Dilation of each residual block's temporal conv: prod(filter_widths[:b]) for b = 1..B."""
-        return tuple(math.prod(self.filter_widths[:b]) for b in range(1, len(self.filter_widths)))
-
-    @property
-    def pad(self) -> int:
-        """Frames of context on each side of a symmetric window: (receptive_field - 1) // 2."""
-        return (self.receptive_field() - 1) // 2
-
-    @property
-    def causal_shift(self) -> int:
-        """How far the padding moves left for a causal model: ``pad`` if causal, else 0."""
-        return self.pad if self.causal else 0
-
-    def padding(self) -> tuple[int, int]:
-        """(left, right) frames to pad a clip with so that output t belongs to input frame t.
-
-        Symmetric: (pad, pad). Causal: (2 * pad, 0), so frame t's output sees frames t-2*pad .. t.
-        """
-        return batches.padding(self.receptive_field(), self.causal)
+from . import regularizers
+from .config import ModelConfig
+from .regularizers import RegularizerFactory
 
 
 def strided_conv1d(
@@ -287,7 +205,8 @@ class _TemporalBase(nn.Module):
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        self.cfg = cfg
+        # A run's Config is a ModelConfig: the model takes it as it is and keeps the architecture.
+        self.cfg = cfg = cfg.architecture()
         make_reg = regularizers.build(cfg.regularizer)
         widths, c = cfg.filter_widths, cfg.channels
         self.expand = ConvUnit(

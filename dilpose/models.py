@@ -10,7 +10,7 @@ after installation, with no training:
   uses it.
 
 Every shipped file is checked against its sha256 before it is loaded (and loaded weights-only, as
-every checkpoint is: :func:`dilpose.train.load_checkpoint`). ``MODEL_CARD.md`` describes them.
+every checkpoint is: :func:`dilpose.checkpoints.load_checkpoint`). ``MODEL_CARD.md`` describes them.
 """
 
 from __future__ import annotations

@@ -26,10 +26,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import camera, metrics
+from . import batches, camera, metrics
 from . import skeleton as sk
+from .config import ModelConfig
 from .errors import DataError
-from .model import ModelConfig, TemporalModel, TemporalModelStrided
+from .model import TemporalModel, TemporalModelStrided
 
 
 class Objective:
@@ -127,7 +128,7 @@ class PoseTrajectory(Objective):
     def __init__(self, pose_cfg: ModelConfig | dict, trajectory_weight: float = 1.0, seed: int = 0):
         if isinstance(pose_cfg, dict):
             pose_cfg = ModelConfig(**pose_cfg)
-        self.pose_cfg = pose_cfg
+        self.pose_cfg = pose_cfg = pose_cfg.architecture()  # a run's Config is a ModelConfig
         self.trajectory_cfg = trajectory_config(pose_cfg)
         self.trajectory_weight = float(trajectory_weight)
         self.seed = int(seed)
@@ -503,8 +504,6 @@ def _stream_profile(seqs, layout_2d: sk.Skeleton) -> np.ndarray:
 @torch.inference_mode()
 def predict_trajectory(model: TemporalModel, seq, layout_2d: sk.Skeleton) -> np.ndarray:
     """Camera-space root position (T, 1, 3) metres of a whole sequence (no flip test)."""
-    from . import batches
-
     model.eval()
     ((_, x),) = batches.whole_sequences(
         [seq], model.receptive_field(), causal=model.cfg.causal, layout_2d=layout_2d

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import ConfigError
+from .config import PRECISIONS, check_precision
 
-PRECISIONS = ("fp32", "bf16", "auto")
+__all__ = ["PRECISIONS", "autocast", "cpu_has_native_bf16", "native_bf16", "resolve"]
 
 
 def cpu_has_native_bf16() -> bool:
@@ -42,10 +42,12 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def resolve(precision: str, device: torch.device) -> str:
-    """``"fp32"`` or ``"bf16"``: ``precision`` with ``auto`` decided for ``device``."""
-    if precision not in PRECISIONS:
-        raise ConfigError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "auto":
+    """``"fp32"`` or ``"bf16"``: ``precision`` with ``auto`` decided for ``device``.
+
+    A training run resolves its setting once, in the :class:`dilpose.train.Trainer`; the model cache
+    and evaluation read the Trainer's result. ConfigError for a value that is no precision (the rule
+    is :func:`dilpose.config.check_precision`)."""
+    if check_precision(precision) == "auto":
         return "bf16" if native_bf16(device) else "fp32"
     return precision
 

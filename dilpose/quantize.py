@@ -819,7 +819,7 @@ def ort_quantize(
 class OnnxModel(nn.Module):
     """A dilpose ONNX file run by onnxruntime, with the interface of a whole-sequence model
     (``cfg``, ``receptive_field()``, forward (N, T, J, F) -> (N, T - R + 1, J_out, 3)), so that
-    :func:`dilpose.train.evaluate` measures it like any model.
+    :func:`dilpose.evaluate.evaluate` measures it like any model.
 
     ``model``: the PyTorch model the file must come from; a file exported from another model (other
     weights or architecture) or not by dilpose is a :class:`DataError`.

@@ -182,9 +182,12 @@ def validate(spec) -> Regularizer:
 def build(spec) -> RegularizerFactory:
     """The factory ``channels -> nn.Module`` of a :class:`Regularizer` (or its text / dict form).
 
-    Raises :class:`~dilpose.errors.ConfigError` for an unknown name, parameter or value.
+    A :class:`Regularizer` is taken as validated (a ModelConfig validated its own, once); the text
+    and dict forms are validated here. Raises :class:`~dilpose.errors.ConfigError` for an unknown
+    name, parameter or value.
     """
-    spec = validate(spec)
+    if not isinstance(spec, Regularizer):
+        spec = validate(spec)
     return _REGISTRY[spec.name].builder(**spec.params)
 
 

@@ -9,7 +9,7 @@ When a notebook fails, the runner stops and says which notebook, which cell and 
 
 While a notebook runs, the console shows each section as it starts (its ``##`` heading) and, from
 inside the kernel, a line per epoch of any model in training with its time left
-(:class:`dilpose.train.LineProgress`). ``--retrain`` trains every cached model once more
+(:class:`dilpose.callbacks.LineProgress`). ``--retrain`` trains every cached model once more
 (:mod:`dilpose.cache`). Executed notebooks are saved without widget state.
 """
 

@@ -143,7 +143,7 @@ class StreamLifter:
     root-relative 3D joints (S, 17, 3) (or (17, 3)) in metres, from it and the frames before it.
     With ``flip_test`` every stream is also run mirrored (one more row in the same call) and the
     two are averaged, as the offline evaluation does: the output equals
-    :func:`dilpose.train.predict` on the whole sequence so far.
+    :func:`dilpose.evaluate.predict` on the whole sequence so far.
 
     Args:
         network: a causal :class:`~dilpose.quantize.Network` (fp32 or int8) or
@@ -257,9 +257,9 @@ def from_checkpoint(
 ) -> StreamLifter:
     """An fp32 :class:`StreamLifter` for a causal checkpoint (a symmetric one is a
     :class:`DataError`)."""
-    from . import train
+    from . import checkpoints
 
-    model = train.model_from_checkpoint(checkpoint)
+    model = checkpoints.model_from_checkpoint(checkpoint)
     _refuse_symmetric(model, checkpoint)
     return StreamLifter(model, streams=streams, flip_test=flip_test)
 
@@ -278,7 +278,7 @@ def int8_lifter(
 
     Args:
         model: a trained causal :class:`~dilpose.model.TemporalModel` (e.g.
-            ``train.model_from_checkpoint(path)`` or ``trainer.eval_network()``).
+            ``checkpoints.model_from_checkpoint(path)`` or ``trainer.eval_network()``).
         calibration: training data to measure activation ranges on: a list of
             :class:`~dilpose.dataset.Sequence` (64 random clips are drawn) or an array
             (K, T >= R, J, 2) of normalised 2D windows.

@@ -5,7 +5,7 @@ quick start.
 Both shipped models are the default profile's model (128 channels, 40 epochs of every 32nd window,
 seed 0) trained on all training subjects of the embedded data, symmetric and causal: exactly
 notebook 02's main model and its causal twin, so that ``make weights`` after ``make paper`` takes
-them from the model cache instead of training them again (:func:`dilpose.train.train_cached`).
+them from the model cache instead of training them again (:func:`dilpose.cache.train_cached`).
 128 channels keep each file near 1 MB (the limit is 5 MB) and are the setting whose numbers the
 series reports with three seeds.
 
@@ -16,14 +16,14 @@ precision; no optimiser state. ``models.json`` records each file's sha256 and it
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
-from . import config, datasets, models, paths
+from . import cache, callbacks, config, datasets, evaluate, models, paths
 from . import dataset as ds
+from .datasets import mocap
 from .fileio import save_torch, sha256, write_json, write_text
 
 #: name -> the config overrides of the default profile that make it.
@@ -48,22 +48,20 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
     """Train (or take from the model cache) and evaluate every model of :data:`SHIPPED`, write the
     slim checkpoints and ``models.json`` into ``out_dir``, and the example input; returns the
     manifest."""
-    from . import train
-
     data = ds.load("mocap", seed=SEED, noise=shipped_config(models.DEFAULT).noise)
     train_seqs = ds.sequences(data, data.train_subjects)
     entries = {}
     for name in SHIPPED:
         cfg = shipped_config(name)
-        trainer, _ = train.train_cached(
+        trainer, _ = cache.train_cached(
             cfg,
             train_seqs,
             data.layout_2d,
             name=f"weights {name}",
-            callbacks=[train.LineProgress(name)],
+            callbacks=[callbacks.LineProgress(name)],
         )
         test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
-        results = train.evaluate(trainer.eval_network(), test_seqs, cfg, data.layout_2d)
+        results = evaluate.evaluate(trainer.eval_network(), test_seqs, cfg, data.layout_2d)
         file = out_dir / f"{name}.pt"
         save_torch(file, slim_checkpoint(trainer))
         entries[name] = {
@@ -72,7 +70,7 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
             "bytes": file.stat().st_size,
             "input_layout": data.layout_2d.name,
             "output_layout": data.layout_3d.name,
-            "receptive_field": cfg.receptive_field,
+            "receptive_field": cfg.receptive_field(),
             "causal": cfg.causal,
             "channels": cfg.channels,
             "precision": trainer.precision,
@@ -81,9 +79,7 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
                 "dataset": data.name,
                 "train_subjects": list(data.train_subjects),
                 "config": {
-                    k: v
-                    for k, v in dataclasses.asdict(cfg).items()
-                    if k not in config.NOT_TRAINING_FIELDS
+                    k: v for k, v in cfg.to_dict().items() if k not in config.NOT_TRAINING_FIELDS
                 },
             },
             "test": {
@@ -116,8 +112,6 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
 def write_example(data, path: Path = EXAMPLE) -> Path:
     """A COCO keypoint results JSON of :data:`EXAMPLE_CLIP` as the simulated detector saw it
     (pixels, ``v`` = the detector's confidence, 0 for a missed joint), one detection per frame."""
-    from .datasets import mocap
-
     subject, action, camera = EXAMPLE_CLIP
     _, detected, scores, _ = mocap.detector_views(data, subject, action)[camera]
     dets = []

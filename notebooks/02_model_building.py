@@ -52,7 +52,7 @@ seeds = [0, 1, 2]        # the decisive comparisons train every arm with each of
 import torch
 from IPython.display import Markdown
 
-from dilpose import batches, config, metrics, model, report, train, viz
+from dilpose import batches, config, evaluate, metrics, model, report, viz
 from dilpose import dataset as ds
 from dilpose.studies import common
 from dilpose.studies import s02_model as study
@@ -118,7 +118,7 @@ params
 data = ds.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
 train_seqs = ds.sequences(data, data.train_subjects)
 seq = max(train_seqs, key=len)  # the longest training clip, first camera
-pair = study.window_and_flip(seq, cfg.receptive_field, len(seq) // 2, cfg.causal, data.layout_2d)
+pair = study.window_and_flip(seq, cfg.receptive_field(), len(seq) // 2, cfg.causal, data.layout_2d)
 print(f"{seq.subject} · {seq.action} · camera {seq.camera}: window {pair['x'].shape} "
       f"-> target {pair['y'].shape}")
 _ = report.save_figure(viz.window_figure(pair, data.layout_2d), "02_window")
@@ -162,7 +162,7 @@ print(f"batch {tuple(x.shape)} -> {tuple(net(x).shape)}; MPJPE {1000 * loss.item
 # clips. Measured here on the configured model (forward and backward of 256 windows):
 
 # %%
-twin = study.strided_vs_dilated(train.model_config(cfg, data.layout_2d.num_joints), windows=256)
+twin = study.strided_vs_dilated(cfg.replace(in_joints=data.layout_2d.num_joints), windows=256)
 print(f"largest difference between the two outputs: {twin['max_difference_mm']:.5f} mm")
 print(f"one training step: dilated {twin['dilated_ms']:.0f} ms, strided {twin['strided_ms']:.0f} ms"
       f" -> {twin['speedup']:.1f}x faster")
@@ -178,7 +178,7 @@ print(f"one training step: dilated {twin['dilated_ms']:.0f} ms, strided {twin['s
 
 # %%
 main = common.train_variant("02_main", cfg, data)
-print(f"{main.name}: {main.parameters:,} parameters, {main.cfg.receptive_field} frames, "
+print(f"{main.name}: {main.parameters:,} parameters, {main.cfg.receptive_field()} frames, "
       f"{main.train_seconds:.0f} s of training")
 print(f"precision: {main.cfg.precision} -> {main.results['precision']} on this machine")
 
@@ -213,7 +213,7 @@ Markdown(f"**Reading the table.** *{best}* is easiest ({pa[best]:.1f} mm) and *{
          " that much of the error is a pose turned or scaled as a whole, the rest is its shape.")
 
 # %%
-print(metrics.table_i_markdown(main.results["mpjpe"]["per_action"], data.name))
+print(evaluate.table_i_markdown(main.results["mpjpe"]["per_action"], data.name))
 
 # %% [markdown]
 # ## 8. A prediction beside the ground truth (test subject)

@@ -3,7 +3,8 @@ asserts)."""
 
 import json
 
-from dilpose import bench
+from dilpose import bench, train
+from dilpose.config import ModelConfig
 
 
 def test_quick_benchmark_writes_every_figure_with_the_machine(tmp_path):
@@ -68,3 +69,19 @@ def test_quantization_bench_puts_int8_beside_fp32_and_streaming_beside_recompute
         == rows["int8 whole sequence"]["bytes"] / rows["fp32 whole sequence"]["bytes"]
     )
     assert t["int8_bytes_met"] == (t["int8_bytes_ratio"] <= bench.TARGET_INT8_BYTES)
+
+
+def test_the_bench_times_the_trainers_own_step(monkeypatch):
+    # One training step in the code base: the bench's timed function and Trainer.train_step both
+    # call dilpose.train.train_step (no copy of the step to drift from the trainer's).
+    calls = []
+    real = train.train_step
+    monkeypatch.setattr(bench, "train_step", lambda *a: calls.append(a) or real(*a))
+    bench.training_step(ModelConfig(filter_widths=(3,), channels=8), batch=4)()
+    assert len(calls) == 1 and calls[0][3].inputs.shape == (4, 3, 17, 2)
+    trainer = train.Trainer.__new__(train.Trainer)  # the method needs only the parts it passes on
+    trainer.net, trainer.objective, trainer.optimizer = "net", "objective", "optimizer"
+    trainer.device, trainer.precision, trainer.weight_pruning = "cpu", "fp32", None
+    monkeypatch.setattr(train, "train_step", lambda *a: calls.append(a) or ("loss", {}))
+    assert trainer.train_step("batch") == ("loss", {})
+    assert calls[-1] == ("net", "objective", "optimizer", "batch", "cpu", "fp32", None)

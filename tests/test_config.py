@@ -41,13 +41,14 @@ def test_unknown_profile_and_valid_settings():
     with pytest.raises(ConfigError, match="unknown profile 'huge'"):
         config.for_profile("huge")
     cfg = config.for_profile("default", filter_widths=[3, 3, 3])
-    assert cfg.filter_widths == (3, 3, 3) and cfg.receptive_field == 27
-    assert cfg.regularizer == "dropout(p=0.25)"
-    assert config.for_profile("smoke", regularizer="dropout").regularizer == "dropout(p=0.25)"
+    assert cfg.filter_widths == (3, 3, 3) and cfg.receptive_field() == 27
+    assert str(cfg.regularizer) == "dropout(p=0.25)"
+    assert str(config.for_profile("smoke", regularizer="dropout").regularizer) == "dropout(p=0.25)"
     assert (
-        config.for_profile("smoke", regularizer={"name": "none", "params": {}}).regularizer
+        str(config.for_profile("smoke", regularizer={"name": "none", "params": {}}).regularizer)
         == "none"
     )
+    assert cfg.to_dict()["regularizer"] == "dropout(p=0.25)"  # JSON and the cache key: text
 
 
 def test_for_notebook_applies_the_notebook_settings_then_the_overrides(monkeypatch):
@@ -58,3 +59,34 @@ def test_for_notebook_applies_the_notebook_settings_then_the_overrides(monkeypat
     assert config.for_notebook("02", "default") == config.for_profile("default")
     with pytest.raises(ConfigError, match="unknown notebook '99'"):
         config.for_notebook("99", "default")
+
+
+def test_the_model_takes_the_run_config_itself():
+    # One config object: a run's Config is the model's config (no field-by-field copy); the model
+    # keeps only the architecture, which is what checkpoints and ONNX files record.
+    from dilpose.model import TemporalModel
+
+    cfg = config.for_profile("smoke", channels=8, causal=True)
+    assert isinstance(cfg, config.ModelConfig)
+    model = TemporalModel(cfg)
+    assert type(model.cfg) is config.ModelConfig and model.cfg == cfg.architecture()
+    assert (model.cfg.channels, model.cfg.causal, model.cfg.filter_widths) == (8, True, (3, 3, 3))
+    assert model.receptive_field() == cfg.receptive_field() == model.cfg.receptive_field() == 27
+    # one spelling: a method on every config and model
+    assert not isinstance(getattr(type(cfg), "receptive_field"), property)
+
+
+def test_each_setting_is_validated_once(monkeypatch):
+    from dilpose import regularizers
+
+    calls = []
+    real = regularizers.validate
+    monkeypatch.setattr(regularizers, "validate", lambda spec: calls.append(spec) or real(spec))
+    cfg = config.for_profile("smoke", regularizer="prune(rate=0.3)")
+    assert len(calls) == 1  # not once by Config and again by ModelConfig
+    from dilpose.model import TemporalModel
+
+    TemporalModel(cfg)
+    assert len(calls) == 1  # taking the architecture and building the model validate nothing again
+    with pytest.raises(ConfigError, match="precision must be one of"):
+        config.for_profile("smoke", precision="fp16")

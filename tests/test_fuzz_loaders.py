@@ -23,7 +23,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dilpose import formats, lift, train
+from dilpose import checkpoints, formats, lift, train
 from dilpose import skeleton as sk
 from dilpose.config import for_profile
 from dilpose.dataset import Sequence
@@ -396,13 +396,13 @@ CKPT = _checkpoint_bytes()
 
 def test_checkpoint_base_file_loads():
     (_TMP / "ok.pt").write_bytes(CKPT)
-    assert train.model_from_checkpoint(_TMP / "ok.pt").input_spec["layout"] == sk.COCO17.name
+    assert checkpoints.model_from_checkpoint(_TMP / "ok.pt").input_spec["layout"] == sk.COCO17.name
 
 
 @settings(FUZZ, max_examples=200)
 @given(data=st.data())
 def test_checkpoint_bytes_mutated(data):
-    _check(train.model_from_checkpoint, data.draw(mutated_bytes(CKPT)), "model.pt")
+    _check(checkpoints.model_from_checkpoint, data.draw(mutated_bytes(CKPT)), "model.pt")
 
 
 CKPT_LEAVES = st.one_of(
@@ -440,4 +440,4 @@ def test_checkpoint_structure_mutated(data):
             container[data.draw(st.text(max_size=5))] = copy.deepcopy(data.draw(CKPT_LEAVES))
     buf = io.BytesIO()
     torch.save(ckpt, buf)
-    _check(train.model_from_checkpoint, buf.getvalue(), "model.pt")
+    _check(checkpoints.model_from_checkpoint, buf.getvalue(), "model.pt")

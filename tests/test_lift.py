@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dilpose import formats, lift, train
+from dilpose import checkpoints, formats, lift, train
 from dilpose import skeleton as sk
 from dilpose.config import for_profile
 from dilpose.dataset import Sequence
@@ -462,7 +462,7 @@ def test_failed_lifts_leave_no_output(tmp_path, checkpoint, monkeypatch):
             "model": TemporalModel(mcfg).state_dict(),
             "model_config": dataclasses.asdict(mcfg),
             "epoch": 0,
-            "input": train.input_spec(sk.HUMANEVA15),
+            "input": checkpoints.input_spec(sk.HUMANEVA15),
         },
         he,
     )
@@ -507,10 +507,10 @@ def test_checkpoints_record_the_input_layout(checkpoint):
     spec = torch.load(checkpoint, weights_only=True)["input"]
     assert spec["layout"] == "coco17" and spec["joint_names"] == list(sk.COCO17.joint_names)
     assert (
-        spec["normalization"] == train.NORMALIZATION == "screen"
+        spec["normalization"] == checkpoints.NORMALIZATION == "screen"
         and "width and height" in spec["image_size"]
     )
-    assert train.model_from_checkpoint(checkpoint).input_spec["layout"] == "coco17"
+    assert checkpoints.model_from_checkpoint(checkpoint).input_spec["layout"] == "coco17"
 
 
 def test_coco_input_to_an_h36m_model_goes_through_the_converter(tmp_path):

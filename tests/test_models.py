@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dilpose import cli, lift, models, paths, stream, train, weights
+from dilpose import checkpoints, cli, evaluate, lift, models, paths, stream, weights
 from dilpose.errors import DataError
 
 CARD = paths.REPO_ROOT / "MODEL_CARD.md"
@@ -23,7 +23,7 @@ def test_shipped_models_are_small_load_and_match_their_checksums():
         assert m.file.stat().st_size <= 5e6  # the limit per file
         path = models.path_of(name)
         assert models.sha256(path) == m.sha256
-        ckpt = train.load_checkpoint(path)  # weights_only, checked
+        ckpt = checkpoints.load_checkpoint(path)  # weights_only, checked
         assert set(ckpt) >= {"model", "model_config", "input", "epoch"}
         assert "optimizer" not in ckpt  # slim: weights, not the training state
         assert ckpt["model_config"].causal is m.causal and m.receptive_field == 243
@@ -103,7 +103,9 @@ def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
     seq = Sequence(
         "s", "a", 0, x, np.zeros((300, 17, 3), np.float32), np.zeros(9), np.ones((300, 17))
     )
-    whole = train.predict(train.model_from_checkpoint(path), seq, causal=True, flip_test=True)
+    whole = evaluate.predict(
+        checkpoints.model_from_checkpoint(path), seq, causal=True, flip_test=True
+    )
     assert np.abs(streamed - whole).max() < 1e-4  # metres: float32 rounding only
     assert latency["frames"] == 300 and latency["median_ms"] > 0
 

@@ -4,7 +4,7 @@ BatchNorm statistics and loss; bf16 evaluation stays close to fp32; precision is
 import pytest
 import torch
 
-from dilpose import config, dataset, precision, train
+from dilpose import checkpoints, config, dataset, evaluate, precision, train
 from dilpose.errors import ConfigError
 
 
@@ -45,7 +45,7 @@ def test_bf16_training_keeps_weights_statistics_optimiser_and_loss_in_fp32(seqs,
         if k != "step"
     )
     assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm  # it learns
-    ckpt = train.load_checkpoint(tmp_path / "b.pt")
+    ckpt = checkpoints.load_checkpoint(tmp_path / "b.pt")
     assert ckpt["precision"] == "bf16" and ckpt["config"]["precision"] == "bf16"
 
 
@@ -53,8 +53,8 @@ def test_bf16_evaluation_stays_close_to_fp32_and_is_recorded(seqs):
     t = train.Trainer(_cfg(), seqs[0], progress=False)
     t.fit()
     model = t.eval_network()
-    a = train.evaluate(model, seqs[1], t.cfg, precision_="fp32")
-    b = train.evaluate(model, seqs[1], t.cfg, precision_="bf16")
+    a = evaluate.evaluate(model, seqs[1], t.cfg, precision_="fp32")
+    b = evaluate.evaluate(model, seqs[1], t.cfg, precision_="bf16")
     assert a["precision"] == a["protocol"]["precision"] == "fp32" and b["precision"] == "bf16"
     fp32, bf16 = a["mpjpe"]["frame_mean"], b["mpjpe"]["frame_mean"]
     # Smoke models are ~10x worse than trained ones; bf16 rounding scales with the error, so the

@@ -5,7 +5,7 @@ import dataclasses
 import pytest
 import torch
 
-from dilpose import pruning, regularizers, train
+from dilpose import callbacks, checkpoints, pruning, regularizers, train
 from dilpose.errors import ConfigError
 from dilpose.model import ModelConfig, TemporalModel, TemporalModelStrided
 
@@ -114,11 +114,11 @@ def test_training_only_is_the_identity_at_evaluation_and_in_the_model_is_not(tmp
             "model": model.state_dict(),
             "model_config": dataclasses.asdict(cfg),
             "epoch": 1,
-            "input": train.input_spec(__import__("dilpose").skeleton.COCO17),
+            "input": checkpoints.input_spec(__import__("dilpose").skeleton.COCO17),
         },
         path,
     )
-    loaded = train.model_from_checkpoint(path)
+    loaded = checkpoints.model_from_checkpoint(path)
     assert loaded.cfg.regularizer == cfg.regularizer
     assert isinstance(loaded.expand.reg, pruning.ActivationPruning) and loaded.expand.reg.at_eval
     inp = torch.randn(1, 7, 17, 2)
@@ -190,7 +190,9 @@ def test_weight_pruning_holds_pruned_weights_at_zero_and_reaches_its_sparsity(se
         seen.append({name: m.clone() for name, m in gmp.masks.items()})
 
     t = train.Trainer(_gmp_cfg(weight_sparsity=0.6), seqs, progress=False)
-    t.callbacks.append(type("Check", (train.Callback,), {"on_batch_end": staticmethod(check)})())
+    t.callbacks.append(
+        type("Check", (callbacks.Callback,), {"on_batch_end": staticmethod(check)})()
+    )
     t.fit()
     assert len(seen) > 10  # checked after many optimiser steps
     for before, after in zip(seen, seen[1:]):  # once pruned, pruned for good

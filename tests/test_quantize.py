@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import cli, dataset, export, quantize, stream, train
+from dilpose import checkpoints, cli, dataset, evaluate, export, quantize, stream
 from dilpose.errors import DataError
 from dilpose.model import ModelConfig, TemporalModel
 
@@ -73,20 +73,20 @@ def test_int8_mpjpe_on_a_smoke_model_is_within_the_stated_bound_of_fp32(causal_c
     from dilpose import config
 
     cfg = config.for_profile("smoke", causal=True)
-    model = train.model_from_checkpoint(causal_ckpt)
+    model = checkpoints.model_from_checkpoint(causal_ckpt)
     seqs = dataset.sequences(data, data.test_subjects, cameras=(0,))
     windows = quantize.calibration_windows(
         dataset.sequences(data, data.train_subjects), model.receptive_field(), True, count=32
     )
     net = quantize.Network(model).calibrate(windows, "histogram")
-    fp32 = train.evaluate(model, seqs, cfg, data.layout_2d, precision_="fp32")
-    int8 = train.evaluate(net.quantize(), seqs, cfg, data.layout_2d, precision_="fp32")
+    fp32 = evaluate.evaluate(model, seqs, cfg, data.layout_2d, precision_="fp32")
+    int8 = evaluate.evaluate(net.quantize(), seqs, cfg, data.layout_2d, precision_="fp32")
     a, b = fp32["mpjpe"]["action_mean"], int8["mpjpe"]["action_mean"]
     assert b <= 1.05 * a, (a, b)
 
 
 def test_qat_finetune_runs_and_returns_a_quantizable_network(causal_ckpt, data):
-    model = train.model_from_checkpoint(causal_ckpt)
+    model = checkpoints.model_from_checkpoint(causal_ckpt)
     seqs = dataset.sequences(data, data.train_subjects, cameras=(0,))[:5]
     windows = quantize.calibration_windows(seqs, model.receptive_field(), True, count=8)
     net = quantize.Network(model).calibrate(windows, "minmax")
@@ -111,7 +111,7 @@ def test_export_writes_onnx_equal_to_pytorch_and_a_step_model(causal_ckpt, tmp_p
     assert cli.main(["export", "--checkpoint", str(causal_ckpt), "--output", str(out)]) == 0
     printed = capsys.readouterr().out
     assert out.is_file() and export.step_path(out).is_file()
-    model = train.model_from_checkpoint(causal_ckpt)
+    model = checkpoints.model_from_checkpoint(causal_ckpt)
     x = torch.randn(1, 60, 17, 2) * 0.3
     with torch.no_grad():
         assert (quantize.OnnxModel(out, model)(x) - model(x)).abs().max() <= 1e-4
@@ -134,11 +134,11 @@ def test_export_int8_with_calibration(causal_ckpt, tmp_path, capsys):
 def test_an_onnx_file_from_another_model_is_refused(causal_ckpt, symmetric_ckpt, tmp_path):
     out = tmp_path / "model.onnx"
     export.export_checkpoint(causal_ckpt, out)
-    other = train.model_from_checkpoint(symmetric_ckpt)
+    other = checkpoints.model_from_checkpoint(symmetric_ckpt)
     with pytest.raises(DataError, match="another"):
         quantize.OnnxModel(out, other)
     torch.manual_seed(1)
-    same_arch = TemporalModel(train.model_from_checkpoint(causal_ckpt).cfg).eval()
+    same_arch = TemporalModel(checkpoints.model_from_checkpoint(causal_ckpt).cfg).eval()
     with pytest.raises(DataError, match="exported from another model"):
         quantize.OnnxModel(out, same_arch)
     junk = tmp_path / "junk.onnx"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import batches, camera, config, dataset, metrics, objectives, train
+from dilpose import batches, cache, callbacks, camera, config, dataset, metrics, objectives, train
 from dilpose import skeleton as sk
 from dilpose.errors import DataError
 
@@ -36,7 +36,7 @@ def _cfg(**kw):
 
 def _semi(cfg, layout=sk.COCO17, **kw):
     return objectives.SemiSupervised(
-        train.model_config(cfg, layout.num_joints), layout, seed=cfg.seed, **kw
+        cfg.replace(in_joints=layout.num_joints), layout, seed=cfg.seed, **kw
     )
 
 
@@ -153,7 +153,7 @@ def test_semi_supervised_gradients_reach_pose_and_trajectory_models(streams):
 def test_unlabelled_weight_zero_is_supervised_training_bit_for_bit(streams):
     labelled, unlabelled = streams
     cfg = _cfg()
-    pose_cfg = train.model_config(cfg)
+    pose_cfg = cfg
     supervised = train.Trainer(
         cfg, labelled, objective=objectives.PoseTrajectory(pose_cfg, seed=0), progress=False
     )
@@ -190,7 +190,7 @@ def test_warm_up_epochs_train_supervised_only(streams):
         labelled,
         objective=objective,
         unlabelled=unlabelled,
-        callbacks=[train.Callback()],
+        callbacks=[callbacks.Callback()],
         progress=False,
     )
     original = objective.loss
@@ -209,18 +209,18 @@ def test_warm_up_epochs_train_supervised_only(streams):
 def test_semi_supervised_model_resumes_and_caches_with_its_trajectory(streams, tmp_path):
     labelled, unlabelled = streams
     cfg = _cfg()
-    first, trained = train.train_cached(
+    first, trained = cache.train_cached(
         cfg, labelled, objective=_semi(cfg, warmup_epochs=0), unlabelled=unlabelled, name="semi"
     )
     assert trained
-    again, trained = train.train_cached(
+    again, trained = cache.train_cached(
         cfg, labelled, objective=_semi(cfg, warmup_epochs=0), unlabelled=unlabelled, name="semi"
     )
     assert not trained
     for a, b in zip(first.objective.modules(), again.objective.modules()):
         assert all(torch.equal(a.state_dict()[k], b.state_dict()[k]) for k in a.state_dict())
     # moving a clip from the unlabelled to the labelled stream is another model
-    _, trained = train.train_cached(
+    _, trained = cache.train_cached(
         cfg,
         labelled + unlabelled[:1],
         objective=_semi(cfg, warmup_epochs=0),

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import batches, quantize, stream
+from dilpose import batches, evaluate, quantize, stream
 from dilpose.dataset import Sequence
 from dilpose.errors import DataError
 from dilpose.model import ModelConfig, TemporalModel
@@ -79,7 +79,6 @@ def test_resetting_a_stream_restores_its_initial_state_and_leaves_the_others():
 
 
 def test_stream_lifter_with_flip_test_equals_train_predict():
-    from dilpose import train
 
     model = _model()
     rng = np.random.default_rng(3)
@@ -87,7 +86,7 @@ def test_stream_lifter_with_flip_test_equals_train_predict():
     lifter = stream.StreamLifter(model, streams=1, flip_test=True)
     streamed = np.stack([lifter.push(f) for f in x])
     seq = Sequence("s", "a", 0, x, np.zeros((50, 17, 3), np.float32), np.zeros(9), None)
-    whole = train.predict(model, seq, causal=True, flip_test=True)
+    whole = evaluate.predict(model, seq, causal=True, flip_test=True)
     assert np.abs(streamed - whole).max() <= 1e-5
     assert np.all(streamed[:, 0] == 0)  # root-relative
 

@@ -6,7 +6,7 @@ import sys
 import pytest
 import torch
 
-from dilpose import config, dataset, train
+from dilpose import checkpoints, config, dataset, devices, evaluate, train
 from dilpose.errors import DataError
 
 
@@ -38,12 +38,12 @@ def test_bn_momentum_decays_from_start_to_end():
 
 
 def test_device_choice():
-    assert train.resolve_device("cpu") == torch.device("cpu")
+    assert devices.resolve_device("cpu") == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert train.resolve_device("auto").type == expected
+    assert devices.resolve_device("auto").type == expected
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="no GPU"):
-            train.resolve_device("cuda")
+            devices.resolve_device("cuda")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
@@ -54,9 +54,9 @@ def test_training_on_a_gpu_gives_a_checkpoint_the_cpu_can_use(seqs, tmp_path):
     assert next(gpu.model.parameters()).is_cuda
     history = gpu.fit()
     assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm
-    on_gpu = train.evaluate(gpu.eval_network(), seqs[1], gpu.cfg)["mpjpe"]["frame_mean"]
-    cpu_model = train.model_from_checkpoint(tmp_path / "gpu.pt")
-    on_cpu = train.evaluate(cpu_model, seqs[1], gpu.cfg)["mpjpe"]["frame_mean"]
+    on_gpu = evaluate.evaluate(gpu.eval_network(), seqs[1], gpu.cfg)["mpjpe"]["frame_mean"]
+    cpu_model = checkpoints.model_from_checkpoint(tmp_path / "gpu.pt")
+    on_cpu = evaluate.evaluate(cpu_model, seqs[1], gpu.cfg)["mpjpe"]["frame_mean"]
     # GPU convolutions may use TF32: equal to about 1e-3 relative, not bit for bit.
     assert on_cpu == pytest.approx(on_gpu, rel=1e-2)
 
@@ -101,33 +101,12 @@ def test_schedule_lr_decays_per_epoch(seqs):
 
 def test_training_reduces_the_error(seqs):
     t = train.Trainer(_cfg(epochs=4, channels=32), seqs[0], val=seqs[1], progress=False)
-    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"][
+    before = evaluate.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"][
         "frame_mean"
     ]
     history = t.fit()
     assert history.epochs[-1].loss_mm < history.epochs[0].loss_mm
     assert history.epochs[-1].val_mpjpe_mm < 0.8 * before
-
-
-def test_checkpoints_load_weights_only_and_refuse_code(seqs, tmp_path):
-    t = train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "ok.pt", progress=False)
-    t.fit()
-    model = train.model_from_checkpoint(tmp_path / "ok.pt")
-    assert not model.training and model.cfg.channels == 16
-
-    class Evil:
-        def __reduce__(self):
-            return (os.system, ("echo pwned > " + str(tmp_path / "pwned"),))
-
-    torch.save(
-        {"model": {}, "model_config": {}, "epoch": 0, "payload": Evil()}, tmp_path / "evil.pt"
-    )
-    with pytest.raises(DataError, match="evil.pt"):
-        train.load_checkpoint(tmp_path / "evil.pt")
-    assert not (tmp_path / "pwned").exists()
-    (tmp_path / "cut.pt").write_bytes((tmp_path / "ok.pt").read_bytes()[:1000])
-    with pytest.raises(DataError, match="cut.pt"):
-        train.load_checkpoint(tmp_path / "cut.pt")
 
 
 def test_resume_with_a_different_architecture_is_refused(seqs, tmp_path):
@@ -161,7 +140,7 @@ def test_resume_with_a_different_config_is_refused_listing_the_fields(seqs, tmp_
         allow_config_change=True,
     )
     allowed.fit(resume=True)
-    ckpt = train.load_checkpoint(tmp_path / "a.pt")
+    ckpt = checkpoints.load_checkpoint(tmp_path / "a.pt")
     assert ckpt["epoch"] == 2 and ckpt["config"]["seed"] == 5 and ckpt["config"]["batch_size"] == 32
     # Where it runs is not part of what it is: device may differ.
     train.Trainer(
@@ -185,51 +164,6 @@ def test_resume_on_data_of_another_layout_is_refused(seqs, tmp_path):
         other.fit(resume=True)
 
 
-def test_evaluate_refuses_data_in_another_layout_than_the_checkpoint(seqs, tmp_path):
-    from dilpose import skeleton as sk
-
-    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).save()
-    model = train.model_from_checkpoint(tmp_path / "a.pt")
-    with pytest.raises(
-        DataError, match=r"a.pt: the model reads coco17 .* the evaluation data is h36m17"
-    ):
-        train.evaluate(model, seqs[1], _cfg(), layout_2d=sk.H36M17)
-    assert train.evaluate(model, seqs[1], _cfg(), layout_2d=sk.COCO17)["mpjpe"]["frame_mean"] > 0
-
-
-@pytest.mark.parametrize(
-    "change,match",
-    [
-        (lambda c: c["model_config"].update(extra=1), r"unknown key\(s\) \['extra'\]"),
-        (
-            lambda c: c["model_config"].update(channels="16"),
-            "'model_config.channels' has the wrong type: '16'",
-        ),
-        (lambda c: c["model_config"].update(channels=0), "not a valid architecture.*channels"),
-        (lambda c: c["model_config"].update(filter_widths=[2, 2]), "not a valid architecture.*odd"),
-        (
-            lambda c: c["model_config"].update(causal="no"),
-            "'model_config.causal' has the wrong type",
-        ),
-        (lambda c: c.update(model_config=[1, 2]), "'model_config' should be a dict"),
-        (lambda c: c["input"].update(layout="openpose25"), "unknown joint layout 'openpose25'"),
-        (lambda c: c["input"].update(normalization="imagenet"), "normalisation 'imagenet'"),
-        (lambda c: c["input"].update(joint_names=["a"] * 17), "joint names"),
-        (lambda c: c.update(epoch=-1), "'epoch' should be a non-negative integer"),
-        (lambda c: c.update(model={"w": [1, 2]}), "state dict of tensors"),
-        (lambda c: c["model"].update({"expand.conv.weight": torch.zeros(3)}), "weights do not fit"),
-    ],
-)
-def test_malformed_checkpoints_are_clear_errors(seqs, tmp_path, change, match):
-    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "ok.pt", progress=False).save()
-    ckpt = torch.load(tmp_path / "ok.pt", weights_only=True)
-    change(ckpt)
-    torch.save(ckpt, tmp_path / "bad.pt")
-    with pytest.raises(DataError, match=match) as e:
-        train.model_from_checkpoint(tmp_path / "bad.pt")
-    assert str(tmp_path / "bad.pt") in str(e.value)
-
-
 def test_an_unwritable_checkpoint_path_fails_before_training(seqs, tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(DataError, match="file is a file, not a folder"):
@@ -241,8 +175,8 @@ def test_an_unwritable_checkpoint_path_fails_before_training(seqs, tmp_path):
 def test_flip_test_evaluation_differs_but_stays_close(seqs):
     t = train.Trainer(_cfg(epochs=2, channels=32), seqs[0], progress=False)
     t.fit()
-    plain = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)
-    flipped = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=True)
+    plain = evaluate.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)
+    flipped = evaluate.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=True)
     assert plain["protocol"]["flip_test"] is False and flipped["protocol"]["flip_test"] is True
     assert plain["mpjpe"]["frame_mean"] != flipped["mpjpe"]["frame_mean"]
     assert (
@@ -282,67 +216,5 @@ def test_torchrun_with_two_cpu_processes(tmp_path):
     sums = re.findall(r"rank (\d)/2 weights checksum (\S+)", out.stdout)
     assert sorted(r for r, _ in sums) == ["0", "1"], out.stdout
     assert sums[0][1] == sums[1][1]  # DDP kept both replicas identical
-    ckpt = train.load_checkpoint(tmp_path / "ddp.pt")
+    ckpt = checkpoints.load_checkpoint(tmp_path / "ddp.pt")
     assert ckpt["epoch"] == 1
-
-
-class _Gain(torch.nn.Module):
-    """A regulariser that acts at evaluation too (a fixed per-channel gain, as a pruning mask
-    would)."""
-
-    def __init__(self, channels, low):
-        super().__init__()
-        self.register_buffer("gain", torch.linspace(low, 1.0, channels))
-
-    def forward(self, x):
-        return x * self.gain.view(1, -1, *[1] * (x.dim() - 2))
-
-
-@pytest.fixture
-def gain_regularizer():
-    from dilpose import regularizers
-
-    regularizers.register("test_gain", lambda low: lambda c: _Gain(c, low), {"low": 0.2})
-    yield "test_gain(low=0.2)"
-    regularizers.unregister("test_gain")
-
-
-def test_a_regulariser_that_acts_at_evaluation_round_trips_through_a_checkpoint(
-    seqs, tmp_path, gain_regularizer
-):
-    t = train.Trainer(
-        _cfg(epochs=1, regularizer=gain_regularizer),
-        seqs[0],
-        checkpoint=tmp_path / "g.pt",
-        progress=False,
-    )
-    t.fit()
-    before = train.evaluate(t.eval_network(), seqs[1], t.cfg, flip_test=False)["mpjpe"][
-        "frame_mean"
-    ]
-    model = train.model_from_checkpoint(tmp_path / "g.pt")
-    assert str(model.cfg.regularizer) == "test_gain(low=0.2)"
-    after = train.evaluate(model, seqs[1], t.cfg, flip_test=False)["mpjpe"]["frame_mean"]
-    assert after == pytest.approx(before, abs=1e-9)
-    # The same weights in a dropout model (what every checkpoint was rebuilt as before) differ.
-    import dataclasses as dc
-
-    from dilpose.model import TemporalModel
-
-    wrong = TemporalModel(dc.replace(model.cfg, regularizer="dropout"))
-    wrong.load_state_dict({k: v for k, v in model.state_dict().items() if not k.endswith("gain")})
-    assert train.evaluate(wrong, seqs[1], t.cfg, flip_test=False)["mpjpe"][
-        "frame_mean"
-    ] != pytest.approx(before)
-
-
-def test_an_unknown_regulariser_in_a_checkpoint_is_a_clear_error(seqs, tmp_path):
-    train.Trainer(_cfg(epochs=1), seqs[0], checkpoint=tmp_path / "a.pt", progress=False).save()
-    ckpt = torch.load(tmp_path / "a.pt", weights_only=True)
-    assert ckpt["model_config"]["regularizer"] == {"name": "dropout", "params": {"p": 0.25}}
-    ckpt["model_config"]["regularizer"] = {"name": "pruning_v9", "params": {"rate": 0.3}}
-    torch.save(ckpt, tmp_path / "b.pt")
-    with pytest.raises(
-        DataError, match=r"b.pt: .*unknown regulariser 'pruning_v9'; known: \[.*'dropout'"
-    ):
-        train.model_from_checkpoint(tmp_path / "b.pt")

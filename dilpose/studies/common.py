@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import cache, callbacks, datasets, stats
 from .. import dataset as ds
-from .. import datasets, metrics, stats
 from ..config import Config
 from ..dataset import PoseData
+from ..evaluate import METRICS, evaluate, predict
 from ..model import count_parameters
 
 
@@ -25,7 +26,7 @@ class RunResult:
     name: str  # label in tables ("243 frames", "243 frames causal")
     cfg: Config
     history: list[dict]
-    results: dict  # train.evaluate output (metrics per action + protocol)
+    results: dict  # dilpose.evaluate.evaluate output (metrics per action + protocol)
     train_seconds: float  # the model's training time (stored with it when it came from the cache)
     parameters: int
     checkpoint: Path | None
@@ -35,12 +36,12 @@ class RunResult:
     def summary(self) -> dict:
         return {
             "name": self.name,
-            "receptive_field": self.cfg.receptive_field,
+            "receptive_field": self.cfg.receptive_field(),
             "causal": self.cfg.causal,
             "filter_widths": list(self.cfg.filter_widths),
             "channels": self.cfg.channels,
             "epochs": self.cfg.epochs,
-            "regularizer": self.cfg.regularizer,
+            "regularizer": str(self.cfg.regularizer),
             "seed": self.cfg.seed,
             "parameters": self.parameters,
             "train_seconds": round(self.train_seconds, 1),
@@ -48,11 +49,8 @@ class RunResult:
             # "auto" as configured, and what it resolved to here (training and evaluation)
             "precision_setting": self.cfg.precision,
             "precision": self.results.get("precision"),
-            **{f"{m}_mm": round(self.results[m]["action_mean"], 2) for m in metrics.METRICS},
-            **{
-                f"{m}_frame_mean_mm": round(self.results[m]["frame_mean"], 2)
-                for m in metrics.METRICS
-            },
+            **{f"{m}_mm": round(self.results[m]["action_mean"], 2) for m in METRICS},
+            **{f"{m}_frame_mean_mm": round(self.results[m]["frame_mean"], 2) for m in METRICS},
         }
 
 
@@ -65,18 +63,16 @@ def train_variant(name: str, cfg: Config, data: PoseData, progress: bool = True)
     is labelled in tables by :func:`run_label` ("243 frames", ...). progress: a line per epoch on
     the console and one line in the notebook when a model is trained.
     """
-    from .. import train
-
     train_seqs = ds.sequences(data, data.train_subjects)
     test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
-    callbacks = [train.LineProgress(name, console=progress)]
-    trainer, trained_now = train.train_cached(
-        cfg, train_seqs, data.layout_2d, name=name, callbacks=callbacks
+    progress_line = [callbacks.LineProgress(name, console=progress)]
+    trainer, trained_now = cache.train_cached(
+        cfg, train_seqs, data.layout_2d, name=name, callbacks=progress_line
     )
     if not trained_now:
         print(f"{name}: loaded from the model cache ({trainer.checkpoint.name})")
     seconds = sum(e["seconds"] for e in trainer.history.to_dict())
-    results = train.evaluate(
+    results = evaluate(
         trainer.eval_network(),
         test_seqs,
         cfg,
@@ -98,7 +94,7 @@ def train_variant(name: str, cfg: Config, data: PoseData, progress: bool = True)
 
 def run_label(cfg: Config) -> str:
     """``"243 frames"``, ``"243 frames causal"``: how a variant is named in tables and plots."""
-    return f"{cfg.receptive_field} frame{'s' if cfg.receptive_field > 1 else ''}" + (
+    return f"{cfg.receptive_field()} frame{'s' if cfg.receptive_field() > 1 else ''}" + (
         " causal" if cfg.causal else ""
     )
 
@@ -107,12 +103,12 @@ def per_action_table(results: dict):
     """pandas table: rows = actions (+ the two averages), columns = the four metrics (mm)."""
     import pandas as pd
 
-    table = pd.DataFrame({m: results[m]["per_action"] for m in metrics.METRICS})
+    table = pd.DataFrame({m: results[m]["per_action"] for m in METRICS})
     table["frames"] = pd.Series(results["mpjpe"]["num_frames"])
-    table.loc["mean over actions"] = [results[m]["action_mean"] for m in metrics.METRICS] + [
+    table.loc["mean over actions"] = [results[m]["action_mean"] for m in METRICS] + [
         table["frames"].sum()
     ]
-    table.loc["mean over frames"] = [results[m]["frame_mean"] for m in metrics.METRICS] + [
+    table.loc["mean over frames"] = [results[m]["frame_mean"] for m in METRICS] + [
         table["frames"].iloc[:-1].sum()
     ]
     table["frames"] = table["frames"].astype(int)
@@ -193,13 +189,11 @@ def example_prediction(
     world metres (``frames``: four frame indices to show): the
     prediction is root-relative, so it is placed at the ground-truth root trajectory for display.
     """
-    from .. import train
-
     subject = subject or data.test_subjects[0]
     # Default: the subject's longest clip, so that the figure shows several seconds of motion.
     action = action or max(data.actions(subject), key=lambda a: len(data.positions_3d[subject][a]))
     seq = ds.sequences(data, [subject], actions=[action], cameras=(camera,))[0]
-    pred_cam = train.predict(
+    pred_cam = predict(
         run.trainer.eval_network(), seq, run.cfg.causal, run.cfg.flip_test, data.layout_2d
     )
     pred_cam = pred_cam + seq.positions_3d[:, :1]

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import datasets, metrics, paper
+from .. import datasets, paper
 from .. import skeleton as sk
 from ..batches import WindowBatches
 from ..config import Config
 from ..dataset import PoseData, Sequence
+from ..evaluate import METRICS
 from ..model import ModelConfig, TemporalModel, TemporalModelStrided, count_parameters
 from .common import (
     RunResult,
@@ -59,7 +60,7 @@ def arms(cfg: Config) -> dict[str, Arm]:
     for frames, decisive in ((27, True), (81, True), (1, False)):
         # 1 frame: same depth, all widths 1
         widths = _WIDTHS[frames] or (1,) * len(cfg.filter_widths)
-        if frames < cfg.receptive_field:
+        if frames < cfg.receptive_field():
             variant = cfg.replace(filter_widths=widths)
             out[run_label(variant)] = Arm(run_label(variant), variant, decisive)
     return out
@@ -124,7 +125,7 @@ def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str) -> dict
         )
     for key, what in (
         ("81 frames vs 27 frames", "From 27 to 81 frames"),
-        (f"{main.label} vs 81 frames", f"From 81 to {main.cfg.receptive_field} frames"),
+        (f"{main.label} vs 81 frames", f"From 81 to {main.cfg.receptive_field()} frames"),
     ):
         if key in comps:
             won = comps[key]["winner"] == key.split(" vs ")[0]
@@ -213,7 +214,7 @@ def metrics_json(
     def detail(run: RunResult) -> dict:
         return {
             **run.summary(),
-            "per_action": {m: run.results[m]["per_action"] for m in metrics.METRICS},
+            "per_action": {m: run.results[m]["per_action"] for m in METRICS},
             "num_frames": run.results["mpjpe"]["num_frames"],
             "history": run.history,
         }

@@ -21,6 +21,7 @@ from .. import batches, pruning
 from .. import dataset as ds
 from ..config import Config
 from ..dataset import PoseData
+from ..evaluate import evaluate, predict
 from .common import RunResult, arm_summary, compare_arms, train_arm
 
 #: label -> regulariser. "prune" is the paper's pruning layer read as activation pruning
@@ -66,15 +67,11 @@ def train_errors(
     training clip in sorted order, camera 0; a fixed quarter keeps this step to seconds per model):
     with the test MPJPE it gives the train-test gap, the overfitting a regulariser is meant to
     reduce."""
-    from .. import train
-
     seqs = ds.sequences(data, data.train_subjects, cameras=(0,))[::every]
     out = {}
     for label, runs in arms.items():
         out[label] = [
-            train.evaluate(r.trainer.eval_network(), seqs, r.cfg, data.layout_2d)["mpjpe"][
-                "action_mean"
-            ]
+            evaluate(r.trainer.eval_network(), seqs, r.cfg, data.layout_2d)["mpjpe"]["action_mean"]
             for r in runs
         ]
     return out
@@ -140,9 +137,9 @@ def zeros_table(arms: dict[str, list[RunResult]], data: PoseData, frames: int = 
     seq = ds.sequences(data, data.test_subjects[:1], cameras=(0,))[0]
     run0 = next(iter(arms.values()))[0]
     ((_, x),) = batches.whole_sequences(
-        [seq], run0.cfg.receptive_field, causal=run0.cfg.causal, layout_2d=data.layout_2d
+        [seq], run0.cfg.receptive_field(), causal=run0.cfg.causal, layout_2d=data.layout_2d
     )
-    x = torch.from_numpy(x[:, : frames + run0.cfg.receptive_field - 1])
+    x = torch.from_numpy(x[:, : frames + run0.cfg.receptive_field() - 1])
     rows = {}
     for label, runs in arms.items():
         net = copy.deepcopy(runs[0].trainer.eval_network())
@@ -165,8 +162,8 @@ def block_activations(run: RunResult, data: PoseData, frames: int = 120) -> dict
 
     net = copy.deepcopy(run.trainer.eval_network())
     seq = ds.sequences(data, data.test_subjects[:1], cameras=(0,))[0]
-    ((_, x),) = batches.whole_sequences([seq], run.cfg.receptive_field, layout_2d=data.layout_2d)
-    x = torch.from_numpy(x[:, : frames + run.cfg.receptive_field - 1])
+    ((_, x),) = batches.whole_sequences([seq], run.cfg.receptive_field(), layout_2d=data.layout_2d)
+    x = torch.from_numpy(x[:, : frames + run.cfg.receptive_field() - 1])
     seen = {}
     slot = net.blocks[0].temporal.reg
     hook = slot.register_forward_hook(lambda m, inp, out: seen.__setitem__("in", inp[0].detach()))
@@ -194,8 +191,6 @@ def sparsity_study(runs: list[RunResult], data: PoseData, sparsities=SPARSITIES)
     (the same dense kernels: zeros are multiplied like any other number)."""
     import torch
 
-    from .. import train
-
     test_seqs = ds.sequences(data, data.test_subjects, cameras=runs[0].cfg.eval_cameras)
     timing_seq = max(test_seqs, key=len)
     out = {}
@@ -206,7 +201,7 @@ def sparsity_study(runs: list[RunResult], data: PoseData, sparsities=SPARSITIES)
             dense_net = r.trainer.eval_network()
             pruning.magnitude_prune(net, s)
             sizes = pruning.sparse_size_bytes(net)
-            results = train.evaluate(net, test_seqs, r.cfg, data.layout_2d)
+            results = evaluate(net, test_seqs, r.cfg, data.layout_2d)
             pruned_runs.append(
                 RunResult(
                     f"{s:.0%} pruned", r.cfg, [], results, r.train_seconds, r.parameters, None
@@ -215,7 +210,7 @@ def sparsity_study(runs: list[RunResult], data: PoseData, sparsities=SPARSITIES)
             for name, model in (("dense", dense_net), ("pruned", net)):
                 start = time.perf_counter()
                 with torch.no_grad():
-                    train.predict(model, timing_seq, r.cfg.causal, False, data.layout_2d)
+                    predict(model, timing_seq, r.cfg.causal, False, data.layout_2d)
                 times[name].append(time.perf_counter() - start)
         c = compare_arms(pruned_runs, runs, f"{s:.0%} pruned", "dense").to_dict()
         out[f"{s:.0%}"] = {
@@ -331,14 +326,14 @@ def metrics_json(
         "test_subjects": list(data.test_subjects),
         "protocol": first.results["protocol"],
         "model": {
-            "receptive_field": first.cfg.receptive_field,
+            "receptive_field": first.cfg.receptive_field(),
             "channels": first.cfg.channels,
             "epochs": first.cfg.epochs,
             "stride_subsample": first.cfg.stride_subsample,
         },
         "arms": {
             label: {
-                "regularizer": runs[0].cfg.regularizer,
+                "regularizer": str(runs[0].cfg.regularizer),
                 "weight_sparsity": runs[0].cfg.weight_sparsity,
                 **arm_summary(runs),
                 "p_mpjpe_action_mean_mm_per_seed": [

@@ -17,11 +17,12 @@ import re
 
 import numpy as np
 
+from .. import cache, callbacks, datasets, objectives, stats
 from .. import dataset as ds
-from .. import datasets, objectives, stats, train
 from .. import skeleton as sk
 from ..config import SemiSupervisedConfig
 from ..dataset import PoseData
+from ..evaluate import evaluate, predict
 from ..model import count_parameters
 from .common import RunResult, arm_summary, compare_arms
 
@@ -95,7 +96,7 @@ def train_run(
     # The same number of updates at every point: fewer labelled frames, denser subsampling.
     subsample = max(1, round(cfg.stride_subsample * frames_of(data, labelled) / all_frames))
     cfg = cfg.replace(stride_subsample=subsample)
-    pose_cfg = train.model_config(cfg, data.layout_2d.num_joints)
+    pose_cfg = cfg.replace(in_joints=data.layout_2d.num_joints)  # the model reads the data's joints
     train_seqs = ds.sequences(data, labelled)
     rest = [s for s in data.train_subjects if s not in labelled]
     if semi is not None:
@@ -106,19 +107,19 @@ def train_run(
     else:
         objective = objectives.PoseTrajectory(pose_cfg, semi_weight(), cfg.seed)
         unlabelled = None
-    trainer, trained_now = train.train_cached(
+    trainer, trained_now = cache.train_cached(
         cfg,
         train_seqs,
         data.layout_2d,
         name=name,
         objective=objective,
         unlabelled=unlabelled,
-        callbacks=[train.LineProgress(name, console=progress)],
+        callbacks=[callbacks.LineProgress(name, console=progress)],
     )
     if not trained_now:
         print(f"{name}: loaded from the model cache ({trainer.checkpoint.name})")
     test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
-    results = train.evaluate(
+    results = evaluate(
         trainer.eval_network(),
         test_seqs,
         cfg,
@@ -389,7 +390,7 @@ def reprojection_example(sweep, data: PoseData, point: str | None = None, frame:
     }
     for arm, runs in sweep[point].items():
         run = runs[0]
-        pose = train.predict(run.trainer.eval_network(), seq, run.cfg.causal, False, data.layout_2d)
+        pose = predict(run.trainer.eval_network(), seq, run.cfg.causal, False, data.layout_2d)
         traj = objectives.predict_trajectory(
             run.trainer.objective.trajectory_network(), seq, data.layout_2d
         )
@@ -472,7 +473,7 @@ def metrics_json(sweep, rows, comps, verdicts, semi: SemiSupervisedConfig, data:
         "test_subjects": list(data.test_subjects),
         "protocol": first.results["protocol"],
         "model": {
-            "receptive_field": first.cfg.receptive_field,
+            "receptive_field": first.cfg.receptive_field(),
             "channels": first.cfg.channels,
             "epochs": first.cfg.epochs,
             "parameters_pose_and_trajectory": first.parameters,

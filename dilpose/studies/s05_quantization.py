@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from .. import dataset as ds
-from .. import paper, quantize, stream, train
+from .. import evaluate as evaluation
+from .. import paper, quantize, stream
 from ..config import Config
 from ..dataset import PoseData
 from ..model import fold_batchnorm
@@ -67,7 +68,7 @@ def calibration(cfg: Config, data: PoseData, count: int, seed: int = 0) -> np.nd
     """``count`` training clips (R + 63 frames each, half mirrored) to calibrate on."""
     return quantize.calibration_windows(
         ds.sequences(data, data.train_subjects),
-        cfg.receptive_field,
+        cfg.receptive_field(),
         cfg.causal,
         count=count,
         seed=seed,
@@ -76,10 +77,12 @@ def calibration(cfg: Config, data: PoseData, count: int, seed: int = 0) -> np.nd
 
 
 def evaluate(model, cfg: Config, data: PoseData, cameras=None, flip_test=None) -> dict:
-    """train.evaluate in fp32 arithmetic (each variant sets its own precision) on the test
-    subjects (cameras: default ``cfg.eval_cameras``; flip_test: default the config's)."""
+    """:func:`dilpose.evaluate.evaluate` in fp32 arithmetic (each variant sets its own precision) on
+    the test subjects (cameras: default ``cfg.eval_cameras``; flip_test: default the config's)."""
     seqs = ds.sequences(data, data.test_subjects, cameras=cameras or cfg.eval_cameras)
-    return train.evaluate(model, seqs, cfg, data.layout_2d, flip_test=flip_test, precision_="fp32")
+    return evaluation.evaluate(
+        model, seqs, cfg, data.layout_2d, flip_test=flip_test, precision_="fp32"
+    )
 
 
 def sensitivity(net: quantize.Network, cfg: Config, data: PoseData) -> dict[str, float]:

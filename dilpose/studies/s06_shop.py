@@ -17,13 +17,14 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import classify, metrics, stats, train
+from .. import cache, callbacks, classify, metrics, stats
 from .. import dataset as ds
 from .. import skeleton as sk
 from ..batches import split_root
 from ..config import Config
 from ..dataset import PoseData, Sequence
 from ..datasets import shop
+from ..evaluate import aggregate, predict
 from .common import run_label
 
 #: How every result of this notebook is labelled.
@@ -96,12 +97,12 @@ def train_models(cfg: Config, mocap: PoseData, shop_: PoseData, progress: bool =
             name = f"{trained_on}-trained, {run_label(c)}"
             label = f"06 {name} seed {c.seed}"
             alias = f"06_{'cmu' if data is mocap else 'shop'}{'_causal' if causal else ''}"
-            trainer, now = train.train_cached(
+            trainer, now = cache.train_cached(
                 c,
                 seqs,
                 data.layout_2d,
                 name=alias,
-                callbacks=[train.LineProgress(label, console=progress)],
+                callbacks=[callbacks.LineProgress(label, console=progress)],
             )
             if not now:
                 print(f"{label}: loaded from the model cache ({trainer.checkpoint.name})")
@@ -123,11 +124,11 @@ def torch_lifter(
     precision: str = "fp32",
 ) -> Lifter:
     """A trained :class:`~dilpose.model.TemporalModel` as a setup: whole-sequence prediction
-    (:func:`dilpose.train.predict`), flip-averaged when ``flip_test`` (a symmetric model only: a
+    (:func:`dilpose.evaluate.predict`), flip-averaged when ``flip_test`` (a symmetric model only: a
     causal model runs on the live stream, where flipping doubles the cost)."""
 
     def lift(seq: Sequence) -> np.ndarray:
-        return train.predict(model, seq, causal, flip_test, layout_2d, precision)
+        return predict(model, seq, causal, flip_test, layout_2d, precision)
 
     return lift
 
@@ -215,7 +216,7 @@ def predict_all(setups: dict[str, Lifter], seqs: list[Sequence]) -> dict[str, li
 
 
 def evaluate(preds: dict[str, list[np.ndarray]], seqs: list[Sequence]) -> dict[str, dict]:
-    """Per setup: :func:`dilpose.metrics.evaluate`'s four metrics per action, plus per-sequence
+    """Per setup: :func:`dilpose.evaluate.aggregate`'s four metrics per action, plus per-sequence
     MPJPE (``per_sequence``) and MPJPE per camera (``per_camera``, mm over all its frames)."""
     out = {}
     for name, ps in preds.items():
@@ -235,7 +236,7 @@ def evaluate(preds: dict[str, list[np.ndarray]], seqs: list[Sequence]) -> dict[s
                     "mpjpe_mm": 1000 * float(metrics.mpjpe(p, target)),
                 }
             )
-        res = metrics.evaluate(records, flip_test=False)
+        res = aggregate(records, flip_test=False)
         cams = sorted({r["camera"] for r in per_seq})
         res["per_camera"] = {
             f"camera {c + 1}": float(
@@ -610,7 +611,7 @@ def metrics_json(
         "models": {
             name: {
                 "trained_on": m["trained_on"],
-                "receptive_field": m["cfg"].receptive_field,
+                "receptive_field": m["cfg"].receptive_field(),
                 "causal": m["cfg"].causal,
                 "channels": m["cfg"].channels,
                 "epochs": m["cfg"].epochs,
