@@ -334,9 +334,9 @@ def h36m_action_base(action: str) -> str:
     """``"Directions 1"`` -> ``"Directions"``: drop the take number VideoPose3D's files append.
 
     Human3.6M action names contain no spaces, so this is the project's one action-name rule,
-    :func:`dilpose.dataset.action_category` (the part before the first space).
+    :func:`dilpose.datasets.action_category` (the part before the first space).
     """
-    from .dataset import action_category  # the rule lives with the data; imported when used
+    from .datasets.base import action_category  # the rule lives with the data; imported when used
 
     return action_category(action)
 

@@ -34,7 +34,7 @@ from . import batches as B
 from . import metrics, objectives, precision, pruning, regularizers
 from . import skeleton as sk
 from .config import NOT_TRAINING_FIELDS, Config
-from .dataset import Sequence
+from .datasets.base import Sequence
 from .errors import DataError
 from .fileio import check_writable, remove_stale_temporaries, save_torch, write_json
 from .model import ModelConfig, TemporalModel, TemporalModelStrided, set_bn_momentum

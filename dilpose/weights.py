@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config, datasets, models, paths
-from . import dataset as ds
+from . import datasets as ds
 from .fileio import save_torch, sha256, write_json, write_text
 
 #: name -> the config overrides of the default profile that make it.

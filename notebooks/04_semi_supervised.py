@@ -54,8 +54,8 @@ seeds = [0, 1]           # every arm at every point is trained with each of thes
 # NBVAL_CHECK_OUTPUT
 from IPython.display import Markdown
 
-from dilpose import config, report
-from dilpose import dataset as ds
+from dilpose import config, report, viz, viz_plots
+from dilpose import datasets as ds
 from dilpose.studies import s04_semi as study
 
 cfg = config.for_notebook("04", profile, dataset=dataset, seed=seed)
@@ -96,7 +96,7 @@ sweep = study.run(cfg, data, semi, points, seeds)
 
 # %%
 example = study.reprojection_example(sweep, data)
-fig = study.reprojection_figure(example)
+fig = viz.reprojection_figure(example)
 _ = report.save_figure(fig, "04_reprojection")
 
 # %% [markdown]
@@ -114,7 +114,7 @@ rows = study.sweep_rows(sweep, data)
 study.sweep_table(rows)
 
 # %%
-fig = study.sweep_figure(rows)
+fig = viz_plots.sweep_figure(rows, (study.SUPERVISED, study.SEMI))
 _ = report.save_figure(fig, "04_sweep")
 
 # %% [markdown]

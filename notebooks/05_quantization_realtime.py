@@ -46,7 +46,7 @@ seed = 0
 from IPython.display import Markdown
 
 from dilpose import config, report
-from dilpose import dataset as ds
+from dilpose import datasets as ds
 from dilpose.studies import s05_quantization as study
 
 cfg = config.for_notebook("05", profile, dataset=dataset, seed=seed)

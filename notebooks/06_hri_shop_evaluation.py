@@ -21,7 +21,7 @@
 # > Writes: `reports/metrics/06_shop.json`, `reports/figures/06_*.png`.
 #
 # **HRI-I is not public.** This notebook runs the evaluation on a **simulated shop built from real
-# motion capture** (CMU and HDM05, `dilpose.shop_sim`), written in a documented shop format
+# motion capture** (CMU and HDM05, `dilpose.datasets.shop_sim`), written in a documented shop format
 # (`data/README.md`, "The shop format") that a real shop's capture, or HRI-I if obtained, drops
 # into (`ds.load("shop", path=...)`). Every number below is labelled *simulated shop (CMU and
 # HDM05 motion)*; none is an HRI-I result.
@@ -45,8 +45,8 @@ seed = 0
 # NBVAL_CHECK_OUTPUT
 from IPython.display import Markdown
 
-from dilpose import config, report, viz
-from dilpose import dataset as ds
+from dilpose import config, report, viz, viz_plots, viz_scene
+from dilpose import datasets as ds
 from dilpose.studies import s06_shop as study
 
 cfg = config.for_notebook("06", profile, dataset=dataset, seed=seed)
@@ -81,7 +81,7 @@ Markdown(
 # %%
 test_person = shop.test_subjects[0]
 walk_take = next(a for a in shop.actions(test_person) if a.startswith("walk"))
-fig = study.shop_figure(shop, test_person, walk_take)
+fig = viz_scene.shop_figure(shop, test_person, walk_take, study.LABEL)
 _ = report.save_figure(fig, "06_shop")
 
 # %% [markdown]
@@ -91,7 +91,9 @@ _ = report.save_figure(fig, "06_shop")
 # confidence under 0.5, mostly because a shelf hides it.
 
 # %%
-fig = study.scenario_views_figure(shop, test_person)
+fig = viz.scenario_views_figure(
+    shop, test_person, study.example_takes(shop, test_person), study.LABEL
+)
 _ = report.save_figure(fig, "06_scenarios")
 
 # %% [markdown]
@@ -180,7 +182,9 @@ classifier = study.classifier_study(shop, train_seqs, test_seqs, train_preds, te
 study.classifier_table(classifier)
 
 # %%
-fig = study.confusion_figure(classifier, ["ground truth", shop_sym, cmu_sym], shop.info["actions"])
+fig = viz_plots.confusion_figure(
+    classifier, ["ground truth", shop_sym, cmu_sym], shop.info["actions"], study.LABEL
+)
 _ = report.save_figure(fig, "06_confusion")
 
 # %%

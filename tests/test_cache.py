@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from dilpose import cache, config, dataset, train
+from dilpose import cache, config, datasets, train
 from dilpose import skeleton as sk
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = dataset.from_default(seed=0, subjects=("cmu02",))
-    return dataset.sequences(data, ["cmu02"], cameras=(0,))
+    data = datasets.load("mocap", seed=0, subjects=("cmu02",))
+    return datasets.sequences(data, ["cmu02"], cameras=(0,))
 
 
 def _cfg(profile="smoke", **kw):

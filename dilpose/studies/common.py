@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import dataset as ds
 from .. import datasets, metrics, stats
 from ..config import Config
-from ..dataset import PoseData
+from ..datasets.base import PoseData
 from ..model import count_parameters
 
 
@@ -67,8 +66,8 @@ def train_variant(name: str, cfg: Config, data: PoseData, progress: bool = True)
     """
     from .. import train
 
-    train_seqs = ds.sequences(data, data.train_subjects)
-    test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
+    train_seqs = datasets.sequences(data, data.train_subjects)
+    test_seqs = datasets.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
     callbacks = [train.LineProgress(name, console=progress)]
     trainer, trained_now = train.train_cached(
         cfg, train_seqs, data.layout_2d, name=name, callbacks=callbacks
@@ -198,7 +197,7 @@ def example_prediction(
     subject = subject or data.test_subjects[0]
     # Default: the subject's longest clip, so that the figure shows several seconds of motion.
     action = action or max(data.actions(subject), key=lambda a: len(data.positions_3d[subject][a]))
-    seq = ds.sequences(data, [subject], actions=[action], cameras=(camera,))[0]
+    seq = datasets.sequences(data, [subject], actions=[action], cameras=(camera,))[0]
     pred_cam = train.predict(
         run.trainer.eval_network(), seq, run.cfg.causal, run.cfg.flip_test, data.layout_2d
     )
