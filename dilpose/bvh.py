@@ -175,6 +175,9 @@ def _parse_hierarchy(lines: list[str], src: str, motion_found: bool):
     layout; OFFSET and CHANNELS take their values from their own line (the format is line-oriented
     there, and that lets a wrong CHANNELS count be detected instead of swallowing the next keyword).
     """
+    # Stays whole (over 80 lines): one pass of a small state machine (the open blocks, the joint
+    # awaiting its "{", the joint lists) whose every branch reads and writes that state; split,
+    # the state would travel through every helper. tests/test_fuzz_bvh.py covers its error paths.
     tokens = [
         (tok, ln + 1, ti, line_toks)
         for ln, line in enumerate(lines)
@@ -323,42 +326,7 @@ def _parse_channels(
 
 def _parse_motion(lines, motion_line, n_channels, names, channels, src):
     """(F, C) channel values and the frame time from the lines after ``MOTION``."""
-    body = [
-        (ln + 1, line)
-        for ln, line in enumerate(lines[motion_line + 1 :], start=motion_line + 1)
-        if line.strip()
-    ]
-    if len(lines[motion_line].split()) > 1:
-        raise DataError(src, f"line {motion_line + 1}: unexpected text after MOTION")
-    if len(body) < 2:
-        raise DataError(
-            src, "truncated file: MOTION section lacks the 'Frames:' and 'Frame Time:' lines"
-        )
-    (frames_ln, frames_text), (time_ln, time_text) = body[0], body[1]
-    m = _FRAMES_RE.match(frames_text)
-    n_frames = _parse_count(m.group(1), src, f"line {frames_ln}: 'Frames:'") if m else None
-    if n_frames is None:
-        raise DataError(
-            src, f"line {frames_ln}: expected 'Frames: <count>', got {frames_text.strip()!r}"
-        )
-    m = _FRAME_TIME_RE.match(time_text)
-    try:
-        frame_time = float(m.group(1)) if m else math.nan
-    except ValueError:
-        frame_time = math.nan
-    if not (frame_time > 0 and math.isfinite(frame_time)):
-        raise DataError(
-            src, f"line {time_ln}: expected 'Frame Time: <seconds > 0>', got {time_text.strip()!r}"
-        )
-    if not math.isfinite(1.0 / frame_time):
-        # A denormal such as 1e-320: the frame rate would be infinite (and BVHMotion.fps would
-        # raise).
-        raise DataError(
-            src,
-            f"line {time_ln}: 'Frame Time: {m.group(1)}' is too small: the frame rate "
-            f"1 / frame time is infinite",
-        )
-
+    body, n_frames, frames_ln, frame_time = _motion_header(lines, motion_line, src)
     rows = body[2:]
     split = [line.split() for _, line in rows]
     for k, ((ln, _), vals) in enumerate(zip(rows, split)):
@@ -409,6 +377,47 @@ def _parse_motion(lines, motion_line, n_channels, names, channels, src):
             src, f"{kind} value in frame row at line {rows[f][0]}, column {c + 1} ({joint} {chan})"
         )
     return motion, frame_time
+
+
+def _motion_header(lines, motion_line: int, src: str):
+    """The non-blank (line number, text) rows after ``MOTION``, the ``Frames:`` count, its line,
+    and the ``Frame Time:`` in seconds (> 0, with a finite frame rate); a DataError otherwise."""
+    body = [
+        (ln + 1, line)
+        for ln, line in enumerate(lines[motion_line + 1 :], start=motion_line + 1)
+        if line.strip()
+    ]
+    if len(lines[motion_line].split()) > 1:
+        raise DataError(src, f"line {motion_line + 1}: unexpected text after MOTION")
+    if len(body) < 2:
+        raise DataError(
+            src, "truncated file: MOTION section lacks the 'Frames:' and 'Frame Time:' lines"
+        )
+    (frames_ln, frames_text), (time_ln, time_text) = body[0], body[1]
+    m = _FRAMES_RE.match(frames_text)
+    n_frames = _parse_count(m.group(1), src, f"line {frames_ln}: 'Frames:'") if m else None
+    if n_frames is None:
+        raise DataError(
+            src, f"line {frames_ln}: expected 'Frames: <count>', got {frames_text.strip()!r}"
+        )
+    m = _FRAME_TIME_RE.match(time_text)
+    try:
+        frame_time = float(m.group(1)) if m else math.nan
+    except ValueError:
+        frame_time = math.nan
+    if not (frame_time > 0 and math.isfinite(frame_time)):
+        raise DataError(
+            src, f"line {time_ln}: expected 'Frame Time: <seconds > 0>', got {time_text.strip()!r}"
+        )
+    if not math.isfinite(1.0 / frame_time):
+        # A denormal such as 1e-320: the frame rate would be infinite (and BVHMotion.fps would
+        # raise).
+        raise DataError(
+            src,
+            f"line {time_ln}: 'Frame Time: {m.group(1)}' is too small: the frame rate "
+            f"1 / frame time is infinite",
+        )
+    return body, n_frames, frames_ln, frame_time
 
 
 def _channel_owner(col: int, names, channels) -> tuple[str, str]:

@@ -161,19 +161,7 @@ def is_number(v) -> bool:
 
 
 def _read_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate a byte-order mark
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 text, so not a COCO JSON file: {e}") from e
-    if not text.strip():
-        raise DataError(path, "file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            path, f"not valid JSON (truncated?): {e.msg} at line {e.lineno}, column {e.colno}"
-        ) from e
-
+    doc = _json_document(path)
     if isinstance(doc, list):
         style, dets, images = "coco-results", doc, None
     elif isinstance(doc, dict) and "annotations" in doc:
@@ -201,46 +189,11 @@ def _read_json(path: Path):
     counts: dict[int, int] = {}
     skipped = 0
     for i, det in enumerate(dets):
-        where = f"{'detection' if style == 'coco-results' else 'annotation'} {i}"
-        if not isinstance(det, dict):
-            raise DataError(path, f"{where} should be an object, found {type(det).__name__}")
-        # Other categories carry no person keypoints; crowd annotations are not one person.
-        if det.get("category_id", 1) != 1 or det.get("iscrowd", 0):
+        found = _detection(path, det, i, style, image_ids)
+        if found is None:
             skipped += 1
             continue
-        image_id = det.get("image_id")
-        if not is_int(image_id):
-            raise DataError(path, f"{where}: 'image_id' should be an integer, got {image_id!r}")
-        where = f"{where} (image_id {image_id})"
-        if image_ids is not None and image_id not in image_ids:
-            raise DataError(path, f"{where}: image_id is not listed in 'images'")
-        values = det.get("keypoints")
-        if not isinstance(values, list) or len(values) != KP_LEN:
-            n = len(values) if isinstance(values, list) else type(values).__name__
-            raise DataError(
-                path,
-                f"{where}: 'keypoints' should be {KP_LEN} numbers (x, y, v for each of the "
-                f"17 COCO joints), got {n}",
-            )
-        if not all(is_number(v) for v in values):
-            raise DataError(path, f"{where}: 'keypoints' holds a value that is not a number")
-        arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
-        if not np.isfinite(arr).all():
-            j = int(np.argwhere(~np.isfinite(arr))[0, 0])
-            raise DataError(
-                path,
-                f"{where}: non-finite (NaN/inf) keypoint value at joint {j} "
-                f"({sk.COCO17.joint_names[j]})",
-            )
-        if style == "coco-annotations":
-            # Visibility flags, not confidences: a labelled joint (occluded or not) is a sure
-            # position.
-            arr[:, 2] = (arr[:, 2] > 0).astype(np.float64)
-        score = det.get("score")
-        if score is not None and (not is_number(score) or not math.isfinite(score)):
-            raise DataError(path, f"{where}: 'score' should be a finite number, got {score!r}")
-        # Without a detection score, the detection with more labelled joints is the better one.
-        rank = float(score) if score is not None else float((arr[:, 2] > 0).sum())
+        image_id, arr, rank = found
         counts[image_id] = counts.get(image_id, 0) + 1
         if image_id not in best or rank > best[image_id][0]:
             best[image_id] = (rank, i, arr)
@@ -272,6 +225,69 @@ def _read_json(path: Path):
         "frame_order": "frame numbers" if filled is not None else "sorted image ids",
     }
     return kp, scores, frame_ids, file_wh, info
+
+
+def _detection(path: Path, det, i: int, style: str, image_ids):
+    """One COCO entry, checked: ``(image_id, (17, 3) rows of x, y (pixels) and score, rank)``
+    where rank orders the detections of one image (its score, or its number of labelled joints);
+    None for an entry that is not one person (another category, a crowd)."""
+    where = f"{'detection' if style == 'coco-results' else 'annotation'} {i}"
+    if not isinstance(det, dict):
+        raise DataError(path, f"{where} should be an object, found {type(det).__name__}")
+    # Other categories carry no person keypoints; crowd annotations are not one person.
+    if det.get("category_id", 1) != 1 or det.get("iscrowd", 0):
+        return None
+    image_id = det.get("image_id")
+    if not is_int(image_id):
+        raise DataError(path, f"{where}: 'image_id' should be an integer, got {image_id!r}")
+    where = f"{where} (image_id {image_id})"
+    if image_ids is not None and image_id not in image_ids:
+        raise DataError(path, f"{where}: image_id is not listed in 'images'")
+    values = det.get("keypoints")
+    if not isinstance(values, list) or len(values) != KP_LEN:
+        n = len(values) if isinstance(values, list) else type(values).__name__
+        raise DataError(
+            path,
+            f"{where}: 'keypoints' should be {KP_LEN} numbers (x, y, v for each of the "
+            f"17 COCO joints), got {n}",
+        )
+    if not all(is_number(v) for v in values):
+        raise DataError(path, f"{where}: 'keypoints' holds a value that is not a number")
+    arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
+    if not np.isfinite(arr).all():
+        j = int(np.argwhere(~np.isfinite(arr))[0, 0])
+        raise DataError(
+            path,
+            f"{where}: non-finite (NaN/inf) keypoint value at joint {j} "
+            f"({sk.COCO17.joint_names[j]})",
+        )
+    if style == "coco-annotations":
+        # Visibility flags, not confidences: a labelled joint (occluded or not) is a sure
+        # position.
+        arr[:, 2] = (arr[:, 2] > 0).astype(np.float64)
+    score = det.get("score")
+    if score is not None and (not is_number(score) or not math.isfinite(score)):
+        raise DataError(path, f"{where}: 'score' should be a finite number, got {score!r}")
+    # Without a detection score, the detection with more labelled joints is the better one.
+    rank = float(score) if score is not None else float((arr[:, 2] > 0).sum())
+    return image_id, arr, rank
+
+
+def _json_document(path: Path):
+    """The file's JSON value; a :class:`DataError` for text that is not UTF-8 or not JSON."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate a byte-order mark
+    except UnicodeDecodeError as e:
+        raise DataError(path, f"not UTF-8 text, so not a COCO JSON file: {e}") from e
+    if not text.strip():
+        raise DataError(path, "file is empty")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DataError(
+            path, f"not valid JSON (truncated?): {e.msg} at line {e.lineno}, column {e.colno}"
+        ) from e
+    return doc
 
 
 def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[int]]:

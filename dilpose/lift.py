@@ -497,17 +497,7 @@ def stream_lines(
     if checkpoint is None:
         shipped = models.DEFAULT_STREAM
         checkpoint = models.path_of(shipped)
-    model = streaming.checked_causal(train.model_from_checkpoint(checkpoint), checkpoint)
-    want = sk.get(model.input_spec["layout"])
-    if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
-        2,
-        sk.H36M17.num_joints,
-    ):
-        raise DataError(
-            checkpoint,
-            f"the model reads {want.name} ({model.cfg.in_features} values per joint) and writes "
-            f"{model.cfg.out_joints} joints; live lifting takes COCO-17 (x, y) to H36M-17",
-        )
+    model, want = _live_model(checkpoint)
     lifter = streaming.StreamLifter(model, flip_test=flip_test)
     holder = _HoldLast(min_score, max_gap)
     latencies, refused, count = [], 0, 0
@@ -555,3 +545,20 @@ def stream_lines(
         "latency_median_ms": float(np.median(latencies)) if latencies else None,
         "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
     }
+
+
+def _live_model(checkpoint: str | Path):
+    """(causal model, the 2D layout it reads) for :func:`stream_lines`: a causal checkpoint that
+    reads COCO-17 or H36M-17 (x, y) and writes H36M-17, else a :class:`DataError`."""
+    model = streaming.checked_causal(train.model_from_checkpoint(checkpoint), checkpoint)
+    want = sk.get(model.input_spec["layout"])
+    if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
+        2,
+        sk.H36M17.num_joints,
+    ):
+        raise DataError(
+            checkpoint,
+            f"the model reads {want.name} ({model.cfg.in_features} values per joint) and writes "
+            f"{model.cfg.out_joints} joints; live lifting takes COCO-17 (x, y) to H36M-17",
+        )
+    return model, want

@@ -205,47 +205,27 @@ def plotly_skeleton(
             yaxis=dict(range=[centre[1] - half, centre[1] + half], title="y (m)"),
             zaxis=dict(range=[centre[2] - half, centre[2] + half], title="z (m)"),
         ),
-        updatemenus=[
-            dict(
-                type="buttons",
-                showactive=False,
-                x=0.05,
-                y=0.05,
-                buttons=[
-                    dict(
-                        label="play",
-                        method="animate",
-                        args=[
-                            None,
-                            dict(
-                                frame=dict(duration=1000 * step / fps, redraw=True),
-                                fromcurrent=True,
-                            ),
-                        ],
-                    ),
-                    dict(label="pause", method="animate", args=[[None], dict(mode="immediate")]),
-                ],
-            )
-        ],
-        sliders=[
-            dict(
-                x=0.15,
-                len=0.8,
-                steps=[
-                    dict(
-                        label=f"{t / fps:.1f}s",
-                        method="animate",
-                        args=[
-                            [str(t)],
-                            dict(mode="immediate", frame=dict(duration=0, redraw=True)),
-                        ],
-                    )
-                    for t in frames_idx
-                ],
-            )
-        ],
+        **_player(frames_idx, fps, step),
     )
     return fig
+
+
+def _player(frames_idx: list[int], fps: float, step: int) -> dict:
+    """The play/pause buttons and the time slider of :func:`plotly_skeleton`'s animation (layout
+    properties ``updatemenus`` and ``sliders``); frames named by their index, ``step`` apart."""
+    play = dict(frame=dict(duration=1000 * step / fps, redraw=True), fromcurrent=True)
+    buttons = [
+        dict(label="play", method="animate", args=[None, play]),
+        dict(label="pause", method="animate", args=[[None], dict(mode="immediate")]),
+    ]
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True))
+    steps = [
+        dict(label=f"{t / fps:.1f}s", method="animate", args=[[str(t)], jump]) for t in frames_idx
+    ]
+    return {
+        "updatemenus": [dict(type="buttons", showactive=False, x=0.05, y=0.05, buttons=buttons)],
+        "sliders": [dict(x=0.15, len=0.8, steps=steps)],
+    }
 
 
 def pose_comparison(

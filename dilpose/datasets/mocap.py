@@ -91,35 +91,8 @@ def load(
                 scores[subject][action].append(sc)
     if not positions:
         raise DataError(data.source, f"none of the subjects {subjects} are in the default data")
-    info = {
-        "source": ", ".join(
-            str(f.relative_to(paths.REPO_ROOT) if f.is_relative_to(paths.REPO_ROOT) else f)
-            for f in data.files
-        ),
-        "path": None if path is None else str(path),
-        "acknowledgement": data.meta["acknowledgement"],
-        "sources": data.meta["sources"],
-        "subject_source": {
-            c["subject"]: c["source"] for c in data.meta["clips"] if c["subject"] in positions
-        },
-        "camera_subject": {s: data.meta["camera_subject"][s] for s in positions},
-        "split_rule": data.meta["split"]["rule"],
-        "seed": seed,
-        "noise": None if noise is None else noise.to_dict(),
-        "fraction_2d_outside_image": outside / max(total_pts, 1),
-    }
-    if noise is not None:
-        per_joint = err_sum / np.maximum(err_n, 1)
-        info["noise_stats"] = {
-            "mean_error_px": float(err_sum.sum() / max(err_n.sum(), 1)),
-            "max_error_px": float(err_max.max()),
-            "per_joint_mean_error_px": dict(zip(sk.COCO17.joint_names, per_joint.tolist())),
-            "per_joint_max_error_px": dict(zip(sk.COCO17.joint_names, err_max.tolist())),
-            **{
-                f"{k}_fraction": counts[k] / max(counts["total"], 1)
-                for k in ("outlier", "missing", "swapped")
-            },
-        }
+    stats = (err_sum, err_n, err_max, counts) if noise is not None else None
+    info = _info(data, positions, path, seed, noise, outside / max(total_pts, 1), stats)
     train = tuple(s for s in data.train_subjects if s in positions)
     test = tuple(s for s in data.test_subjects if s in positions)
     return PoseData(
@@ -135,6 +108,43 @@ def load(
         info=info,
         face_3d=faces,
     )
+
+
+def _info(data: DefaultData, positions: dict, path, seed: int, noise, outside: float, stats):
+    """:attr:`PoseData.info` of the loaded subjects: provenance, credit, the noise settings, the
+    fraction of 2D points outside the image and (``stats``: per-joint error sums, counts, maxima
+    and event counts of the detected joints, or None without noise) the noise statistics."""
+    info = {
+        "source": ", ".join(
+            str(f.relative_to(paths.REPO_ROOT) if f.is_relative_to(paths.REPO_ROOT) else f)
+            for f in data.files
+        ),
+        "path": None if path is None else str(path),
+        "acknowledgement": data.meta["acknowledgement"],
+        "sources": data.meta["sources"],
+        "subject_source": {
+            c["subject"]: c["source"] for c in data.meta["clips"] if c["subject"] in positions
+        },
+        "camera_subject": {s: data.meta["camera_subject"][s] for s in positions},
+        "split_rule": data.meta["split"]["rule"],
+        "seed": seed,
+        "noise": None if noise is None else noise.to_dict(),
+        "fraction_2d_outside_image": outside,
+    }
+    if stats is not None:
+        err_sum, err_n, err_max, counts = stats
+        per_joint = err_sum / np.maximum(err_n, 1)
+        info["noise_stats"] = {
+            "mean_error_px": float(err_sum.sum() / max(err_n.sum(), 1)),
+            "max_error_px": float(err_max.max()),
+            "per_joint_mean_error_px": dict(zip(sk.COCO17.joint_names, per_joint.tolist())),
+            "per_joint_max_error_px": dict(zip(sk.COCO17.joint_names, err_max.tolist())),
+            **{
+                f"{k}_fraction": counts[k] / max(counts["total"], 1)
+                for k in ("outlier", "missing", "swapped")
+            },
+        }
+    return info
 
 
 def render_coco(positions_3d: np.ndarray, face_3d: np.ndarray, cam: Camera) -> np.ndarray:
