@@ -64,8 +64,8 @@ test: venv-test lint
 	DILPOSE_REPORTS=$(CURDIR)/build/nbval $(BIN)/python -m pytest --nbval-lax -p no:cacheprovider $(SMOKE)/executed
 
 data: venv
-	$(BIN)/python -m dilpose.default_data
-	$(BIN)/python -m dilpose.shop_sim
+	$(BIN)/python -m dilpose.datasets.mocap_import
+	$(BIN)/python -m dilpose.datasets.shop_sim
 
 weights: venv
 	$(BIN)/python -m dilpose.weights

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import skeleton as sk
-from .dataset import Sequence
+from .datasets.base import Sequence
 from .errors import DataError
 
 

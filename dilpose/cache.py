@@ -46,7 +46,7 @@ from . import objectives, paths
 from . import skeleton as sk
 from .checkpoints import check_finite, load_checkpoint
 from .config import NOT_TRAINING_FIELDS, Config
-from .dataset import Sequence
+from .datasets.base import Sequence
 from .errors import DataError
 from .fileio import remove_stale_temporaries, sha256, write_json
 from .train import Trainer

@@ -93,13 +93,13 @@ def _config(args):
 
 
 def cmd_train(args) -> int:
-    from . import checkpoints, dataset, train
+    from . import checkpoints, train
 
     cfg = _config(args)
-    data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
+    data = datasets.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     trainer = train.Trainer(
         cfg,
-        dataset.sequences(data, data.train_subjects),
+        datasets.sequences(data, data.train_subjects),
         layout_2d=data.layout_2d,
         checkpoint=args.checkpoint,
         progress=not args.quiet,
@@ -126,15 +126,15 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     import json
 
-    from . import checkpoints, dataset, evaluate
+    from . import checkpoints, evaluate
     from .fileio import check_writable, write_json
 
     cfg = _config(args)
     if args.output:
         check_writable(args.output)  # before the evaluation, not after it
     model = checkpoints.model_from_checkpoint(args.checkpoint)
-    data = dataset.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
-    seqs = dataset.sequences(data, data.test_subjects)
+    data = datasets.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
+    seqs = datasets.sequences(data, data.test_subjects)
     result = evaluate.evaluate(
         model,
         seqs,
@@ -208,18 +208,18 @@ def cmd_export(args) -> int:
 
     calibration = None
     if args.int8:
-        from . import checkpoints, dataset, quantize
+        from . import checkpoints, quantize
 
         model = checkpoints.model_from_checkpoint(args.checkpoint)
         cfg = _config(args)
-        data = dataset.load(
+        data = datasets.load(
             cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source
         )
         checkpoints.check_input(
             model.input_spec, data.layout_2d, args.checkpoint, "the calibration data"
         )
         calibration = quantize.calibration_windows(
-            dataset.sequences(data, data.train_subjects),
+            datasets.sequences(data, data.train_subjects),
             model.cfg.receptive_field(),
             model.cfg.causal,
             count=args.calibration,

@@ -26,7 +26,7 @@ from . import datasets, metrics, precision
 from . import skeleton as sk
 from .checkpoints import check_input
 from .config import Config, check_precision
-from .dataset import Sequence, action_category
+from .datasets.base import Sequence, action_category
 from .errors import DataError
 from .model import TemporalModel
 from .paper import PAPER_TABLE_I, TABLE_I_COLUMNS
@@ -167,7 +167,7 @@ def h36m_action_base(action: str) -> str:
     """``"Directions 1"`` -> ``"Directions"``: drop the take number VideoPose3D's files append.
 
     Human3.6M action names contain no spaces, so this is the project's one action-name rule,
-    :func:`dilpose.dataset.action_category` (the part before the first space).
+    :func:`dilpose.datasets.action_category` (the part before the first space).
     """
     return action_category(action)
 

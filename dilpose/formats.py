@@ -12,7 +12,7 @@
 VideoPose3D stores nested dicts as pickled numpy object arrays. They are read by
 :mod:`dilpose.npz`, whose restricted unpickler builds only dicts, lists, strings, numbers and numpy
 arrays and refuses anything else, so a crafted file cannot run code. The project's own default
-dataset (:mod:`dilpose.default_data`) uses flat keys and needs no pickle at all.
+dataset (:mod:`dilpose.datasets.mocap_files`) uses flat keys and needs no pickle at all.
 
 Files written by VideoPose3D's own scripts do not all name their joint layout: ``data_2d_h36m_gt``
 (``prepare_data_h36m.py``) and the Stacked-Hourglass files (``prepare_data_2d_h36m_sh.py``) store

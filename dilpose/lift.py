@@ -4,484 +4,47 @@
 Pipeline::
 
     read_keypoints   COCO keypoint JSON (detector results or annotations) or npz
-                     -> Keypoints2D (pixels)
+                     -> Keypoints2D (pixels): dilpose.keypoints
     prepare          low-confidence joints -> missing; short gaps interpolated, long gaps refused
     lift_file        normalise, run a trained checkpoint (default: the shipped lifter-243,
                      dilpose.models) over the whole sequence, or frame by frame through a
                      causal model (dilpose.stream, ``--stream``), write PREFIX.npy/.json
     stream_lines     ``dilpose lift - --stream``: JSON lines on stdin, one 3D pose per line out
 
-Inputs
-------
-* COCO keypoint **results** JSON: a list of
-  ``{"image_id": int, "category_id": 1, "keypoints": [x1, y1, v1, ..., x17, y17, v17], "score":
-  float}``. ``v`` is the detector's per-joint confidence.
-* COCO keypoint **annotations** JSON: ``{"images": [{"id", "width", "height"}, ...], "annotations":
-  [...]}``; ``v`` is COCO's visibility flag (0 unlabelled, 1 occluded, 2 visible), so any labelled
-  joint gets score 1.
-* VideoPose3D's ``data_2d_custom_<name>.npz`` (see :func:`dilpose.formats.load_custom_2d`).
-* A plain npz with ``keypoints`` (T, 17, 2) or (T, 17, 3) pixels (NaN marks a missed joint; a third
-  channel is the score), and optional ``scores`` (T, 17), ``width``, ``height`` and ``frame_ids``
-  (T,).
-
-One person per video: in JSON, when an image has several detections the highest-scoring one is kept
-and the others are counted in the report. A joint with ``v == 0`` (or score 0) was not detected.
-
-Frames are the image ids in sorted order. When the ids are frame numbers (consecutive integers,
-median step 1) an id missing between them is a missed frame and becomes an all-missing frame, so
-that time stays uniform for the temporal model; otherwise (COCO's sparse ids) the sorted order is
-used as is.
-
-Outputs are root-relative H36M-17 joints in metres (camera orientation, root joint at the origin).
+The accepted keypoint files are described in :mod:`dilpose.keypoints`. Outputs are root-relative
+H36M-17 joints in metres (camera orientation, root joint at the origin).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import zipfile
-from dataclasses import dataclass, field
+import time
 from pathlib import Path
 
 import numpy as np
 
-from . import formats, npz
+from . import checkpoints, evaluate, models
 from . import skeleton as sk
+from . import stream as streaming
 from .camera import normalize_screen_coordinates
+from .datasets.base import Sequence
 from .errors import DataError
 from .fileio import atomic_open, check_writable, write_json
+from .keypoints import (
+    KP_LEN,
+    NUM_JOINTS,
+    RESOLUTION_HINT,
+    Keypoints2D,
+    is_number,
+    read_keypoints,
+)
 from .noise import fill_gaps
 
-NUM_JOINTS = sk.COCO17.num_joints
-_KP_LEN = 3 * NUM_JOINTS  # 51 numbers per COCO detection: (x, y, v) per joint
-_CLI_RESOLUTION_HINT = "pass --width and --height (image size in pixels)"
 #: Longest gap per joint (frames) that is interpolated by default: 0.5 s at 50 Hz. Detectors lose a
 #: joint for a few tenths of a second under brief occlusion (the simulated detector's misses reach
 #: 20 frames); a longer gap would make the motion up, so it is refused.
 MAX_GAP = 25
-
-
-@dataclass
-class Keypoints2D:
-    """One person's 2D keypoints over a video, COCO-17 order.
-
-    keypoints: (T, 17, 2) float64 pixels, NaN where a joint (or a whole frame) is missing.
-    scores: (T, 17) float64 detector confidence, 0 where missing (1 where the input has no scores).
-    frame_ids: T ints (image ids or frame numbers). width, height: image size in pixels.
-    source: the file read. info: what the reader did (format, discarded detections, filled frames).
-    layout: the joint order of ``keypoints`` (COCO-17 for COCO JSON; npz files may say otherwise).
-    """
-
-    keypoints: np.ndarray
-    scores: np.ndarray
-    frame_ids: list[int]
-    width: float
-    height: float
-    source: str
-    info: dict = field(default_factory=dict)
-    layout: sk.Skeleton = sk.COCO17
-
-    def __len__(self) -> int:
-        return len(self.keypoints)
-
-
-# --------------------------------------------------------------------------------------------------
-# Reading
-# --------------------------------------------------------------------------------------------------
-def read_keypoints(
-    path: str | Path,
-    width: float | None = None,
-    height: float | None = None,
-    video: str | None = None,
-) -> Keypoints2D:
-    """Read 2D COCO-17 keypoints (see the module docstring for the accepted files).
-
-    width, height: image size in pixels; needed when the file does not record it, and must agree
-    with the file when it does. video: which video of a multi-video VideoPose3D custom npz.
-    Raises :class:`DataError` (naming the file) on any unreadable, malformed or ambiguous input.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise DataError(path, "file is empty")
-    # Sniff the content rather than trusting the suffix; a .npz that is not a zip still goes to the
-    # npz reader so that the error says "not a readable npz archive".
-    if path.suffix.lower() == ".npz" or zipfile.is_zipfile(path):
-        kp, scores, frame_ids, file_wh, info, layout = _read_npz(path, video)
-    else:
-        kp, scores, frame_ids, file_wh, info = _read_json(path)
-        layout = sk.COCO17
-    w, h = _resolution(path, file_wh, width, height)
-    _check_pixels(path, kp, w)
-    return Keypoints2D(kp, scores, frame_ids, w, h, str(path), info, layout)
-
-
-def _resolution(path: Path, file_wh, width, height) -> tuple[float, float]:
-    """The image size to normalise with: the caller's, the file's, and refuse if they disagree."""
-    if (width is None) != (height is None):
-        raise DataError(path, f"give both width and height, not one ({_CLI_RESOLUTION_HINT})")
-    if width is not None:
-        for name, v in (("width", width), ("height", height)):
-            if (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float, np.number))
-                or not math.isfinite(v)
-                or v <= 0
-            ):
-                raise DataError(path, f"{name} must be a positive number of pixels, got {v!r}")
-        given = (float(width), float(height))
-        # A mismatch means one of them is wrong; normalising with the wrong size silently scales and
-        # shifts the model's input, so ask rather than guess.
-        if file_wh is not None and tuple(map(float, file_wh)) != given:
-            raise DataError(
-                path,
-                f"the file says the images are {file_wh[0]:g}x{file_wh[1]:g} pixels but "
-                f"{given[0]:g}x{given[1]:g} was given",
-            )
-        return given
-    if file_wh is None:
-        raise DataError(
-            path,
-            "the image resolution is unknown (the file does not record it) and it is needed "
-            f"to normalise the keypoints: {_CLI_RESOLUTION_HINT}",
-        )
-    return float(file_wh[0]), float(file_wh[1])
-
-
-def _check_pixels(path: Path, kp: np.ndarray, width: float) -> None:
-    """Refuse keypoints that are already normalised: they would be normalised twice, silently."""
-    seen = kp[np.isfinite(kp)]
-    if seen.size == 0:
-        raise DataError(path, "no joint is detected in any frame")
-    if width > 16 and np.abs(seen).max() <= 2.0:
-        raise DataError(
-            path,
-            f"all keypoints lie within [-2, 2] but the image is {width:g} pixels wide: they "
-            "look normalised already; pixel coordinates are expected",
-        )
-
-
-# -- JSON ------------------------------------------------------------------------------------------
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
-
-
-def _read_json(path: Path):
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate a byte-order mark
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 text, so not a COCO JSON file: {e}") from e
-    if not text.strip():
-        raise DataError(path, "file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            path, f"not valid JSON (truncated?): {e.msg} at line {e.lineno}, column {e.colno}"
-        ) from e
-
-    if isinstance(doc, list):
-        style, dets, images = "coco-results", doc, None
-    elif isinstance(doc, dict) and "annotations" in doc:
-        style, dets, images = "coco-annotations", doc["annotations"], doc.get("images")
-        if not isinstance(dets, list):
-            raise DataError(path, "'annotations' should be a list")
-    else:
-        found = sorted(doc) if isinstance(doc, dict) else type(doc).__name__
-        raise DataError(
-            path,
-            "expected COCO keypoints: a results list of detections or a dict with "
-            f"'images' and 'annotations'; found {found}",
-        )
-    if not dets:
-        raise DataError(
-            path, "holds no detections" if style == "coco-results" else "holds no annotations"
-        )
-
-    file_wh, image_ids = None, None
-    if images is not None:
-        file_wh, image_ids = _read_images(path, images)
-
-    # Best detection per image: (rank, index, keypoints (17, 3)).
-    best: dict[int, tuple[float, int, np.ndarray]] = {}
-    counts: dict[int, int] = {}
-    skipped = 0
-    for i, det in enumerate(dets):
-        where = f"{'detection' if style == 'coco-results' else 'annotation'} {i}"
-        if not isinstance(det, dict):
-            raise DataError(path, f"{where} should be an object, found {type(det).__name__}")
-        # Other categories carry no person keypoints; crowd annotations are not one person.
-        if det.get("category_id", 1) != 1 or det.get("iscrowd", 0):
-            skipped += 1
-            continue
-        image_id = det.get("image_id")
-        if not _is_int(image_id):
-            raise DataError(path, f"{where}: 'image_id' should be an integer, got {image_id!r}")
-        where = f"{where} (image_id {image_id})"
-        if image_ids is not None and image_id not in image_ids:
-            raise DataError(path, f"{where}: image_id is not listed in 'images'")
-        values = det.get("keypoints")
-        if not isinstance(values, list) or len(values) != _KP_LEN:
-            n = len(values) if isinstance(values, list) else type(values).__name__
-            raise DataError(
-                path,
-                f"{where}: 'keypoints' should be {_KP_LEN} numbers (x, y, v for each of the "
-                f"17 COCO joints), got {n}",
-            )
-        if not all(_is_number(v) for v in values):
-            raise DataError(path, f"{where}: 'keypoints' holds a value that is not a number")
-        arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
-        if not np.isfinite(arr).all():
-            j = int(np.argwhere(~np.isfinite(arr))[0, 0])
-            raise DataError(
-                path,
-                f"{where}: non-finite (NaN/inf) keypoint value at joint {j} "
-                f"({sk.COCO17.joint_names[j]})",
-            )
-        if style == "coco-annotations":
-            # Visibility flags, not confidences: a labelled joint (occluded or not) is a sure
-            # position.
-            arr[:, 2] = (arr[:, 2] > 0).astype(np.float64)
-        score = det.get("score")
-        if score is not None and (not _is_number(score) or not math.isfinite(score)):
-            raise DataError(path, f"{where}: 'score' should be a finite number, got {score!r}")
-        # Without a detection score, the detection with more labelled joints is the better one.
-        rank = float(score) if score is not None else float((arr[:, 2] > 0).sum())
-        counts[image_id] = counts.get(image_id, 0) + 1
-        if image_id not in best or rank > best[image_id][0]:
-            best[image_id] = (rank, i, arr)
-    if not best:
-        raise DataError(
-            path,
-            f"no person detections (category_id 1): all {skipped} entries are other "
-            "categories or crowds",
-        )
-
-    ids = sorted(image_ids if image_ids is not None else best)
-    frame_ids, filled = _frame_ids(path, ids)
-    row = {f: t for t, f in enumerate(frame_ids)}
-    kp = np.full((len(frame_ids), NUM_JOINTS, 2), np.nan)
-    scores = np.zeros((len(frame_ids), NUM_JOINTS))
-    for image_id, (_, _, arr) in best.items():
-        t = row[image_id]
-        detected = arr[:, 2] != 0  # v == 0: the detector (or annotator) did not place this joint
-        kp[t, detected] = arr[detected, :2]
-        scores[t, detected] = arr[detected, 2]
-    info = {
-        "format": style,
-        "detections": int(sum(counts.values())),
-        "discarded_detections": int(sum(n - 1 for n in counts.values())),
-        "frames_with_several_detections": int(sum(n > 1 for n in counts.values())),
-        "skipped_non_person": skipped,
-        "frames_without_detection": int(len(frame_ids) - len(best)),
-        "filled_frame_ids": filled,
-        "frame_order": "frame numbers" if filled is not None else "sorted image ids",
-    }
-    return kp, scores, frame_ids, file_wh, info
-
-
-def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[int]]:
-    """(width, height) shared by all images (None when they do not record it), and the image ids."""
-    if not isinstance(images, list):
-        raise DataError(path, "'images' should be a list")
-    ids, sizes = set(), set()
-    for k, im in enumerate(images):
-        if not isinstance(im, dict) or not _is_int(im.get("id")):
-            raise DataError(path, f"images[{k}] should be an object with an integer 'id'")
-        if im["id"] in ids:
-            raise DataError(path, f"images[{k}]: image id {im['id']} is listed twice")
-        ids.add(im["id"])
-        w, h = im.get("width"), im.get("height")
-        if w is None and h is None:
-            continue
-        if not (
-            _is_number(w)
-            and _is_number(h)
-            and math.isfinite(w)
-            and math.isfinite(h)
-            and w > 0
-            and h > 0
-        ):
-            raise DataError(
-                path,
-                f"images[{k}] (id {im['id']}): width/height should be positive numbers, "
-                f"got {w!r} x {h!r}",
-            )
-        sizes.add((float(w), float(h)))
-    if len(sizes) > 1:
-        raise DataError(
-            path, f"the images have different sizes {sorted(sizes)}; one video has one resolution"
-        )
-    return (sizes.pop() if sizes else None), ids
-
-
-#: Longest run of missing frame numbers accepted between two detections. Longer is not a video with
-#: a dropped frame or two but ids that are not frame numbers (and every missing frame costs memory).
-MAX_MISSING_FRAMES = 10_000
-
-
-def _frame_ids(path: Path, ids: list[int]) -> tuple[list[int], list[int] | None]:
-    """All frame ids (missed frames inserted when the ids are frame numbers), and the inserted ones.
-
-    Raises :class:`DataError` when the ids look like frame numbers (median step 1) but jump by more
-    than :data:`MAX_MISSING_FRAMES`: filling that gap would allocate frames that no detector saw.
-    """
-    if len(ids) < 2 or np.median(np.diff(ids)) != 1:
-        return list(ids), None
-    steps = np.diff(ids)
-    k = int(np.argmax(steps))
-    if steps[k] - 1 > MAX_MISSING_FRAMES:
-        raise DataError(
-            path,
-            f"frame ids jump from {ids[k]} to {ids[k + 1]} ({steps[k] - 1:,} missing frames, more "
-            f"than the {MAX_MISSING_FRAMES:,} accepted): the ids are consecutive frame numbers "
-            "elsewhere, so this one looks wrong; split the video or fix the id",
-        )
-    missing = int(ids[-1] - ids[0] + 1 - len(ids))
-    if missing > MAX_MISSING_FRAMES + len(ids):
-        raise DataError(
-            path,
-            f"{missing:,} frame numbers between {ids[0]} and {ids[-1]} have no detection, "
-            f"more than the {len(ids):,} that have one: the ids do not look like one video's "
-            "frame numbers",
-        )
-    frames = list(range(ids[0], ids[-1] + 1))
-    present = set(ids)
-    return frames, [f for f in frames if f not in present]
-
-
-# -- npz -------------------------------------------------------------------------------------------
-def _read_npz(path: Path, video: str | None):
-    if not zipfile.is_zipfile(path):
-        raise DataError(
-            path, "not a readable npz archive (truncated or foreign file: no zip directory)"
-        )
-    try:
-        with zipfile.ZipFile(path) as z:
-            names = {n[:-4] if n.endswith(".npy") else n for n in z.namelist()}
-    except (zipfile.BadZipFile, OSError) as e:
-        raise DataError(path, f"not a readable npz archive: {e}") from e
-    if "positions_2d" in names:
-        return _read_custom_npz(path, video)
-    if "keypoints" in names:
-        return _read_plain_npz(path)
-    raise DataError(
-        path,
-        "expected 'keypoints' (plain npz) or 'positions_2d' (VideoPose3D custom npz), "
-        f"found {sorted(names)}",
-    )
-
-
-def _read_custom_npz(path: Path, video: str | None):
-    videos = formats.load_custom_2d(path)
-    names = sorted(videos)
-    if video is None:
-        if len(names) > 1:
-            raise DataError(path, f"holds {len(names)} videos {names}; name one (--video)")
-        video = names[0]
-    elif video not in videos:
-        raise DataError(path, f"has no video {video!r}; videos are {names}")
-    entry = videos[video]
-    layout = _layout(path, entry["layout"])
-    kp = np.asarray(entry["keypoints"], dtype=np.float64)
-    if kp.shape[1] != layout.num_joints:
-        raise DataError(
-            path,
-            f"video {video!r} has {kp.shape[1]} joints per frame, expected {layout.num_joints} "
-            f"({layout.name})",
-        )
-    # VideoPose3D's custom files keep no confidences (load_custom_2d drops them): all joints are
-    # sure.
-    info = {"format": "videopose3d-custom", "video": video, "videos": names}
-    return kp, np.ones(kp.shape[:2]), list(range(len(kp))), (entry["w"], entry["h"]), info, layout
-
-
-def _layout(path: Path, name) -> sk.Skeleton:
-    try:
-        return sk.get(name)
-    except DataError as e:
-        raise DataError(path, e.problem) from None
-
-
-def _read_plain_npz(path: Path):
-    archive = npz.load(path, allow_objects=False)  # plain arrays only: never unpickle here
-    layout = sk.COCO17
-    if "layout" in archive:
-        name = archive["layout"]
-        if name.shape != () or name.dtype.kind != "U":
-            raise DataError(
-                path,
-                f"'layout' should be one string (a joint layout name), "
-                f"got {name.dtype} {name.shape}",
-            )
-        layout = _layout(path, str(name))
-    J = layout.num_joints
-    kp = np.asarray(archive["keypoints"])
-    if not np.issubdtype(kp.dtype, np.number) or np.issubdtype(kp.dtype, np.complexfloating):
-        raise DataError(path, f"'keypoints' should hold real numbers, got dtype {kp.dtype}")
-    if kp.ndim != 3 or kp.shape[2] not in (2, 3):
-        raise DataError(path, f"'keypoints' should be (T, {J}, 2) or (T, {J}, 3), got {kp.shape}")
-    if kp.shape[1] != J:
-        raise DataError(
-            path, f"'keypoints' has {kp.shape[1]} joints per frame, expected {J} ({layout.name})"
-        )
-    if len(kp) == 0:
-        raise DataError(path, "'keypoints' has no frames")
-    kp = kp.astype(np.float64)
-    scores = None
-    if kp.shape[2] == 3:
-        if "scores" in archive:
-            raise DataError(path, "both a third keypoint channel and 'scores' are given; keep one")
-        kp, scores = kp[..., :2], kp[..., 2]
-    elif "scores" in archive:
-        scores = np.asarray(archive["scores"])
-        if not np.issubdtype(scores.dtype, np.number) or scores.shape != kp.shape[:2]:
-            raise DataError(
-                path,
-                f"'scores' should be numbers of shape {kp.shape[:2]}, got {scores.shape} "
-                f"{scores.dtype}",
-            )
-        scores = scores.astype(np.float64)
-    # NaN is this format's documented marker of a missed joint (dilpose.noise writes it); inf is
-    # not.
-    if np.isinf(kp).any():
-        t = int(np.argwhere(np.isinf(kp))[0, 0])
-        raise DataError(path, f"'keypoints' holds infinite values (first at frame {t})")
-    missing = np.isnan(kp).any(-1)
-    if scores is None:
-        scores = np.ones(kp.shape[:2])
-    elif not np.isfinite(scores[~missing]).all():
-        t = int(np.argwhere(~np.isfinite(scores) & ~missing)[0, 0])
-        raise DataError(path, f"scores hold non-finite values (first at frame {t})")
-    kp[missing] = np.nan
-    kp[scores == 0] = np.nan  # score 0: not detected, whatever coordinates were written
-    scores = np.where(np.isnan(kp).any(-1), 0.0, scores)
-
-    file_wh = None
-    have = [k for k in ("width", "height") if k in archive]
-    if have:
-        if len(have) == 1:
-            raise DataError(path, f"has {have[0]!r} but not the other of 'width'/'height'")
-        try:
-            file_wh = (float(archive["width"]), float(archive["height"]))
-        except (TypeError, ValueError) as e:
-            raise DataError(path, f"'width'/'height' should be numbers: {e}") from e
-        if not all(math.isfinite(v) and v > 0 for v in file_wh):
-            raise DataError(path, f"'width'/'height' should be positive, got {file_wh}")
-    frame_ids = list(range(len(kp)))
-    if "frame_ids" in archive:
-        ids = np.asarray(archive["frame_ids"])
-        if ids.shape != (len(kp),) or not np.issubdtype(ids.dtype, np.integer):
-            raise DataError(
-                path, f"'frame_ids' should be {len(kp)} integers, got {ids.shape} {ids.dtype}"
-            )
-        frame_ids = [int(v) for v in ids]
-    return kp, scores, frame_ids, file_wh, {"format": "npz"}, layout
 
 
 # --------------------------------------------------------------------------------------------------
@@ -613,9 +176,7 @@ def _to_model_layout(
         converted, scores = sk.coco_to_h36m(keypoints, kp.scores)
         report["converted"] = f"{kp.layout.name} -> {want.name} (dilpose.skeleton.coco_to_h36m)"
         return converted, scores, want
-    from .checkpoints import check_input  # torch: imported only when lifting
-
-    check_input(
+    checkpoints.check_input(
         spec,
         kp.layout,
         checkpoint,
@@ -663,73 +224,21 @@ def lift_file(
     written atomically and nothing is written unless the whole lift succeeds. Returns a flat summary
     dict (for printing).
     """
-    # torch is imported only here: reading and checking keypoints should not pay for it.
-    from . import checkpoints, evaluate, models
-    from .dataset import Sequence
-
     input_path = Path(input_path)
     shipped = None
     if checkpoint is None:
         shipped = models.DEFAULT_STREAM if stream else models.DEFAULT
         checkpoint = models.path_of(shipped)
     checkpoint = Path(checkpoint)
-    if output is None:
-        output = Path.cwd() / f"{input_path.stem}_3d"
-    npy_path, json_path = output_paths(output)
-    if input_path.resolve() in (npy_path.resolve(), json_path.resolve()):
-        raise DataError(input_path, f"the output {json_path} would overwrite the input")
-    check_writable(npy_path)  # a bad output folder fails now, before any work
+    npy_path, json_path = _output_files(input_path, output)
     kp = read_keypoints(input_path, width, height, video=video)
     keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap, causal=stream)
-
-    # Streaming loads the model once and refuses a symmetric one (dilpose.stream); the architecture
-    # and input checks below read the same model either way.
-    model = checkpoints.model_from_checkpoint(checkpoint)
-    lifter = None
-    if stream:
-        from . import stream as streaming
-
-        lifter = streaming.StreamLifter(
-            streaming.checked_causal(model, checkpoint), flip_test=flip_test
-        )
-    mcfg = model.cfg
-    if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
-        raise DataError(
-            checkpoint,
-            f"the model reads {mcfg.in_features} values per joint and writes {mcfg.out_joints} "
-            "joints; lifting needs (x, y) input and H36M-17 output",
-        )
+    model, lifter = _load_model(checkpoint, stream, flip_test)
     keypoints, scores, layout = _to_model_layout(
         kp, keypoints, model.input_spec, checkpoint, report
     )
-    T = len(keypoints)
-    seq = Sequence(
-        subject="lift",
-        action=input_path.stem,
-        camera=0,
-        keypoints_2d=normalize_screen_coordinates(keypoints, kp.width, kp.height).astype(
-            np.float32
-        ),
-        # No ground truth and no calibration: predict() reads only the 2D input.
-        positions_3d=np.zeros((T, sk.H36M17.num_joints, 3), np.float32),
-        intrinsics=np.zeros(9, np.float32),
-        scores=scores.astype(np.float32),
-    )
-    latency = None
-    if stream:
-        pred, latency = _stream(lifter, seq.keypoints_2d)
-    else:
-        pred = evaluate.predict(
-            model, seq, causal=mcfg.causal, flip_test=flip_test, layout_2d=layout
-        )
-    if pred.shape != (T, sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
-        raise DataError(
-            checkpoint,
-            f"the model gave non-finite or misshapen 3D positions {pred.shape}; "
-            "the weights may be broken",
-        )
-    pred = pred.astype(np.float32)
-    receptive_field = int(model.receptive_field())
+    seq = _sequence(kp, keypoints, scores, input_path.stem)
+    pred, latency = _predict(model, lifter, seq, layout, flip_test, checkpoint)
     doc = {
         "joint_names": list(sk.H36M17.joint_names),
         "units": "metres",
@@ -744,11 +253,85 @@ def lift_file(
         "image_size": [kp.width, kp.height],
         "flip_test": bool(flip_test),
         "report": report,
-        "receptive_field": receptive_field,
-        "causal": bool(mcfg.causal),
+        "receptive_field": int(model.receptive_field()),
+        "causal": bool(model.cfg.causal),
         "input_layout": kp.layout.name,
         "model_input_layout": layout.name,
     }
+    _write_result(npy_path, json_path, pred, doc)
+    return _summary(npy_path, json_path, doc, shipped or str(checkpoint))
+
+
+def _output_files(input_path: Path, output: str | Path | None) -> tuple[Path, Path]:
+    """(PREFIX.npy, PREFIX.json) for ``output`` (default ``<input name>_3d`` in the current
+    folder), checked before any work: writable, and not the input itself."""
+    if output is None:
+        output = Path.cwd() / f"{input_path.stem}_3d"
+    npy_path, json_path = output_paths(output)
+    if input_path.resolve() in (npy_path.resolve(), json_path.resolve()):
+        raise DataError(input_path, f"the output {json_path} would overwrite the input")
+    check_writable(npy_path)  # a bad output folder fails now, before any work
+    return npy_path, json_path
+
+
+def _load_model(checkpoint: Path, stream: bool, flip_test: bool):
+    """(model, stream lifter or None): the checkpoint's model, checked to read (x, y) per joint and
+    write H36M-17. Streaming loads the model once and refuses a symmetric one (dilpose.stream)."""
+    model = checkpoints.model_from_checkpoint(checkpoint)
+    lifter = None
+    if stream:
+        lifter = streaming.StreamLifter(
+            streaming.checked_causal(model, checkpoint), flip_test=flip_test
+        )
+    mcfg = model.cfg
+    if (mcfg.in_features, mcfg.out_joints) != (2, sk.H36M17.num_joints):
+        raise DataError(
+            checkpoint,
+            f"the model reads {mcfg.in_features} values per joint and writes {mcfg.out_joints} "
+            "joints; lifting needs (x, y) input and H36M-17 output",
+        )
+    return model, lifter
+
+
+def _sequence(kp: Keypoints2D, keypoints: np.ndarray, scores: np.ndarray, name: str) -> Sequence:
+    """The prepared (T, J, 2) pixel keypoints as a model-ready Sequence (normalised screen
+    coordinates)."""
+    T = len(keypoints)
+    return Sequence(
+        subject="lift",
+        action=name,
+        camera=0,
+        keypoints_2d=normalize_screen_coordinates(keypoints, kp.width, kp.height).astype(
+            np.float32
+        ),
+        # No ground truth and no calibration: predict() reads only the 2D input.
+        positions_3d=np.zeros((T, sk.H36M17.num_joints, 3), np.float32),
+        intrinsics=np.zeros(9, np.float32),
+        scores=scores.astype(np.float32),
+    )
+
+
+def _predict(model, lifter, seq: Sequence, layout, flip_test: bool, checkpoint: Path):
+    """(T, 17, 3) float32 root-relative metres for ``seq``, and the per-frame latency when
+    streaming (else None); non-finite or misshapen output is a :class:`DataError`."""
+    latency = None
+    if lifter is not None:
+        pred, latency = _stream(lifter, seq.keypoints_2d)
+    else:
+        pred = evaluate.predict(
+            model, seq, causal=model.cfg.causal, flip_test=flip_test, layout_2d=layout
+        )
+    if pred.shape != (len(seq), sk.H36M17.num_joints, 3) or not np.isfinite(pred).all():
+        raise DataError(
+            checkpoint,
+            f"the model gave non-finite or misshapen 3D positions {pred.shape}; "
+            "the weights may be broken",
+        )
+    return pred.astype(np.float32), latency
+
+
+def _write_result(npy_path: Path, json_path: Path, pred: np.ndarray, doc: dict) -> None:
+    """Write PREFIX.npy then PREFIX.json, each atomically; no .npy is left if the .json fails."""
     with atomic_open(npy_path, "wb") as f:
         np.save(f, pred)
     try:
@@ -758,14 +341,19 @@ def lift_file(
         # none.
         npy_path.unlink(missing_ok=True)
         raise
+
+
+def _summary(npy_path: Path, json_path: Path, doc: dict, model: str) -> dict:
+    """The flat summary :func:`lift_file` returns (for printing)."""
+    report, latency = doc["report"], doc["stream"]
     return {
         "npy": str(npy_path),
         "json": str(json_path),
-        "model": shipped or str(checkpoint),
-        "frames": T,
-        "receptive_field": receptive_field,
-        "causal": bool(mcfg.causal),
-        "flip_test": bool(flip_test),
+        "model": model,
+        "frames": len(doc["frames"]),
+        "receptive_field": doc["receptive_field"],
+        "causal": doc["causal"],
+        "flip_test": doc["flip_test"],
         "low_confidence_joints": report["low_confidence_joints"],
         "interpolated_joints": report["interpolated_joints"],
         "discarded_detections": report.get("discarded_detections", 0),
@@ -783,8 +371,6 @@ def lift_file(
 def _stream(lifter, keypoints_2d: np.ndarray):
     """Feed (T, J, 2) normalised keypoints to ``lifter`` one frame at a time: (T, 17, 3)
     predictions and the per-frame latency (ms)."""
-    import time
-
     out, times = [], []
     for frame in keypoints_2d:
         start = time.perf_counter()
@@ -830,13 +416,13 @@ def _parse_line(text: str) -> tuple[np.ndarray, object, bool]:
         and all(isinstance(v, list) for v in values)
     ):
         values = [x for v in values for x in (v if len(v) == 3 else [*v, 1.0])]
-    if not isinstance(values, list) or len(values) != _KP_LEN:
+    if not isinstance(values, list) or len(values) != KP_LEN:
         n = len(values) if isinstance(values, list) else type(values).__name__
         raise ValueError(
-            f"'keypoints' should be {_KP_LEN} numbers (x, y, v for each of the 17 COCO joints) "
+            f"'keypoints' should be {KP_LEN} numbers (x, y, v for each of the 17 COCO joints) "
             f"or 17 [x, y(, v)] pairs, got {n}"
         )
-    if not all(_is_number(v) for v in values):
+    if not all(is_number(v) for v in values):
         raise ValueError("'keypoints' holds a value that is not a number")
     arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
     if not np.isfinite(arr).all():
@@ -903,30 +489,15 @@ def stream_lines(
 
     Returns a summary: frames lifted, lines refused, latency median and 95th percentile (ms).
     """
-    import time
-
-    from . import checkpoints, models
-    from . import stream as streaming
-
     if width is None or height is None:
         raise DataError(
-            source, f"the image size is needed to normalise the keypoints: {_CLI_RESOLUTION_HINT}"
+            source, f"the image size is needed to normalise the keypoints: {RESOLUTION_HINT}"
         )
     shipped = None
     if checkpoint is None:
         shipped = models.DEFAULT_STREAM
         checkpoint = models.path_of(shipped)
-    model = streaming.checked_causal(checkpoints.model_from_checkpoint(checkpoint), checkpoint)
-    want = sk.get(model.input_spec["layout"])
-    if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
-        2,
-        sk.H36M17.num_joints,
-    ):
-        raise DataError(
-            checkpoint,
-            f"the model reads {want.name} ({model.cfg.in_features} values per joint) and writes "
-            f"{model.cfg.out_joints} joints; live lifting takes COCO-17 (x, y) to H36M-17",
-        )
+    model, want = _live_model(checkpoint)
     lifter = streaming.StreamLifter(model, flip_test=flip_test)
     holder = _HoldLast(min_score, max_gap)
     latencies, refused, count = [], 0, 0
@@ -974,3 +545,20 @@ def stream_lines(
         "latency_median_ms": float(np.median(latencies)) if latencies else None,
         "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
     }
+
+
+def _live_model(checkpoint: str | Path):
+    """(causal model, the 2D layout it reads) for :func:`stream_lines`: a causal checkpoint that
+    reads COCO-17 or H36M-17 (x, y) and writes H36M-17, else a :class:`DataError`."""
+    model = streaming.checked_causal(checkpoints.model_from_checkpoint(checkpoint), checkpoint)
+    want = sk.get(model.input_spec["layout"])
+    if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
+        2,
+        sk.H36M17.num_joints,
+    ):
+        raise DataError(
+            checkpoint,
+            f"the model reads {want.name} ({model.cfg.in_features} values per joint) and writes "
+            f"{model.cfg.out_joints} joints; live lifting takes COCO-17 (x, y) to H36M-17",
+        )
+    return model, want

@@ -18,7 +18,7 @@ NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 
 #: The committed default dataset: CMU and HDM05 motion capture converted by :mod:`dilpose.bvh`,
-#: one file per source because their terms differ (:mod:`dilpose.default_data`).
+#: one file per source because their terms differ (:mod:`dilpose.datasets.mocap_files`).
 DEFAULT_DATA_FILES = (DATA_DIR / "cmu_mocap_3d.npz", DATA_DIR / "hdm05_mocap_3d.npz")
 #: One frame of notebook 01's example clip as its BVH file has it (hierarchy, channel values), so
 #: that the notebook's forward-kinematics walk-through runs without the raw BVH files.

@@ -271,7 +271,7 @@ def get(name: str) -> Skeleton:
 
 
 #: The five COCO face points (nose, eyes, ears), which motion capture of the body does not mark:
-#: the CMU importer synthesises them from the head (dilpose.bvh.cmu_face_points).
+#: the CMU importer synthesises them from the head (dilpose.kinematics.cmu_face_points).
 FACE_POINTS: tuple[str, ...] = COCO17.joint_names[:5]
 
 #: Their positions in the head's frame, in units of the head segment length h, along (u = up the

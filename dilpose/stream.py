@@ -280,7 +280,7 @@ def int8_lifter(
         model: a trained causal :class:`~dilpose.model.TemporalModel` (e.g.
             ``checkpoints.model_from_checkpoint(path)`` or ``trainer.eval_network()``).
         calibration: training data to measure activation ranges on: a list of
-            :class:`~dilpose.dataset.Sequence` (64 random clips are drawn) or an array
+            :class:`~dilpose.datasets.Sequence` (64 random clips are drawn) or an array
             (K, T >= R, J, 2) of normalised 2D windows.
         streams, flip_test: as :class:`StreamLifter`.
         method, per_channel, float_ops: the quantization recipe (:mod:`dilpose.quantize`); the

@@ -32,7 +32,7 @@ from . import skeleton as sk
 from .callbacks import Callback, EpochLog, History, TqdmProgress, as_callback
 from .checkpoints import restore_trainer, trainer_state
 from .config import Config
-from .dataset import Sequence
+from .datasets.base import Sequence
 from .devices import distributed_context, resolve_device
 from .errors import DataError
 from .evaluate import evaluate

@@ -1,5 +1,10 @@
-"""Figures: skeleton diagrams, the camera layout, multi-view projections and an interactive plotly
-3D skeleton. Functions return figures; saving goes through :mod:`dilpose.report`.
+"""Pictures of poses: skeleton diagrams, 2D drawings, multi-view projections, an interactive plotly
+3D skeleton, a BVH skeleton and its conversion, and the figures that show one pose through a model
+(a prediction beside the truth, a reprojection, the shop's scenarios seen by its cameras).
+Functions return figures; saving goes through :mod:`dilpose.report`.
+
+Cameras, capture volumes and the shop are drawn by :mod:`dilpose.viz_scene`; charts of results
+(curves, bars, heatmaps, confusion matrices) by :mod:`dilpose.viz_plots`.
 
 matplotlib is imported lazily and no backend is forced, so importing this module has no effect on
 a notebook's inline plotting.
@@ -10,12 +15,13 @@ from __future__ import annotations
 import numpy as np
 
 from . import skeleton as sk
-from .batches import receptive_field
+from .kinematics import CMU_TO_H36M
 
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#333333"
 
 
-def _side_colour(layout: sk.Skeleton, j: int) -> str:
+def side_colour(layout: sk.Skeleton, j: int) -> str:
+    """The colour of joint ``j``'s limb: left, right or the centre line."""
     return LEFT if j in layout.joints_left else RIGHT if j in layout.joints_right else CENTRE
 
 
@@ -41,16 +47,14 @@ def draw_2d(
     assert kp.shape == (layout.num_joints, 2), f"expected ({layout.num_joints}, 2), got {kp.shape}"
     for a, b in edges_of(layout):
         colour = (
-            _side_colour(layout, b)
-            if _side_colour(layout, a) == _side_colour(layout, b)
-            else CENTRE
+            side_colour(layout, b) if side_colour(layout, a) == side_colour(layout, b) else CENTRE
         )
         ax.plot(kp[[a, b], 0], kp[[a, b], 1], color=colour, lw=lw, alpha=alpha)
     ax.scatter(
         kp[:, 0],
         kp[:, 1],
         s=marker_size,
-        c=[_side_colour(layout, j) for j in range(len(kp))],
+        c=[side_colour(layout, j) for j in range(len(kp))],
         alpha=alpha,
         zorder=3,
     )
@@ -106,42 +110,10 @@ def skeleton_diagrams(h36m_3d: np.ndarray, coco_3d: np.ndarray | None = None):
     return fig
 
 
-def camera_layout(
-    cameras,
-    pose_world: np.ndarray | None = None,
-    layout: sk.Skeleton = sk.H36M17,
-    axis_length: float = 1.5,
-):
-    """3D plot of camera centres and viewing directions (world metres, Z up), with an optional
-    pose."""
-    import matplotlib.pyplot as plt
-
-    fig = plt.figure(figsize=(9, 7))
-    ax = fig.add_subplot(projection="3d")
-    ax.view_init(elev=28, azim=-55)
-    for i, cam in enumerate(cameras):
-        p, d = cam.position(), cam.optical_axis()
-        ax.scatter(*p, s=40, color="k")
-        ax.quiver(*p, *(d * axis_length), color="tab:green")
-        ax.text(*p, f"  cam {i} ({cam.id})", fontsize=8)
-    if pose_world is not None:
-        for a, b in edges_of(layout):
-            ax.plot(*pose_world[[a, b]].T, color=_side_colour(layout, b), lw=2)
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    ax.set_zlabel("z (m)")
-    pts = np.array([cam.position() for cam in cameras])
-    # true proportions
-    ax.set_box_aspect(tuple(np.ptp(np.vstack([pts, [[0, 0, 0]]]), axis=0) + 0.5))
-    ax.set_zticks([0, 1, 2])
-    ax.set_title("Human3.6M camera layout (world frame, metres)")
-    return fig
-
-
 def multi_view(views, frame: int, title: str = ""):
     """One frame of a clip in every camera: the clean projection (top row) and the detector output
     drawn over the faint clean pose (bottom row). ``views``: a
-    :class:`dilpose.dataset.ExampleViews`."""
+    :class:`dilpose.datasets.ExampleViews`."""
     import matplotlib.pyplot as plt
 
     cams = views.cameras
@@ -233,145 +205,27 @@ def plotly_skeleton(
             yaxis=dict(range=[centre[1] - half, centre[1] + half], title="y (m)"),
             zaxis=dict(range=[centre[2] - half, centre[2] + half], title="z (m)"),
         ),
-        updatemenus=[
-            dict(
-                type="buttons",
-                showactive=False,
-                x=0.05,
-                y=0.05,
-                buttons=[
-                    dict(
-                        label="play",
-                        method="animate",
-                        args=[
-                            None,
-                            dict(
-                                frame=dict(duration=1000 * step / fps, redraw=True),
-                                fromcurrent=True,
-                            ),
-                        ],
-                    ),
-                    dict(label="pause", method="animate", args=[[None], dict(mode="immediate")]),
-                ],
-            )
-        ],
-        sliders=[
-            dict(
-                x=0.15,
-                len=0.8,
-                steps=[
-                    dict(
-                        label=f"{t / fps:.1f}s",
-                        method="animate",
-                        args=[
-                            [str(t)],
-                            dict(mode="immediate", frame=dict(duration=0, redraw=True)),
-                        ],
-                    )
-                    for t in frames_idx
-                ],
-            )
-        ],
+        **_player(frames_idx, fps, step),
     )
     return fig
 
 
-def receptive_field_diagram(filter_widths=(3, 3, 3), causal: bool = False, ax=None):
-    """Which input frames one output frame sees, layer by layer (dilations w0, w0*w1, ...).
-
-    Draws the frames feeding a single output through each layer; every layer multiplies the
-    receptive field by its width. Returns the figure.
-    """
-    import matplotlib.pyplot as plt
-
-    widths = list(filter_widths)
-    rf = receptive_field(widths)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(min(14, 0.3 * rf + 2), 0.9 * len(widths) + 1.2))
-    else:
-        fig = ax.figure
-    # Walk from the output down: layer k (from the top) has nodes spaced by the product of the
-    # widths below it; each node fans out to `width` nodes of the layer below.
-    nodes, labels = [np.array([0])], ["output"]
-    for k in range(len(widths) - 1, -1, -1):
-        step = receptive_field(widths[:k])
-        offsets = (np.arange(widths[k]) - (0 if causal else (widths[k] - 1) // 2)) * step
-        if causal:
-            offsets = offsets - offsets.max()
-        below = nodes[-1][:, None] + offsets[None, :]
-        level = len(widths) - k
-        for parent, children in zip(nodes[-1], below):
-            for child in children:
-                ax.plot([parent, child], [level - 1, level], color="0.6", lw=0.8)
-        nodes.append(np.unique(below.ravel()))
-        labels.append("2D input frames" if k == 0 else f"layer {k} · read at dilation {step}")
-    for level, xs in enumerate(nodes):
-        ax.scatter(
-            xs,
-            np.full(len(xs), level),
-            s=18,
-            color="tab:red" if level == 0 else "tab:blue",
-            zorder=3,
-        )
-    ax.set_yticks(range(len(nodes)))
-    ax.set_yticklabels(labels, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("input frame relative to the output frame")
-    ax.set_title(
-        f"{'causal' if causal else 'symmetric'} receptive field: "
-        f"widths {tuple(widths)} -> {rf} frames"
-    )
-    return fig
-
-
-def learning_curves(histories: dict[str, list[dict]]):
-    """Training loss (and validation MPJPE where recorded) per epoch, one line per run."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name, history in histories.items():
-        epochs = [h["epoch"] for h in history]
-        (line,) = ax.plot(
-            epochs, [h["loss_mm"] for h in history], marker="o", label=f"{name} train"
-        )
-        if any(h.get("val_mpjpe_mm") is not None for h in history):
-            ax.plot(
-                epochs,
-                [h["val_mpjpe_mm"] for h in history],
-                ls="--",
-                color=line.get_color(),
-                label=f"{name} test",
-            )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MPJPE (mm)")
-    ax.set_yscale("log")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return fig
-
-
-def bar_chart(
-    values: dict[str, float],
-    ylabel: str = "MPJPE (mm)",
-    title: str = "",
-    reference: dict | None = None,
-):
-    """A labelled bar per entry; ``reference`` adds dashed horizontal lines (e.g. published
-    numbers)."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(1.3 * len(values) + 2, 3.8))
-    bars = ax.bar(list(values), list(values.values()), color="tab:blue")
-    ax.bar_label(bars, fmt="%.1f", fontsize=8)
-    for k, (label, v) in enumerate((reference or {}).items()):
-        ax.axhline(v, ls="--", color=f"C{k + 1}", lw=1, label=label)
-    if reference:
-        ax.legend(fontsize=8)
-    ax.set_ylabel(ylabel)
-    ax.set_title(title)
-    ax.tick_params(axis="x", labelsize=8)
-    fig.tight_layout()
-    return fig
+def _player(frames_idx: list[int], fps: float, step: int) -> dict:
+    """The play/pause buttons and the time slider of :func:`plotly_skeleton`'s animation (layout
+    properties ``updatemenus`` and ``sliders``); frames named by their index, ``step`` apart."""
+    play = dict(frame=dict(duration=1000 * step / fps, redraw=True), fromcurrent=True)
+    buttons = [
+        dict(label="play", method="animate", args=[None, play]),
+        dict(label="pause", method="animate", args=[[None], dict(mode="immediate")]),
+    ]
+    jump = dict(mode="immediate", frame=dict(duration=0, redraw=True))
+    steps = [
+        dict(label=f"{t / fps:.1f}s", method="animate", args=[[str(t)], jump]) for t in frames_idx
+    ]
+    return {
+        "updatemenus": [dict(type="buttons", showactive=False, x=0.05, y=0.05, buttons=buttons)],
+        "sliders": [dict(x=0.15, len=0.8, steps=steps)],
+    }
 
 
 def pose_comparison(
@@ -391,7 +245,7 @@ def pose_comparison(
         gt, pr = target[t] - target[t, :1], prediction[t] - target[t, :1]
         for a, b in edges_of(layout):
             ax.plot(*gt[[a, b]].T, color="0.55", lw=2)
-            ax.plot(*pr[[a, b]].T, color=_side_colour(layout, b), lw=1.5)
+            ax.plot(*pr[[a, b]].T, color=side_colour(layout, b), lw=1.5)
         ax.set_xlim(-0.9, 0.9)
         ax.set_ylim(-0.9, 0.9)
         ax.set_zlim(-1.0, 0.8)
@@ -436,18 +290,6 @@ def window_figure(pair: dict[str, np.ndarray], layout_2d: sk.Skeleton = sk.COCO1
     return fig
 
 
-def receptive_field_figure(filter_widths=(3, 3, 3)):
-    """Symmetric (top) and causal (bottom) receptive-field diagrams of the same widths."""
-    import matplotlib.pyplot as plt
-
-    rf = receptive_field(filter_widths)
-    fig, axes = plt.subplots(2, 1, figsize=(min(14, 0.3 * rf + 3), 1.8 * len(filter_widths) + 2))
-    receptive_field_diagram(filter_widths, causal=False, ax=axes[0])
-    receptive_field_diagram(filter_widths, causal=True, ax=axes[1])
-    fig.tight_layout()
-    return fig
-
-
 # ------------------------------------------------------------- notebook 01: one clip, step by step
 
 
@@ -471,9 +313,9 @@ def _facing_axes(l_hip: np.ndarray, r_hip: np.ndarray) -> tuple[np.ndarray, np.n
 def bvh_skeleton(joints: np.ndarray, parents, names, title: str = ""):
     """Front and side views of one frame of a BVH skeleton, joints numbered in file order.
 
-    joints: (J, 3) metres, Z-up world (``dilpose.default_data.to_world`` of forward kinematics);
-    parents: (J,) parent index, -1 for the root; names: J joint names (their ``Left``/``Right``
-    prefix colours the limbs). Returns the figure."""
+    joints: (J, 3) metres, Z-up world (``dilpose.datasets.mocap_import.to_world`` of forward
+    kinematics); parents: (J,) parent index, -1 for the root; names: J joint names (their
+    ``Left``/``Right`` prefix colours the limbs). Returns the figure."""
     import matplotlib.pyplot as plt
 
     joints = np.asarray(joints, dtype=np.float64)
@@ -518,8 +360,6 @@ def bvh_to_layouts(joints: np.ndarray, parents, names, h36m: np.ndarray, face: n
     joints: (J, 3) BVH joints; h36m: (17, 3); face: (5, 3); all metres, Z-up world. parents, names:
     the BVH hierarchy (names must include Head and Head_end). Returns the figure."""
     import matplotlib.pyplot as plt
-
-    from .bvh import CMU_TO_H36M
 
     joints, h36m, face = (np.asarray(a, dtype=np.float64) for a in (joints, h36m, face))
     assert h36m.shape == (17, 3) and face.shape == (5, 3) and joints.shape == (len(names), 3)
@@ -575,167 +415,77 @@ def bvh_to_layouts(joints: np.ndarray, parents, names, h36m: np.ndarray, face: n
     return fig
 
 
-def capture_volume_top_view(
-    cameras, centre: np.ndarray, pelvis_before: np.ndarray, pelvis_after: np.ndarray
-):
-    """Top view (world x, y in metres) of the placement step: each camera's centre and optical
-    axis, the volume centre where the axes meet, and the clip's pelvis track before (as the BVH
-    file has it) and after the shift; left the whole room, right a close-up of the shift.
-    centre: (3,); pelvis_before, pelvis_after: (T, 2) m."""
+def reprojection_figure(example: dict):
+    """2D in -> 3D + trajectory (seen from above: depth against x) -> reprojected 2D beside the
+    detections, for each arm."""
     import matplotlib.pyplot as plt
 
-    centre = np.asarray(centre, dtype=np.float64)
-    before, after = np.asarray(pelvis_before), np.asarray(pelvis_after)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 6.5))
-    for ax in axes:
-        for i, cam in enumerate(cameras):
-            p, d = cam.position(), cam.optical_axis()
-            reach = np.linalg.norm((centre - p)[:2]) * 1.3 / max(np.linalg.norm(d[:2]), 1e-9)
-            ax.plot(*np.stack([p[:2], p[:2] + reach * d[:2]]).T, color="tab:green", lw=1, ls="--")
-            ax.scatter(*p[:2], s=60, color="k", marker="s")
-            ax.annotate(f"cam {i}", p[:2], fontsize=8, xytext=(6, 6), textcoords="offset points")
-        ax.plot(*before.T, color="0.55", ls=":", lw=2, label="pelvis, as in the BVH file")
-        ax.plot(*after.T, color="tab:blue", lw=2, label="pelvis, placed")
-        ax.annotate(
-            "",
-            after.mean(0),
-            before.mean(0),
-            arrowprops=dict(arrowstyle="->", color="tab:red", lw=1.5, shrinkA=0, shrinkB=0),
-        )
-        ax.scatter(*centre[:2], marker="*", s=220, color="tab:red", zorder=4, label="volume centre")
-        ax.set_aspect("equal")
-        ax.set_xlabel("x (m)")
-        ax.set_ylabel("y (m)")
-        ax.grid(alpha=0.3)
-    both = np.concatenate([before, after, centre[None, :2]])
-    mid, half = (both.min(0) + both.max(0)) / 2, np.ptp(both, axis=0).max() / 2 + 0.4
-    axes[1].set_xlim(mid[0] - half, mid[0] + half)
-    axes[1].set_ylim(mid[1] - half, mid[1] + half)
-    axes[1].legend(fontsize=8, loc="lower right")
-    axes[0].set_title("the room: cameras and their optical axes (dashed)", fontsize=9)
-    axes[1].set_title("close-up: the shift (red arrow) moves the mean pelvis position", fontsize=9)
+    arms = list(example["arms"])
+    fig, axes = plt.subplots(1, 2 + len(arms), figsize=(4.0 * (2 + len(arms)), 4.2))
+    layout = example["layout_2d"]
+    det = example["detections"]
+    draw_2d(axes[0], det, layout)
+    axes[0].set_title("2D input (detections)")
+    ax = axes[1]
+    truth = example["truth_3d"]
+    ax.scatter(truth[:, 0], truth[:, 2], c="k", s=12, label="truth (not seen in training)")
+    for arm, colour in zip(arms, ("tab:blue", "tab:orange")):
+        p = example["arms"][arm]["pose_3d"]
+        ax.scatter(p[:, 0], p[:, 2], s=12, color=colour, label=arm)
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("depth z (m)")
+    ax.set_title("3D + trajectory, from above")
+    ax.legend(fontsize=7)
+    for ax, arm, colour in zip(axes[2:], arms, ("tab:blue", "tab:orange")):
+        e = example["arms"][arm]
+        draw_2d(ax, det, layout, alpha=0.35)
+        draw_2d(ax, e["reprojection"], sk.H36M17)
+        ax.set_title(f"{arm}: reprojection\n{e['error_px']:.1f} px from the detections")
+    fig.suptitle(
+        f"{example['subject']} · {example['action']} · camera {example['camera']}, frame "
+        f"{example['frame']} (an unlabelled clip)"
+    )
     fig.tight_layout()
     return fig
 
 
-def distortion_figure(step: dict, magnify: float = 10.0):
-    """One camera's lens distortion: over the whole image (left: where the distortion moves the
-    ideal pinhole pixels, arrows ``magnify`` times longer) and on the pose (right, zoomed: the
-    pinhole projection grey, the distorted one in colour). ``step``:
-    :func:`dilpose.studies.s01_data.projection_step`'s dict (pixels)."""
+def scenario_views_figure(data, subject: str, takes: dict, label: str, cameras=(0, 2)):
+    """One frame of each scenario (rows) seen from two cameras (columns): the detector's COCO-17
+    output (missed joints, score 0, as interpolated and drawn with a cross; joints with a score
+    under 0.5, mostly occluded by a shelf, hollow) over the ground truth projected (grey).
+
+    data: the shop's PoseData; takes: ``{action: (take, frame)}`` (one row each, e.g.
+    :func:`dilpose.studies.s06_shop.example_takes`); label: what the data is, for the title."""
     import matplotlib.pyplot as plt
 
-    cam, layout = step["camera"], step["layout"]
-    pin, dist = step["pinhole"], step["distorted"]
-    grid, moved = step["field"]
-    fig, (whole, zoom) = plt.subplots(1, 2, figsize=(12, 6))
-    d = (moved - grid) * magnify
-    whole.quiver(
-        *grid.T, *d.T, angles="xy", scale_units="xy", scale=1, color="tab:purple", width=0.004
+    fig, axes = plt.subplots(
+        len(takes), len(cameras), figsize=(4.2 * len(cameras), 2.9 * len(takes))
     )
-    lo, hi = pin.min(0), pin.max(0)
-    whole.add_patch(plt.Rectangle(lo, *(hi - lo), fill=False, color="tab:blue", lw=1.5))
-    whole.set_xlim(-0.1 * cam.res_w, 1.1 * cam.res_w)
-    whole.set_ylim(1.1 * cam.res_h, -0.1 * cam.res_h)
-    whole.add_patch(plt.Rectangle((0, 0), cam.res_w, cam.res_h, fill=False, color="k", lw=1))
-    whole.set_aspect("equal")
-    whole.set_title(
-        f"cam {step['index']} ({cam.id}): distortion over the image, arrows "
-        f"x{magnify:g}; blue box: the person",
-        fontsize=9,
-    )
-    draw_2d(zoom, pin, layout, alpha=0.35, lw=4)
-    draw_2d(zoom, dist, layout, lw=1.2, marker_size=8)
-    zoom.quiver(
-        *pin.T,
-        *((dist - pin) * magnify).T,
-        angles="xy",
-        scale_units="xy",
-        scale=1,
-        color="tab:purple",
-        width=0.004,
-    )
-    mid, half = (lo + hi) / 2, (hi - lo).max() / 2 + 20
-    zoom.set_xlim(mid[0] - half, mid[0] + half)
-    zoom.set_ylim(mid[1] + half, mid[1] - half)
-    zoom.set_title(
-        f"the pose: pinhole (thick, faint) vs distorted (thin); arrows x{magnify:g}; "
-        f"largest shift {step['shift_px'].max():.1f} px",
-        fontsize=9,
-    )
-    for ax in (whole, zoom):
-        ax.set_xlabel("u (px)")
-        ax.set_ylabel("v (px)")
-    fig.tight_layout()
-    return fig
-
-
-#: Colours of the detector-noise events in figures.
-NOISE_EVENT_COLOURS = {"outlier": "tab:orange", "swapped": "tab:purple", "missing": "0.5"}
-
-
-def noise_events_figure(trace: dict):
-    """One joint's 2D track over time in one camera, clean (black) and as the detector-noise model
-    outputs it (blue; gaps where missed), with each event's frames shaded; the bottom panel is
-    the 2D error (px) against the jitter's standard deviation. ``trace``:
-    :func:`dilpose.studies.s01_data.noise_trace`'s dict."""
-    import matplotlib.pyplot as plt
-
-    clean, detected = trace["clean"], trace["detected"]
-    t = np.arange(len(clean)) / trace["fps"]
-    err = np.linalg.norm(detected - clean, axis=-1)
-    fig, axes = plt.subplots(3, 1, figsize=(11, 7.5), sharex=True)
-    for ax, values, label in (
-        (axes[0], (clean[:, 0], detected[:, 0]), "u (px)"),
-        (axes[1], (clean[:, 1], detected[:, 1]), "v (px, down)"),
-        (axes[2], (None, err), "2D error (px)"),
-    ):
-        if values[0] is not None:
-            ax.plot(t, values[0], color="k", lw=1, label="clean projection")
-        ax.plot(t, values[1], color="tab:blue", lw=1, label="detector output")
-        for kind, colour in NOISE_EVENT_COLOURS.items():
-            mask = trace["events"][kind]
-            ax.fill_between(
-                t,
-                0,
-                1,
-                where=mask,
-                color=colour,
-                alpha=0.3,
-                step="mid",
-                transform=ax.get_xaxis_transform(),
-                label=f"{kind} ({mask.sum()} fr.)",
+    for r, (action, (key, t)) in enumerate(takes.items()):
+        for k, c in enumerate(cameras):
+            ax = axes[r, k]
+            cam = data.cameras[subject][c]
+            gt = cam.project(data.positions_3d[subject][key][t])
+            for a, b in sk.H36M17.bones():
+                ax.plot(gt[[a, b], 0], gt[[a, b], 1], color="0.75", lw=4)
+            kp = data.keypoints[subject][key][c][t]
+            sc = data.scores[subject][key][c][t]
+            draw_2d(ax, kp, sk.COCO17, lw=1.5, marker_size=8)
+            low = (sc > 0) & (sc < 0.5)
+            ax.scatter(kp[low, 0], kp[low, 1], s=60, facecolors="none", edgecolors="k", lw=1)
+            ax.scatter(kp[sc == 0, 0], kp[sc == 0, 1], s=50, marker="x", color="k")
+            pad = 60
+            ax.set_xlim(
+                min(kp[:, 0].min(), gt[:, 0].min()) - pad, max(kp[:, 0].max(), gt[:, 0].max()) + pad
             )
-        ax.set_ylabel(label)
-        ax.grid(alpha=0.3)
-    axes[2].plot(t, trace["sigma"], color="tab:green", lw=1, ls="--", label="jitter sigma")
-    axes[2].set_yscale("symlog", linthresh=5)
-    axes[1].invert_yaxis()
-    axes[0].legend(fontsize=8, ncol=5, loc="upper left", bbox_to_anchor=(0, 1.3))
-    axes[2].legend(fontsize=8, ncol=2, loc="upper left", handles=axes[2].get_lines())
-    axes[2].set_xlabel("time (s)")
-    fig.suptitle(f"{trace['joint']} in camera {trace['camera']} ({trace['camera_id']})", y=1.02)
+            ax.set_ylim(
+                max(kp[:, 1].max(), gt[:, 1].max()) + pad, min(kp[:, 1].min(), gt[:, 1].min()) - pad
+            )
+            ax.set_title(f"{action} · camera {c + 1} · frame {t}", fontsize=9)
+            ax.tick_params(labelsize=6)
+    fig.suptitle(
+        f"{label}: {subject}, one frame per scenario (grey: truth; x: missed; o: score < 0.5)",
+        fontsize=10,
+    )
     fig.tight_layout()
-    return fig
-
-
-def activation_heatmaps(acts: dict[str, np.ndarray], title: str = ""):
-    """One heat map per entry of ``acts`` ({label: (C, T) activations}): channels (rows) over time
-    (columns), zeros white, on one colour scale so that rescaled values show as darker."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(acts), figsize=(2.6 * len(acts) + 1, 4.2), sharey=True)
-    axes = np.atleast_1d(axes)
-    vmax = max(float(np.percentile(a, 99)) for a in acts.values()) or 1.0
-    for ax, (label, a) in zip(axes, acts.items()):
-        shown = np.ma.masked_equal(a, 0.0)  # exact zeros (ReLU's and the regulariser's) in white
-        im = ax.imshow(
-            shown, aspect="auto", cmap="viridis", vmin=0, vmax=vmax, interpolation="none"
-        )
-        ax.set_title(f"{label}\n{100 * float((a == 0).mean()):.0f} % zeros", fontsize=8)
-        ax.set_xlabel("frame")
-    axes[0].set_ylabel("channel")
-    fig.colorbar(im, ax=axes.tolist(), shrink=0.8, label="activation")
-    if title:
-        fig.suptitle(title, fontsize=10)
     return fig

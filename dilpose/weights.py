@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cache, callbacks, config, datasets, evaluate, models, paths
-from . import dataset as ds
+from . import datasets as ds
 from .datasets import mocap
 from .fileio import save_torch, sha256, write_json, write_text
 

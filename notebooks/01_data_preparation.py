@@ -67,8 +67,8 @@ seed = 0
 
 # %%
 # NBVAL_CHECK_OUTPUT
-from dilpose import config, report, viz
-from dilpose import dataset as ds
+from dilpose import config, report, viz, viz_scene
+from dilpose import datasets as ds
 from dilpose import skeleton as sk
 from dilpose.studies import s01_data as study
 
@@ -219,7 +219,7 @@ study.camera_table(cams)
 # distortion coefficient, is negative (barrel distortion: points are pulled towards the centre).
 
 # %%
-fig = viz.camera_layout(cams, pose[frame])
+fig = viz_scene.camera_layout(cams, pose[frame])
 _ = report.save_figure(fig, "01_camera_layout")
 
 # %% [markdown]
@@ -246,7 +246,7 @@ if walk:
 
 # %%
 if walk:
-    fig = viz.capture_volume_top_view(cams, walk["centre"], walk["pelvis_before"],
+    fig = viz_scene.capture_volume_top_view(cams, walk["centre"], walk["pelvis_before"],
                                       walk["pelvis_track"])
     _ = report.save_figure(fig, "01_placement")
 
@@ -280,7 +280,7 @@ study.distortion_table(data, subject, action, frame)
 step = study.projection_step(data, subject, action, frame, camera)
 print(f"camera {camera}: distortion moves this frame's joints by "
       f"{step['shift_px'].mean():.2f} px on average, {step['shift_px'].max():.2f} px at most")
-fig = viz.distortion_figure(step)
+fig = viz_scene.distortion_figure(step)
 _ = report.save_figure(fig, "01_distortion")
 
 # %% [markdown]
@@ -324,7 +324,7 @@ else:
 
 # %%
 if trace is not None:
-    fig = viz.noise_events_figure(trace)
+    fig = viz_scene.noise_events_figure(trace)
     _ = report.save_figure(fig, "01_noise_events")
 
 # %% [markdown]
@@ -368,7 +368,7 @@ study.sources_table(data)
 #
 # Frames (50 Hz) per subject and action category. CMU's six categories are joined by two that
 # HDM05 brings, *reach* (grabbing high) and *floor* (putting an object down, lying down); the
-# table that maps each manifest's labels to them is `dilpose.default_data.CMU_CATEGORY` and
+# table that maps each manifest's labels to them is `dilpose.datasets.mocap_import.CMU_CATEGORY` and
 # `HDM05_CATEGORY`.
 
 # %%

@@ -52,8 +52,8 @@ seeds = [0, 1, 2]        # the decisive comparisons train every arm with each of
 import torch
 from IPython.display import Markdown
 
-from dilpose import batches, config, evaluate, metrics, model, report, viz
-from dilpose import dataset as ds
+from dilpose import batches, config, evaluate, metrics, model, report, viz, viz_plots
+from dilpose import datasets as ds
 from dilpose.studies import common
 from dilpose.studies import s02_model as study
 
@@ -67,7 +67,7 @@ print(cfg)
 # A causal model sees only the past (for real-time use, notebook 05).
 
 # %%
-fig = viz.receptive_field_figure((3, 3, 3))
+fig = viz_plots.receptive_field_figure((3, 3, 3))
 _ = report.save_figure(fig, "02_receptive_field")
 
 # %% [markdown]
@@ -183,7 +183,7 @@ print(f"{main.name}: {main.parameters:,} parameters, {main.cfg.receptive_field()
 print(f"precision: {main.cfg.precision} -> {main.results['precision']} on this machine")
 
 # %%
-fig = viz.learning_curves({main.name: main.history})
+fig = viz_plots.learning_curves({main.name: main.history})
 _ = report.save_figure(fig, "02_learning_curves")
 
 # %%
@@ -279,8 +279,10 @@ lengths = common.clip_length_table([main, *runs.values()])
 lengths
 
 # %%
-fig = viz.bar_chart({r.name: r.results["mpjpe"]["action_mean"] for r in [*runs.values(), main]},
-                    title=f"MPJPE on {data.name} test subjects ({profile} profile)")
+fig = viz_plots.bar_chart(
+    {r.name: r.results["mpjpe"]["action_mean"] for r in [*runs.values(), main]},
+    title=f"MPJPE on {data.name} test subjects ({profile} profile)",
+)
 _ = report.save_figure(fig, "02_ablation")
 
 # %% [markdown]

@@ -60,8 +60,8 @@ seeds = [0, 1, 2]        # every arm is trained with each of these seeds
 # NBVAL_CHECK_OUTPUT
 from IPython.display import Markdown
 
-from dilpose import config, report, viz
-from dilpose import dataset as ds
+from dilpose import config, report, viz_plots
+from dilpose import datasets as ds
 from dilpose.studies import s03_pruning as study
 
 cfg = config.for_notebook("03", profile, dataset=dataset, seed=seed)
@@ -86,7 +86,7 @@ arms = study.run(cfg, data, seeds)
 
 # %%
 acts = study.block_activations(arms["none"][0], data)
-fig = viz.activation_heatmaps(acts, "block 1, channels x time (training mode)")
+fig = viz_plots.activation_heatmaps(acts, "block 1, channels x time (training mode)")
 _ = report.save_figure(fig, "03_activations")
 
 # %% [markdown]
@@ -149,7 +149,7 @@ Markdown(
 # The training loss per epoch (regulariser active: dropout and pruning raise it by design).
 
 # %%
-fig = viz.learning_curves({label: runs[0].history for label, runs in arms.items()})
+fig = viz_plots.learning_curves({label: runs[0].history for label, runs in arms.items()})
 _ = report.save_figure(fig, "03_learning_curves")
 
 # %% [markdown]

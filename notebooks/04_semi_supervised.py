@@ -61,8 +61,8 @@ import numpy as np
 import torch
 from IPython.display import Markdown
 
-from dilpose import camera, config, objectives, report
-from dilpose import dataset as ds
+from dilpose import camera, config, objectives, report, viz, viz_plots
+from dilpose import datasets as ds
 from dilpose.studies import s04_semi as study
 
 cfg = config.for_notebook("04", profile, dataset=dataset, seed=seed)
@@ -103,7 +103,7 @@ sweep = study.run(cfg, data, semi, points, seeds)
 
 # %%
 example = study.reprojection_example(sweep, data)
-fig = study.reprojection_figure(example)
+fig = viz.reprojection_figure(example)
 _ = report.save_figure(fig, "04_reprojection")
 
 # %% [markdown]
@@ -185,7 +185,7 @@ rows = study.sweep_rows(sweep, data)
 study.sweep_table(rows)
 
 # %%
-fig = study.sweep_figure(rows)
+fig = viz_plots.sweep_figure(rows, (study.SUPERVISED, study.SEMI))
 _ = report.save_figure(fig, "04_sweep")
 
 # %% [markdown]

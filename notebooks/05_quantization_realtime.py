@@ -54,7 +54,7 @@ import torch.nn.functional as F
 from IPython.display import Markdown
 
 from dilpose import config, model, quantize, report, stream
-from dilpose import dataset as ds
+from dilpose import datasets as ds
 from dilpose.studies import s05_quantization as study
 
 cfg = config.for_notebook("05", profile, dataset=dataset, seed=seed)

@@ -21,7 +21,7 @@
 # > Writes: `reports/metrics/06_shop.json`, `reports/figures/06_*.png`.
 #
 # **HRI-I is not public.** This notebook runs the evaluation on a **simulated shop built from real
-# motion capture** (CMU and HDM05, `dilpose.shop_sim`), written in a documented shop format
+# motion capture** (CMU and HDM05, `dilpose.datasets.shop_sim`), written in a documented shop format
 # (`data/README.md`, "The shop format") that a real shop's capture, or HRI-I if obtained, drops
 # into (`ds.load("shop", path=...)`). Every number below is labelled *simulated shop (CMU and
 # HDM05 motion)*; none is an HRI-I result.
@@ -49,9 +49,10 @@ seed = 0
 import numpy as np
 from IPython.display import Markdown
 
-from dilpose import config, report, shop_sim, viz
-from dilpose import dataset as ds
+from dilpose import config, report, viz, viz_plots, viz_scene
+from dilpose import datasets as ds
 from dilpose import skeleton as sk
+from dilpose.datasets import shop_scene
 from dilpose.studies import s06_shop as study
 
 cfg = config.for_notebook("06", profile, dataset=dataset, seed=seed)
@@ -86,7 +87,7 @@ Markdown(
 # %%
 test_person = shop.test_subjects[0]
 walk_take = next(a for a in shop.actions(test_person) if a.startswith("walk"))
-fig = study.shop_figure(shop, test_person, walk_take)
+fig = viz_scene.shop_figure(shop, test_person, walk_take, study.LABEL)
 _ = report.save_figure(fig, "06_shop")
 
 # %% [markdown]
@@ -96,7 +97,9 @@ _ = report.save_figure(fig, "06_shop")
 # confidence under 0.5, mostly because a shelf hides it.
 
 # %%
-fig = study.scenario_views_figure(shop, test_person)
+fig = viz.scenario_views_figure(
+    shop, test_person, study.example_takes(shop, test_person), study.LABEL
+)
 _ = report.save_figure(fig, "06_scenarios")
 
 # %% [markdown]
@@ -139,8 +142,8 @@ print(f"by hand vs Camera.project: {np.abs(px - cam.project(X)).max():.1e} px ap
 #
 # ### 1.2 Where a shelf hides a joint
 # **Why.** A camera sees a joint when the straight line from the camera's centre to the joint
-# meets nothing on the way. The simulator's shelves are solid boxes (`shop_sim.SHELVES`), so a
-# joint is hidden when that segment passes through a box. `shop_sim.occluded` decides it exactly
+# meets nothing on the way. The simulator's shelves are solid boxes (`shop_scene.SHELVES`), so a
+# joint is hidden when that segment passes through a box. `shop_scene.occluded` decides it exactly
 # (a slab test, every frame, joint and camera at once); by hand we sample 1,001 points along one
 # segment and ask whether any of them lies inside a shelf. We follow the right wrist while the
 # test person fetches an item from a shelf, seen by camera 3.
@@ -148,7 +151,7 @@ print(f"by hand vs Camera.project: {np.abs(px - cam.project(X)).max():.1e} px ap
 # %%
 take = next(a for a in shop.actions(test_person) if a.startswith("fetch(stand)"))
 pose, cams = shop.positions_3d[test_person][take], shop.cameras[test_person]  # (T, 17, 3) metres
-hidden = np.stack([shop_sim.occluded(c.position(), pose) for c in cams])  # (4, T, 17): library
+hidden = np.stack([shop_scene.occluded(c.position(), pose) for c in cams])  # (4, T, 17): library
 c, joint = 2, "r_wrist"  # camera 3; any H36M-17 joint name
 j = sk.H36M17.joint_names.index(joint)
 t = int(hidden[c, :, j].argmax())  # the first frame in which camera 3 cannot see the wrist
@@ -160,14 +163,14 @@ print(f"{take}: the cameras cannot see {', '.join(f'{h:.0%}' for h in hidden.mea
 # points, and the shelves as boxes (lower and upper corner, metres).
 
 # %%
-origin, boxes = cams[c].position(), shop_sim.shelf_boxes()  # boxes: (3, lower/upper corner, xyz)
+origin, boxes = cams[c].position(), shop_scene.shelf_boxes()  # boxes: (3, lower/upper corner, xyz)
 ray = origin + np.linspace(0, 1, 1001)[:, None] * (pose[t, j] - origin)  # (1001, 3) camera->joint
 inside = ((ray[:, None] >= boxes[:, 0]) & (ray[:, None] <= boxes[:, 1])).all(-1)  # (1001, 3)
 for s in np.flatnonzero(inside.any(0)):
     along = np.flatnonzero(inside[:, s]) / 1000 * np.linalg.norm(pose[t, j] - origin)
-    print(f"frame {t}: the ray to the {joint} runs through the {shop_sim.SHELVES[s].name} "
+    print(f"frame {t}: the ray to the {joint} runs through the {shop_scene.SHELVES[s].name} "
           f"from {along[0]:.2f} to {along[-1]:.2f} m from camera {c + 1}")
-print(f"frame {t}, {joint}: hidden by hand {inside.any()}, by shop_sim.occluded {hidden[c, t, j]}")
+print(f"frame {t}, {joint}: hidden by hand {inside.any()}, by the library {hidden[c, t, j]}")
 
 # %% [markdown]
 # What to see: the hand-made test and the library's agree, and the printout says which shelf is in
@@ -268,7 +271,9 @@ classifier = study.classifier_study(shop, train_seqs, test_seqs, train_preds, te
 study.classifier_table(classifier)
 
 # %%
-fig = study.confusion_figure(classifier, ["ground truth", shop_sym, cmu_sym], shop.info["actions"])
+fig = viz_plots.confusion_figure(
+    classifier, ["ground truth", shop_sym, cmu_sym], shop.info["actions"], study.LABEL
+)
 _ = report.save_figure(fig, "06_confusion")
 
 # %%

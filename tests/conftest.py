@@ -37,10 +37,11 @@ def write_h36m_files(folder) -> None:
     (H36M-17 layout, as the cpn file names none) projected through the real Human3.6M cameras."""
     import numpy as np
 
-    from dilpose import camera, default_data, formats
+    from dilpose import camera, formats
     from dilpose import skeleton as sk
+    from dilpose.datasets import mocap_files
 
-    cmu = default_data.load()
+    cmu = mocap_files.load()
     cams = camera.load_h36m_cameras()
     pos3d, pos2d = {}, {}
     for subject, (cmu_subject, action) in {

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from dilpose import batches, dataset
+from dilpose import batches, datasets
 from dilpose import skeleton as sk
 from dilpose.camera import project_to_2d
 
@@ -10,7 +10,7 @@ def _seq(T=40, seed=0, name="walk 1"):
     rng = np.random.default_rng(seed)
     kp = np.cumsum(rng.normal(size=(T, 17, 2)), 0).astype(np.float32)
     pos = rng.normal(size=(T, 17, 3)).astype(np.float32) + [0, 0, 5]
-    return dataset.Sequence(
+    return datasets.Sequence(
         "s1", name, 0, kp, pos, np.arange(9, dtype=np.float32), np.ones((T, 17), np.float32)
     )
 
@@ -109,8 +109,8 @@ def test_flip_swaps_left_and_right_consistently_in_2d_and_3d():
 def test_flipped_3d_projects_onto_flipped_2d():
     # A clean rendering: the 2D input is exactly the 3D projected through the camera, so after the
     # flip, projecting the flipped 3D with the flipped intrinsics must give the flipped 2D.
-    data = dataset.from_default(noise=None, subjects=("cmu02",))
-    seq = dataset.sequences(data, ["cmu02"], cameras=(1,))[0]
+    data = datasets.load("mocap", noise=None, subjects=("cmu02",))
+    seq = datasets.sequences(data, ["cmu02"], cameras=(1,))[0]
     flipped_3d = batches.flip_3d(seq.positions_3d.astype(np.float64))
     flipped_2d = batches.flip_2d(seq.keypoints_2d.astype(np.float64), sk.COCO17)
     projected = project_to_2d(

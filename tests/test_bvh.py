@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dilpose import bvh, paths
+from dilpose import bvh, kinematics, paths
 from dilpose.errors import DataError
 from dilpose.skeleton import COCO17, H36M17
 
@@ -114,7 +114,7 @@ def test_parse_braces_on_the_joint_line(tmp_path):
 
 def test_fk_two_bone_chain_hand_computed(tmp_path):
     m = bvh.parse_bvh(write(tmp_path, CHAIN))
-    pos, rot = bvh.forward_kinematics(m, unit_to_m=1.0)
+    pos, rot = kinematics.forward_kinematics(m, unit_to_m=1.0)
     assert pos.shape == (2, 3, 3) and rot.shape == (2, 3, 3, 3)
     # Rest frame: straight down.
     np.testing.assert_allclose(pos[0], [[0, 0, 0], [0, -10, 0], [0, -20, 0]], atol=1e-12)
@@ -130,7 +130,7 @@ def test_fk_two_bone_chain_hand_computed(tmp_path):
 
 def test_fk_respects_channel_order_and_child_translation(tmp_path):
     m = bvh.parse_bvh(write(tmp_path, ODD))
-    pos, rot = bvh.forward_kinematics(m, unit_to_m=1.0)
+    pos, rot = kinematics.forward_kinematics(m, unit_to_m=1.0)
     # Root R = Rx(90) @ Rz(90) (channel order), not Rz @ Rx: it sends +X to +Z
     # (Rz @ Rx sends it to +Y).
     np.testing.assert_allclose(rot[0, 0], [[0, -1, 0], [0, 0, -1], [1, 0, 0]], atol=1e-12)
@@ -143,15 +143,15 @@ def test_fk_respects_channel_order_and_child_translation(tmp_path):
 
 def test_fk_units_to_metres(tmp_path):
     m = bvh.parse_bvh(write(tmp_path, CHAIN))
-    pos_m, _ = bvh.forward_kinematics(m)  # CMU default
-    pos_u, _ = bvh.forward_kinematics(m, unit_to_m=1.0)
+    pos_m, _ = kinematics.forward_kinematics(m)  # CMU default
+    pos_u, _ = kinematics.forward_kinematics(m, unit_to_m=1.0)
     np.testing.assert_allclose(pos_m, pos_u * 0.056444)
     assert np.linalg.norm(pos_m[0, 2] - pos_m[0, 0]) == pytest.approx(20 * 0.056444)
 
 
 def test_fk_rotations_are_orthonormal(tmp_path):
     text = CHAIN.replace("1 2 3 90 0 0 0 0 90", "1 2 3 31 -47 112 -13 77 5")
-    pos, rot = bvh.forward_kinematics(bvh.parse_bvh(write(tmp_path, text)))
+    pos, rot = kinematics.forward_kinematics(bvh.parse_bvh(write(tmp_path, text)))
     np.testing.assert_allclose(
         rot @ np.swapaxes(rot, -1, -2), np.broadcast_to(np.eye(3), rot.shape), atol=1e-12
     )
@@ -167,7 +167,7 @@ def test_resample_linear_ramp_is_exact():
     F = 121  # exactly 1 s at 120 Hz
     t = np.arange(F) / 120.0
     x = np.stack([3.0 * t - 1.0, -2.0 * t], axis=-1)[:, None, :]  # (F, 1, 2)
-    y = bvh.resample(x, 120.0, 50.0)
+    y = kinematics.resample(x, 120.0, 50.0)
     assert y.shape == (51, 1, 2)  # t = 0, 0.02, ..., 1.0
     tk = np.arange(51) / 50.0
     np.testing.assert_allclose(y[:, 0, 0], 3.0 * tk - 1.0, atol=1e-12)
@@ -177,13 +177,13 @@ def test_resample_linear_ramp_is_exact():
 @pytest.mark.parametrize("F, expected", [(1, 1), (2, 1), (3, 1), (4, 2), (471, 196), (480, 200)])
 def test_resample_frame_count(F, expected):
     # t_k = k/50 <= (F-1)/120  ->  floor((F-1) * 50 / 120) + 1 frames.
-    assert bvh.resample(np.zeros((F, 3)), 120, 50).shape == (expected, 3)
+    assert kinematics.resample(np.zeros((F, 3)), 120, 50).shape == (expected, 3)
 
 
 def test_resample_keeps_sine_amplitude():
     t = np.arange(1200) / 120.0
     x = np.sin(2 * np.pi * 1.0 * t)  # 1 Hz, like a gait cycle
-    y = bvh.resample(x, 120.0, 50.0)
+    y = kinematics.resample(x, 120.0, 50.0)
     tk = np.arange(len(y)) / 50.0
     np.testing.assert_allclose(y, np.sin(2 * np.pi * tk), atol=2e-3)
     # Least-squares amplitude against the exact 50 Hz sine (the raw max depends on where samples
@@ -194,15 +194,15 @@ def test_resample_keeps_sine_amplitude():
 
 def test_resample_upsampling_and_identity():
     x = np.arange(10.0)
-    np.testing.assert_allclose(bvh.resample(x, 50, 50), x)
-    np.testing.assert_allclose(bvh.resample(x, 10, 20), np.arange(19) / 2.0)
+    np.testing.assert_allclose(kinematics.resample(x, 50, 50), x)
+    np.testing.assert_allclose(kinematics.resample(x, 10, 20), np.arange(19) / 2.0)
 
 
 def test_resample_rejects_bad_input():
     with pytest.raises(DataError, match="empty"):
-        bvh.resample(np.zeros((0, 3)), 120, 50)
+        kinematics.resample(np.zeros((0, 3)), 120, 50)
     with pytest.raises(DataError, match="positive"):
-        bvh.resample(np.zeros((5, 3)), 120, 0)
+        kinematics.resample(np.zeros((5, 3)), 120, 0)
 
 
 # ------------------------------------------------------------------------------------------- errors
@@ -313,7 +313,7 @@ def test_other_read_errors_are_data_errors_naming_the_path(tmp_path, make, why):
 def cmu_like_bvh(n_frames: int) -> str:
     """A BVH chain holding every joint load_cmu_clip needs (CMU_TO_H36M names plus Head), n_frames
     rows."""
-    names = [n for n in bvh.CMU_TO_H36M if n != "Head_end"] + ["Head"]
+    names = [n for n in kinematics.CMU_TO_H36M if n != "Head_end"] + ["Head"]
     lines = ["HIERARCHY"]
     for depth, name in enumerate(names):
         tab = "\t" * depth
@@ -335,7 +335,7 @@ def cmu_like_bvh(n_frames: int) -> str:
 
 
 def test_load_cmu_clip_on_a_small_cmu_like_file(tmp_path):
-    clip = bvh.load_cmu_clip(write(tmp_path, cmu_like_bvh(13)))
+    clip = kinematics.load_cmu_clip(write(tmp_path, cmu_like_bvh(13)))
     assert clip["h36m"].shape == (6, 17, 3) and clip["face"].shape == (6, 5, 3)  # 12/120 s at 50 Hz
 
 
@@ -344,7 +344,7 @@ def test_zero_frames_error_names_the_file_not_in_memory_data(tmp_path):
     text = cmu_like_bvh(0)
     path = write(tmp_path, text)
     with pytest.raises(DataError) as info:
-        bvh.load_cmu_clip(path)
+        kinematics.load_cmu_clip(path)
     assert info.value.source == str(path)
     line = text.splitlines().index("Frames: 0") + 1
     assert str(info.value) == f"{path}: MOTION has 0 frames ('Frames: 0' at line {line})"
@@ -357,7 +357,7 @@ def test_absurd_frame_time_is_refused_before_resampling_allocates(tmp_path):
     with pytest.raises(
         DataError, match=r"3 frames at 1e-06 Hz -> 50 Hz would give 100000001 "
     ) as info:
-        bvh.load_cmu_clip(path)
+        kinematics.load_cmu_clip(path)
     assert info.value.source == str(path)
 
 
@@ -369,7 +369,7 @@ def test_zero_frame_motion_built_by_hand_names_its_source(tmp_path):
         )
     m.motion = m.motion[:0]  # the dataclass is mutable: FK checks again
     with pytest.raises(DataError, match=r"^.*clip\.bvh: MOTION has 0 frames$"):
-        bvh.forward_kinematics(m)
+        kinematics.forward_kinematics(m)
 
 
 def test_forward_kinematics_overflow_is_a_data_error_naming_the_file(tmp_path):
@@ -380,7 +380,7 @@ def test_forward_kinematics_overflow_is_a_data_error_naming_the_file(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         with pytest.raises(DataError) as info:
-            bvh.forward_kinematics(m, unit_to_m=1.0)
+            kinematics.forward_kinematics(m, unit_to_m=1.0)
     assert str(info.value) == (
         f"{path}: forward kinematics: joint 'Knee_end' is not finite at frame 1 "
         f"(offsets or channel values too large or not finite)"
@@ -389,40 +389,40 @@ def test_forward_kinematics_overflow_is_a_data_error_naming_the_file(tmp_path):
 
 def test_resample_errors_name_the_source_when_given():
     with pytest.raises(DataError) as info:
-        bvh.resample(np.zeros((0, 3)), 120, 50, source="walk.bvh")
+        kinematics.resample(np.zeros((0, 3)), 120, 50, source="walk.bvh")
     assert str(info.value) == "walk.bvh: resample: empty sequence"
     with pytest.raises(DataError, match="^walk.bvh: resample: rates"):
-        bvh.resample(np.zeros((5, 3)), 120, math.inf, source="walk.bvh")
+        kinematics.resample(np.zeros((5, 3)), 120, math.inf, source="walk.bvh")
     # 1e-308 Hz -> 50 Hz: the output length is infinite (used to raise OverflowError from
     # math.floor).
     with pytest.raises(
         DataError, match="^walk.bvh: resample: 3 frames at 1e-308 Hz -> 50 Hz would give inf"
     ):
-        bvh.resample(np.zeros((3, 2)), 1e-308, 50, source="walk.bvh")
+        kinematics.resample(np.zeros((3, 2)), 1e-308, 50, source="walk.bvh")
     # Positional use stays as before.
-    assert bvh.resample(np.zeros((5, 3)), 120, 60).shape == (3, 3)
+    assert kinematics.resample(np.zeros((5, 3)), 120, 60).shape == (3, 3)
 
 
 def test_mapping_missing_joint_is_named():
-    names = list(bvh.CMU_TO_H36M)
+    names = list(kinematics.CMU_TO_H36M)
     names[names.index("LeftForeArm")] = "LeftElbow"
     with pytest.raises(DataError, match="LeftForeArm"):
-        bvh.cmu_to_h36m17(np.zeros((2, 17, 3)), names)
+        kinematics.cmu_to_h36m17(np.zeros((2, 17, 3)), names)
     with pytest.raises(DataError, match="Head"):
-        bvh.cmu_face_points(np.zeros((2, 10, 3)), np.zeros((2, 10, 3, 3)), names[:10])
+        kinematics.cmu_face_points(np.zeros((2, 10, 3)), np.zeros((2, 10, 3, 3)), names[:10])
 
 
 def test_h36m_and_coco_assembly_are_consistent():
     rng = np.random.default_rng(0)
-    names = ["Extra"] + list(bvh.CMU_TO_H36M)[::-1]
+    names = ["Extra"] + list(kinematics.CMU_TO_H36M)[::-1]
     positions = rng.normal(size=(4, len(names), 3))
-    h36m = bvh.cmu_to_h36m17(positions, names)
+    h36m = kinematics.cmu_to_h36m17(positions, names)
     np.testing.assert_array_equal(h36m[:, 0], positions[:, names.index("Hips")])
     np.testing.assert_array_equal(
         h36m[:, H36M17.index("head")], positions[:, names.index("Head_end")]
     )
     face = rng.normal(size=(4, 5, 3))
-    coco = bvh.cmu_to_coco17(h36m, face)
+    coco = kinematics.cmu_to_coco17(h36m, face)
     assert coco.shape == (4, 17, 3)
     np.testing.assert_array_equal(coco[:, :5], face)
     for coco_name, h36m_name in [
@@ -443,7 +443,7 @@ def test_face_points_in_rest_pose():
     names = ["Head", "Head_end"]
     pos = np.array([[[0, 0, 0], [0, 0.1, 0]]], dtype=float)
     rot = np.broadcast_to(np.eye(3), (1, 2, 3, 3))
-    face = bvh.cmu_face_points(pos, rot, names)[0]
+    face = kinematics.cmu_face_points(pos, rot, names)[0]
     np.testing.assert_allclose(face[0], [0, -0.055, 0.105])  # nose
     np.testing.assert_allclose(face[1], [0.032, -0.005, 0.085])  # l_eye: +X is the left
     np.testing.assert_allclose(face[4], [-0.075, -0.020, -0.010])  # r_ear
@@ -456,7 +456,7 @@ def test_face_points_in_rest_pose():
 def walk():
     path = MOCAP / "bvh" / "16_15.bvh"
     m = bvh.parse_bvh(path)
-    pos, rot = bvh.forward_kinematics(m)
+    pos, rot = kinematics.forward_kinematics(m)
     return m, pos, rot
 
 
@@ -483,7 +483,7 @@ def test_real_clip_bone_lengths_constant(walk):
 @needs_mocap
 def test_real_clip_h36m_face_and_speed(walk):
     m, pos, rot = walk
-    clip = bvh.load_cmu_clip(MOCAP / "bvh" / "16_15.bvh")
+    clip = kinematics.load_cmu_clip(MOCAP / "bvh" / "16_15.bvh")
     h36m, face = clip["h36m"], clip["face"]
     assert clip["fps"] == 50.0 and clip["source_fps"] == 120.0
     assert h36m.shape == (196, 17, 3) and face.shape == (196, 5, 3) and h36m.dtype == np.float64
@@ -503,7 +503,7 @@ def test_real_clip_h36m_face_and_speed(walk):
     assert np.ptp(lengths, axis=0).max() < 1e-3
 
     # Face geometry, at 120 Hz with the head frame at hand.
-    face120 = bvh.cmu_face_points(pos, rot, m.joint_names)
+    face120 = kinematics.cmu_face_points(pos, rot, m.joint_names)
     nose, l_eye, r_eye, l_ear, r_ear = np.moveaxis(face120, 1, 0)
     ear_dist = np.linalg.norm(l_ear - r_ear, axis=-1)
     assert ((ear_dist > 0.10) & (ear_dist < 0.18)).all()
@@ -523,7 +523,7 @@ def test_real_clip_h36m_face_and_speed(walk):
 @needs_hdm05
 def test_an_hdm05_clip_reads_with_the_cmu_conventions():
     """HDM05's BVH files follow the CMU folder's conventions: same joints, units and 120 Hz."""
-    clip = bvh.load_cmu_clip(HDM05 / "bvh" / "HDM_mm_squat1Reps_037_120.bvh")
+    clip = kinematics.load_cmu_clip(HDM05 / "bvh" / "HDM_mm_squat1Reps_037_120.bvh")
     h36m = clip["h36m"]
     assert clip["source_fps"] == 120.0 and h36m.shape[1:] == (17, 3)
     femur = np.linalg.norm(

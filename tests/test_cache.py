@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from dilpose import cache, checkpoints, config, dataset, fileio, train
+from dilpose import cache, checkpoints, config, datasets, fileio, train
 from dilpose import skeleton as sk
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = dataset.from_default(seed=0, subjects=("cmu02",))
-    return dataset.sequences(data, ["cmu02"], cameras=(0,))
+    data = datasets.load("mocap", seed=0, subjects=("cmu02",))
+    return datasets.sequences(data, ["cmu02"], cameras=(0,))
 
 
 def _cfg(profile="smoke", **kw):

@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from dilpose import checkpoints, config, dataset, evaluate, models, train
+from dilpose import checkpoints, config, datasets, evaluate, models, train
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = dataset.from_default(seed=0, subjects=("cmu02", "cmu10"))
-    return dataset.sequences(data, ["cmu02"], cameras=(0, 1)), dataset.sequences(
+    data = datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10"))
+    return datasets.sequences(data, ["cmu02"], cameras=(0, 1)), datasets.sequences(
         data, ["cmu10"], cameras=(0,)
     )
 

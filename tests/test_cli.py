@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from dilpose import cli, dataset
+from dilpose import cli, datasets
 from dilpose import skeleton as sk
 
 
@@ -66,7 +66,7 @@ def test_evaluate_writes_all_metrics_with_the_protocol(checkpoint, tmp_path, cap
 
 def test_lift_turns_a_coco_keypoints_json_into_3d_joints(checkpoint, tmp_path):
     # A COCO results file as a detector writes it: one person per image, [x, y, v] * 17.
-    data = dataset.from_default(seed=1, subjects=("cmu09",))
+    data = datasets.load("mocap", seed=1, subjects=("cmu09",))
     action = data.actions("cmu09")[0]
     kp, scores = data.keypoints["cmu09"][action][0], data.scores["cmu09"][action][0]
     detections = [

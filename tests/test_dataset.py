@@ -1,19 +1,20 @@
 import numpy as np
 import pytest
 
-from dilpose import dataset, formats
+from dilpose import datasets, formats
 from dilpose import skeleton as sk
 from dilpose.camera import load_h36m_cameras, project_to_2d
+from dilpose.datasets import h36m
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def clean():
-    return dataset.from_default(noise=None)
+    return datasets.load("mocap", noise=None)
 
 
 def test_default_2d_is_the_projection_of_the_3d(clean):
-    seqs = dataset.sequences(clean, ["cmu09"])
+    seqs = datasets.sequences(clean, ["cmu09"])
     assert len(seqs) == 4 * len(clean.actions("cmu09"))
     for seq in seqs:
         proj = project_to_2d(seq.positions_3d.astype(np.float64), seq.intrinsics.astype(np.float64))
@@ -24,7 +25,7 @@ def test_default_2d_is_the_projection_of_the_3d(clean):
 
 
 def test_default_noise_statistics_are_recorded():
-    noisy = dataset.from_default(seed=0)
+    noisy = datasets.load("mocap", seed=0)
     stats = noisy.info["noise_stats"]
     assert 3 < stats["mean_error_px"] < 12
     assert stats["max_error_px"] > stats["mean_error_px"]
@@ -46,10 +47,10 @@ def test_h36m_files_load_through_the_same_interface(tmp_path):
     formats.save_positions_2d(
         tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz", {"S9": {"Walking 1": views}}, layout="h36m"
     )
-    data = dataset.from_h36m(tmp_path)
+    data = h36m.read(tmp_path, h36m.DEFAULT_SOURCE_2D)
     assert data.subjects == ["S9"] and data.test_subjects == ("S9",)  # S2 has no cameras: skipped
     assert all(len(v) == 30 for v in data.keypoints["S9"]["Walking 1"])  # cut to the mocap length
-    seq = dataset.sequences(data, ["S9"])[0]
+    seq = datasets.sequences(data, ["S9"])[0]
     np.testing.assert_allclose(
         project_to_2d(seq.positions_3d.astype(float), seq.intrinsics.astype(float)),
         seq.keypoints_2d,
@@ -66,35 +67,35 @@ def test_h36m_short_2d_and_missing_subject_are_clear_errors(tmp_path):
         layout="h36m",
     )
     with pytest.raises(DataError, match="20 2D frames but 30 3D frames"):
-        dataset.from_h36m(tmp_path)
+        h36m.read(tmp_path, h36m.DEFAULT_SOURCE_2D)
     formats.save_positions_2d(
         tmp_path / "data_2d_h36m_cpn_ft_h36m_dbb.npz",
         {"S11": {"Walking 1": [np.ones((30, 17, 2))] * 4}},
         layout="h36m",
     )
     with pytest.raises(DataError, match="subject S9 .* has no 2D keypoints"):
-        dataset.from_h36m(tmp_path)
+        h36m.read(tmp_path, h36m.DEFAULT_SOURCE_2D)
 
 
 def test_unknown_names_are_clear_errors(clean):
     with pytest.raises(DataError, match="unknown subject 'S7'"):
-        dataset.sequences(clean, ["S7"])
+        datasets.sequences(clean, ["S7"])
     with pytest.raises(DataError, match="unknown action 'swim 1'"):
-        dataset.sequences(clean, ["cmu09"], actions=["swim 1"])
+        datasets.sequences(clean, ["cmu09"], actions=["swim 1"])
     with pytest.raises(DataError, match="unknown dataset 'h37m'"):
-        dataset.load("h37m")
+        datasets.load("h37m")
 
 
 def test_h36m_without_files_says_what_to_put_where(monkeypatch, tmp_path):
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
     with pytest.raises(DataError, match="data_3d_h36m.npz"):
-        dataset.load("h36m")
+        datasets.load("h36m")
 
 
 def test_example_views_match_the_training_input():
-    noisy = dataset.from_default(seed=3, subjects=("cmu10",))
+    noisy = datasets.load("mocap", seed=3, subjects=("cmu10",))
     action = noisy.actions("cmu10")[0]
-    views = dataset.example_views(noisy, "cmu10", action)
+    views = datasets.example_views(noisy, "cmu10", action)
     for c in range(4):
         seen = np.isfinite(views.detected[c]).all(-1)
         np.testing.assert_allclose(

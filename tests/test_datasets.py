@@ -4,7 +4,7 @@ VideoPose3D's ``prepare_data_humaneva.py`` writes."""
 import numpy as np
 import pytest
 
-from dilpose import cli, config, dataset, datasets
+from dilpose import cli, config, datasets
 from dilpose import skeleton as sk
 from dilpose.camera import Camera
 from dilpose.errors import ConfigError, DataError
@@ -25,7 +25,7 @@ def _tiny_load(seed=0, noise=None, frames=12):
         positions[subject] = {"stroll 1": pos}
         keypoints[subject] = {"stroll 1": [cam.project(pos)]}
         scores[subject] = {"stroll 1": [np.ones((frames, 17))]}
-    return dataset.PoseData(
+    return datasets.PoseData(
         "tiny",
         sk.H36M17,
         positions,
@@ -66,11 +66,11 @@ def tiny():
 def test_a_registered_dataset_loads_by_name_everywhere(tiny):
     assert "tiny" in datasets.names()
     cfg = config.for_profile("smoke", dataset="tiny")
-    data = dataset.load(
+    data = datasets.load(
         cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source, frames=9
     )
     assert data.name == "tiny" and data.train_subjects == ("t1",) and data.test_subjects == ("t2",)
-    train = dataset.sequences(data, data.train_subjects)
+    train = datasets.sequences(data, data.train_subjects)
     assert (
         len(train) == 1
         and train[0].keypoints_2d.shape == (9, 17, 2)
@@ -99,7 +99,7 @@ def test_unknown_names_and_options_are_clear_errors():
     ):
         datasets.get("h37m")
     with pytest.raises(DataError, match="unknown dataset 'mnist'"):
-        dataset.load("mnist")
+        datasets.load("mnist")
     with pytest.raises(
         ConfigError,
         match=r"unknown dataset 'mnist'; choose one of \('mocap', 'h36m', 'humaneva', 'shop'\)",
@@ -124,7 +124,7 @@ def test_the_old_names_of_the_embedded_data_still_work():
         .dataset
         == "cmu-default"
     )
-    data = dataset.load("cmu-default", noise=None, subjects=("cmu09",))
+    data = datasets.load("cmu-default", noise=None, subjects=("cmu09",))
     assert data.name == "mocap" and data.subjects == ["cmu09"] and data.test_subjects == ("cmu09",)
 
 
@@ -202,7 +202,7 @@ def test_humaneva_reads_videopose3d_files_and_yields_sequences(tmp_path, monkeyp
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
     assert datasets.get("humaneva").available()
     # Human3.6M's 2D setting is not HumanEva's
-    data = dataset.load("humaneva", source_2d="cpn_ft_h36m_dbb")
+    data = datasets.load("humaneva", source_2d="cpn_ft_h36m_dbb")
     assert data.name == "humaneva" and data.fps == 60.0
     assert data.layout_2d is sk.HUMANEVA15 and data.layout_3d is sk.HUMANEVA15
     assert data.train_subjects == ("Train/S1", "Train/S2") and data.test_subjects == (
@@ -210,7 +210,7 @@ def test_humaneva_reads_videopose3d_files_and_yields_sequences(tmp_path, monkeyp
     )
     # VideoPose3D's protocol: Walk, Jog and Box; Gestures is left out, Unlabeled/ has no 3D.
     assert data.actions("Validate/S1") == ["Box 1 chunk2", "Jog 1 chunk0", "Walking 1 chunk0"]
-    seqs = dataset.sequences(data, data.test_subjects)
+    seqs = datasets.sequences(data, data.test_subjects)
     assert len(seqs) == 3 * 3 and {s.category for s in seqs} == {"Walk", "Jog", "Box"}
     walk = next(s for s in seqs if s.action == "Walking 1 chunk0" and s.camera == 2)
     assert walk.keypoints_2d.shape == (20, 15, 2) and walk.positions_3d.shape == (20, 15, 3)
@@ -222,7 +222,7 @@ def test_humaneva_reads_videopose3d_files_and_yields_sequences(tmp_path, monkeyp
         atol=1e-6,
     )
     assert not walk.intrinsics.any()  # no calibration in the files: intrinsics unknown
-    views = dataset.example_views(data, "Train/S1", "Jog 1 chunk0")
+    views = datasets.example_views(data, "Train/S1", "Jog 1 chunk0")
     assert len(views.cameras) == 3 and views.clean_layout is sk.HUMANEVA15
     everything = datasets.load("humaneva", actions=None)
     assert "Gestures 1 chunk0" in everything.actions("Train/S1")
@@ -234,10 +234,10 @@ def test_humaneva_missing_files_and_clips_are_clear_errors(tmp_path, monkeypatch
     with pytest.raises(
         DataError, match=r"'humaneva' needs data_3d_humaneva15.npz and data_2d_humaneva15_gt.npz"
     ):
-        dataset.load("humaneva")
+        datasets.load("humaneva")
     _write_humaneva(tmp_path, source="detectron_pt_coco")
     with pytest.raises(DataError, match="needs data_2d_humaneva15_gt.npz"):
-        dataset.load("humaneva")
+        datasets.load("humaneva")
     positions_3d, positions_2d = _write_humaneva(tmp_path)
     positions_2d["Train/S2"]["Jog 1 chunk0"] = positions_2d["Train/S2"]["Jog 1 chunk0"][:2]
     np.savez_compressed(
@@ -250,7 +250,7 @@ def test_humaneva_missing_files_and_clips_are_clear_errors(tmp_path, monkeypatch
         },
     )
     with pytest.raises(DataError, match=r"Train/S2/Jog 1 chunk0: expected 3 cameras, got 2"):
-        dataset.load("humaneva")
+        datasets.load("humaneva")
 
 
 def test_humaneva_action_names_map_to_the_protocol_actions():

@@ -4,20 +4,21 @@ import numpy as np
 import pytest
 from conftest import needs_shared
 
-from dilpose import default_data, paths
+from dilpose import paths
+from dilpose.datasets import mocap_files, mocap_import
 from dilpose.errors import DataError
 from dilpose.fileio import save_npz
 
 
 @pytest.fixture(scope="module")
 def committed():
-    return default_data.load()
+    return mocap_files.load()
 
 
 @pytest.fixture(scope="module")
 def converted():
     """The importer's float64 output from ../shared (about 8 s), shared by the rebuild tests."""
-    return default_data.convert()
+    return mocap_import.convert()
 
 
 def test_committed_data_is_small_and_complete(committed):
@@ -34,21 +35,21 @@ def test_committed_data_is_small_and_complete(committed):
         for action, pos in actions.items():
             assert pos.shape[1:] == (17, 3) and pos.dtype == np.float32
             assert committed.face_3d[subject][action].shape == (len(pos), 5, 3)
-            assert action.split(" ")[0] in default_data.ACTIONS
+            assert action.split(" ")[0] in mocap_files.ACTIONS
 
 
 def test_each_source_is_its_own_file_with_its_terms():
-    for kind, path in zip(default_data.FILES, paths.DEFAULT_DATA_FILES):
-        data = default_data.load(path)
+    for kind, path in zip(mocap_files.FILES, paths.DEFAULT_DATA_FILES):
+        data = mocap_files.load(path)
         sources = {c["source"] for c in data.meta["clips"]}
         assert sources == {kind}
-        assert data.meta["sources"][kind]["credit"] == default_data.FILES[kind]["credit"]
+        assert data.meta["sources"][kind]["credit"] == mocap_files.FILES[kind]["credit"]
         prefix = "cmu" if kind == "cmu" else "hdm_"
         assert all(s.startswith(prefix) for s in data.subjects)
 
 
 def test_stored_integers_are_half_millimetres(committed):
-    raw = default_data.npz.load(paths.DEFAULT_DATA_FILES[1])
+    raw = mocap_files.npz.load(paths.DEFAULT_DATA_FILES[1])
     key = next(k for k in raw if k.startswith("positions_3d/"))
     assert raw[key].dtype == np.int16
     subject, action = key.split("/", 2)[1:]
@@ -70,7 +71,7 @@ def test_subjects_stand_on_the_floor_inside_the_capture_volume(committed):
 
     cams = load_h36m_cameras()
     for subject, actions in committed.positions_3d.items():
-        centre = default_data.volume_centre(cams[committed.meta["camera_subject"][subject]])
+        centre = mocap_import.volume_centre(cams[committed.meta["camera_subject"][subject]])
         for action, pos in actions.items():
             feet = pos[:, [3, 6], 2].min(1)  # the lower ankle; hops leave the floor a while
             assert np.percentile(feet, 10) == pytest.approx(0.07, abs=0.1), (subject, action)
@@ -82,17 +83,17 @@ def test_subjects_stand_on_the_floor_inside_the_capture_volume(committed):
 
 def test_camera_sets_take_turns_over_sorted_subjects(committed):
     sets = committed.meta["camera_subject"]
-    assert sets == default_data.camera_sets(committed.subjects)
-    assert set(sets.values()) == set(default_data.CAMERA_SETS)
+    assert sets == mocap_import.camera_sets(committed.subjects)
+    assert set(sets.values()) == set(mocap_import.CAMERA_SETS)
     assert sets["cmu01"] == "S1" and sets["cmu02"] == "S5" and sets["hdm_tr"] == "S1"
 
 
 def test_split_follows_the_rule_recorded_in_the_data(committed):
     split = committed.meta["split"]
-    assert tuple(split["train"]) == default_data.TRAIN_SUBJECTS
-    assert tuple(split["test"]) == default_data.TEST_SUBJECTS
-    assert split == default_data.choose_split(committed.meta["clips"])
-    assert split["rule"] == default_data.SPLIT_RULE
+    assert tuple(split["train"]) == mocap_files.TRAIN_SUBJECTS
+    assert tuple(split["test"]) == mocap_files.TEST_SUBJECTS
+    assert split == mocap_import.choose_split(committed.meta["clips"])
+    assert split["rule"] == mocap_import.SPLIT_RULE
     assert not set(split["train"]) & set(split["test"])
     assert set(split["train"]) | set(split["test"]) == set(committed.subjects)
     frames = {s: 0 for s in committed.subjects}
@@ -134,7 +135,7 @@ def test_split_rule_on_a_toy_dataset():
         clip("e", "walk", 2000, "hdm05"),
         clip("f", "walk", 1000),
     ]
-    split = default_data.choose_split(clips)
+    split = mocap_import.choose_split(clips)
     assert split["single_subject_categories"] == {"dance": "a"}
     # Of 15000 frames the test takes 3000-3750. {f, e} tests two categories; {g, e} three, but
     # only 2500 frames of long clips; {c, d, f} ties with {c, e} (3500) but has more subjects.
@@ -142,32 +143,32 @@ def test_split_rule_on_a_toy_dataset():
     assert split["test_long_clip_frames"] == 3500
     assert split["train"] == ["a", "b", "d", "f", "g"]
     with pytest.raises(DataError, match="no subject split"):
-        default_data.choose_split([clip("a", "walk", 10), clip("b", "run", 10)])
+        mocap_import.choose_split([clip("a", "walk", 10), clip("b", "run", 10)])
 
 
 def test_per_frame_labels_follow_the_category_tables(committed):
     for clip in committed.meta["clips"]:
         labels = committed.labels[clip["subject"]][clip["action"]]
         assert len(labels) == clip["frames"]
-        expected = default_data.category_of(clip["manifest_label"], clip["source"])
+        expected = mocap_import.category_of(clip["manifest_label"], clip["source"])
         assert clip["category"] == expected
-        assert set(labels) == {default_data.ACTIONS.index(expected)}
+        assert set(labels) == {mocap_files.ACTIONS.index(expected)}
 
 
 def test_category_tables():
-    assert default_data.category_of("walk + turn") == "walk"
-    assert default_data.category_of("multi: squat, twist, jog") == "exercise"
-    assert default_data.category_of("sport (kick)") == "sport"
-    assert default_data.category_of("jump + turn (playground)") == "jump"
-    assert default_data.category_of("grabHighR", "hdm05") == "reach"
-    assert default_data.category_of("lieDownFloor", "hdm05") == "floor"
+    assert mocap_import.category_of("walk + turn") == "walk"
+    assert mocap_import.category_of("multi: squat, twist, jog") == "exercise"
+    assert mocap_import.category_of("sport (kick)") == "sport"
+    assert mocap_import.category_of("jump + turn (playground)") == "jump"
+    assert mocap_import.category_of("grabHighR", "hdm05") == "reach"
+    assert mocap_import.category_of("lieDownFloor", "hdm05") == "floor"
     with pytest.raises(DataError, match="unknown clip category 'juggling'"):
-        default_data.category_of("juggling")
+        mocap_import.category_of("juggling")
     with pytest.raises(DataError, match="unknown clip category 'cartwheel'"):
-        default_data.category_of("cartwheel", "hdm05")
+        mocap_import.category_of("cartwheel", "hdm05")
     # every category of the tables is a label, and every label comes from some table
-    tables = set(default_data.CMU_CATEGORY.values()) | set(default_data.HDM05_CATEGORY.values())
-    assert tables == set(default_data.ACTIONS)
+    tables = set(mocap_import.CMU_CATEGORY.values()) | set(mocap_import.HDM05_CATEGORY.values())
+    assert tables == set(mocap_files.ACTIONS)
 
 
 @needs_shared
@@ -187,9 +188,9 @@ def test_quantization_error_is_under_half_a_millimetre(committed, converted):
 
 @needs_shared
 def test_rebuild_from_shared_equals_committed_files(tmp_path, committed, converted):
-    written = default_data.write(converted, tmp_path)
+    written = mocap_import.write(converted, tmp_path)
     assert [p.name for p in written] == [p.name for p in paths.DEFAULT_DATA_FILES]
-    rebuilt = default_data.load(written)
+    rebuilt = mocap_files.load(written)
     assert rebuilt.meta == committed.meta | {"sources": rebuilt.meta["sources"]}
     assert rebuilt.meta["sources"].keys() == committed.meta["sources"].keys()
     for kind in ("positions_3d", "face_3d", "labels"):
@@ -208,9 +209,9 @@ def test_rebuild_from_shared_equals_committed_files(tmp_path, committed, convert
 
 @needs_shared
 def test_rebuilt_bvh_example_equals_the_committed_one(tmp_path, converted):
-    written = default_data.write_bvh_example(converted.example, tmp_path)
-    rebuilt = default_data.load_bvh_example(written)
-    stored = default_data.load_bvh_example(paths.BVH_EXAMPLE)
+    written = mocap_import.write_bvh_example(converted.example, tmp_path)
+    rebuilt = mocap_files.load_bvh_example(written)
+    stored = mocap_files.load_bvh_example(paths.BVH_EXAMPLE)
     rebuilt.pop("path"), stored.pop("path")
     # The clip's mean pelvis comes from forward kinematics, which can differ in the last bits
     # between CPUs; everything else is copied from the BVH file and its manifest.
@@ -231,12 +232,12 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     bad = tmp_path / "cmu_mocap_3d.npz"
     bad.write_bytes(paths.DEFAULT_DATA_FILES[0].read_bytes()[:5000])
     with pytest.raises(DataError, match="truncated or foreign") as e:
-        default_data.load(bad)
+        mocap_files.load(bad)
     assert str(bad) in str(e.value)
 
 
 def _meta(**changes):
-    meta = dict(default_data.load(paths.DEFAULT_DATA_FILES[1]).meta)
+    meta = dict(mocap_files.load(paths.DEFAULT_DATA_FILES[1]).meta)
     meta.pop("sources"), meta.pop("acknowledgement")
     meta["credit"] = "x"
     meta.update(changes)
@@ -247,21 +248,21 @@ def test_missing_meta_bad_shapes_and_dtypes_are_clear_errors(tmp_path):
     q = np.zeros((4, 17, 3), np.int16)
     path = save_npz(tmp_path / "x.npz", **{"positions_3d/cmu01/walk 1": q})
     with pytest.raises(DataError, match="missing key 'meta'"):
-        default_data.load(path)
+        mocap_files.load(path)
     path = save_npz(tmp_path / "m.npz", meta=np.array(json.dumps({"fps": 50})))
     with pytest.raises(DataError, match=r"'meta' lacks \["):
-        default_data.load(path)
+        mocap_files.load(path)
     meta = _meta()
     path = save_npz(
         tmp_path / "y.npz", meta=meta, **{"positions_3d/cmu01/walk 1": np.zeros((4, 16, 3), "i2")}
     )
     with pytest.raises(DataError, match=r"expected shape \(T, 17, 3\), got \(4, 16, 3\)"):
-        default_data.load(path)
+        mocap_files.load(path)
     path = save_npz(
         tmp_path / "z.npz", meta=meta, **{"positions_3d/cmu01/walk 1": np.zeros((4, 17, 3))}
     )
     with pytest.raises(DataError, match="expected int16, got float64"):
-        default_data.load(path)
+        mocap_files.load(path)
     arrays = {
         "positions_3d/hdm_mm/walk 1": q,
         "face_3d/hdm_mm/walk 1": np.zeros((4, 5, 3), np.int16),
@@ -269,34 +270,34 @@ def test_missing_meta_bad_shapes_and_dtypes_are_clear_errors(tmp_path):
     }
     path = save_npz(tmp_path / "l.npz", meta=meta, **arrays)
     with pytest.raises(DataError, match="label 9 beyond the 8 actions"):
-        default_data.load(path)
+        mocap_files.load(path)
     path = save_npz(tmp_path / "q.npz", meta=_meta(quantum_m=-1), **arrays)
     with pytest.raises(DataError, match="quantum_m"):
-        default_data.load(path)
+        mocap_files.load(path)
 
 
 def test_files_loaded_together_must_agree_and_not_share_subjects(tmp_path):
     cmu, hdm = paths.DEFAULT_DATA_FILES
     with pytest.raises(DataError, match="subject 'hdm_bd' is also in another file"):
-        default_data.load([hdm, hdm])
-    arrays = dict(default_data.npz.load(hdm))
+        mocap_files.load([hdm, hdm])
+    arrays = dict(mocap_files.npz.load(hdm))
     arrays["meta"] = _meta(fps=25.0)
     other = save_npz(tmp_path / "other.npz", **arrays)
     with pytest.raises(DataError, match=r"metadata \['fps'\] differs") as e:
-        default_data.load([cmu, other])
+        mocap_files.load([cmu, other])
     assert str(other) in str(e.value)
 
 
 def test_quantize_refuses_what_int16_cannot_hold():
     with pytest.raises(DataError, match="17.0 m from the origin"):
-        default_data.quantize(np.array([[0.0, 17.0, 1.0]]), "cmu99/walk 1")
+        mocap_import.quantize(np.array([[0.0, 17.0, 1.0]]), "cmu99/walk 1")
 
 
 def test_missing_source_folder_is_a_clear_error(tmp_path):
     (tmp_path / "mocap").mkdir()
     (tmp_path / "mocap" / "MANIFEST.csv").write_text("file\n")
     with pytest.raises(DataError, match="mocap-extended/MANIFEST.csv: not found"):
-        default_data.build(shared_data=tmp_path, out_dir=tmp_path / "out")
+        mocap_import.build(shared_data=tmp_path, out_dir=tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
@@ -313,7 +314,7 @@ def test_a_changed_clip_fails_its_checksum(tmp_path):
     (tmp_path / "hdm05-cuts" / first).parent.mkdir(parents=True)
     (tmp_path / "hdm05-cuts" / first).write_text("# not the original\n")
     with pytest.raises(DataError, match="differs from the manifest's"):
-        default_data.read_manifest(tmp_path / "hdm05-cuts", "hdm05")
+        mocap_import.read_manifest(tmp_path / "hdm05-cuts", "hdm05")
 
 
 def test_make_data_without_shared_is_one_line(tmp_path):

@@ -9,16 +9,15 @@ import numpy as np
 import pytest
 from conftest import write_h36m_files
 
-from dilpose import explorer, paths
+from dilpose import explorer_data, explorer_figures, paths
 from dilpose import skeleton as sk
-from dilpose.explorer import (
-    NO_MODEL,
+from dilpose.explorer import NO_MODEL, Explorer
+from dilpose.explorer_figures import (
     T_CURSOR,
     T_CURVE,
     T_DET_JOINTS,
     T_GT_JOINTS,
     T_PRED_JOINTS,
-    Explorer,
 )
 
 EXAMPLE = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
@@ -70,7 +69,7 @@ def test_the_slider_restyles_the_traces_of_one_frame(ex):
 
 def test_the_ground_truth_is_the_dataset_clip_root_centred(ex):
     ex.select(frame=5)
-    data = explorer.load_data("mocap")
+    data = explorer_data.load_data("mocap")
     pos = data.positions_3d["cmu09"]["run 09_11"][5]
     assert np.allclose(xs(ex, T_GT_JOINTS), pos[:, 0] - pos[0, 0], atol=1e-4)
 
@@ -96,7 +95,7 @@ def test_switching_camera_and_subject(ex):
     ex.select(camera=2)
     assert xs(ex, T_DET_JOINTS) != det0 and xs(ex, T_PRED_JOINTS) != pred0
     ex.select(subject="cmu01")
-    assert ex.action.value in explorer.load_data("mocap").actions("cmu01")
+    assert ex.action.value in explorer_data.load_data("mocap").actions("cmu01")
     assert ex.frame.value == min(10, len(ex.clip) - 1)
     assert "cmu01" in ex.status.value and ex.message.value == ""
 
@@ -119,7 +118,7 @@ def test_human36m_files_open_in_the_explorer(tmp_path, monkeypatch):
     shipped model reads, so the explorer shows the ground truth and says why."""
     write_h36m_files(tmp_path)
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))
-    monkeypatch.setattr(explorer, "_LOADED", {})
+    monkeypatch.setattr(explorer_data, "_LOADED", {})
     h = Explorer("h36m", frame=3)
     assert h.subject.value == "S9" and h.action.value == "Walking 1"  # test subjects first
     assert list(h.model.options) == [NO_MODEL]
@@ -139,7 +138,7 @@ def lifted(tmp_path_factory):
 
 def test_a_lift_result_opens_with_its_keypoints(lifted):
     mine = Explorer(lift=lifted, keypoints=EXAMPLE)
-    assert mine.source.value == explorer.LIFT_SOURCE and mine.message.value.startswith("<i>")
+    assert mine.source.value == explorer_data.LIFT_SOURCE and mine.message.value.startswith("<i>")
     poses = np.load(lifted)
     assert len(mine.clip) == len(poses) and mine.clip.gt is None
     assert xs(mine, T_GT_JOINTS) == [] and len(xs(mine, T_PRED_JOINTS)) == 17
@@ -150,7 +149,7 @@ def test_a_lift_result_opens_with_its_keypoints(lifted):
     assert np.allclose(xs(mine, T_PRED_JOINTS), p[:, 0], atol=1e-4)
     assert np.allclose(list(mine.figure.data[T_PRED_JOINTS].z), -p[:, 1], atol=1e-4)
     # the JSON alone gives the same poses (rounded to 0.1 mm)
-    alone = explorer.lift_clip(lifted.with_suffix(".json"))
+    alone = explorer_data.lift_clip(lifted.with_suffix(".json"))
     assert np.allclose(alone.pred, mine.clip.pred, atol=2e-4)
 
 
@@ -185,10 +184,10 @@ def test_a_long_clip_sends_one_frame_and_a_bounded_curve():
     T = 30_000  # 10 minutes at 50 Hz
     rng = np.random.default_rng(0)
     gt = rng.normal(size=(T, 17, 3)) * 0.3
-    clip = explorer.Clip("long", sk.H36M17, gt, gt + 0.01)
-    traces, _ = explorer.clip_update(clip)
-    assert len(traces[T_CURVE]["x"]) == explorer.CURVE_POINTS
-    frame = explorer.frame_update(clip, T - 1)
+    clip = explorer_data.Clip("long", sk.H36M17, gt, gt + 0.01)
+    traces, _ = explorer_figures.clip_update(clip)
+    assert len(traces[T_CURVE]["x"]) == explorer_figures.CURVE_POINTS
+    frame = explorer_figures.frame_update(clip, T - 1)
     assert max(len(v["x"]) for v in frame.values()) <= 3 * len(sk.H36M17.bones())
 
 

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dilpose import bvh
+from dilpose import bvh, kinematics
 from dilpose.errors import DataError
 
 N_CHANNELS = 6 + 3 + 3 + 4
@@ -242,7 +242,7 @@ def check_case(data: bytes) -> None:
             assert np.isfinite(motion.motion).all()
             assert np.isfinite(motion.fps) and motion.fps > 0
             try:
-                positions, rotations = bvh.forward_kinematics(motion)
+                positions, rotations = kinematics.forward_kinematics(motion)
             except DataError as e:
                 assert str(e).startswith(f"{path}: "), str(e)
                 return
@@ -258,7 +258,7 @@ def test_base_file_parses_and_runs_through_forward_kinematics():
         m = bvh.parse_bvh(path)
         assert m.joint_names == ["Hips", "Spine", "Head", "Head_end", "LeftUpLeg", "LeftUpLeg_end"]
         assert m.motion.shape == (3, N_CHANNELS)
-        positions, _ = bvh.forward_kinematics(m, unit_to_m=1.0)
+        positions, _ = kinematics.forward_kinematics(m, unit_to_m=1.0)
         np.testing.assert_allclose(positions[0, 3], [0.0, 11.0, 0.5])  # rest pose: offsets add up
     check_case(BASE_BYTES)
 

@@ -23,11 +23,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dilpose import checkpoints, formats, lift, train
+from dilpose import checkpoints, formats, keypoints, train
 from dilpose import skeleton as sk
 from dilpose.config import for_profile
-from dilpose.dataset import Sequence
-from dilpose.datasets import shop
+from dilpose.datasets import Sequence, shop_format
 from dilpose.errors import DataError
 
 MEMORY_BOUND = 64e6  # bytes: every base file is < 100 kB; nothing read from one may cost 64 MB
@@ -87,7 +86,7 @@ def _base_objects():
                 "positions_2d": {"v.mp4": {"custom": [_kp(8)]}},
                 "metadata": dict(META_COCO, video_metadata={"v.mp4": {"w": 1000, "h": 1000}}),
             },
-            lambda p: lift.read_keypoints(p),
+            lambda p: keypoints.read_keypoints(p),
             "data_2d_custom_x.npz",
         ),
         "3d": (
@@ -106,7 +105,7 @@ def _base_objects():
                 "scores_2d/hunker 01": np.full((2, 4, 17), 0.5, np.float32),
                 "labels/hunker 01": np.ones(4, np.uint8),
             },
-            lambda p: shop.read_subject(p, shop.ACTIONS, cameras=2),
+            lambda p: shop_format.read_subject(p, shop_format.ACTIONS, cameras=2),
             "p01.npz",
         ),
         "plain": (
@@ -116,7 +115,7 @@ def _base_objects():
                 "height": np.array(1000),
                 "frame_ids": np.arange(8),
             },
-            lambda p: lift.read_keypoints(p),
+            lambda p: keypoints.read_keypoints(p),
             "keys.npz",
         ),
     }
@@ -314,9 +313,9 @@ COCO_ANN = json.dumps(
 
 def _read_json_keypoints(path):
     return (
-        lift.read_keypoints(path, 1000, 1000)
+        keypoints.read_keypoints(path, 1000, 1000)
         if "results" in path.name
-        else lift.read_keypoints(path)
+        else keypoints.read_keypoints(path)
     )
 
 

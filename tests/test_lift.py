@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dilpose import checkpoints, formats, lift, train
+from dilpose import checkpoints, formats, keypoints, lift, train
 from dilpose import skeleton as sk
 from dilpose.config import for_profile
-from dilpose.dataset import Sequence
+from dilpose.datasets import Sequence
 from dilpose.errors import DataError
 from dilpose.model import ModelConfig, TemporalModel
 
@@ -110,7 +110,7 @@ def files_in(folder):
 
 def test_results_json_keeps_best_detection_and_inserts_missed_frames(results_file):
     path, kp = results_file
-    k = lift.read_keypoints(path, width=W, height=H)
+    k = keypoints.read_keypoints(path, width=W, height=H)
     assert k.keypoints.shape == (61, 17, 2) and k.scores.shape == (61, 17)
     assert (
         k.frame_ids == list(range(61)) and (k.width, k.height) == (W, H) and k.source == str(path)
@@ -125,7 +125,7 @@ def test_results_json_keeps_best_detection_and_inserts_missed_frames(results_fil
 def test_sparse_image_ids_keep_sorted_order(tmp_path):
     kp = walking_coco(3)
     path = write_json(tmp_path / "d.json", results_json(kp, np.ones((3, 17)), [632, 139, 285]))
-    k = lift.read_keypoints(path, W, H)
+    k = keypoints.read_keypoints(path, W, H)
     assert k.frame_ids == [139, 285, 632] and not np.isnan(k.keypoints).any()
     np.testing.assert_allclose(k.keypoints[0], kp[1])
 
@@ -154,11 +154,11 @@ def test_annotations_json_gives_resolution_and_visibility(tmp_path):
         "categories": [{"id": 1, "name": "person"}],
     }
     path = write_json(tmp_path / "person_keypoints.json", doc)
-    k = lift.read_keypoints(path)
+    k = keypoints.read_keypoints(path)
     assert (k.width, k.height) == (W, H) and k.frame_ids == list(range(100, 100 + T))
     assert k.scores[3, 0] == 1.0 and k.scores[4, 1] == 0.0 and np.isnan(k.keypoints[4, 1]).all()
     with pytest.raises(DataError, match="600x400 was given"):
-        lift.read_keypoints(path, 600, 400)
+        keypoints.read_keypoints(path, 600, 400)
 
 
 def test_plain_npz_with_score_channel_and_with_scores_key(tmp_path):
@@ -168,7 +168,7 @@ def test_plain_npz_with_score_channel_and_with_scores_key(tmp_path):
     with_channel[2, 5] = [np.nan, np.nan, 0.0]  # NaN marks a missed joint
     p1 = tmp_path / "a.npz"
     np.savez(p1, keypoints=with_channel, width=W, height=H)
-    k = lift.read_keypoints(p1)
+    k = keypoints.read_keypoints(p1)
     assert (k.width, k.height) == (W, H) and k.frame_ids == list(range(T))
     assert np.isnan(k.keypoints[2, 5]).all() and k.scores[2, 5] == 0 and k.scores[0, 0] == 0.8
 
@@ -176,7 +176,7 @@ def test_plain_npz_with_score_channel_and_with_scores_key(tmp_path):
     scores = np.ones((T, 17))
     scores[7, 2] = 0.0
     np.savez(p2, keypoints=kp, scores=scores, frame_ids=np.arange(T) + 50)
-    k = lift.read_keypoints(p2, W, H)
+    k = keypoints.read_keypoints(p2, W, H)
     assert k.frame_ids[0] == 50 and np.isnan(k.keypoints[7, 2]).all()
 
 
@@ -187,7 +187,7 @@ def test_videopose3d_custom_npz_and_video_choice(tmp_path):
         {"clip.mp4": {"custom": [a]}},
         video_metadata={"clip.mp4": {"w": W, "h": H}},
     )
-    k = lift.read_keypoints(one)
+    k = keypoints.read_keypoints(one)
     assert (
         k.keypoints.shape == (12, 17, 2)
         and (k.width, k.height) == (W, H)
@@ -200,12 +200,12 @@ def test_videopose3d_custom_npz_and_video_choice(tmp_path):
         video_metadata={"a.mp4": {"w": W, "h": H}, "b.mp4": {"w": 640, "h": 480}},
     )
     with pytest.raises(DataError, match=r"2 videos \['a.mp4', 'b.mp4'\]") as err:
-        lift.read_keypoints(two)
+        keypoints.read_keypoints(two)
     assert str(two) in str(err.value)
-    k = lift.read_keypoints(two, video="b.mp4")
+    k = keypoints.read_keypoints(two, video="b.mp4")
     assert len(k) == 9 and (k.width, k.height) == (640, 480)
     with pytest.raises(DataError, match="no video 'c.mp4'"):
-        lift.read_keypoints(two, video="c.mp4")
+        keypoints.read_keypoints(two, video="c.mp4")
 
 
 # ------------------------------------------------------------------------------------------- errors
@@ -300,12 +300,12 @@ def test_each_bad_input_raises_data_error_naming_the_file(tmp_path):
     cases = _bad_files(tmp_path)
     for name, (path, match, kwargs) in cases.items():
         with pytest.raises(DataError, match=match) as err:
-            lift.read_keypoints(path, **kwargs)
+            keypoints.read_keypoints(path, **kwargs)
         assert str(path) in str(err.value), name
     with pytest.raises(DataError, match="file not found"):
-        lift.read_keypoints(tmp_path / "absent.json", W, H)
+        keypoints.read_keypoints(tmp_path / "absent.json", W, H)
     with pytest.raises(DataError, match="both width and height"):
-        lift.read_keypoints(cases["nores.json"][0], width=W)
+        keypoints.read_keypoints(cases["nores.json"][0], width=W)
 
 
 # ------------------------------------------------------------------------------------------ prepare
@@ -313,7 +313,7 @@ def test_each_bad_input_raises_data_error_naming_the_file(tmp_path):
 
 def test_prepare_drops_low_confidence_and_interpolates(results_file):
     path, kp = results_file
-    k = lift.read_keypoints(path, W, H)
+    k = keypoints.read_keypoints(path, W, H)
     k.scores[20:23, 9] = 0.1  # three unsure wrist detections
     filled_kp, filled, report = lift.prepare(k, min_score=0.3, max_gap=10)
     assert np.isfinite(filled_kp).all() and filled.shape == (61, 17)
@@ -333,7 +333,7 @@ def test_gap_longer_than_max_gap_is_refused(tmp_path):
     scores = np.ones((40, 17))
     scores[10:22, 13] = 0.1  # 12 frames of an unsure knee
     path = write_json(tmp_path / "gap.json", results_json(kp, scores, range(100, 140)))
-    k = lift.read_keypoints(path, W, H)
+    k = keypoints.read_keypoints(path, W, H)
     with pytest.raises(
         DataError, match=r"'l_knee' is missing .* for 12 consecutive frames, from frame id 110"
     ) as e:
@@ -344,7 +344,7 @@ def test_gap_longer_than_max_gap_is_refused(tmp_path):
     scores[:, 0] = 0.0
     never = write_json(tmp_path / "never.json", results_json(kp, scores, range(40)))
     with pytest.raises(DataError, match="'nose' is never detected"):
-        lift.prepare(lift.read_keypoints(never, W, H))
+        lift.prepare(keypoints.read_keypoints(never, W, H))
 
 
 # ------------------------------------------------------------------------------------------ lifting
@@ -540,7 +540,7 @@ def test_frame_ids_far_apart_are_refused_without_allocating_them(tmp_path):
     tracemalloc.start()
     try:
         with pytest.raises(DataError, match="frame ids jump from 59 to 2000000"):
-            lift.read_keypoints(path, W, H)
+            keypoints.read_keypoints(path, W, H)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -551,4 +551,4 @@ def test_frame_ids_far_apart_are_refused_without_allocating_them(tmp_path):
         tmp_path / "gaps.json", results_json(kp[: len(ids)], np.ones((len(ids), 17)), ids)
     )
     with pytest.raises(DataError, match="have no detection"):
-        lift.read_keypoints(path, W, H)
+        keypoints.read_keypoints(path, W, H)

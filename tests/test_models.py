@@ -10,6 +10,7 @@ import pytest
 
 from dilpose import checkpoints, cli, evaluate, lift, models, paths, stream, weights
 from dilpose.errors import DataError
+from dilpose.keypoints import read_keypoints
 
 CARD = paths.REPO_ROOT / "MODEL_CARD.md"
 EXAMPLE = weights.EXAMPLE
@@ -91,11 +92,11 @@ def test_lift_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys, monk
 
 def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
     """Frame by frame through the streaming runtime equals the causal model on the whole clip."""
-    kp = lift.read_keypoints(EXAMPLE, 1000, 1002)
+    kp = read_keypoints(EXAMPLE, 1000, 1002)
     keypoints, _, report = lift.prepare(kp, causal=True)
     assert report["gap_filling"].startswith("hold")
     from dilpose.camera import normalize_screen_coordinates
-    from dilpose.dataset import Sequence
+    from dilpose.datasets import Sequence
 
     x = normalize_screen_coordinates(keypoints[:300], 1000, 1002).astype(np.float32)
     path = models.path_of("lifter-243-causal")
@@ -151,6 +152,6 @@ def test_the_example_is_a_coco_results_file_of_a_test_clip():
     assert isinstance(dets, list) and len(dets) == 799
     assert all(len(d["keypoints"]) == 51 and d["category_id"] == 1 for d in dets)
     subject, _, _ = weights.EXAMPLE_CLIP
-    from dilpose import default_data
+    from dilpose.datasets import mocap_files
 
-    assert subject in default_data.TEST_SUBJECTS  # never trained on
+    assert subject in mocap_files.TEST_SUBJECTS  # never trained on

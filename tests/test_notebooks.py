@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from conftest import write_h36m_files
 
-from dilpose import default_data, paths, runner
+from dilpose import paths, runner
+from dilpose.datasets import mocap_files
 
 #: The categories the default split tests (all but dance, which one person performs).
 TEST_CATEGORIES = {"walk", "run", "jump", "exercise", "sport", "reach", "floor"}
@@ -93,7 +94,7 @@ def test_notebook_follows_the_house_rules(source):
 def test_data_notebook_writes_subjects_frames_and_actions(smoke_reports):
     metrics = json.loads((smoke_reports / "metrics" / "01_data.json").read_text())
     assert metrics["dataset"] == "mocap"
-    assert set(metrics["subjects"]) == set(default_data.TRAIN_SUBJECTS + default_data.TEST_SUBJECTS)
+    assert set(metrics["subjects"]) == set(mocap_files.TRAIN_SUBJECTS + mocap_files.TEST_SUBJECTS)
     assert metrics["total_frames"] == sum(s["frames"] for s in metrics["subjects"].values())
     # the acceptance: >= 380 clips, >= 15 subjects, >= 50,000 frames at 50 Hz, test
     # subjects covering >= 5 categories, at least two thirds of the frames in training
@@ -103,7 +104,7 @@ def test_data_notebook_writes_subjects_frames_and_actions(smoke_reports):
     assert metrics["train_frames"] >= 2 / 3 * metrics["total_frames"]
     assert metrics["long_test_clips"]["clips"] >= 5
     assert set(metrics["sources"]) == {"cmu", "hdm05"}
-    assert set(metrics["actions"]) == set(default_data.ACTIONS)
+    assert set(metrics["actions"]) == set(mocap_files.ACTIONS)
     assert metrics["provenance"]["config"]["profile"] == "smoke"
     assert "HDM05" in metrics["provenance"]["data_credit"]
     for name in (
@@ -167,7 +168,7 @@ def test_dataset_parameter_switches_the_series_to_human36m_files(tmp_path, monke
 def test_model_notebook_writes_metrics_with_protocol_seeds_and_intervals(smoke_reports):
     metrics = json.loads((smoke_reports / "metrics" / "02_model.json").read_text())
     assert metrics["dataset"] == "mocap"
-    assert metrics["test_subjects"] == list(default_data.TEST_SUBJECTS)
+    assert metrics["test_subjects"] == list(mocap_files.TEST_SUBJECTS)
     protocol = metrics["protocol"]
     assert protocol["flip_test"] is True and protocol["root_relative"] is True
     assert set(protocol["metrics"]) == {"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"}
@@ -301,19 +302,19 @@ def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports
 
 
 def test_shop_notebook_writes_setups_classifier_and_labels_its_data(smoke_reports):
-    from dilpose.datasets import shop
+    from dilpose.datasets import shop_format
 
     metrics = json.loads((smoke_reports / "metrics" / "06_shop.json").read_text())
     assert metrics["label"] == "simulated shop (CMU and HDM05 motion)"
     assert "not HRI-I" in metrics["not_hri_i"] or "not on HRI-I" in metrics["not_hri_i"]
     data = metrics["data"]
     assert data["simulated"] and data["people"] == 26 and data["poses"] >= 16_000
-    assert set(data["per_action"]) == set(shop.ACTIONS)
+    assert set(data["per_action"]) == set(shop_format.ACTIONS)
     setups = metrics["setups"]
     assert {m["causal"] for m in metrics["models"].values()} == {False, True}
     assert {m["trained_on"] for m in metrics["models"].values()} == {"CMU/HDM05", "shop"}
     for s in setups.values():
-        assert set(s["per_action_mpjpe_mm"]) == set(shop.ACTIONS)
+        assert set(s["per_action_mpjpe_mm"]) == set(shop_format.ACTIONS)
         assert 0 < s["p_mpjpe_mm"] <= s["mpjpe_mm"]
     deployed = metrics["deployed_int8_streaming"]  # causal, int8, streaming runtime
     assert deployed.endswith("int8 streaming") and "causal" in deployed and deployed in setups
@@ -389,7 +390,7 @@ def test_quantization_notebook_writes_the_table_sensitivity_streaming_and_target
 def test_explorer_notebook_opens_on_the_worst_test_subject(smoke_reports):
     metrics = json.loads((smoke_reports / "metrics" / "07_explorer.json").read_text())
     worst = metrics["worst_test_subject"]
-    assert set(worst["per_subject_mm"]) == set(default_data.TEST_SUBJECTS)
+    assert set(worst["per_subject_mm"]) == set(mocap_files.TEST_SUBJECTS)
     assert worst["subject"] == max(worst["per_subject_mm"], key=worst["per_subject_mm"].get)
     assert metrics["opened_on"]["subject"] == worst["subject"]
     assert metrics["opened_on"]["action"] == worst["action"]

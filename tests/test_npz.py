@@ -12,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from dilpose import formats, lift, npz
+from dilpose import formats, keypoints, npz
 from dilpose.errors import DataError
 
 META_COCO = {
@@ -78,7 +78,7 @@ def test_crafted_pickles_are_refused_and_run_nothing(tmp_path, kind):
         "custom": formats.load_custom_2d,
         "2d": formats.load_positions_2d,
         "3d": formats.load_positions_3d,
-        "plain": lambda p: lift.read_keypoints(p, 1000, 1000),
+        "plain": lambda p: keypoints.read_keypoints(p, 1000, 1000),
     }
     for name, path in files.items():
         with pytest.raises(DataError) as e:
@@ -91,7 +91,7 @@ def test_crafted_pickles_are_refused_and_run_nothing(tmp_path, kind):
         assert not marker.exists(), f"{name}: the pickle ran"
     # lift reads custom files by sniffing: still refused, still nothing created.
     with pytest.raises(DataError, match="refused to unpickle"):
-        lift.read_keypoints(files["custom"])
+        keypoints.read_keypoints(files["custom"])
     assert not marker.exists()
 
 

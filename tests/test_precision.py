@@ -4,14 +4,14 @@ BatchNorm statistics and loss; bf16 evaluation stays close to fp32; precision is
 import pytest
 import torch
 
-from dilpose import checkpoints, config, dataset, evaluate, precision, train
+from dilpose import checkpoints, config, datasets, evaluate, precision, train
 from dilpose.errors import ConfigError
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = dataset.from_default(seed=0, subjects=("cmu02", "cmu10"))
-    return dataset.sequences(data, ["cmu02"], cameras=(0, 1)), dataset.sequences(data, ["cmu10"])
+    data = datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10"))
+    return datasets.sequences(data, ["cmu02"], cameras=(0, 1)), datasets.sequences(data, ["cmu10"])
 
 
 def _cfg(**kw):

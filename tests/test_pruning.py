@@ -167,10 +167,10 @@ def test_zero_fractions_see_every_slot_in_both_modes():
 
 @pytest.fixture(scope="module")
 def seqs():
-    from dilpose import dataset
+    from dilpose import datasets
 
-    data = dataset.from_default(seed=0, subjects=("cmu02",))
-    return dataset.sequences(data, ["cmu02"], cameras=(0,))
+    data = datasets.load("mocap", seed=0, subjects=("cmu02",))
+    return datasets.sequences(data, ["cmu02"], cameras=(0,))
 
 
 def _gmp_cfg(**kw):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import checkpoints, cli, dataset, evaluate, export, quantize, stream
+from dilpose import checkpoints, cli, datasets, evaluate, export, quantize, stream
 from dilpose.errors import DataError
 from dilpose.model import ModelConfig, TemporalModel
 
@@ -35,7 +35,7 @@ def symmetric_ckpt(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data():
-    return dataset.load("mocap")
+    return datasets.load("mocap")
 
 
 def test_network_equals_the_model_and_folding_keeps_outputs():
@@ -74,9 +74,9 @@ def test_int8_mpjpe_on_a_smoke_model_is_within_the_stated_bound_of_fp32(causal_c
 
     cfg = config.for_profile("smoke", causal=True)
     model = checkpoints.model_from_checkpoint(causal_ckpt)
-    seqs = dataset.sequences(data, data.test_subjects, cameras=(0,))
+    seqs = datasets.sequences(data, data.test_subjects, cameras=(0,))
     windows = quantize.calibration_windows(
-        dataset.sequences(data, data.train_subjects), model.receptive_field(), True, count=32
+        datasets.sequences(data, data.train_subjects), model.receptive_field(), True, count=32
     )
     net = quantize.Network(model).calibrate(windows, "histogram")
     fp32 = evaluate.evaluate(model, seqs, cfg, data.layout_2d, precision_="fp32")
@@ -87,7 +87,7 @@ def test_int8_mpjpe_on_a_smoke_model_is_within_the_stated_bound_of_fp32(causal_c
 
 def test_qat_finetune_runs_and_returns_a_quantizable_network(causal_ckpt, data):
     model = checkpoints.model_from_checkpoint(causal_ckpt)
-    seqs = dataset.sequences(data, data.train_subjects, cameras=(0,))[:5]
+    seqs = datasets.sequences(data, data.train_subjects, cameras=(0,))[:5]
     windows = quantize.calibration_windows(seqs, model.receptive_field(), True, count=8)
     net = quantize.Network(model).calibrate(windows, "minmax")
     tuned, losses = quantize.qat_finetune(net, seqs, steps=3, batch_size=4, chunk=4)

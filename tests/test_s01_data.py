@@ -11,23 +11,22 @@ matplotlib.use("Agg")  # the figures are checked, never shown
 import numpy as np
 import pytest
 
-from dilpose import bvh, default_data, paths, viz
+from dilpose import bvh, kinematics, paths, viz, viz_scene
 from dilpose import skeleton as sk
 from dilpose.camera import Camera, load_h36m_cameras
-from dilpose.dataset import PoseData
-from dilpose.datasets import mocap
+from dilpose.datasets import PoseData, mocap, mocap_files, mocap_import
 from dilpose.errors import DataError
 from dilpose.studies import s01_data as study
 
 
 @pytest.fixture(scope="module")
 def committed():
-    return default_data.load()
+    return mocap_files.load()
 
 
 @pytest.fixture(scope="module")
 def example():
-    return default_data.load_bvh_example()
+    return mocap_files.load_bvh_example()
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +46,12 @@ def walk(data):
 def _rebuild(example: dict) -> tuple[np.ndarray, np.ndarray]:
     """The importer's steps on the example frame, written out here: FK, H36M-17 and face points,
     Y-up -> Z-up, placed by the clip's mean pelvis. Returns (17, 3) and (5, 3) world metres."""
-    motion = default_data.example_motion(example)
-    joints, rotations = bvh.forward_kinematics(motion, example["unit_to_m"])
-    h36m = bvh.cmu_to_h36m17(joints, motion.joint_names)[0]
-    face = bvh.cmu_face_points(joints, rotations, motion.joint_names)[0]
+    motion = mocap_files.example_motion(example)
+    joints, rotations = kinematics.forward_kinematics(motion, example["unit_to_m"])
+    h36m = kinematics.cmu_to_h36m17(joints, motion.joint_names)[0]
+    face = kinematics.cmu_face_points(joints, rotations, motion.joint_names)[0]
     y_up_to_z_up = np.array([[1.0, 0, 0], [0, 0, -1.0], [0, 1.0, 0]])
-    centre = default_data.volume_centre(load_h36m_cameras()[example["camera_subject"]])
+    centre = mocap_import.volume_centre(load_h36m_cameras()[example["camera_subject"]])
     shift = np.array([*(centre[:2] - example["pelvis_mean_xy_m"]), 0.0])
     return h36m @ y_up_to_z_up.T + shift, face @ y_up_to_z_up.T + shift
 
@@ -81,10 +80,10 @@ def test_example_is_the_notebooks_clip_and_frame_with_its_source_and_terms(commi
     lengths = {
         s: {a: len(p) for a, p in acts.items()} for s, acts in committed.positions_3d.items()
     }
-    assert (example["subject"], example["action"]) == default_data.example_clip(
+    assert (example["subject"], example["action"]) == mocap_import.example_clip(
         lengths, committed.test_subjects
     )
-    assert example["frame"] == study.EXAMPLE_FRAME == default_data.EXAMPLE_FRAME
+    assert example["frame"] == study.EXAMPLE_FRAME == mocap_import.EXAMPLE_FRAME
     assert example["source_frame"] == example["frame"] * 120 // 50  # on a 120 Hz frame exactly
     clip = next(
         c
@@ -94,15 +93,15 @@ def test_example_is_the_notebooks_clip_and_frame_with_its_source_and_terms(commi
     assert example["bvh_sha256"] == clip["bvh_sha256"]
     assert example["source_frames"] == clip["source_frames"]
     assert example["camera_subject"] == committed.meta["camera_subject"][example["subject"]]
-    assert example["credit"] == default_data.FILES[clip["source"]]["credit"]
-    assert example["licence"] == default_data.FILES[clip["source"]]["licence"]
+    assert example["credit"] == mocap_files.FILES[clip["source"]]["credit"]
+    assert example["licence"] == mocap_files.FILES[clip["source"]]["licence"]
 
 
 def test_example_motion_is_one_frame_of_the_whole_hierarchy(example):
-    motion = default_data.example_motion(example)
+    motion = mocap_files.example_motion(example)
     assert motion.motion.shape == (1, sum(len(j["channels"]) for j in example["joints"]))
     assert motion.fps == 120.0
-    assert set(bvh.CMU_TO_H36M) <= set(motion.joint_names)
+    assert set(kinematics.CMU_TO_H36M) <= set(motion.joint_names)
     assert motion.motion[0, :3].tolist() == example["joints"][0]["values"][:3]  # root position
 
 
@@ -134,28 +133,28 @@ _CLIP = {
 
 def test_bvh_example_keeps_the_source_frame_and_round_trips(tmp_path):
     path = _tiny_bvh(tmp_path)
-    made = default_data.bvh_example(
+    made = mocap_import.bvh_example(
         path, _CLIP, np.array([0.5, -0.25]), frame=5, relative_to=tmp_path
     )
     assert made["source_frame"] == 12 and made["file"] == "clip.bvh"
     assert made["joints"][0]["values"][0] == 12.0  # the root's x on source frame 12
-    written = default_data.write_bvh_example(made, tmp_path)
+    written = mocap_import.write_bvh_example(made, tmp_path)
     assert written.name == paths.BVH_EXAMPLE.name
-    loaded = default_data.load_bvh_example(written)
+    loaded = mocap_files.load_bvh_example(written)
     assert {k: v for k, v in loaded.items() if k != "path"} == made
-    motion = default_data.example_motion(loaded)
+    motion = mocap_files.example_motion(loaded)
     full = bvh.parse_bvh(path)
     np.testing.assert_array_equal(
-        bvh.forward_kinematics(motion)[0][0], bvh.forward_kinematics(full)[0][12]
+        kinematics.forward_kinematics(motion)[0][0], kinematics.forward_kinematics(full)[0][12]
     )
 
 
 def test_bvh_example_refuses_a_frame_between_source_frames(tmp_path):
     path = _tiny_bvh(tmp_path)
     with pytest.raises(DataError, match=r"clip.bvh: frame 3 at 50 Hz is not one of the 13 frames"):
-        default_data.bvh_example(path, _CLIP, np.zeros(2), frame=3)  # 7.2 source frames
+        mocap_import.bvh_example(path, _CLIP, np.zeros(2), frame=3)  # 7.2 source frames
     with pytest.raises(DataError, match="frame 10 at 50 Hz is not one of"):
-        default_data.bvh_example(path, _CLIP, np.zeros(2), frame=10)  # beyond the file
+        mocap_import.bvh_example(path, _CLIP, np.zeros(2), frame=10)  # beyond the file
 
 
 def _broken(example: dict, change) -> dict:
@@ -184,19 +183,19 @@ def test_a_broken_example_file_is_a_data_error_naming_it(tmp_path, example, chan
     path = tmp_path / "bvh_example.json"
     path.write_text(json.dumps(_broken(example, change)))
     with pytest.raises(DataError, match=re.escape(words)) as info:
-        default_data.load_bvh_example(path)
+        mocap_files.load_bvh_example(path)
     assert info.value.source == str(path)
 
 
 def test_a_missing_or_unparsable_example_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="BVH example not found"):
-        default_data.load_bvh_example(tmp_path / "absent.json")
+        mocap_files.load_bvh_example(tmp_path / "absent.json")
     (tmp_path / "bad.json").write_text('{"joints": [')
     with pytest.raises(DataError, match="bad.json: cannot read the BVH example"):
-        default_data.load_bvh_example(tmp_path / "bad.json")
+        mocap_files.load_bvh_example(tmp_path / "bad.json")
     (tmp_path / "nan.json").write_text('{"joints": [], "frame_time": NaN}')
     with pytest.raises(DataError, match="nan.json"):
-        default_data.load_bvh_example(tmp_path / "nan.json")
+        mocap_files.load_bvh_example(tmp_path / "nan.json")
 
 
 # ------------------------------------------------------------------- the importer's small steps
@@ -204,21 +203,21 @@ def test_a_missing_or_unparsable_example_file_is_a_data_error(tmp_path):
 
 def test_example_clip_is_the_nearest_length_first_in_sorted_order_on_a_tie():
     lengths = {"b": {"x 1": 290, "x 2": 500}, "a": {"y 1": 310, "y 0": 100}, "c": {"z": 300}}
-    assert default_data.example_clip(lengths, ["b", "a"]) == ("a", "y 1")  # 310 and 290 tie
-    assert default_data.example_clip(lengths, ["a", "b", "c"]) == ("c", "z")
-    assert default_data.example_clip(lengths, ["b"], frames=450) == ("b", "x 2")
+    assert mocap_import.example_clip(lengths, ["b", "a"]) == ("a", "y 1")  # 310 and 290 tie
+    assert mocap_import.example_clip(lengths, ["a", "b", "c"]) == ("c", "z")
+    assert mocap_import.example_clip(lengths, ["b"], frames=450) == ("b", "x 2")
     with pytest.raises(DataError, match="no clips for the subjects"):
-        default_data.example_clip(lengths, ["d"])
+        mocap_import.example_clip(lengths, ["d"])
 
 
 def test_to_world_turns_bvh_up_into_z_and_the_rest_pose_faces_minus_y():
-    np.testing.assert_array_equal(default_data.to_world([0.0, 1.0, 0.0]), [0, 0, 1])
-    np.testing.assert_array_equal(default_data.to_world([0.0, 0.0, 1.0]), [0, -1, 0])
-    np.testing.assert_array_equal(default_data.to_world([[2.0, 0, 0]]), [[2, 0, 0]])
+    np.testing.assert_array_equal(mocap_import.to_world([0.0, 1.0, 0.0]), [0, 0, 1])
+    np.testing.assert_array_equal(mocap_import.to_world([0.0, 0.0, 1.0]), [0, -1, 0])
+    np.testing.assert_array_equal(mocap_import.to_world([[2.0, 0, 0]]), [[2, 0, 0]])
 
 
 def test_placement_shift_moves_the_mean_pelvis_onto_the_centre_and_keeps_the_floor():
-    shift = default_data.placement_shift(np.array([1.0, -2.0]), np.array([0.5, 0.25, 1.7]))
+    shift = mocap_import.placement_shift(np.array([1.0, -2.0]), np.array([0.5, 0.25, 1.7]))
     np.testing.assert_allclose(shift, [-0.5, 2.25, 0.0])
 
 
@@ -381,17 +380,17 @@ def test_walkthrough_figures_draw_every_step(data, walk):
     labels = [t.get_text() for t in fig.axes[0].texts]
     assert "10 head <- Head_end" in labels and len(labels) == 17
     assert {t.get_text() for t in fig.axes[1].texts} >= set(sk.FACE_POINTS)
-    fig = viz.capture_volume_top_view(
+    fig = viz_scene.capture_volume_top_view(
         walk["cameras"], walk["centre"], walk["pelvis_before"], walk["pelvis_track"]
     )
     assert len(fig.axes) == 2 and "pelvis, placed" in [
         t.get_text() for t in fig.axes[1].get_legend().texts
     ]
     step = study.projection_step(data, walk["subject"], walk["action"], walk["frame"], 2)
-    fig = viz.distortion_figure(step, magnify=5)
+    fig = viz_scene.distortion_figure(step, magnify=5)
     assert "arrows x5" in fig.axes[0].get_title()
     trace = study.noise_trace(data, walk["subject"], walk["action"], 2, "r_wrist")
-    fig = viz.noise_events_figure(trace)
+    fig = viz_scene.noise_events_figure(trace)
     assert len(fig.axes) == 3 and "r_wrist in camera 2" in fig._suptitle.get_text()
     import matplotlib.pyplot as plt
 

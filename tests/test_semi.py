@@ -10,20 +10,20 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import batches, cache, callbacks, camera, config, dataset, metrics, objectives, train
+from dilpose import batches, cache, callbacks, camera, config, datasets, metrics, objectives, train
 from dilpose import skeleton as sk
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def data():
-    return dataset.from_default(seed=0, subjects=("cmu02", "cmu10", "cmu11"))
+    return datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10", "cmu11"))
 
 
 @pytest.fixture(scope="module")
 def streams(data):
-    labelled = dataset.sequences(data, ["cmu02"], cameras=(0, 1))
-    unlabelled = dataset.sequences(data, ["cmu10", "cmu11"], cameras=(0, 2))
+    labelled = datasets.sequences(data, ["cmu02"], cameras=(0, 1))
+    unlabelled = datasets.sequences(data, ["cmu10", "cmu11"], cameras=(0, 2))
     return labelled, unlabelled
 
 

@@ -10,10 +10,10 @@ import shutil
 import numpy as np
 import pytest
 
-from dilpose import classify, default_data, shop_sim
-from dilpose import dataset as ds
+from dilpose import classify
+from dilpose import datasets as ds
 from dilpose import skeleton as sk
-from dilpose.datasets import shop
+from dilpose.datasets import mocap_files, shop_format, shop_scene, shop_sim
 from dilpose.errors import DataError
 
 PEOPLE = ("p01", "p02", "p03", "p06")  # two training people, two test people
@@ -32,7 +32,7 @@ def folder(tmp_path_factory, sim):
         s: {k: {f: c[f] for f in fields} for k, c in takes.items()}
         for s, takes in sim["clips"].items()
     }
-    shop.write(root, sim["cameras"], clips, sim["subjects"], about={"simulated": True})
+    shop_format.write(root, sim["cameras"], clips, sim["subjects"], about={"simulated": True})
     return root
 
 
@@ -60,7 +60,7 @@ def test_two_bone_ik_reaches_reachable_targets_and_keeps_bone_lengths():
     direction /= np.linalg.norm(direction, axis=-1, keepdims=True)
     reach = rng.uniform(np.abs(l1 - l2) + 0.01, l1 + l2 - 0.01)
     target = root + direction * reach[:, None]
-    new_mid, new_end, ok = shop_sim.two_bone_ik(root, mid, end, target)
+    new_mid, new_end, ok = shop_scene.two_bone_ik(root, mid, end, target)
     assert ok.all()
     assert np.linalg.norm(new_end - target, axis=-1).max() < 0.01
     assert np.allclose(np.linalg.norm(new_mid - root, axis=-1), l1, atol=1e-9)
@@ -71,7 +71,7 @@ def test_two_bone_ik_approaches_an_unreachable_target_without_stretching():
     root = np.zeros((1, 3))
     mid, end = np.array([[0.3, 0, 0]]), np.array([[0.3, 0, -0.25]])
     target = np.array([[2.0, 0, 0]])
-    new_mid, new_end, ok = shop_sim.two_bone_ik(root, mid, end, target)
+    new_mid, new_end, ok = shop_scene.two_bone_ik(root, mid, end, target)
     assert not ok[0]
     assert np.isclose(np.linalg.norm(new_mid - root), 0.3)
     assert np.isclose(np.linalg.norm(new_end - new_mid), 0.25)
@@ -98,12 +98,12 @@ def test_fetch_takes_put_the_hand_on_the_item(sim):
 
 
 def test_retarget_gives_the_person_s_bone_lengths():
-    data = default_data.load()
+    data = mocap_files.load()
     pos = data.clip("cmu16", "walk 16_15").astype(np.float64)
     face = data.face_3d["cmu16"]["walk 16_15"].astype(np.float64)
-    lengths = shop_sim.bone_vector(pos) * 1.1
-    out, _ = shop_sim.retarget(pos, face, lengths)
-    got = shop_sim.bone_vector(out)
+    lengths = shop_scene.bone_vector(pos) * 1.1
+    out, _ = shop_scene.retarget(pos, face, lengths)
+    got = shop_scene.bone_vector(out)
     assert np.allclose(got[1:], lengths[1:], atol=1e-9)
 
 
@@ -114,7 +114,7 @@ def test_a_joint_behind_a_shelf_is_occluded_and_one_in_front_is_not():
     behind = np.array([1.0, 0.5, 1.0])
     in_front = np.array([1.0, 2.0, 1.0])
     above = np.array([1.0, 0.5, 2.5])  # behind, but seen over the shelf's top
-    got = shop_sim.occluded(camera, np.stack([behind, in_front, above]), box)
+    got = shop_scene.occluded(camera, np.stack([behind, in_front, above]), box)
     assert got.tolist() == [True, False, False]
 
 
@@ -127,7 +127,7 @@ def test_shelves_occlude_some_joints_and_lower_their_scores(sim):
 
 # -- the format: round trip and errors ------------------------------------------------------------
 def test_the_simulated_shop_round_trips_through_the_format(folder, sim):
-    raw = shop.read(folder)
+    raw = shop_format.read(folder)
     assert sorted(raw["clips"]) == sorted(PEOPLE)
     for s, takes in sim["clips"].items():
         for key, clip in takes.items():
@@ -142,7 +142,7 @@ def test_the_simulated_shop_round_trips_through_the_format(folder, sim):
     data = ds.load("shop", path=folder)
     assert data.train_subjects == ("p01", "p02") and data.test_subjects == ("p03", "p06")
     seqs = ds.sequences(data, data.test_subjects)
-    assert {s.category for s in seqs} == set(shop.ACTIONS)
+    assert {s.category for s in seqs} == set(shop_format.ACTIONS)
     assert np.isfinite(seqs[0].keypoints_2d).all()
 
 
@@ -175,7 +175,8 @@ def test_the_simulated_shop_round_trips_through_the_format(folder, sim):
         (lambda a, k: a.__setitem__("extra", np.zeros(3)), "unexpected member"),
         (
             lambda a, k: [
-                a.__setitem__(f"{kind}/dance 01", a.pop(f"{kind}/{k}")) for kind in shop.KINDS
+                a.__setitem__(f"{kind}/dance 01", a.pop(f"{kind}/{k}"))
+                for kind in shop_format.KINDS
             ],
             "unknown action 'dance'",
         ),
@@ -199,7 +200,7 @@ def test_a_bad_subject_file_is_refused_naming_file_and_problem(folder, tmp_path,
     key = sorted(k.split("/", 1)[1] for k in np.load(path).files if k.startswith("labels/"))[0]
     _edit_npz(path, lambda a: change(a, key))
     with pytest.raises(DataError) as err:
-        shop.read(root)
+        shop_format.read(root)
     assert str(path) in str(err.value) and message in str(err.value)
 
 
@@ -239,7 +240,7 @@ def test_a_bad_manifest_or_calibration_is_refused(folder, tmp_path, file, change
     root = _copy(folder, tmp_path)
     _edit_json(root / file, change)
     with pytest.raises(DataError) as err:
-        shop.read(root)
+        shop_format.read(root)
     assert message in str(err.value)
     named = "gone.npz" if message == "file not found" else file
     assert named in str(err.value)
@@ -247,9 +248,9 @@ def test_a_bad_manifest_or_calibration_is_refused(folder, tmp_path, file, change
 
 def test_a_missing_folder_and_an_unknown_subject_are_clear_errors(folder, tmp_path):
     with pytest.raises(DataError, match="shop manifest not found"):
-        shop.read(tmp_path / "nowhere")
+        shop_format.read(tmp_path / "nowhere")
     with pytest.raises(DataError, match="unknown subjects"):
-        shop.read(folder, subjects=("p99",))
+        shop_format.read(folder, subjects=("p99",))
 
 
 def test_a_joint_never_detected_in_a_clip_is_refused_by_load(folder, tmp_path):
@@ -297,10 +298,10 @@ def test_pose_features_ignore_rotation_and_translation():
 
 
 def test_look_at_cameras_see_the_point_they_look_at():
-    for cam in shop_sim.shop_cameras():
-        px = cam.project(np.array(shop_sim.LOOK_AT))
+    for cam in shop_scene.shop_cameras():
+        px = cam.project(np.array(shop_scene.LOOK_AT))
         assert np.allclose(px, cam.center, atol=0.5)  # on the optical axis: the principal point
-        axis = np.array(shop_sim.LOOK_AT) - cam.position()
+        axis = np.array(shop_scene.LOOK_AT) - cam.position()
         assert np.allclose(cam.optical_axis(), axis / np.linalg.norm(axis), atol=1e-9)
 
 
@@ -308,7 +309,7 @@ def test_streaming_setup_lifts_many_takes_at_once_as_it_lifts_each():
     import torch
 
     from dilpose import stream
-    from dilpose.dataset import Sequence
+    from dilpose.datasets import Sequence
     from dilpose.model import ModelConfig, TemporalModel
     from dilpose.studies import s06_shop
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from dilpose import batches, evaluate, quantize, stream
-from dilpose.dataset import Sequence
+from dilpose.datasets import Sequence
 from dilpose.errors import DataError
 from dilpose.model import ModelConfig, TemporalModel
 

@@ -145,7 +145,7 @@ def test_key_verdicts_name_each_role_and_say_what_was_not_run():
 
 def _sequence(frames=60):
     from dilpose import skeleton as sk
-    from dilpose.dataset import Sequence
+    from dilpose.datasets import Sequence
 
     rng = np.random.default_rng(1)
     pos = rng.normal(0, 0.3, (frames, 17, 3)) + np.array([0, 0, 4.0])  # camera space, 4 m away

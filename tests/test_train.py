@@ -6,14 +6,14 @@ import sys
 import pytest
 import torch
 
-from dilpose import checkpoints, config, dataset, devices, evaluate, train
+from dilpose import checkpoints, config, datasets, devices, evaluate, train
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = dataset.from_default(seed=0, subjects=("cmu02", "cmu10"))
-    return dataset.sequences(data, ["cmu02"], cameras=(0, 1)), dataset.sequences(
+    data = datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10"))
+    return datasets.sequences(data, ["cmu02"], cameras=(0, 1)), datasets.sequences(
         data, ["cmu10"], cameras=(0,)
     )
 

@@ -3,13 +3,20 @@
     from dilpose import datasets
     datasets.names()                     # ('mocap', 'h36m', 'humaneva', 'shop')
     datasets.get("h36m").test_subjects   # ('S9', 'S11')
-    data = datasets.load("mocap", seed=0)  # a dilpose.dataset.PoseData
+    data = datasets.load("mocap", seed=0)  # a PoseData
+    seqs = datasets.sequences(data, data.train_subjects)  # model-ready Sequence records
 
 Each module (:mod:`~dilpose.datasets.mocap`, :mod:`~dilpose.datasets.h36m`,
 :mod:`~dilpose.datasets.humaneva`, :mod:`~dilpose.datasets.shop`) says where its files come from,
 its subjects and split, cameras and frame rate, and defines ``SPEC``, a :class:`DatasetSpec`.
 Adding a dataset is one new module and its ``SPEC`` in :data:`_BUILT_IN` below; a test can
-:func:`register` one of its own.
+:func:`register` one of its own. The types every dataset loads into (:class:`PoseData`,
+:class:`Sequence`, :class:`ExampleViews`) live in :mod:`dilpose.datasets.base`, which the dataset
+modules import; they are re-exported here.
+
+The embedded data's files are built by :mod:`dilpose.datasets.mocap_import` (``make data``) and
+read by :mod:`dilpose.datasets.mocap_files`; the simulated shop is built by
+:mod:`dilpose.datasets.shop_sim` in the format of :mod:`dilpose.datasets.shop_format`.
 
 Importing this package reads no file: loading happens in :func:`load`.
 """
@@ -19,9 +26,33 @@ from __future__ import annotations
 from ..errors import DataError
 from ..noise import NoiseConfig
 from . import h36m, humaneva, mocap, shop
-from .base import DatasetSpec
+from .base import (
+    DatasetSpec,
+    ExampleViews,
+    PoseData,
+    Sequence,
+    action_category,
+    coco_pose_3d,
+    sequences,
+)
 
-__all__ = ["DEFAULT", "DatasetSpec", "find", "get", "load", "names", "register", "unregister"]
+__all__ = [
+    "DEFAULT",
+    "DatasetSpec",
+    "ExampleViews",
+    "PoseData",
+    "Sequence",
+    "action_category",
+    "coco_pose_3d",
+    "example_views",
+    "find",
+    "get",
+    "load",
+    "names",
+    "register",
+    "sequences",
+    "unregister",
+]
 
 _BUILT_IN = (mocap.SPEC, h36m.SPEC, humaneva.SPEC, shop.SPEC)
 
@@ -73,19 +104,56 @@ def get(name: str) -> DatasetSpec:
     return spec
 
 
-def load(name: str = DEFAULT, seed: int = 0, noise: NoiseConfig | None = NoiseConfig(), **options):
-    """Load a dataset by name: ``get(name).load(seed=seed, noise=noise, **options)`` -> PoseData.
+def load(
+    name: str | None = None,
+    seed: int = 0,
+    noise: NoiseConfig | None = NoiseConfig(),
+    source_2d: str | None = None,
+    **options,
+) -> PoseData:
+    """Load a dataset by name (default :data:`DEFAULT`): ``get(name).load(seed=seed, noise=noise,
+    **options)``, with the dataset's category rule (``action_of``) recorded on the PoseData.
 
-    ``options`` are the dataset's own (:attr:`DatasetSpec.options`); any other is a
-    :class:`DataError`.
+    source_2d: the value of ``Config.h36m_2d_source``, which the notebooks and the CLI pass for any
+    dataset; a dataset receives it only where its spec maps that setting to one of its options
+    (``config_options``). ``options`` are the dataset's own (:attr:`DatasetSpec.options`); any
+    other is a :class:`DataError`.
     """
-    spec = get(name)
+    spec = get(name if name is not None else DEFAULT)
+    if source_2d is not None:
+        options.update(
+            {
+                option: source_2d
+                for setting, option in spec.config_options
+                if setting == "h36m_2d_source"
+            }
+        )
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
         raise DataError(
             spec.name, f"unknown option(s) {unknown}; this dataset takes {list(spec.options)}"
         )
-    return spec.load(seed=seed, noise=noise, **options)
+    data = spec.load(seed=seed, noise=noise, **options)
+    data.action_of = spec.action_of
+    return data
+
+
+def example_views(data: PoseData, subject: str, action: str) -> ExampleViews:
+    """Clean projections and detector output of one clip in every camera (for figures).
+
+    A dataset's spec may say how (the embedded data regenerates its detector output from the same
+    seeded stream, before gap filling); otherwise the "clean" views are the 3D ground truth
+    projected through the cameras and the detections are the 2D inputs.
+    """
+    data._check(subject, action)
+    spec = find(data.name)
+    if spec is not None and spec.example_views is not None:
+        return spec.example_views(data, subject, action)
+    cams = data.cameras[subject]
+    clean = [cam.project(data.positions_3d[subject][action]) for cam in cams]
+    return ExampleViews(
+        cams, clean, list(data.keypoints[subject][action]), data.layout_3d, data.layout_2d
+    )
 
 
 for _spec in _BUILT_IN:

@@ -21,10 +21,9 @@ import numpy as np
 from .. import formats, paths
 from .. import skeleton as sk
 from ..camera import load_h36m_cameras
-from ..dataset import PoseData
 from ..errors import DataError
 from ..noise import NoiseConfig
-from .base import DatasetSpec, files_present, missing_files, views_for_mocap
+from .base import DatasetSpec, PoseData, files_present, missing_files, views_for_mocap
 
 NAME = "h36m"
 TRAIN_SUBJECTS = ("S1", "S5", "S6", "S7", "S8")

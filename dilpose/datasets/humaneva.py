@@ -27,10 +27,9 @@ import numpy as np
 from .. import formats, paths
 from .. import skeleton as sk
 from ..camera import Camera
-from ..dataset import ExampleViews, PoseData
 from ..errors import DataError
 from ..noise import NoiseConfig
-from .base import DatasetSpec, files_present, missing_files, views_for_mocap
+from .base import DatasetSpec, ExampleViews, PoseData, files_present, missing_files, views_for_mocap
 
 NAME = "humaneva"
 TRAIN_SUBJECTS = ("Train/S1", "Train/S2", "Train/S3")
@@ -128,6 +127,7 @@ def load(
         test,
         fps=FPS,
         layout_3d=sk.HUMANEVA15,
+        action_of=action_of,
         info={
             "source": [str(path3d), str(path2d)],
             "source_2d": source_2d,

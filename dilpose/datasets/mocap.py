@@ -1,20 +1,21 @@
 """The embedded dataset: real motion capture (CMU and HDM05) filmed by Human3.6M's calibrated
 cameras.
 
-Files: ``data/cmu_mocap_3d.npz`` and ``data/hdm05_mocap_3d.npz`` (committed, about 6 MB in all),
-built by :func:`dilpose.default_data.build` (``make data``) from 391 BVH clips in ``../shared/data``
-(``mocap``, ``mocap-extended``: mocap.cs.cmu.edu; ``hdm05-cuts``: HDM05, CC BY-SA 3.0): 17 H36M
-joints and 5 COCO face points per frame, world metres, Z up, 50 Hz.
+Files: ``data/cmu_mocap_3d.npz`` and ``data/hdm05_mocap_3d.npz`` (committed, about 6 MB in all;
+read by :mod:`dilpose.datasets.mocap_files`), built by :mod:`dilpose.datasets.mocap_import`
+(``make data``) from 391 BVH clips in ``../shared/data`` (``mocap``, ``mocap-extended``:
+mocap.cs.cmu.edu; ``hdm05-cuts``: HDM05, CC BY-SA 3.0): 17 H36M joints and 5 COCO face points per
+frame, world metres, Z up, 50 Hz.
 
 Subjects: 15 (``cmu01`` ... ``cmu35``, CMU subject numbers; ``hdm_bd`` ... ``hdm_tr``, HDM05
 actors); the split is chosen by a stated rule and recorded in the files
-(:data:`dilpose.default_data.SPLIT_RULE`). Actions are ``"<category> <clip>"`` (``"walk 16_15"``);
-categories walk, run, jump, exercise, sport, dance, reach, floor.
+(:data:`dilpose.datasets.mocap_import.SPLIT_RULE`). Actions are ``"<category> <clip>"``
+(``"walk 16_15"``); categories walk, run, jump, exercise, sport, dance, reach, floor.
 
 Cameras: each subject is filmed by the four cameras of one Human3.6M subject
-(:func:`dilpose.default_data.camera_sets`). 2D inputs: the COCO-17 projection (12 body joints and
-the 5 face points) with a seeded detector-noise model (:mod:`dilpose.noise`); missed joints are
-interpolated. 50 Hz.
+(:func:`dilpose.datasets.mocap_import.camera_sets`). 2D inputs: the COCO-17 projection (12 body
+joints and the 5 face points) with a seeded detector-noise model (:mod:`dilpose.noise`); missed
+joints are interpolated. 50 Hz.
 """
 
 from __future__ import annotations
@@ -23,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import default_data, paths
+from .. import paths
 from .. import skeleton as sk
 from ..camera import Camera, load_h36m_cameras
-from ..dataset import ExampleViews, PoseData, coco_3d
 from ..errors import DataError
 from ..noise import NoiseConfig, apply_detector_noise, fill_gaps
-from .base import DatasetSpec
+from .base import DatasetSpec, ExampleViews, PoseData, coco_3d
+from .mocap_files import ACKNOWLEDGEMENT, FPS, TEST_SUBJECTS, TRAIN_SUBJECTS, DefaultData
+from .mocap_files import load as load_files
 
 NAME = "mocap"
 
@@ -52,7 +54,7 @@ def load(
     these. Each (subject, action, camera) gets its own reproducible noise stream (see
     :func:`_render_views`).
     """
-    data = default_data.load(path)
+    data = load_files(path)
     all_cams = load_h36m_cameras()
     positions, faces, keypoints, scores, cameras = {}, {}, {}, {}, {}
     # Per-joint sums of the 2D error of detected joints, for the noise statistics.
@@ -89,35 +91,8 @@ def load(
                 scores[subject][action].append(sc)
     if not positions:
         raise DataError(data.source, f"none of the subjects {subjects} are in the default data")
-    info = {
-        "source": ", ".join(
-            str(f.relative_to(paths.REPO_ROOT) if f.is_relative_to(paths.REPO_ROOT) else f)
-            for f in data.files
-        ),
-        "path": None if path is None else str(path),
-        "acknowledgement": data.meta["acknowledgement"],
-        "sources": data.meta["sources"],
-        "subject_source": {
-            c["subject"]: c["source"] for c in data.meta["clips"] if c["subject"] in positions
-        },
-        "camera_subject": {s: data.meta["camera_subject"][s] for s in positions},
-        "split_rule": data.meta["split"]["rule"],
-        "seed": seed,
-        "noise": None if noise is None else noise.to_dict(),
-        "fraction_2d_outside_image": outside / max(total_pts, 1),
-    }
-    if noise is not None:
-        per_joint = err_sum / np.maximum(err_n, 1)
-        info["noise_stats"] = {
-            "mean_error_px": float(err_sum.sum() / max(err_n.sum(), 1)),
-            "max_error_px": float(err_max.max()),
-            "per_joint_mean_error_px": dict(zip(sk.COCO17.joint_names, per_joint.tolist())),
-            "per_joint_max_error_px": dict(zip(sk.COCO17.joint_names, err_max.tolist())),
-            **{
-                f"{k}_fraction": counts[k] / max(counts["total"], 1)
-                for k in ("outlier", "missing", "swapped")
-            },
-        }
+    stats = (err_sum, err_n, err_max, counts) if noise is not None else None
+    info = _info(data, positions, path, seed, noise, outside / max(total_pts, 1), stats)
     train = tuple(s for s in data.train_subjects if s in positions)
     test = tuple(s for s in data.test_subjects if s in positions)
     return PoseData(
@@ -135,6 +110,43 @@ def load(
     )
 
 
+def _info(data: DefaultData, positions: dict, path, seed: int, noise, outside: float, stats):
+    """:attr:`PoseData.info` of the loaded subjects: provenance, credit, the noise settings, the
+    fraction of 2D points outside the image and (``stats``: per-joint error sums, counts, maxima
+    and event counts of the detected joints, or None without noise) the noise statistics."""
+    info = {
+        "source": ", ".join(
+            str(f.relative_to(paths.REPO_ROOT) if f.is_relative_to(paths.REPO_ROOT) else f)
+            for f in data.files
+        ),
+        "path": None if path is None else str(path),
+        "acknowledgement": data.meta["acknowledgement"],
+        "sources": data.meta["sources"],
+        "subject_source": {
+            c["subject"]: c["source"] for c in data.meta["clips"] if c["subject"] in positions
+        },
+        "camera_subject": {s: data.meta["camera_subject"][s] for s in positions},
+        "split_rule": data.meta["split"]["rule"],
+        "seed": seed,
+        "noise": None if noise is None else noise.to_dict(),
+        "fraction_2d_outside_image": outside,
+    }
+    if stats is not None:
+        err_sum, err_n, err_max, counts = stats
+        per_joint = err_sum / np.maximum(err_n, 1)
+        info["noise_stats"] = {
+            "mean_error_px": float(err_sum.sum() / max(err_n.sum(), 1)),
+            "max_error_px": float(err_max.max()),
+            "per_joint_mean_error_px": dict(zip(sk.COCO17.joint_names, per_joint.tolist())),
+            "per_joint_max_error_px": dict(zip(sk.COCO17.joint_names, err_max.tolist())),
+            **{
+                f"{k}_fraction": counts[k] / max(counts["total"], 1)
+                for k in ("outlier", "missing", "swapped")
+            },
+        }
+    return info
+
+
 def render_coco(positions_3d: np.ndarray, face_3d: np.ndarray, cam: Camera) -> np.ndarray:
     """Project a clip's COCO-17 joints through a camera: (T, 17, 3) + (T, 5, 3) world m ->
     (T, 17, 2) px."""
@@ -142,7 +154,7 @@ def render_coco(positions_3d: np.ndarray, face_3d: np.ndarray, cam: Camera) -> n
 
 
 def _render_views(
-    data: default_data.DefaultData,
+    data: DefaultData,
     subject: str,
     action: str,
     cams: list[Camera],
@@ -177,7 +189,7 @@ def detector_views(data: PoseData, subject: str, action: str) -> list[tuple]:
     stream that :func:`load` used, before gap filling: clean and detected (T, 17, 2) pixels
     (detected NaN where missed), scores (T, 17), events the boolean masks (T, 17) of
     :func:`dilpose.noise.apply_detector_noise` (None when ``data`` was loaded without noise)."""
-    raw = default_data.load(data.info.get("path"))
+    raw = load_files(data.info.get("path"))
     noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
     return _render_views(raw, subject, action, data.cameras[subject], data.info["seed"], noise)
 
@@ -201,13 +213,13 @@ SPEC = DatasetSpec(
         "data/cmu_mocap_3d.npz and data/hdm05_mocap_3d.npz, committed; rebuilt from "
         "../shared/data/{mocap,mocap-extended,hdm05-cuts} (BVH) by `make data`"
     ),
-    train_subjects=default_data.TRAIN_SUBJECTS,
-    test_subjects=default_data.TEST_SUBJECTS,
+    train_subjects=TRAIN_SUBJECTS,
+    test_subjects=TEST_SUBJECTS,
     cameras=4,
-    fps=default_data.FPS,
+    fps=FPS,
     layout_2d=sk.COCO17,
     layout_3d=sk.H36M17,
-    credit=default_data.ACKNOWLEDGEMENT,
+    credit=ACKNOWLEDGEMENT,
     load=load,
     available=available,
     options=("path", "subjects"),

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import cache, callbacks, datasets, stats
-from .. import dataset as ds
 from ..config import Config
-from ..dataset import PoseData
+from ..datasets.base import PoseData
 from ..evaluate import METRICS, evaluate, predict
 from ..model import count_parameters
 
@@ -63,8 +62,8 @@ def train_variant(name: str, cfg: Config, data: PoseData, progress: bool = True)
     is labelled in tables by :func:`run_label` ("243 frames", ...). progress: a line per epoch on
     the console and one line in the notebook when a model is trained.
     """
-    train_seqs = ds.sequences(data, data.train_subjects)
-    test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
+    train_seqs = datasets.sequences(data, data.train_subjects)
+    test_seqs = datasets.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
     progress_line = [callbacks.LineProgress(name, console=progress)]
     trainer, trained_now = cache.train_cached(
         cfg, train_seqs, data.layout_2d, name=name, callbacks=progress_line
@@ -192,7 +191,7 @@ def example_prediction(
     subject = subject or data.test_subjects[0]
     # Default: the subject's longest clip, so that the figure shows several seconds of motion.
     action = action or max(data.actions(subject), key=lambda a: len(data.positions_3d[subject][a]))
-    seq = ds.sequences(data, [subject], actions=[action], cameras=(camera,))[0]
+    seq = datasets.sequences(data, [subject], actions=[action], cameras=(camera,))[0]
     pred_cam = predict(
         run.trainer.eval_network(), seq, run.cfg.causal, run.cfg.flip_test, data.layout_2d
     )

@@ -1,23 +1,26 @@
 """Notebook 01's study: the walk-through of one clip from its BVH file to the detector's 2D output,
 and the tables and metrics that describe a dataset.
 
-The walk-through redoes the importer's steps (:mod:`dilpose.default_data`) for one frame of the
-example clip, from the frame kept in ``data/bvh_example.json``, so that it runs without the raw BVH
-files, and checks the result against the committed data.
+The walk-through redoes the importer's steps (:mod:`dilpose.datasets.mocap_import`) for one frame
+of the example clip, from the frame kept in ``data/bvh_example.json``, so that it runs without the
+raw BVH files, and checks the result against the committed data.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import bvh, default_data
+from .. import kinematics
 from .. import skeleton as sk
-from ..dataset import PoseData, coco_pose_3d
+from ..camera import image_coordinates, project_to_2d
+from ..datasets import mocap, mocap_files, mocap_import
+from ..datasets.base import PoseData, coco_pose_3d
 from ..errors import DataError
 from ..noise import NoiseConfig, jitter_sigma
 
-#: The walk-through's frame of the example clip (50 Hz; :data:`dilpose.default_data.EXAMPLE_FRAME`).
-EXAMPLE_FRAME = default_data.EXAMPLE_FRAME
+#: The walk-through's frame of the example clip (50 Hz;
+#: :data:`dilpose.datasets.mocap_import.EXAMPLE_FRAME`).
+EXAMPLE_FRAME = mocap_import.EXAMPLE_FRAME
 #: Event kinds of the detector-noise model, in the order it applies them (jitter is on every frame).
 NOISE_EVENTS = ("outlier", "swapped", "missing")
 
@@ -99,14 +102,15 @@ def long_test_clips(data: PoseData, window: int = 243):
     )
 
 
-def example_clip(data: PoseData, frames: int = default_data.EXAMPLE_FRAMES) -> tuple[str, str]:
+def example_clip(data: PoseData, frames: int = mocap_import.EXAMPLE_FRAMES) -> tuple[str, str]:
     """(subject, action) of the test clip whose length is nearest to ``frames`` (first in sorted
     order on a tie): long enough to show motion, short enough for an animated figure. The rule is
-    :func:`dilpose.default_data.example_clip`'s, which also picks the clip of the BVH example."""
+    :func:`dilpose.datasets.mocap_import.example_clip`'s, which also picks the clip of the BVH
+    example."""
     lengths = {
         s: {a: len(data.positions_3d[s][a]) for a in data.actions(s)} for s in data.test_subjects
     }
-    return default_data.example_clip(lengths, data.test_subjects, frames)
+    return mocap_import.example_clip(lengths, data.test_subjects, frames)
 
 
 def bone_length_table(data: PoseData):
@@ -232,11 +236,9 @@ def bvh_walkthrough(data: PoseData, path=None) -> dict | None:
     * ``committed`` (17, 3) and ``committed_face`` (5, 3): the data's own frame, and ``error_mm``,
       the largest distance between a rebuilt point and its committed twin (storage step 0.5 mm).
     """
-    from ..datasets import mocap
-
     if data.name != mocap.NAME:
         return None
-    example = default_data.load_bvh_example(path)
+    example = mocap_files.load_bvh_example(path)
     subject, action, frame = example["subject"], example["action"], example["frame"]
     if action not in data.positions_3d.get(subject, {}):
         return None
@@ -251,15 +253,15 @@ def bvh_walkthrough(data: PoseData, path=None) -> dict | None:
     clip = data.positions_3d[subject][action]
     if not 0 <= frame < len(clip):
         raise DataError(source, f"frame {frame} lies beyond the {len(clip)} frames of {action}")
-    motion = default_data.example_motion(example)
-    joints, rotations = bvh.forward_kinematics(motion, example["unit_to_m"])
-    h36m = bvh.cmu_to_h36m17(joints, motion.joint_names, source=source)[0]
-    face = bvh.cmu_face_points(joints, rotations, motion.joint_names, source=source)[0]
+    motion = mocap_files.example_motion(example)
+    joints, rotations = kinematics.forward_kinematics(motion, example["unit_to_m"])
+    h36m = kinematics.cmu_to_h36m17(joints, motion.joint_names, source=source)[0]
+    face = kinematics.cmu_face_points(joints, rotations, motion.joint_names, source=source)[0]
     cams = data.cameras[subject]
-    centre = default_data.volume_centre(cams)
+    centre = mocap_import.volume_centre(cams)
     pelvis = np.asarray(example["pelvis_mean_xy_m"], dtype=np.float64)
-    shift = default_data.placement_shift(pelvis, centre)
-    h36m_world, face_world = default_data.to_world(h36m), default_data.to_world(face)
+    shift = mocap_import.placement_shift(pelvis, centre)
+    h36m_world, face_world = mocap_import.to_world(h36m), mocap_import.to_world(face)
     committed_face = data.face_3d[subject][action][frame]
     placed, placed_face = h36m_world + shift, face_world + shift
     error = np.linalg.norm(
@@ -273,7 +275,7 @@ def bvh_walkthrough(data: PoseData, path=None) -> dict | None:
         "motion": motion,
         "joints_bvh": joints[0],
         "rotations": rotations[0],
-        "joints_world": default_data.to_world(joints[0]),
+        "joints_world": mocap_import.to_world(joints[0]),
         "h36m_bvh": h36m,
         "face_bvh": face,
         "h36m_world": h36m_world,
@@ -364,18 +366,18 @@ def mapping_table():
     # Ask the importer itself: joints numbered 0-16 and face points 100-104 go through it.
     numbered = np.broadcast_to(np.arange(17.0)[None, :, None], (1, 17, 3))
     face = np.broadcast_to(100.0 + np.arange(5.0)[None, :, None], (1, 5, 3))
-    source = bvh.cmu_to_coco17(numbered, face)[0, :, 0].astype(int)
+    source = kinematics.cmu_to_coco17(numbered, face)[0, :, 0].astype(int)
     coco_from = []
     for k in source:
         if k >= 100:
             a, b, c = sk.FACE_POINT_OFFSETS[k - 100]
             coco_from.append(f"face: Head + h({a:+.2f} up, {b:+.2f} fwd, {c:+.2f} left)")
         else:
-            coco_from.append(f"H36M {k} {sk.H36M17.joint_names[k]} ({bvh.CMU_TO_H36M[k]})")
+            coco_from.append(f"H36M {k} {sk.H36M17.joint_names[k]} ({kinematics.CMU_TO_H36M[k]})")
     return pd.DataFrame(
         {
             "H36M-17": sk.H36M17.joint_names,
-            "from BVH": bvh.CMU_TO_H36M,
+            "from BVH": kinematics.CMU_TO_H36M,
             "COCO-17": sk.COCO17.joint_names,
             "from": coco_from,
         }
@@ -403,8 +405,6 @@ def placement_summary(walk: dict) -> str:
 def distort_pixels(cam, uv: np.ndarray) -> np.ndarray:
     """Where lens distortion moves the ideal pinhole pixel positions ``uv`` (..., 2) of ``cam``:
     (..., 2) pixels (the ray through each pixel, distorted as :meth:`Camera.project` does)."""
-    from ..camera import image_coordinates, project_to_2d
-
     f, c = np.asarray(cam.focal_length), np.asarray(cam.center)
     xy = (np.asarray(uv, dtype=np.float64) - c) / f
     rays = np.concatenate([xy, np.ones(xy.shape[:-1] + (1,))], -1)
@@ -475,8 +475,6 @@ def noise_trace(data: PoseData, subject: str, action: str, camera: int, joint: s
     ``sigma`` (T,) the jitter's standard deviation per axis (px), ``events`` {kind: (T,) bool} for
     :data:`NOISE_EVENTS`, and ``camera``, ``joint``, ``fps``, ``config`` (:class:`NoiseConfig`).
     """
-    from ..datasets import mocap
-
     if data.name != mocap.NAME or not data.info.get("noise"):
         return None
     j = data.layout_2d.index(joint)

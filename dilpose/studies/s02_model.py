@@ -19,7 +19,7 @@ from .. import datasets, paper
 from .. import skeleton as sk
 from ..batches import WindowBatches
 from ..config import Config
-from ..dataset import PoseData, Sequence
+from ..datasets.base import PoseData, Sequence
 from ..evaluate import METRICS
 from ..model import ModelConfig, TemporalModel, TemporalModelStrided, count_parameters
 from .common import (

@@ -18,9 +18,9 @@ import time
 import numpy as np
 
 from .. import batches, pruning
-from .. import dataset as ds
+from .. import datasets as ds
 from ..config import Config
-from ..dataset import PoseData
+from ..datasets.base import PoseData
 from ..evaluate import evaluate, predict
 from .common import RunResult, arm_summary, compare_arms, train_arm
 

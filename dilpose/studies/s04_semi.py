@@ -18,10 +18,9 @@ import re
 import numpy as np
 
 from .. import cache, callbacks, datasets, objectives, stats
-from .. import dataset as ds
-from .. import skeleton as sk
+from ..camera import image_coordinates
 from ..config import SemiSupervisedConfig
-from ..dataset import PoseData
+from ..datasets.base import PoseData
 from ..evaluate import evaluate, predict
 from ..model import count_parameters
 from .common import RunResult, arm_summary, compare_arms
@@ -97,13 +96,13 @@ def train_run(
     subsample = max(1, round(cfg.stride_subsample * frames_of(data, labelled) / all_frames))
     cfg = cfg.replace(stride_subsample=subsample)
     pose_cfg = cfg.replace(in_joints=data.layout_2d.num_joints)  # the model reads the data's joints
-    train_seqs = ds.sequences(data, labelled)
+    train_seqs = datasets.sequences(data, labelled)
     rest = [s for s in data.train_subjects if s not in labelled]
     if semi is not None:
         if not rest:
             raise ValueError("semi-supervised training needs training subjects left unlabelled")
         objective = objectives.SemiSupervised.from_config(pose_cfg, data.layout_2d, semi, cfg.seed)
-        unlabelled = [_drop_3d(s) for s in ds.sequences(data, rest)]
+        unlabelled = [_drop_3d(s) for s in datasets.sequences(data, rest)]
     else:
         objective = objectives.PoseTrajectory(pose_cfg, semi_weight(), cfg.seed)
         unlabelled = None
@@ -118,7 +117,7 @@ def train_run(
     )
     if not trained_now:
         print(f"{name}: loaded from the model cache ({trainer.checkpoint.name})")
-    test_seqs = ds.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
+    test_seqs = datasets.sequences(data, data.test_subjects, cameras=cfg.eval_cameras)
     results = evaluate(
         trainer.eval_network(),
         test_seqs,
@@ -331,33 +330,6 @@ def claim(comps: dict[str, dict]) -> dict:
 # --------------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------------
-def sweep_figure(rows: list[dict]):
-    """MPJPE (mm, 95 % interval) against labelled frames, one line per arm."""
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    for arm, colour in ((SUPERVISED, "tab:blue"), (SEMI, "tab:orange")):
-        pts = sorted((r for r in rows if r["arm"] == arm), key=lambda r: r["labelled_frames"])
-        if not pts:
-            continue
-        x = [r["labelled_frames"] for r in pts]
-        y = [r["mpjpe_mm"]["mean"] for r in pts]
-        err = [
-            [r["mpjpe_mm"]["mean"] - r["mpjpe_mm"]["lo"] for r in pts],
-            [r["mpjpe_mm"]["hi"] - r["mpjpe_mm"]["mean"] for r in pts],
-        ]
-        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=arm, color=colour)
-        for r in pts:
-            ax.annotate(r["point"], (r["labelled_frames"], r["mpjpe_mm"]["mean"]),
-                        textcoords="offset points", xytext=(4, 6), fontsize=8)  # fmt: skip
-    ax.set_xscale("log")
-    ax.set_xlabel("labelled training frames (log scale)")
-    ax.set_ylabel("test MPJPE (mm), 95 % interval")
-    ax.set_title("MPJPE against labelled data")
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    return fig
 
 
 def reprojection_example(sweep, data: PoseData, point: str | None = None, frame: int | None = None):
@@ -374,7 +346,7 @@ def reprojection_example(sweep, data: PoseData, point: str | None = None, frame:
     labelled = labelled_sets(data, tuple(sweep))[point]
     subject = next(s for s in subject_order(data) if s not in labelled)
     action = max(data.actions(subject), key=lambda a: len(data.positions_3d[subject][a]))
-    seq = ds.sequences(data, [subject], actions=[action], cameras=(0,))[0]
+    seq = datasets.sequences(data, [subject], actions=[action], cameras=(0,))[0]
     cam = data.cameras[subject][0]
     frame = len(seq) // 2 if frame is None else frame
     idx_2d, idx_3d = objectives.reprojection_joints(data.layout_2d)
@@ -410,45 +382,7 @@ def reprojection_example(sweep, data: PoseData, point: str | None = None, frame:
 
 
 def _px(normalised: np.ndarray, cam) -> np.ndarray:
-    from ..camera import image_coordinates
-
     return image_coordinates(np.asarray(normalised, np.float64), cam.res_w, cam.res_h)
-
-
-def reprojection_figure(example: dict):
-    """2D in -> 3D + trajectory (seen from above: depth against x) -> reprojected 2D beside the
-    detections, for each arm."""
-    import matplotlib.pyplot as plt
-
-    from .. import viz
-
-    arms = list(example["arms"])
-    fig, axes = plt.subplots(1, 2 + len(arms), figsize=(4.0 * (2 + len(arms)), 4.2))
-    layout = example["layout_2d"]
-    det = example["detections"]
-    viz.draw_2d(axes[0], det, layout)
-    axes[0].set_title("2D input (detections)")
-    ax = axes[1]
-    truth = example["truth_3d"]
-    ax.scatter(truth[:, 0], truth[:, 2], c="k", s=12, label="truth (not seen in training)")
-    for arm, colour in zip(arms, ("tab:blue", "tab:orange")):
-        p = example["arms"][arm]["pose_3d"]
-        ax.scatter(p[:, 0], p[:, 2], s=12, color=colour, label=arm)
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("depth z (m)")
-    ax.set_title("3D + trajectory, from above")
-    ax.legend(fontsize=7)
-    for ax, arm, colour in zip(axes[2:], arms, ("tab:blue", "tab:orange")):
-        e = example["arms"][arm]
-        viz.draw_2d(ax, det, layout, alpha=0.35)
-        viz.draw_2d(ax, e["reprojection"], sk.H36M17)
-        ax.set_title(f"{arm}: reprojection\n{e['error_px']:.1f} px from the detections")
-    fig.suptitle(
-        f"{example['subject']} · {example['action']} · camera {example['camera']}, frame "
-        f"{example['frame']} (an unlabelled clip)"
-    )
-    fig.tight_layout()
-    return fig
 
 
 # --------------------------------------------------------------------------------------------------

@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import dataset as ds
+from .. import datasets as ds
 from .. import evaluate as evaluation
 from .. import paper, quantize, stream
 from ..config import Config
-from ..dataset import PoseData
+from ..datasets.base import PoseData
 from ..model import fold_batchnorm
 from .common import RunResult, compare_arms, train_variant
 

@@ -1,8 +1,8 @@
 """Notebook 06's study: the paper's smart-shop evaluation (HRI-I, Fig. 3, Fig. 5) on the simulated
-shop (:mod:`dilpose.shop_sim`), which stands in for HRI-I (not public). Every number is labelled
-:data:`LABEL`, never HRI-I.
+shop (:mod:`dilpose.datasets.shop_sim`), which stands in for HRI-I (not public). Every number is
+labelled :data:`LABEL`, never HRI-I.
 
-A *setup* is any lifter: a callable from a model-ready :class:`~dilpose.dataset.Sequence` (2D
+A *setup* is any lifter: a callable from a model-ready :class:`~dilpose.datasets.Sequence` (2D
 inputs) to its root-relative 3D prediction (T, 17, 3) metres in the camera's frame. The setups
 evaluated here are notebook 02's models as they are (trained on the CMU and HDM05 data; symmetric
 and causal, fp32) and the same two architectures trained on the shop's training people. Another
@@ -17,13 +17,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .. import cache, callbacks, classify, metrics, stats
-from .. import dataset as ds
+from .. import cache, callbacks, classify, metrics, stats, stream
+from .. import datasets as ds
 from .. import skeleton as sk
 from ..batches import split_root
 from ..config import Config
-from ..dataset import PoseData, Sequence
 from ..datasets import shop
+from ..datasets.base import PoseData, Sequence
 from ..evaluate import aggregate, predict
 from .common import run_label
 
@@ -31,7 +31,7 @@ from .common import run_label
 LABEL = "simulated shop (CMU and HDM05 motion)"
 NOT_HRI_I = (
     "HRI-I is not public: every number here is measured on a simulated shop built from CMU and "
-    "HDM05 motion capture (dilpose.shop_sim), not on HRI-I, and is not comparable to it."
+    "HDM05 motion capture (dilpose.datasets.shop_sim), not on HRI-I, and is not comparable to it."
 )
 Lifter = Callable[[Sequence], np.ndarray]
 
@@ -154,8 +154,6 @@ def deployed_setup(models: dict, shop_: PoseData) -> tuple[str, Lifter]:
     frame at a time as a camera delivers them, without flip test (the live setting, like the causal
     fp32 setups). Returns ``(setup name, lifter)``; the name is the model's plus
     ``", int8 streaming"``."""
-    from .. import stream
-
     name = next(n for n, m in models.items() if m["trained_on"] == "shop" and m["cfg"].causal)
     calibration = ds.sequences(shop_, shop_.train_subjects)
     lifter = stream.int8_lifter(
@@ -167,7 +165,6 @@ def deployed_setup(models: dict, shop_: PoseData) -> tuple[str, Lifter]:
 def streaming_setup(lifter) -> Lifter:
     """A :class:`~dilpose.stream.StreamLifter` (one stream) as a setup: each take is pushed frame
     by frame from a fresh stream; ``.many(seqs)`` lifts many takes at once, one stream each."""
-    from .. import stream
 
     def lift(seq: Sequence) -> np.ndarray:
         lifter.reset()  # each take is a new stream
@@ -428,56 +425,6 @@ def classifier_table(study: dict[str, dict]):
 # --------------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------------
-def _box_edges(lo, hi):
-    x0, y0, z0 = lo
-    x1, y1, z1 = hi
-    c = np.array([[x, y, z] for x in (x0, x1) for y in (y0, y1) for z in (z0, z1)])
-    return [(c[i], c[j]) for i in range(8) for j in range(i + 1, 8) if np.sum(c[i] != c[j]) == 1]
-
-
-def shop_figure(data: PoseData, subject: str, take: str):
-    """3D figure of the shop: shelves (with their boards), the four cameras and their viewing
-    directions, and one person's path through a take with the pose in its middle frame."""
-    import matplotlib.pyplot as plt
-
-    from .. import shop_sim
-
-    fig = plt.figure(figsize=(9, 6.5))
-    ax = fig.add_subplot(111, projection="3d")
-    for shelf in shop_sim.SHELVES:
-        for a, b in _box_edges(shelf.lo, shelf.hi):
-            ax.plot(*np.stack([a, b]).T, color="0.45", lw=1)
-        for z in shop_sim.BOARDS:
-            xs = [shelf.lo[0], shelf.hi[0], shelf.hi[0], shelf.lo[0], shelf.lo[0]]
-            ys = [shelf.lo[1], shelf.lo[1], shelf.hi[1], shelf.hi[1], shelf.lo[1]]
-            ax.plot(xs, ys, [z] * 5, color="tan", lw=0.8)
-    for k, cam in enumerate(data.cameras[subject]):
-        p, d = cam.position(), cam.optical_axis()
-        ax.scatter(*p, color="k", s=30)
-        ax.plot(*np.stack([p, p + 1.5 * d]).T, color="k", lw=1)
-        ax.text(*(p + [0, 0, 0.15]), f"camera {k + 1}", fontsize=8)
-    pos = data.positions_3d[subject][take]
-    ax.plot(pos[:, 0, 0], pos[:, 0, 1], np.zeros(len(pos)), color="tab:green", lw=2)
-    t = len(pos) // 2
-    for p_, c in sk.H36M17.bones():
-        ax.plot(
-            *pos[t, [p_, c]].T,
-            color="tab:red"
-            if c in sk.H36M17.joints_right
-            else "tab:blue"
-            if c in sk.H36M17.joints_left
-            else "0.3",
-            lw=2,
-        )
-    ax.set_xlabel("x (m)")
-    ax.set_ylabel("y (m)")
-    ax.set_zlabel("z (m)")
-    ax.set_box_aspect((10, 6, 3.5))
-    ax.view_init(elev=28, azim=-60)
-    ax.set_title(
-        f"{LABEL}: shelves, cameras, and {subject}'s path in '{take}' (green)", fontsize=10
-    )
-    return fig
 
 
 def example_takes(data: PoseData, subject: str) -> dict[str, tuple[str, int]]:
@@ -499,79 +446,6 @@ def example_takes(data: PoseData, subject: str) -> dict[str, tuple[str, int]]:
         )
         out[a] = (key, frame)
     return out
-
-
-def scenario_views_figure(data: PoseData, subject: str, cameras=(0, 2)):
-    """One frame of each scenario (rows) seen from two cameras (columns): the detector's COCO-17
-    output (missed joints, score 0, as interpolated and drawn with a cross; joints with a score
-    under 0.5, mostly occluded by a shelf, hollow) over the ground truth projected (grey)."""
-    import matplotlib.pyplot as plt
-
-    from .. import viz
-
-    takes = example_takes(data, subject)
-    fig, axes = plt.subplots(
-        len(takes), len(cameras), figsize=(4.2 * len(cameras), 2.9 * len(takes))
-    )
-    for r, (action, (key, t)) in enumerate(takes.items()):
-        for k, c in enumerate(cameras):
-            ax = axes[r, k]
-            cam = data.cameras[subject][c]
-            gt = cam.project(data.positions_3d[subject][key][t])
-            for a, b in sk.H36M17.bones():
-                ax.plot(gt[[a, b], 0], gt[[a, b], 1], color="0.75", lw=4)
-            kp = data.keypoints[subject][key][c][t]
-            sc = data.scores[subject][key][c][t]
-            viz.draw_2d(ax, kp, sk.COCO17, lw=1.5, marker_size=8)
-            low = (sc > 0) & (sc < 0.5)
-            ax.scatter(kp[low, 0], kp[low, 1], s=60, facecolors="none", edgecolors="k", lw=1)
-            ax.scatter(kp[sc == 0, 0], kp[sc == 0, 1], s=50, marker="x", color="k")
-            pad = 60
-            ax.set_xlim(
-                min(kp[:, 0].min(), gt[:, 0].min()) - pad, max(kp[:, 0].max(), gt[:, 0].max()) + pad
-            )
-            ax.set_ylim(
-                max(kp[:, 1].max(), gt[:, 1].max()) + pad, min(kp[:, 1].min(), gt[:, 1].min()) - pad
-            )
-            ax.set_title(f"{action} · camera {c + 1} · frame {t}", fontsize=9)
-            ax.tick_params(labelsize=6)
-    fig.suptitle(
-        f"{LABEL}: {subject}, one frame per scenario (grey: truth; x: missed; o: score < 0.5)",
-        fontsize=10,
-    )
-    fig.tight_layout()
-    return fig
-
-
-def confusion_figure(study: dict[str, dict], names: list[str], classes: list[str]):
-    """Confusion matrices (row-normalised, %) of the given classifier inputs, side by side."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(names), figsize=(4.6 * len(names), 4.4))
-    axes = np.atleast_1d(axes)
-    for ax, name in zip(axes, names):
-        m = np.asarray(study[name]["confusion"], float)
-        m = 100 * m / np.maximum(m.sum(1, keepdims=True), 1)
-        ax.imshow(m, cmap="Blues", vmin=0, vmax=100)
-        for i in range(len(classes)):
-            for j in range(len(classes)):
-                ax.text(
-                    j,
-                    i,
-                    f"{m[i, j]:.0f}",
-                    ha="center",
-                    va="center",
-                    fontsize=7,
-                    color="white" if m[i, j] > 60 else "black",
-                )
-        ax.set_xticks(range(len(classes)), classes, rotation=60, fontsize=7, ha="right")
-        ax.set_yticks(range(len(classes)), classes, fontsize=7)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        ax.set_title(f"{name}\naccuracy {study[name]['accuracy_pct']:.1f} %", fontsize=8)
-    fig.suptitle(f"{LABEL}: action classifier on the test people (row %)", fontsize=10)
-    fig.tight_layout()
-    return fig
 
 
 # --------------------------------------------------------------------------------------------------

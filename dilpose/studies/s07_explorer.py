@@ -14,9 +14,10 @@ import time
 
 import numpy as np
 
-from .. import explorer, paths
-from ..dataset import PoseData
+from .. import explorer, explorer_data, lift, paths
+from ..datasets.base import PoseData
 from ..errors import DataError
+from ..fileio import write_json
 
 SEPARATOR = " · "  # how 02_model.json keys its per-clip errors: "subject · action"
 
@@ -45,19 +46,19 @@ def errors_from_reports(data: PoseData) -> tuple[dict[str, dict[str, float]], st
 
 def errors_by_prediction(data: PoseData, model: str | None = None):
     """The same by computation: the shipped model (or ``model``, a label of
-    :func:`dilpose.explorer.model_choices`) on camera 0 of every test clip."""
-    choices = explorer.model_choices(data.layout_2d, data.layout_3d.num_joints)
+    :func:`dilpose.explorer_data.model_choices`) on camera 0 of every test clip."""
+    choices = explorer_data.model_choices(data.layout_2d, data.layout_3d.num_joints)
     if not choices:
         return None
     label = next((k for k in choices if model is None or model in k), None)
     if label is None:
         raise DataError("model", f"no model {model!r}; models: {list(choices)}")
-    preds = explorer.Predictions()
+    preds = explorer_data.Predictions()
     out: dict[str, dict[str, tuple[float, int]]] = {}
     for subject in data.test_subjects:
         for action in data.actions(subject):
             pred = preds.get(choices[label], data, subject, action, 0)
-            clip = explorer.dataset_clip(data, subject, action, 0, pred, with_2d=False)
+            clip = explorer_data.dataset_clip(data, subject, action, 0, pred, with_2d=False)
             out.setdefault(subject, {})[action] = (float(clip.mpjpe_mm.mean()), len(clip))
     return out, f"the model {label} on camera 0 of every test clip"
 
@@ -117,8 +118,6 @@ def example_lift() -> tuple:
     """Lift the committed example keypoints (``data/examples/``, one camera of a CMU walk) with the
     shipped model, as ``dilpose lift`` would, into ``reports/explorer/``: returns
     ``(PREFIX.npy, the keypoint file)``."""
-    from .. import lift
-
     keypoints = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
     out = paths.reports_dir() / "explorer" / "example_walk_3d"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -131,8 +130,6 @@ def short_keypoints(frames: int = 20):
     """A copy of the example keypoints cut to its first ``frames`` images (in
     ``reports/explorer/``): a keypoint file that does not belong to the lifted poses, to show how
     the explorer reports one."""
-    from ..fileio import write_json
-
     source = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
     detections = json.loads(source.read_text())
     kept = [d for d in detections if d["image_id"] < frames]
