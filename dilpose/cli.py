@@ -14,9 +14,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import datasets
+from . import checkpoints, config, datasets, evaluate, export, lift, models, quantize, train
 from .config import PROFILES
 from .errors import ConfigError, DataError
+from .fileio import check_writable, write_json
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,7 +74,6 @@ def _finite_float(text: str) -> float:
 
 
 def _config(args):
-    from . import config
 
     overrides = {
         k: v
@@ -93,7 +93,6 @@ def _config(args):
 
 
 def cmd_train(args) -> int:
-    from . import checkpoints, train
 
     cfg = _config(args)
     data = datasets.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
@@ -125,9 +124,6 @@ def cmd_train(args) -> int:
 
 def cmd_evaluate(args) -> int:
     import json
-
-    from . import checkpoints, evaluate
-    from .fileio import check_writable, write_json
 
     cfg = _config(args)
     if args.output:
@@ -161,7 +157,6 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_lift(args) -> int:
-    from . import lift
 
     if str(args.input) == "-":
         if not args.stream:
@@ -204,12 +199,9 @@ def cmd_lift(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from . import export
 
     calibration = None
     if args.int8:
-        from . import checkpoints, quantize
-
         model = checkpoints.model_from_checkpoint(args.checkpoint)
         cfg = _config(args)
         data = datasets.load(
@@ -235,7 +227,6 @@ def cmd_export(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from . import models
 
     rows = [m.row() for m in models.shipped()] + [m.row() for m in models.cached()]
     header = (

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .. import batches, pruning
+from .. import batches, pruning, regularizers
 from .. import datasets as ds
 from ..config import Config
 from ..datasets.base import PoseData
@@ -157,8 +157,6 @@ def block_activations(run: RunResult, data: PoseData, frames: int = 120) -> dict
     the regulariser slot (after BN and ReLU, training mode), and after each regulariser of
     :data:`ARMS` applied to them in training mode: ``{label: (C, T) array}``."""
     import torch
-
-    from .. import regularizers
 
     net = copy.deepcopy(run.trainer.eval_network())
     seq = ds.sequences(data, data.test_subjects[:1], cameras=(0,))[0]
