@@ -389,8 +389,8 @@ def check_finite_weights(model: nn.Module, source) -> None:
 
 def check_sequences(sequences, cfg: ModelConfig, frames: int = CHECK_FRAMES) -> list[np.ndarray]:
     """The self-check's real poses, from ``sequences`` (each (T, J, F) normalised 2D): the shortest
-    one that runs a whole warm-up past its warm-up (the longest if none does), so that both parts
-    of a stream are checked, then the others in order while they fit in ``frames`` frames."""
+    one longer than two warm-ups (the longest if none is), so that both parts of a stream are
+    checked, then the others in order while they fit in ``frames`` frames in all."""
     arrays = [np.asarray(s, dtype=np.float32) for s in sequences]
     for i, a in enumerate(arrays):
         if a.ndim != 3 or a.shape[1:] != (cfg.in_joints, cfg.in_features) or not len(a):
@@ -441,11 +441,11 @@ def _max_diff(got: list[np.ndarray], ref: list[np.ndarray]) -> float:
     return float(np.max([np.abs(g - r).max() for g, r in zip(got, ref)]))
 
 
-def _require(value: float, bound: float, output: Path, what: str) -> float:
+def _require(value: float, bound: float, unit: str, output: Path, what: str) -> float:
     """``value`` if it is at most ``bound`` (NaN is not), else the export fails naming ``what``."""
     if not value <= bound:
         raise DataError(
-            output, f"export check failed: {what} (bound {bound:g}); nothing was written"
+            output, f"export check failed: {what} (bound {bound:g} {unit}); nothing was written"
         )
     return value
 
@@ -468,14 +468,14 @@ def _export_fp32(model, tmp: Path, seqs, reference, output: Path) -> tuple[dict,
     diff = _max_diff([run_whole_file(onnx_model, s) for s in seqs], reference)
     summary = {
         "whole_fp32_max_diff_m": _require(
-            diff, FP32_TOLERANCE, output, f"onnxruntime differs from PyTorch by {diff:.2e} m"
+            diff, FP32_TOLERANCE, "m", output, f"onnxruntime differs from PyTorch by {diff:.2e} m"
         )
     }
     if model.cfg.causal:
         files["step"] = export_step(model, tmp / "step.onnx")
         diff = _max_diff([run_step_file(files["step"], s) for s in seqs], reference)
         what = f"the ONNX step model differs from the offline causal model by {diff:.2e} m"
-        summary["step_fp32_max_diff_m"] = _require(diff, FP32_TOLERANCE, output, what)
+        summary["step_fp32_max_diff_m"] = _require(diff, FP32_TOLERANCE, "m", output, what)
     return files, summary
 
 
@@ -492,15 +492,21 @@ def _export_int8(
         q["step"] = ort_quantize(files["step"], tmp / "step8.onnx", feeds, method)
         got["step"] = [run_step_file(q["step"], s) for s in seqs]
     summary = {}
+    warmup = _warmup_frames(model.cfg)
+    parts = {
+        "warm-up": f"the first {warmup} frames",
+        "after": f"the frames after the first {warmup}",
+    }
+    names = {"whole": "whole-sequence", "step": "streaming step"}
     for role, poses in got.items():
-        errors = error_mm(poses, reference, _warmup_frames(model.cfg))
+        errors = error_mm(poses, reference, warmup)
         for part, mm in errors.items():
             if mm is not None:
                 what = (
-                    f"the int8 {role} model is {mm:.1f} mm from fp32 over the {part} frames of "
-                    f"real poses (mean joint distance, mm)"
+                    f"the int8 {names[role]} model is {mm:.1f} mm from fp32 (mean joint distance) "
+                    f"over {parts[part]} of the real test poses"
                 )
-                _require(mm, bound, output, what)
+                _require(mm, bound, "mm", output, what)
         summary[f"{role}_int8_error_mm"] = errors
     return q, summary
 

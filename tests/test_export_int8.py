@@ -137,7 +137,7 @@ def test_export_int8_fails_loudly_when_int8_cannot_represent_the_model(shipped, 
     assert cli.main(args + ["--int8"]) == 2
     err = capsys.readouterr().err
     assert "export check failed: the int8" in err and "mm from fp32" in err, err
-    assert f"(bound {export.INT8_BOUND_MM:g})" in err
+    assert f"(bound {export.INT8_BOUND_MM:g} mm); nothing was written" in err
     # the fp32 files written first are left as they were, no int8 file replaced them
     assert export.onnx_metadata(out)[export.ONNX_KIND] == "whole-sequence"
 
