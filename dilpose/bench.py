@@ -8,11 +8,10 @@ CI). For each channel count (128, 256, 1024; widths 3,3,3,3,3, so 243-frame wind
   against the strided path over every window of it, each with and without BatchNorm folded
   (:func:`dilpose.model.fold_batchnorm`), under ``torch.inference_mode``.
 
-Every figure is the median over timed repetitions after a warm-up (the first passes pay for memory
-allocation and oneDNN kernel selection); the best repetition is recorded too, and each row notes
-the plain GEMM rate before and after it, since a shared virtual machine's speed drifts. Results and
-the machine details go to
-``reports/bench/model.json`` (``model_quick.json`` with ``--quick``) and a table is printed.
+Every figure comes from :mod:`dilpose.timing` (median after a warm-up, best repetition kept) and
+each row notes the plain GEMM rate before and after it, since a shared virtual machine's speed
+drifts. Results and the machine details go to ``reports/bench/model.json`` (``model_quick.json``
+with ``--quick``) and a table is printed.
 ``--quantization`` (also part of a full run) puts int8 beside fp32 and streaming beside window
 recomputation at 1024 channels: ``reports/bench/quantization.json`` (:func:`run_quantization`).
 
@@ -25,10 +24,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import platform
 import statistics
-import time
+import tempfile
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +33,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import paths
+from . import export, paths
+from . import quantize as Q
+from . import stream as S
 from .batches import Batch
 from .fileio import write_json
 from .model import (
@@ -48,6 +47,14 @@ from .model import (
 )
 from .objectives import Supervised
 from .precision import autocast, cpu_has_native_bf16
+from .timing import (
+    gemm_gflops,
+    machine_info,
+    rate,
+    time_interleaved,
+    time_reps,
+    whole_sequence_rate,
+)
 from .train import train_step
 
 TARGET_TRAIN_WINDOWS_PER_S = 100.0
@@ -58,77 +65,6 @@ TARGET_CHANNELS = 1024
 TARGET_TRAIN_BF16_WINDOWS_PER_S = 200.0
 TARGET_WHOLE_BF16_FRAMES_PER_S = 9000.0
 TARGET_BF16_SPEEDUP = 1.7
-
-
-def _cpu_model() -> str:
-    # platform.processor() is often empty or just "x86_64" on Linux; /proc/cpuinfo names the part.
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def machine_info() -> dict:
-    """Where the numbers come from: they mean little without the CPU, thread count and torch
-    build."""
-    return {
-        "platform": platform.platform(),
-        "processor": platform.processor(),
-        "cpu_model": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "torch_interop_threads": torch.get_num_interop_threads(),
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-        # c10 reads this once: huge pages for large tensors cut page-fault time on big activations.
-        "THP_MEM_ALLOC_ENABLE": os.environ.get("THP_MEM_ALLOC_ENABLE"),
-    }
-
-
-def gemm_gflops(seconds: float = 0.5) -> float:
-    """Sustained fp32 GEMM rate right now (GFLOP/s), a yardstick for the figures beside it.
-
-    On a shared virtual machine the CPU time we get varies (twofold swings have been seen here), so
-    each row records how fast plain matrix products ran just before it was measured.
-    """
-    a, b = torch.randn(1024, 1024), torch.randn(1024, 2048)
-    a @ b  # warm-up
-    calls, start = 0, time.perf_counter()
-    while calls == 0 or time.perf_counter() - start < seconds:
-        a @ b
-        calls += 1
-    return 2 * 1024 * 1024 * 2048 * calls / (time.perf_counter() - start) / 1e9
-
-
-def time_reps(
-    fn: Callable[[], object], warmup: int, min_reps: int, min_seconds: float
-) -> list[float]:
-    """Seconds per call of ``fn``: ``warmup`` untimed calls, then at least ``min_reps`` timed calls
-    and at least ``min_seconds`` in all."""
-    for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < min_reps or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return times
-
-
-def _rate(items: int, times: list[float]) -> dict:
-    return {
-        "per_s": items / statistics.median(times),
-        "best_per_s": items / min(times),
-        "reps": len(times),
-        "median_s": statistics.median(times),
-    }
 
 
 def training_step(
@@ -183,7 +119,7 @@ def bench_training(
     if not dropout:
         regularizer = "none"
     step = training_step(cfg, batch, precision_, regularizer)
-    result = _rate(batch, time_reps(step, warmup, min_reps, min_seconds))
+    result = rate(batch, time_reps(step, warmup, min_reps, min_seconds))
     result["batch"] = batch
     result["precision"] = precision_
     return result
@@ -243,7 +179,7 @@ def bench_inference(
         for name, model in models.items():
             is_whole = name.startswith("whole")
             runner = run_whole if is_whole else run_strided
-            results[name] = _rate(
+            results[name] = rate(
                 frames if is_whole else strided_windows,
                 time_reps(lambda: runner(model), warmup, min_reps, min_seconds),
             )
@@ -252,7 +188,7 @@ def bench_inference(
         # The inference path in mixed bf16 (autocast), unfolded and folded.
         for name in ("whole", "whole_folded"):
             with autocast("bf16", torch.device("cpu")):
-                results[f"{name}_bf16"] = _rate(
+                results[f"{name}_bf16"] = rate(
                     frames,
                     time_reps(lambda: run_whole(models[name]), warmup, min_reps, min_seconds),
                 )
@@ -269,6 +205,87 @@ def bench_inference(
     return results
 
 
+def _sizes(quick: bool) -> tuple[tuple[int, ...], dict]:
+    """Default channel counts and the run's sizes: tiny for CI (``quick``), else the real ones."""
+    if quick:
+        sizes = dict(batch=16, frames=500, strided_windows=64, chunk=32, warmup=1, min_reps=2)
+        return (32,), {**sizes, "min_seconds": 0.0}
+    sizes = dict(batch=1024, frames=10_000, strided_windows=1024, chunk=256, warmup=2, min_reps=3)
+    return (128, 256, 1024), {**sizes, "min_seconds": 8.0}
+
+
+def _channel_row(cfg: ModelConfig, sizes: dict, quick: bool, log: Callable[[str], None]) -> dict:
+    """Every figure of one channel count: training (fp32 with and without dropout, bf16) and
+    inference, with the GEMM yardstick before and after."""
+    c = cfg.channels
+    timing = (sizes["warmup"], sizes["min_reps"], sizes["min_seconds"])
+    log(f"channels {c}: training ...")
+    gemm_before = gemm_gflops(0.1 if quick else 1.0)
+    train = bench_training(cfg, sizes["batch"], *timing)
+    train_no_dropout = bench_training(cfg, sizes["batch"], *timing, dropout=False)
+    train_bf16 = bench_training(cfg, sizes["batch"], *timing, precision_="bf16")
+    log(f"channels {c}: inference ...")
+    infer = bench_inference(
+        cfg,
+        sizes["frames"],
+        sizes["strided_windows"],
+        sizes["chunk"],
+        sizes["warmup"],
+        sizes["min_reps"],
+        sizes["min_seconds"] / 2,
+    )
+    return {
+        "channels": c,
+        "parameters": count_parameters(TemporalModel(cfg)),
+        "gemm_gflops_before": gemm_before,
+        "gemm_gflops_after": gemm_gflops(0.1 if quick else 1.0),
+        "train": train,
+        "train_no_dropout": train_no_dropout,
+        "train_bf16": train_bf16,
+        "train_bf16_speedup": train_bf16["per_s"] / train["per_s"],
+        "inference": infer,
+        "whole_bf16_speedup": infer["whole_bf16"]["per_s"] / infer["whole"]["per_s"],
+        "whole_folded_bf16_speedup": infer["whole_folded_bf16"]["per_s"]
+        / infer["whole_folded"]["per_s"],
+    }
+
+
+def _targets(rows: list[dict]) -> dict:
+    """Each target at :data:`TARGET_CHANNELS`: measured (median), best, met (None: not measured)."""
+    big = next((r for r in rows if r["channels"] == TARGET_CHANNELS), None)
+    inference = big["inference"] if big else {}
+    targets = {}
+    for key, target, figure in (
+        ("train_windows_per_s", TARGET_TRAIN_WINDOWS_PER_S, big and big["train"]),
+        ("whole_folded_frames_per_s", TARGET_FOLDED_FRAMES_PER_S, inference.get("whole_folded")),
+        ("train_bf16_windows_per_s", TARGET_TRAIN_BF16_WINDOWS_PER_S, big and big["train_bf16"]),
+        (
+            "whole_folded_bf16_frames_per_s",
+            TARGET_WHOLE_BF16_FRAMES_PER_S,
+            inference.get("whole_folded_bf16"),
+        ),
+    ):
+        # Judged on the median, not the best repetition: a target should hold on a typical run.
+        measured = figure["per_s"] if figure else None
+        targets[key] = {
+            "channels": TARGET_CHANNELS,
+            "target": target,
+            "measured": measured,
+            "best": figure["best_per_s"] if figure else None,
+            "met": None if measured is None else bool(measured >= target),
+        }
+    for key in ("train_bf16_speedup", "whole_folded_bf16_speedup"):
+        ratio = big[key] if big else None
+        targets[key] = {
+            "channels": TARGET_CHANNELS,
+            "target": TARGET_BF16_SPEEDUP,
+            "measured": ratio or None,
+            "best": None,
+            "met": None if not ratio else bool(ratio >= TARGET_BF16_SPEEDUP),
+        }
+    return targets
+
+
 def run(
     quick: bool = False,
     channels: tuple[int, ...] | None = None,
@@ -283,119 +300,12 @@ def run(
         out: report path (default ``paths.bench_dir() / "model.json"``, or ``model_quick.json``).
     """
     widths = (3, 3, 3, 3, 3)
-    if quick:
-        channels = channels or (32,)
-        sizes = dict(
-            batch=16,
-            frames=500,
-            strided_windows=64,
-            chunk=32,
-            warmup=1,
-            min_reps=2,
-            min_seconds=0.0,
-        )
-    else:
-        channels = channels or (128, 256, 1024)
-        sizes = dict(
-            batch=1024,
-            frames=10_000,
-            strided_windows=1024,
-            chunk=256,
-            warmup=2,
-            min_reps=3,
-            min_seconds=8.0,
-        )
+    default_channels, sizes = _sizes(quick)
     out = Path(out) if out else paths.bench_dir() / ("model_quick.json" if quick else "model.json")
-
-    rows = []
-    for c in channels:
-        cfg = ModelConfig(filter_widths=widths, channels=c)
-        log(f"channels {c}: training ...")
-        gemm_before = gemm_gflops(0.1 if quick else 1.0)
-        train = bench_training(
-            cfg, sizes["batch"], sizes["warmup"], sizes["min_reps"], sizes["min_seconds"]
-        )
-        train_no_dropout = bench_training(
-            cfg,
-            sizes["batch"],
-            sizes["warmup"],
-            sizes["min_reps"],
-            sizes["min_seconds"],
-            dropout=False,
-        )
-        train_bf16 = bench_training(
-            cfg,
-            sizes["batch"],
-            sizes["warmup"],
-            sizes["min_reps"],
-            sizes["min_seconds"],
-            precision_="bf16",
-        )
-        log(f"channels {c}: inference ...")
-        infer = bench_inference(
-            cfg,
-            sizes["frames"],
-            sizes["strided_windows"],
-            sizes["chunk"],
-            sizes["warmup"],
-            sizes["min_reps"],
-            sizes["min_seconds"] / 2,
-        )
-        rows.append(
-            {
-                "channels": c,
-                "parameters": count_parameters(TemporalModel(cfg)),
-                "gemm_gflops_before": gemm_before,
-                "gemm_gflops_after": gemm_gflops(0.1 if quick else 1.0),
-                "train": train,
-                "train_no_dropout": train_no_dropout,
-                "train_bf16": train_bf16,
-                "train_bf16_speedup": train_bf16["per_s"] / train["per_s"],
-                "inference": infer,
-                "whole_bf16_speedup": infer["whole_bf16"]["per_s"] / infer["whole"]["per_s"],
-                "whole_folded_bf16_speedup": infer["whole_folded_bf16"]["per_s"]
-                / infer["whole_folded"]["per_s"],
-            }
-        )
-
-    targets = {}
-    big = next((r for r in rows if r["channels"] == TARGET_CHANNELS), None)
-    for key, target, figure in (
-        ("train_windows_per_s", TARGET_TRAIN_WINDOWS_PER_S, big and big["train"]),
-        (
-            "whole_folded_frames_per_s",
-            TARGET_FOLDED_FRAMES_PER_S,
-            big and big["inference"]["whole_folded"],
-        ),
-        ("train_bf16_windows_per_s", TARGET_TRAIN_BF16_WINDOWS_PER_S, big and big["train_bf16"]),
-        (
-            "whole_folded_bf16_frames_per_s",
-            TARGET_WHOLE_BF16_FRAMES_PER_S,
-            big and big["inference"]["whole_folded_bf16"],
-        ),
-    ):
-        # Judged on the median, not the best repetition: a target should hold on a typical run.
-        measured = figure["per_s"] if figure else None
-        targets[key] = {
-            "channels": TARGET_CHANNELS,
-            "target": target,
-            "measured": measured,
-            "best": figure["best_per_s"] if figure else None,
-            "met": None if measured is None else bool(measured >= target),
-        }
-
-    for key, ratio in (
-        ("train_bf16_speedup", big and big["train_bf16_speedup"]),
-        ("whole_folded_bf16_speedup", big and big["whole_folded_bf16_speedup"]),
-    ):
-        targets[key] = {
-            "channels": TARGET_CHANNELS,
-            "target": TARGET_BF16_SPEEDUP,
-            "measured": ratio or None,
-            "best": None,
-            "met": None if not ratio else bool(ratio >= TARGET_BF16_SPEEDUP),
-        }
-
+    rows = [
+        _channel_row(ModelConfig(filter_widths=widths, channels=c), sizes, quick, log)
+        for c in channels or default_channels
+    ]
     report = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "quick": quick,
@@ -407,7 +317,7 @@ def run(
             **sizes,
         },
         "results": rows,
-        "targets": targets,
+        "targets": _targets(rows),
     }
     write_json(out, report)
     log(format_table(report))
@@ -489,24 +399,12 @@ def run_regularizers(
         cfg = ModelConfig(filter_widths=(3, 3, 3, 3, 3), channels=c)
         log(f"channels {c}: {len(REGULARIZERS)} regularisers, interleaved ...")
         steps = {reg: training_step(cfg, sizes["batch"], regularizer=reg) for reg in REGULARIZERS}
-        for step in steps.values():
-            for _ in range(sizes["warmup"]):
-                step()
-        # Round-robin: one step of each regulariser per round, so a slow spell of the machine
-        # (other work on the 2 cores) lands on all of them alike; each ratio to dropout is taken
-        # within a round, then the median over rounds.
-        times: dict[str, list[float]] = {reg: [] for reg in REGULARIZERS}
-        start = time.perf_counter()
-        while len(times[REGULARIZERS[0]]) < sizes[
-            "min_reps"
-        ] or time.perf_counter() - start < sizes["min_seconds"] * len(REGULARIZERS):
-            for reg, step in steps.items():
-                t0 = time.perf_counter()
-                step()
-                times[reg].append(time.perf_counter() - t0)
+        times = time_interleaved(
+            steps, sizes["warmup"], sizes["min_reps"], sizes["min_seconds"] * len(REGULARIZERS)
+        )
         base = times[REGULARIZERS[0]]
         for reg in REGULARIZERS:
-            r = _rate(sizes["batch"], times[reg])
+            r = rate(sizes["batch"], times[reg])
             rows.append(
                 {
                     "channels": c,
@@ -551,6 +449,72 @@ TARGET_INT8_BYTES = 0.26
 TARGET_STREAM_SPEEDUP = 3.0
 
 
+def _whole_rows(model, net, q, frames: int, seconds: float, quick: bool, log) -> dict:
+    """Whole-sequence frames/s and bytes of fp32 and int8, in PyTorch and in onnxruntime."""
+    rows: dict[str, dict] = {}
+
+    def whole(name, m, engine, nbytes):
+        log(f"{name} ...")
+        gemm = gemm_gflops(0.1 if quick else 0.5)
+        rows[name] = {
+            "frames_per_s": whole_sequence_rate(m, frames, seconds),
+            "bytes": nbytes,
+            "engine": engine,
+            "gemm_gflops_before": gemm,
+        }
+
+    folded = fold_batchnorm(model)
+    whole("fp32 whole sequence", folded, "torch-fp32 (BN folded)", Q.state_bytes(folded))
+    whole("int8 whole sequence", q, Q.ENGINE_TORCH_INT8, q.state_bytes())
+    with tempfile.TemporaryDirectory() as tmp:
+        f32 = export.export_whole(model, Path(tmp) / "m.onnx")
+        feeds = [{"keypoints_2d": (0.3 * torch.randn(1, 243 + 63, 17, 2)).numpy()}] * 2
+        i8 = export.ort_quantize(f32, Path(tmp) / "m8.onnx", feeds, "minmax")
+        threads = torch.get_num_threads()
+        for name, path, engine in (
+            ("onnxruntime fp32 whole sequence", f32, "onnxruntime-fp32"),
+            ("onnxruntime int8 whole sequence", i8, export.ENGINE_ORT_INT8),
+        ):
+            whole(name, export.OnnxModel(path, model, threads), engine, export.file_bytes(path))
+    return rows
+
+
+def _stream_rows(model, net, q, seconds: float, log) -> dict:
+    """Streaming against window recomputation, fp32 and int8, one stream and 32."""
+    rows: dict[str, dict] = {}
+    for prec, m in (("fp32", net), ("int8", q)):
+        for n in (1, 32):
+            log(f"{prec} streaming vs window recompute, {n} stream(s) ...")
+            s = S.stream_rate(S.StreamingNetwork(m, n), 50, seconds)
+            w = S.stream_rate(S.WindowRecompute(model if prec == "fp32" else m, n), 10, seconds)
+            rows[f"{prec} streaming, {n} stream(s)"] = {**s, "engine": f"dilpose.stream {prec}"}
+            rows[f"{prec} window recompute, {n} stream(s)"] = {
+                **w,
+                "engine": "strided twin (fp32)" if prec == "fp32" else "int8 network",
+            }
+    return rows
+
+
+def _quantization_targets(rows: dict) -> dict:
+    f32_row, i8_row = rows["fp32 whole sequence"], rows["int8 whole sequence"]
+    speedup = i8_row["frames_per_s"] / f32_row["frames_per_s"]
+    bytes_ratio = i8_row["bytes"] / f32_row["bytes"]
+    stream_speedup = (
+        rows["fp32 streaming, 1 stream(s)"]["frames_per_s"]
+        / rows["fp32 window recompute, 1 stream(s)"]["frames_per_s"]
+    )
+    return {
+        "int8_speedup": speedup,
+        "int8_speedup_met": speedup >= TARGET_INT8_SPEEDUP,
+        "int8_bytes_ratio": bytes_ratio,
+        "int8_bytes_met": bytes_ratio <= TARGET_INT8_BYTES,
+        "stream_speedup_1_stream": stream_speedup,
+        "stream_speedup_met": stream_speedup >= TARGET_STREAM_SPEEDUP,
+        "onnxruntime_int8_speedup": rows["onnxruntime int8 whole sequence"]["frames_per_s"]
+        / rows["onnxruntime fp32 whole sequence"]["frames_per_s"],
+    }
+
+
 def run_quantization(
     quick: bool = False,
     channels: int | None = None,
@@ -566,11 +530,6 @@ def run_quantization(
     streaming runtime and of recomputing the 243-frame window per frame, 1 stream and 32, fp32 and
     int8. Targets (recorded, never asserted): int8 >= 2x fp32 throughput and <= 26 % of its bytes;
     streaming >= 3x the window-recompute rate for one stream."""
-    import tempfile
-
-    from . import quantize as Q
-    from . import stream as S
-
     channels = channels or (32 if quick else 1024)
     frames, seconds = (100, 0.0) if quick else (2000, 3.0)
     out = (
@@ -581,80 +540,26 @@ def run_quantization(
     torch.manual_seed(0)
     cfg = ModelConfig(filter_widths=(3, 3, 3, 3, 3), channels=channels, causal=True)
     model = TemporalModel(cfg).eval()
-    folded = fold_batchnorm(model)
     net = Q.Network(model).calibrate(0.3 * torch.randn(4, 243 + 63, 17, 2), "minmax")
     q = net.quantize(per_channel=True)
-    rows: dict[str, dict] = {}
-
-    def whole(name, m, engine, nbytes):
-        log(f"{name} ...")
-        gemm = gemm_gflops(0.1 if quick else 0.5)
-        rows[name] = {
-            "frames_per_s": Q.whole_sequence_rate(m, frames, seconds),
-            "bytes": nbytes,
-            "engine": engine,
-            "gemm_gflops_before": gemm,
-        }
-
-    whole("fp32 whole sequence", folded, "torch-fp32 (BN folded)", Q.state_bytes(folded))
-    whole("int8 whole sequence", q, Q.ENGINE_TORCH_INT8, q.state_bytes())
-    with tempfile.TemporaryDirectory() as tmp:
-        f32 = Q.export_whole(model, Path(tmp) / "m.onnx")
-        feeds = [{"keypoints_2d": (0.3 * torch.randn(1, 243 + 63, 17, 2)).numpy()}] * 2
-        i8 = Q.ort_quantize(f32, Path(tmp) / "m8.onnx", feeds, "minmax")
-        threads = torch.get_num_threads()
-        whole(
-            "onnxruntime fp32 whole sequence",
-            Q.OnnxModel(f32, model, threads),
-            "onnxruntime-fp32",
-            Q.file_bytes(f32),
-        )
-        whole(
-            "onnxruntime int8 whole sequence",
-            Q.OnnxModel(i8, model, threads),
-            Q.ENGINE_ORT_INT8,
-            Q.file_bytes(i8),
-        )
-    for prec, m in (("fp32", net), ("int8", q)):
-        for n in (1, 32):
-            log(f"{prec} streaming vs window recompute, {n} stream(s) ...")
-            s = S.stream_rate(S.StreamingNetwork(m, n), 50, seconds)
-            w = S.stream_rate(S.WindowRecompute(model if prec == "fp32" else m, n), 10, seconds)
-            rows[f"{prec} streaming, {n} stream(s)"] = {**s, "engine": f"dilpose.stream {prec}"}
-            rows[f"{prec} window recompute, {n} stream(s)"] = {
-                **w,
-                "engine": "strided twin (fp32)" if prec == "fp32" else "int8 network",
-            }
-    f32_row, i8_row = rows["fp32 whole sequence"], rows["int8 whole sequence"]
-    speedup = i8_row["frames_per_s"] / f32_row["frames_per_s"]
-    bytes_ratio = i8_row["bytes"] / f32_row["bytes"]
-    stream_speedup = (
-        rows["fp32 streaming, 1 stream(s)"]["frames_per_s"]
-        / rows["fp32 window recompute, 1 stream(s)"]["frames_per_s"]
-    )
+    rows = _whole_rows(model, net, q, frames, seconds, quick, log)
+    rows.update(_stream_rows(model, net, q, seconds, log))
+    targets = _quantization_targets(rows)
     report = {
         "machine": machine_info(),
         "quick": quick,
         "channels": channels,
         "receptive_field": 243,
         "rows": rows,
-        "targets": {
-            "int8_speedup": speedup,
-            "int8_speedup_met": speedup >= TARGET_INT8_SPEEDUP,
-            "int8_bytes_ratio": bytes_ratio,
-            "int8_bytes_met": bytes_ratio <= TARGET_INT8_BYTES,
-            "stream_speedup_1_stream": stream_speedup,
-            "stream_speedup_met": stream_speedup >= TARGET_STREAM_SPEEDUP,
-            "onnxruntime_int8_speedup": rows["onnxruntime int8 whole sequence"]["frames_per_s"]
-            / rows["onnxruntime fp32 whole sequence"]["frames_per_s"],
-        },
+        "targets": targets,
     }
     write_json(out, report)
     for name, r in rows.items():
         log(f"{name:<40} {r['frames_per_s']:10.1f} frames/s  {r['engine']}")
     log(
-        f"int8/fp32: {speedup:.2f}x throughput, {bytes_ratio:.3f} of the bytes; "
-        f"streaming/recompute (1 stream): {stream_speedup:.1f}x"
+        f"int8/fp32: {targets['int8_speedup']:.2f}x throughput, "
+        f"{targets['int8_bytes_ratio']:.3f} of the bytes; "
+        f"streaming/recompute (1 stream): {targets['stream_speedup_1_stream']:.1f}x"
     )
     return report
 

@@ -14,7 +14,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import checkpoints, config, datasets, evaluate, export, lift, models, quantize, train
+from . import (
+    calibration,
+    checkpoints,
+    config,
+    datasets,
+    evaluate,
+    export,
+    lift,
+    models,
+    train,
+)
 from .config import PROFILES
 from .errors import ConfigError, DataError
 from .fileio import check_writable, write_json
@@ -58,6 +68,19 @@ def _int_at_least(minimum: int, what: str):
 
 
 _positive_int = _int_at_least(1, "a positive integer")
+
+
+def _positive_mm(text: str) -> float:
+    """An argparse type: a positive, finite number of millimetres."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of mm, got {text!r}")
+    return value
+
+
 _non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
@@ -199,18 +222,16 @@ def cmd_lift(args) -> int:
 
 
 def cmd_export(args) -> int:
-
-    calibration = None
+    cfg = _config(args)
+    model = checkpoints.model_from_checkpoint(args.checkpoint)
+    export.check_finite_weights(model, args.checkpoint)  # before loading data: fail fast
+    data = datasets.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
+    checkpoints.check_input(model.input_spec, data.layout_2d, args.checkpoint, "the check data")
+    # The self-check's real poses: the test clips of the embedded data (first camera).
+    check = [s.keypoints_2d for s in datasets.sequences(data, data.test_subjects, cameras=(0,))]
+    calibration_windows = None
     if args.int8:
-        model = checkpoints.model_from_checkpoint(args.checkpoint)
-        cfg = _config(args)
-        data = datasets.load(
-            cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source
-        )
-        checkpoints.check_input(
-            model.input_spec, data.layout_2d, args.checkpoint, "the calibration data"
-        )
-        calibration = quantize.calibration_windows(
+        calibration_windows = calibration.calibration_windows(
             datasets.sequences(data, data.train_subjects),
             model.cfg.receptive_field(),
             model.cfg.causal,
@@ -219,7 +240,12 @@ def cmd_export(args) -> int:
             layout_2d=data.layout_2d,
         )
     summary = export.export_checkpoint(
-        args.checkpoint, args.output, int8=args.int8, calibration=calibration
+        args.checkpoint,
+        args.output,
+        check,
+        int8=args.int8,
+        calibration=calibration_windows,
+        int8_bound_mm=args.int8_bound,
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -359,7 +385,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "export",
-        help="a checkpoint to ONNX (whole sequence, and the streaming step of a causal model)",
+        help="a checkpoint to ONNX (whole sequence, and the streaming step of a causal model), "
+        "each file checked on the test clips of --dataset before it is written",
     )
     add_series_options(p)
     p.add_argument("--checkpoint", type=Path, required=True)
@@ -372,6 +399,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         default=64,
         help="training windows (--dataset) to calibrate int8 activations on (default 64)",
+    )
+    p.add_argument(
+        "--int8-bound",
+        type=_positive_mm,
+        default=15.0,  # dilpose.export.INT8_BOUND_MM (not imported here: it would import torch)
+        help="fail when int8 differs from fp32 by more than this (mm, mean joint distance on the "
+        "test clips, over a stream's warm-up and after it; default 15)",
     )
     p.set_defaults(func=cmd_export)
 

@@ -88,18 +88,6 @@ def strided_conv1d(
     return F.linear(groups, matrix, bias)
 
 
-class Dropout(nn.Dropout):
-    """Inverted element-wise dropout, the same as :class:`torch.nn.Dropout`, with the mask drawn by
-    ``rand_like`` instead of ``bernoulli_``: the same distribution, but about twice as fast on CPU
-    (torch 2.13's ``bernoulli_`` runs on one thread), and dropout was ~40 % of a training step."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0.0:
-            return x
-        keep = torch.rand_like(x) >= self.p
-        return x * keep * (1.0 / (1.0 - self.p))
-
-
 class ConvUnit(nn.Module):
     """conv -> BatchNorm -> ReLU -> regulariser: the repeating unit of the network.
 

@@ -1,5 +1,7 @@
-"""From a trained fp32 model to int8: BatchNorm folding, fp16/bf16, post-training int8 quantization
-with calibration, per-layer sensitivity, quantization-aware fine-tuning, and ONNX Runtime's int8.
+"""From a trained fp32 model to int8 in PyTorch: BatchNorm folding, fp16/bf16, post-training int8
+quantization and per-layer sensitivity. The neighbours: :mod:`dilpose.calibration` (activation
+ranges), :mod:`dilpose.qat` (quantization-aware fine-tuning), :mod:`dilpose.export` (ONNX and
+ONNX Runtime's int8), :mod:`dilpose.stream` (the int8 network one frame at a time).
 
 The ladder (each step measured in notebook 05)::
 
@@ -8,9 +10,9 @@ The ladder (each step measured in notebook 05)::
                                        +--Network(model)--> each conv: "gather w taps, one matrix"
                                               |  calibrate(windows, method)   activation ranges
                                               |  quantize(per_channel, float_ops)  int8 weights
-                                              |  qat_finetune(...)            fake-quant fine-tuning
+                                              |  qat.qat_finetune(...)        fake-quant fine-tuning
                                               +--> stream.StreamingNetwork (one frame per step)
-    folded fp32 --export_onnx--> model.onnx --onnxruntime static QDQ (per channel)--> int8 .onnx
+    folded fp32 --export.export_whole--> model.onnx --onnxruntime static QDQ--> int8 .onnx
 
 Engines (every number says which one it comes from):
 
@@ -22,7 +24,7 @@ Engines (every number says which one it comes from):
   PyTorch 2.13 marks its quantized-tensor API deprecated (in favour of ``torchao``, not installed
   here); the kernels are the ones ``torch.ao.quantization`` uses and still ship in the wheel.
 * ``onnxruntime-int8``: ONNX Runtime's CPU provider on a static QDQ model (per-channel int8
-  weights, uint8 activations, calibrated by onnxruntime.quantization).
+  weights, uint8 activations, calibrated by onnxruntime.quantization): :mod:`dilpose.export`.
 
 What is quantized in ``torch-int8``: every convolution's weights (int8, symmetric, per output
 channel or per tensor) and its input activations (uint8, per tensor, ranges from calibration on
@@ -40,34 +42,25 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
-import math
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import batches as B
-from . import metrics
-from . import skeleton as sk
+from .calibration import Observer, QParams, check_calibration
+from .config import ModelConfig
 from .errors import DataError
-from .model import ConvUnit, ModelConfig, TemporalModel, _TemporalBase, fold_batchnorm
+from .model import ConvUnit, _TemporalBase, fold_batchnorm
 
-#: Calibration methods: ``minmax`` (the observed range), ``percentile`` (the 0.01 % .. 99.99 %
-#: range: a few outliers no longer stretch the grid), ``histogram`` (torch's HistogramObserver:
-#: the range that minimises the L2 quantization error of the observed histogram).
-CALIBRATIONS = ("minmax", "percentile", "histogram")
-PERCENTILE = 99.99
 ENGINE_TORCH_INT8 = "torch-int8 (x86/fbgemm quantized kernels)"
-ENGINE_ORT_INT8 = "onnxruntime-int8 (CPU provider, static QDQ)"
 
 
 @contextlib.contextmanager
-def _quantized_api():
+def quantized_api():
     """Use torch's quantized tensors (deprecated in 2.13 with a warning per call, still shipped)
     on the x86 backend."""
     with warnings.catch_warnings():
@@ -80,73 +73,6 @@ def _quantized_api():
             yield
         finally:
             torch.backends.quantized.engine = old
-
-
-# --------------------------------------------------------------------------------------------------
-# Quantization parameters
-# --------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class QParams:
-    """uint8 affine quantization of one activation tensor: ``x ~ scale * (q - zero_point)``."""
-
-    scale: float
-    zero_point: int
-
-    @classmethod
-    def from_range(cls, lo: float, hi: float) -> QParams:
-        # The range must contain 0 so that zero (ReLU's zeros, edge padding) is exact.
-        lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)
-        scale = max((hi - lo) / 255.0, 1e-8)
-        zp = int(min(255, max(0, round(-lo / scale))))
-        return cls(scale, zp)
-
-    def quantize(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.quantize_per_tensor(x.contiguous(), self.scale, self.zero_point, torch.quint8)
-
-    def fake(self, x: torch.Tensor) -> torch.Tensor:
-        """Quantize and dequantize (straight-through gradient): what int8 does to ``x``."""
-        return torch.fake_quantize_per_tensor_affine(x, self.scale, self.zero_point, 0, 255)
-
-
-class _Observer:
-    """Collects one activation point's values during calibration and gives its :class:`QParams`."""
-
-    def __init__(self, method: str, seed: int = 0):
-        if method not in CALIBRATIONS:
-            raise ValueError(f"calibration method must be one of {CALIBRATIONS}, got {method!r}")
-        self.method = method
-        self.lo, self.hi = math.inf, -math.inf
-        self.samples: list[torch.Tensor] = []
-        self.gen = torch.Generator().manual_seed(seed)
-        self.hist = None
-        if method == "histogram":
-            from torch.ao.quantization.observer import HistogramObserver
-
-            self.hist = HistogramObserver(dtype=torch.quint8, qscheme=torch.per_tensor_affine)
-
-    def __call__(self, x: torch.Tensor) -> None:
-        x = x.detach().float()
-        self.lo, self.hi = min(self.lo, float(x.min())), max(self.hi, float(x.max()))
-        if self.method == "percentile":
-            flat = x.reshape(-1)
-            # A random subsample bounds memory; 200k values per batch fix a 99.99th percentile to
-            # within a few values of the full data's.
-            if flat.numel() > 200_000:
-                flat = flat[torch.randint(flat.numel(), (200_000,), generator=self.gen)]
-            self.samples.append(flat)
-        elif self.method == "histogram":
-            self.hist(x)
-
-    def qparams(self) -> QParams:
-        if self.method == "minmax":
-            return QParams.from_range(self.lo, self.hi)
-        if self.method == "percentile":
-            v = torch.cat(self.samples).numpy()
-            return QParams.from_range(
-                np.percentile(v, 100 - PERCENTILE), np.percentile(v, PERCENTILE)
-            )
-        scale, zp = self.hist.calculate_qparams()
-        return QParams(float(scale), int(zp))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -313,7 +239,7 @@ class Network(nn.Module):
             False,
             {},
         )
-        with _quantized_api():
+        with quantized_api():
             net._pack()
         return net
 
@@ -355,7 +281,7 @@ class Network(nn.Module):
         finally:
             self._packed = packed
         if packed:
-            with _quantized_api():
+            with quantized_api():
                 new._pack()
         return new
 
@@ -376,7 +302,7 @@ class Network(nn.Module):
             state["activation_qparams"] = torch.tensor(
                 [[q.scale, q.zero_point] for q in self.act.values()], dtype=torch.float32
             )
-        with _quantized_api():
+        with quantized_api():
             buf = io.BytesIO()
             torch.save(state, buf)
         return buf.tell()
@@ -439,8 +365,8 @@ class Network(nn.Module):
         return self._point(op.out_point, out) if op.out_point else out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(self.cfg, x, type(self).__name__)
-        with _quantized_api() if self.int8_ops else contextlib.nullcontext():
+        check_model_input(self.cfg, x, type(self).__name__)
+        with quantized_api() if self.int8_ops else contextlib.nullcontext():
             n, t = x.shape[:2]
             h = self._point("input", x.reshape(n, t, -1).float())
             h = self._run(0, h)
@@ -470,7 +396,7 @@ class Network(nn.Module):
         keypoints, T >= R (training clips, :func:`calibration_windows`), with the fp32 network;
         set :attr:`act`. Returns self. A wrong layout is a :class:`DataError` naming ``source``."""
         x = check_calibration(windows, self.cfg, source)
-        observers = {p: _Observer(method, seed) for p in self.points}
+        observers = {p: Observer(method, seed) for p in self.points}
         self._record = lambda name, h: observers[name](h)
         saved, self.int8_ops, self.fake_quant = self.int8_ops, frozenset(), False
         try:
@@ -484,7 +410,7 @@ class Network(nn.Module):
         return self
 
 
-def _check_input(cfg: ModelConfig, x, who: str) -> None:
+def check_model_input(cfg: ModelConfig, x, who: str) -> None:
     want = f"(N, T, {cfg.in_joints}, {cfg.in_features})"
     if (
         not isinstance(x, torch.Tensor)
@@ -502,56 +428,6 @@ def _check_input(cfg: ModelConfig, x, who: str) -> None:
             f"{who} needs at least receptive_field = {cfg.receptive_field()} frames, got "
             f"T = {x.shape[1]}; pad the sequence by {cfg.padding()} frames"
         )
-
-
-def check_calibration(windows, cfg: ModelConfig, source: str = "calibration data") -> torch.Tensor:
-    """``windows`` as a float32 tensor, or a :class:`DataError` saying what layout is expected."""
-    want = (
-        f"(windows, T >= {cfg.receptive_field()}, {cfg.in_joints} joints, {cfg.in_features} "
-        "values) normalised 2D keypoints"
-    )
-    arr = windows.numpy() if isinstance(windows, torch.Tensor) else np.asarray(windows)
-    if arr.dtype.kind not in "fiu":
-        raise DataError(source, f"calibration data must be numbers {want}, got dtype {arr.dtype}")
-    if arr.ndim != 4 or arr.shape[2:] != (cfg.in_joints, cfg.in_features) or len(arr) == 0:
-        raise DataError(source, f"calibration data must be {want}, got shape {arr.shape}")
-    if arr.shape[1] < cfg.receptive_field():
-        raise DataError(
-            source,
-            f"calibration windows have {arr.shape[1]} frames, fewer than the receptive field "
-            f"{cfg.receptive_field()}: {want}",
-        )
-    if not np.isfinite(arr).all():
-        raise DataError(source, "calibration data holds NaN or infinite values")
-    return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-
-
-def calibration_windows(
-    sequences,
-    receptive_field: int,
-    causal: bool,
-    count: int = 64,
-    length: int = 64,
-    seed: int = 0,
-    layout_2d: sk.Skeleton = sk.COCO17,
-) -> np.ndarray:
-    """``count`` random clips of the training sequences, each ``receptive_field + length - 1``
-    frames of edge-padded normalised 2D keypoints (as evaluation pads them), half of them mirrored
-    (flip-test runs the model on mirrored input too): (count, R + length - 1, J, 2) float32."""
-    if count < 1:
-        raise ValueError(f"calibration needs at least one window, got count = {count}")
-    wb = B.WindowBatches(
-        sequences,
-        count,
-        receptive_field,
-        chunk_length=length,
-        causal=causal,
-        augment=True,
-        shuffle=True,
-        seed=seed,
-        layout_2d=layout_2d,
-    )
-    return next(wb.epoch(0)).inputs
 
 
 # --------------------------------------------------------------------------------------------------
@@ -585,7 +461,7 @@ def state_bytes(model: nn.Module) -> int:
 
 
 # --------------------------------------------------------------------------------------------------
-# Sensitivity and quantization-aware fine-tuning
+# Sensitivity
 # --------------------------------------------------------------------------------------------------
 def sensitivity(
     net: Network, evaluate: Callable[[nn.Module], float], per_channel: bool = True
@@ -595,307 +471,12 @@ def sensitivity(
     return {name: evaluate(net.quantize(per_channel, only=[name])) for name in net.op_names}
 
 
-def qat_finetune(
-    net: Network,
-    sequences,
-    layout_2d: sk.Skeleton = sk.COCO17,
-    steps: int = 200,
-    batch_size: int = 16,
-    chunk: int = 16,
-    lr: float = 1e-5,
-    seed: int = 0,
-    progress: Callable[[int, float], None] | None = None,
-) -> tuple[Network, list[float]]:
-    """Quantization-aware fine-tuning: a copy of the calibrated ``net`` trained for ``steps`` Adam
-    steps on training clips (``chunk`` outputs each, flip-augmented, MPJPE loss) with every weight
-    and activation fake-quantized as int8 will round them (straight-through gradients), so the
-    weights learn to sit well on the int8 grid. Activation ranges stay the calibrated ones.
-
-    Returns ``(network, loss_mm per step)``; quantize the network with :meth:`Network.quantize`
-    (the same per-channel choice: ``net.per_channel``).
-    """
-    tuned = copy.deepcopy(net)
-    tuned.int8_ops, tuned._packed, tuned.fake_quant = frozenset(), {}, True
-    for p in tuned.parameters():
-        p.requires_grad_(True)
-    opt = torch.optim.Adam(tuned.parameters(), lr=lr)
-    wb = B.WindowBatches(
-        sequences,
-        batch_size,
-        net.receptive_field(),
-        chunk_length=chunk,
-        causal=net.cfg.causal,
-        augment=True,
-        shuffle=True,
-        seed=seed,
-        layout_2d=layout_2d,
-    )
-    losses: list[float] = []
-    torch.manual_seed(seed)
-    epoch = 0
-    tuned.train()
-    while len(losses) < steps:
-        for batch in wb.epoch(epoch):
-            pred = tuned(torch.from_numpy(batch.inputs))
-            loss = metrics.mpjpe(pred, torch.from_numpy(batch.targets))
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(1000 * float(loss.detach()))
-            if progress is not None:
-                progress(len(losses), losses[-1])
-            if len(losses) >= steps:
-                break
-        epoch += 1
-    tuned.fake_quant = False
-    for p in tuned.parameters():
-        p.requires_grad_(False)
-    return tuned.eval(), losses
-
-
-# --------------------------------------------------------------------------------------------------
-# ONNX export and ONNX Runtime
-# --------------------------------------------------------------------------------------------------
-#: Keys in an exported ONNX file's metadata: which model (a fingerprint of its weights) and how.
-ONNX_KIND = "dilpose.kind"
-ONNX_FINGERPRINT = "dilpose.weights_sha256"
-ONNX_CONFIG = "dilpose.model_config"
-ONNX_INPUT = "dilpose.input_spec"
-
-
-def weights_fingerprint(model: nn.Module) -> str:
-    """sha256 (16 hex digits) of a model's fp32 weights: names an exported file's source model."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name, v in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(v.detach().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def _ort_session(path: str | Path, threads: int | None = None):
-    import onnxruntime as ort
-
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
-def _set_metadata(path: Path, meta: dict[str, str]) -> None:
-    import onnx
-
-    m = onnx.load(str(path))
-    del m.metadata_props[:]
-    for k, v in meta.items():
-        m.metadata_props.add(key=k, value=v)
-    onnx.save(m, str(path))
-
-
-def onnx_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata of an ONNX file, or a :class:`DataError` if it is not a readable ONNX model."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "ONNX file not found")
-    try:
-        m = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf raises several types for a foreign or truncated file
-        raise DataError(path, f"not a readable ONNX model: {e}") from None
-    return {p.key: p.value for p in m.metadata_props}
-
-
-def export_whole(model: _TemporalBase, path: str | Path, frames: int | None = None) -> Path:
-    """Export the folded fp32 whole-sequence model to ONNX (opset 17, dynamic batch and length):
-    input ``keypoints_2d`` (N, T, J_in, F), output ``pose_3d`` (N, T - R + 1, J_out, 3)."""
-    import json
-
-    path = Path(path)
-    folded = fold_batchnorm(model)
-    rf = model.cfg.receptive_field()
-    x = torch.zeros(1, frames or rf + 15, model.cfg.in_joints, model.cfg.in_features)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            folded,
-            (x,),
-            str(path),
-            dynamo=False,
-            opset_version=17,
-            input_names=["keypoints_2d"],
-            output_names=["pose_3d"],
-            dynamic_axes={
-                "keypoints_2d": {0: "batch", 1: "frames"},
-                "pose_3d": {0: "batch", 1: "outputs"},
-            },
-        )
-    _set_metadata(
-        path,
-        {
-            ONNX_KIND: "whole-sequence",
-            ONNX_FINGERPRINT: weights_fingerprint(model),
-            ONNX_CONFIG: json.dumps(_config_dict(model.cfg)),
-            ONNX_INPUT: json.dumps(getattr(model, "input_spec", None)),
-        },
-    )
-    return path
-
-
-def _config_dict(cfg: ModelConfig) -> dict:
-    import dataclasses
-
-    d = dataclasses.asdict(cfg)
-    d["regularizer"] = str(cfg.regularizer)
-    d["filter_widths"] = list(cfg.filter_widths)
-    return d
-
-
-class _Reader:
-    """onnxruntime CalibrationDataReader over a list of input dicts."""
-
-    def __init__(self, feeds: list[dict]):
-        self.feeds = iter(feeds)
-
-    def get_next(self):
-        return next(self.feeds, None)
-
-
-def ort_quantize(
-    src: str | Path,
-    dst: str | Path,
-    feeds: list[dict[str, np.ndarray]],
-    method: str = "minmax",
-    per_channel: bool = True,
-) -> Path:
-    """onnxruntime static quantization, QDQ format: int8 weights (per channel), uint8 activations
-    calibrated on ``feeds`` (input name -> array) with ``minmax``, ``percentile`` or ``entropy``.
-    The file keeps the source's dilpose metadata, with ``-int8`` added to its kind."""
-    from onnxruntime.quantization import (
-        CalibrationMethod,
-        QuantFormat,
-        QuantType,
-        quantize_static,
-    )
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    methods = {
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-        "entropy": CalibrationMethod.Entropy,
-    }
-    if method not in methods:
-        raise ValueError(
-            f"onnxruntime calibration must be one of {sorted(methods)}, got {method!r}"
-        )
-    src, dst = Path(src), Path(dst)
-    meta = onnx_metadata(src)
-    pre = dst.with_name(dst.stem + ".pre.onnx")
-    import logging
-
-    logging.getLogger().setLevel(logging.ERROR)  # the quantizer logs advice at WARNING per layer
-    try:
-        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
-        quantize_static(
-            str(pre),
-            str(dst),
-            _Reader(feeds),
-            quant_format=QuantFormat.QDQ,
-            per_channel=per_channel,
-            activation_type=QuantType.QUInt8,
-            weight_type=QuantType.QInt8,
-            calibrate_method=methods[method],
-            extra_options={"CalibPercentile": PERCENTILE} if method == "percentile" else {},
-        )
-    finally:
-        pre.unlink(missing_ok=True)
-    meta[ONNX_KIND] = meta.get(ONNX_KIND, "model") + "-int8"
-    _set_metadata(dst, meta)
-    return dst
-
-
-class OnnxModel(nn.Module):
-    """A dilpose ONNX file run by onnxruntime, with the interface of a whole-sequence model
-    (``cfg``, ``receptive_field()``, forward (N, T, J, F) -> (N, T - R + 1, J_out, 3)), so that
-    :func:`dilpose.evaluate.evaluate` measures it like any model.
-
-    ``model``: the PyTorch model the file must come from; a file exported from another model (other
-    weights or architecture) or not by dilpose is a :class:`DataError`.
-    """
-
-    def __init__(self, path: str | Path, model: _TemporalBase, threads: int | None = None):
-        super().__init__()
-        import json
-
-        meta = onnx_metadata(path)
-        path = Path(path)
-        if ONNX_FINGERPRINT not in meta:
-            raise DataError(path, "not exported by dilpose (no dilpose metadata in the ONNX file)")
-        if not meta.get(ONNX_KIND, "").startswith("whole-sequence"):
-            raise DataError(path, f"is a {meta.get(ONNX_KIND)} model, not a whole-sequence one")
-        if json.loads(meta[ONNX_CONFIG]) != _config_dict(model.cfg):
-            raise DataError(
-                path,
-                f"was exported from another architecture ({meta[ONNX_CONFIG]}) than the model "
-                f"it is used with ({json.dumps(_config_dict(model.cfg))})",
-            )
-        mine = weights_fingerprint(model)
-        if meta[ONNX_FINGERPRINT] != mine:
-            raise DataError(
-                path,
-                f"was exported from another model (weights {meta[ONNX_FINGERPRINT]}, this "
-                f"model's are {mine})",
-            )
-        self.path, self.cfg, self.kind = path, model.cfg, meta[ONNX_KIND]
-        self.input_spec = getattr(model, "input_spec", None)
-        self.session = _ort_session(path, threads)
-        self._anchor = nn.Parameter(torch.zeros(1), requires_grad=False)  # evaluate() asks for one
-
-    def receptive_field(self) -> int:
-        return self.cfg.receptive_field()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        _check_input(self.cfg, x, "OnnxModel")
-        out = self.session.run(None, {"keypoints_2d": x.detach().float().numpy()})[0]
-        return torch.from_numpy(out)
-
-
-def file_bytes(path: str | Path) -> int:
-    return Path(path).stat().st_size
-
-
-# --------------------------------------------------------------------------------------------------
-# Timing helpers (the notebook and the bench share them)
-# --------------------------------------------------------------------------------------------------
-def time_call(fn: Callable[[], object], min_reps: int = 3, min_seconds: float = 0.5) -> float:
-    """Median seconds per call of ``fn`` after one warm-up call (the bench's timing loop)."""
-    from .bench import time_reps
-
-    return float(np.median(time_reps(fn, 1, min_reps, min_seconds)))
-
-
-def whole_sequence_rate(model: nn.Module, frames: int = 1000, min_seconds: float = 0.5) -> float:
-    """Frames/s of ``model`` over one padded sequence of ``frames`` outputs (no flip)."""
-    cfg = model.cfg
-    x = torch.randn(1, frames + cfg.receptive_field() - 1, cfg.in_joints, cfg.in_features)
-    with torch.inference_mode():
-        return frames / time_call(lambda: model(x), min_seconds=min_seconds)
-
-
 __all__ = [
-    "CALIBRATIONS",
     "CastModel",
+    "ENGINE_TORCH_INT8",
     "Network",
-    "OnnxModel",
-    "QParams",
-    "TemporalModel",
-    "calibration_windows",
-    "check_calibration",
-    "export_whole",
-    "ort_quantize",
-    "qat_finetune",
+    "check_model_input",
+    "quantized_api",
     "sensitivity",
     "state_bytes",
 ]

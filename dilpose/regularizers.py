@@ -24,6 +24,7 @@ whole-sequence path, ``(N * T', C)`` in the strided path), the contract of ``nn.
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,10 +197,39 @@ def _check_dropout(p) -> None:
         raise ConfigError(f"dropout(p): p must be a probability in [0, 1), got {p!r}")
 
 
-def _dropout(p: float) -> RegularizerFactory:
-    from .model import Dropout  # torch: imported when a model is built, not when the registry is
+@functools.cache
+def _dropout_class() -> type:
+    # torch is imported when a model is built, not when this module is: configs validate, and the
+    # CLI starts, without it (0.3 s instead of 2.5 s). So the class is made on first use, once;
+    # ``regularizers.Dropout`` names it (module ``__getattr__`` below).
+    import torch
+    from torch import nn
 
-    return lambda channels: Dropout(float(p))
+    class Dropout(nn.Dropout):
+        """Inverted element-wise dropout, the same as :class:`torch.nn.Dropout`, with the mask
+        drawn by ``rand_like`` instead of ``bernoulli_``: the same distribution, but about twice as
+        fast on CPU (torch 2.13's ``bernoulli_`` runs on one thread), and dropout was ~40 % of a
+        training step. Input: any shape; output: the same."""
+
+        def forward(self, x):
+            if not self.training or self.p == 0.0:
+                return x
+            keep = torch.rand_like(x) >= self.p
+            return x * keep * (1.0 / (1.0 - self.p))
+
+    Dropout.__module__, Dropout.__qualname__ = __name__, "Dropout"
+    return Dropout
+
+
+def __getattr__(name: str):
+    if name == "Dropout":
+        return _dropout_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _dropout(p: float) -> RegularizerFactory:
+    dropout = _dropout_class()
+    return lambda channels: dropout(float(p))
 
 
 def _none() -> RegularizerFactory:
@@ -229,7 +259,8 @@ def _check_prune(rate, over, rescale, at_eval) -> None:
 
 
 def _prune(rate: float, over: str, rescale: bool, at_eval: bool) -> RegularizerFactory:
-    from .pruning import ActivationPruning  # torch: imported when a model is built
+    # lazy: pruning needs torch; a config is validated without importing it
+    from .pruning import ActivationPruning
 
     return lambda channels: ActivationPruning(rate, over, rescale, at_eval)
 

@@ -24,17 +24,22 @@ Entry points:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from . import batches
 from . import skeleton as sk
+from .calibration import calibration_windows
+from .checkpoints import model_from_checkpoint
 from .errors import DataError
 from .model import TemporalModel, TemporalModelStrided, _TemporalBase
-from .quantize import Network, _quantized_api, calibration_windows
+from .quantize import Network, quantized_api
+from .timing import time_reps
 
 
 def _refuse_symmetric(model, source=None) -> None:
@@ -114,7 +119,7 @@ class StreamingNetwork:
                 f"a step takes ({self.rows}, {net.cfg.in_joints * net.cfg.in_features}) values "
                 f"(one frame per stream), got {tuple(x.shape)}"
             )
-        with _quantized_api():
+        with quantized_api():
             h = self._conv(0, x.float())
             for b in range(net.cfg.num_blocks):
                 ti, pi = net.block_ops(b)
@@ -230,21 +235,13 @@ def stream_rate(runtime, frames: int = 200, min_seconds: float = 0.5) -> dict:
     """Frames/s of a runtime (:class:`StreamingNetwork` or :class:`WindowRecompute`) stepping
     ``runtime.rows`` streams: ``{"frames_per_s": all streams' frames per second, "step_ms": median
     ms of one step (the latency one frame sees), "rows": rows}``."""
-    import time
-
     cfg = runtime.net.cfg if hasattr(runtime, "net") else runtime.cfg
     x = torch.randn(frames, runtime.rows, cfg.in_joints * cfg.in_features)
     runtime.reset()
-    for k in range(min(10, frames)):  # warm-up
-        runtime.step(x[k])
-    times = []
-    start = time.perf_counter()
-    k = 0
-    while k < 5 or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        runtime.step(x[k % frames])
-        times.append(time.perf_counter() - t0)
-        k += 1
+    count = itertools.count()  # frame k % frames at call k, warm-up included
+    times = time_reps(
+        lambda: runtime.step(x[next(count) % frames]), min(10, frames), 5, min_seconds
+    )
     step = float(np.median(times))
     return {"frames_per_s": runtime.rows / step, "step_ms": 1000 * step, "rows": runtime.rows}
 
@@ -257,9 +254,7 @@ def from_checkpoint(
 ) -> StreamLifter:
     """An fp32 :class:`StreamLifter` for a causal checkpoint (a symmetric one is a
     :class:`DataError`)."""
-    from . import checkpoints
-
-    model = checkpoints.model_from_checkpoint(checkpoint)
+    model = model_from_checkpoint(checkpoint)
     _refuse_symmetric(model, checkpoint)
     return StreamLifter(model, streams=streams, flip_test=flip_test)
 
@@ -337,8 +332,6 @@ class StepModel(torch.nn.Module):
         return [torch.zeros(streams, length, c) for length, c in self.state_shapes]
 
     def forward(self, frame: torch.Tensor, fresh: torch.Tensor, *states: torch.Tensor):
-        import torch.nn.functional as F
-
         s = frame.shape[0]
         new: list[torch.Tensor] = []
         f = fresh.reshape(s, 1, 1)

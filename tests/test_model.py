@@ -326,7 +326,7 @@ def test_gradients_flow_in_training():
 
 
 def test_fast_dropout_has_nn_dropout_statistics():
-    from dilpose.model import Dropout
+    from dilpose.regularizers import Dropout
 
     torch.manual_seed(0)
     drop = Dropout(0.25)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import checkpoints, cli, datasets, evaluate, export, quantize, stream
+from dilpose import calibration, checkpoints, cli, datasets, evaluate, export, qat, quantize, stream
 from dilpose.errors import DataError
 from dilpose.model import ModelConfig, TemporalModel
 
@@ -75,7 +75,7 @@ def test_int8_mpjpe_on_a_smoke_model_is_within_the_stated_bound_of_fp32(causal_c
     cfg = config.for_profile("smoke", causal=True)
     model = checkpoints.model_from_checkpoint(causal_ckpt)
     seqs = datasets.sequences(data, data.test_subjects, cameras=(0,))
-    windows = quantize.calibration_windows(
+    windows = calibration.calibration_windows(
         datasets.sequences(data, data.train_subjects), model.receptive_field(), True, count=32
     )
     net = quantize.Network(model).calibrate(windows, "histogram")
@@ -88,9 +88,9 @@ def test_int8_mpjpe_on_a_smoke_model_is_within_the_stated_bound_of_fp32(causal_c
 def test_qat_finetune_runs_and_returns_a_quantizable_network(causal_ckpt, data):
     model = checkpoints.model_from_checkpoint(causal_ckpt)
     seqs = datasets.sequences(data, data.train_subjects, cameras=(0,))[:5]
-    windows = quantize.calibration_windows(seqs, model.receptive_field(), True, count=8)
+    windows = calibration.calibration_windows(seqs, model.receptive_field(), True, count=8)
     net = quantize.Network(model).calibrate(windows, "minmax")
-    tuned, losses = quantize.qat_finetune(net, seqs, steps=3, batch_size=4, chunk=4)
+    tuned, losses = qat.qat_finetune(net, seqs, steps=3, batch_size=4, chunk=4)
     assert len(losses) == 3 and all(np.isfinite(losses))
     assert any((a != b).any() for a, b in zip(tuned.weight, net.weight))  # it trained
     assert tuned.quantize().precision == "int8"
@@ -114,42 +114,36 @@ def test_export_writes_onnx_equal_to_pytorch_and_a_step_model(causal_ckpt, tmp_p
     model = checkpoints.model_from_checkpoint(causal_ckpt)
     x = torch.randn(1, 60, 17, 2) * 0.3
     with torch.no_grad():
-        assert (quantize.OnnxModel(out, model)(x) - model(x)).abs().max() <= 1e-4
+        assert (export.OnnxModel(out, model)(x) - model(x)).abs().max() <= 1e-4
     seq = (0.3 * np.random.default_rng(0).standard_normal((40, 17, 2))).astype(np.float32)
     offline = stream.run_offline(quantize.Network(model), seq)
     assert np.abs(export.run_step_file(export.step_path(out), seq) - offline).max() <= 1e-4
     assert "step_fp32_max_diff_m" in printed
 
 
-def test_export_int8_with_calibration(causal_ckpt, tmp_path, capsys):
-    out = tmp_path / "m8.onnx"
-    args = ["export", "--profile", "smoke", "--checkpoint", str(causal_ckpt), "--output", str(out)]
-    assert cli.main(args + ["--int8", "--calibration", "8"]) == 0
-    printed = capsys.readouterr().out
-    assert out.is_file() and export.step_path(out).is_file()
-    assert quantize.onnx_metadata(out)[quantize.ONNX_KIND] == "whole-sequence-int8"
-    assert "whole_int8_max_diff_m" in printed
+def _check_poses(data) -> list[np.ndarray]:
+    return [s.keypoints_2d for s in datasets.sequences(data, data.test_subjects, cameras=(0,))]
 
 
-def test_an_onnx_file_from_another_model_is_refused(causal_ckpt, symmetric_ckpt, tmp_path):
+def test_an_onnx_file_from_another_model_is_refused(causal_ckpt, symmetric_ckpt, data, tmp_path):
     out = tmp_path / "model.onnx"
-    export.export_checkpoint(causal_ckpt, out)
+    export.export_checkpoint(causal_ckpt, out, _check_poses(data))
     other = checkpoints.model_from_checkpoint(symmetric_ckpt)
     with pytest.raises(DataError, match="another"):
-        quantize.OnnxModel(out, other)
+        export.OnnxModel(out, other)
     torch.manual_seed(1)
     same_arch = TemporalModel(checkpoints.model_from_checkpoint(causal_ckpt).cfg).eval()
     with pytest.raises(DataError, match="exported from another model"):
-        quantize.OnnxModel(out, same_arch)
+        export.OnnxModel(out, same_arch)
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00not an onnx file")
     with pytest.raises(DataError, match="junk.onnx: not a readable ONNX model"):
-        quantize.OnnxModel(junk, other)
+        export.OnnxModel(junk, other)
 
 
-def test_export_of_a_symmetric_model_writes_no_step_model(symmetric_ckpt, tmp_path):
+def test_export_of_a_symmetric_model_writes_no_step_model(symmetric_ckpt, data, tmp_path):
     out = tmp_path / "sym.onnx"
-    summary = export.export_checkpoint(symmetric_ckpt, out)
+    summary = export.export_checkpoint(symmetric_ckpt, out, _check_poses(data))
     assert out.is_file() and not export.step_path(out).exists()
     assert summary["whole_fp32_max_diff_m"] <= 1e-4
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import calibration as cal
 from .. import datasets as ds
 from .. import evaluate as evaluation
-from .. import paper, quantize, stream
+from .. import export, paper, qat, quantize, stream, timing
 from ..config import Config
 from ..datasets.base import PoseData
 from ..model import fold_batchnorm
@@ -66,7 +67,7 @@ def load_model(cfg: Config, data: PoseData, progress: bool = True) -> RunResult:
 
 def calibration(cfg: Config, data: PoseData, count: int, seed: int = 0) -> np.ndarray:
     """``count`` training clips (R + 63 frames each, half mirrored) to calibrate on."""
-    return quantize.calibration_windows(
+    return cal.calibration_windows(
         ds.sequences(data, data.train_subjects),
         cfg.receptive_field(),
         cfg.causal,
@@ -124,7 +125,7 @@ def build_variants(
     add("bf16", "torch-bf16", quantize.CastModel(model, torch.bfloat16))
     net = quantize.Network(model)
     add("fp32 network (streamable)", "torch-fp32 (one matrix per conv)", net, True)
-    for method in quantize.CALIBRATIONS:
+    for method in cal.CALIBRATIONS:
         calibrated = quantize.Network(model).calibrate(windows, method)
         if method == "minmax":
             add(
@@ -146,22 +147,22 @@ def build_variants(
         hist.quantize(True, float_ops=[float_layer]),
         True,
     )
-    tuned, losses = quantize.qat_finetune(
+    tuned, losses = qat.qat_finetune(
         hist, ds.sequences(data, data.train_subjects), data.layout_2d, steps=qat_steps, seed=seed
     )
     add("int8 per-channel, histogram + QAT", quantize.ENGINE_TORCH_INT8, tuned.quantize(True), True)
     workdir = Path(workdir or tempfile.mkdtemp(prefix="dilpose05-"))
-    onnx32 = quantize.export_whole(model, workdir / "model.onnx")
-    add("onnxruntime fp32", "onnxruntime-fp32", quantize.OnnxModel(onnx32, model))
+    onnx32 = export.export_whole(model, workdir / "model.onnx")
+    add("onnxruntime fp32", "onnxruntime-fp32", export.OnnxModel(onnx32, model))
     feeds = [{"keypoints_2d": w[None]} for w in windows[:32]]
-    onnx8 = quantize.ort_quantize(onnx32, workdir / "model_int8.onnx", feeds, "minmax")
+    onnx8 = export.ort_quantize(onnx32, workdir / "model_int8.onnx", feeds, "minmax")
     add(
         "onnxruntime int8 per-channel, min-max",
-        quantize.ENGINE_ORT_INT8,
-        quantize.OnnxModel(onnx8, model),
+        export.ENGINE_ORT_INT8,
+        export.OnnxModel(onnx8, model),
     )
-    v["onnxruntime fp32"].bytes = quantize.file_bytes(onnx32)
-    v["onnxruntime int8 per-channel, min-max"].bytes = quantize.file_bytes(onnx8)
+    v["onnxruntime fp32"].bytes = export.file_bytes(onnx32)
+    v["onnxruntime int8 per-channel, min-max"].bytes = export.file_bytes(onnx8)
     return v, losses
 
 
@@ -174,7 +175,7 @@ def measure(variants: dict[str, Variant], cfg: Config, data: PoseData, fast: boo
         var.results = evaluate(var.model, cfg, data)
         if not var.bytes:
             var.bytes = quantize.state_bytes(var.model)
-        var.whole_fps = quantize.whole_sequence_rate(var.model, 200 if fast else 1000, seconds)
+        var.whole_fps = timing.whole_sequence_rate(var.model, 200 if fast else 1000, seconds)
         if var.streamable:
             var.stream_ms = stream.stream_rate(stream.StreamingNetwork(var.model, 2), 50, seconds)[
                 "step_ms"
