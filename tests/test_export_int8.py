@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import calibration, cli, dataset, export, models, train
+from dilpose import calibration, checkpoints, cli, datasets, export, models
 from dilpose.errors import DataError
 
 
@@ -18,8 +18,8 @@ def shipped():
 
 @pytest.fixture(scope="module")
 def test_poses():
-    data = dataset.load()
-    return [s.keypoints_2d for s in dataset.sequences(data, data.test_subjects, cameras=(0,))]
+    data = datasets.load("mocap")
+    return [s.keypoints_2d for s in datasets.sequences(data, data.test_subjects, cameras=(0,))]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_the_int8_step_model_streams_like_int8_offline_from_the_first_frame(
     whole-sequence model on the whole clip: they agree in the warm-up (the first R - 1 frames,
     where the step model used to be 80 mm off at frames 1-9) as well as they do after it."""
     whole_file, step_file = int8_files
-    model = train.model_from_checkpoint(shipped)
+    model = checkpoints.model_from_checkpoint(shipped)
     assert export.onnx_metadata(whole_file)[export.ONNX_KIND] == "whole-sequence-int8"
     assert export.onnx_metadata(step_file)[export.ONNX_KIND] == "streaming-step-int8"
     whole8 = export.OnnxModel(whole_file, model)
@@ -77,10 +77,10 @@ def test_calibrating_the_step_model_without_stream_starts_breaks_its_warm_up(
     the first frames of a stream are far off fp32. The yardstick is the int8 whole-sequence model
     calibrated on the same windows (a clip whose first pose lies outside the calibrated input
     range is off in both alike)."""
-    model = train.model_from_checkpoint(shipped)
-    data = dataset.load()
+    model = checkpoints.model_from_checkpoint(shipped)
+    data = datasets.load("mocap")
     windows = calibration.calibration_windows(
-        dataset.sequences(data, data.train_subjects), 243, True, count=16, layout_2d=data.layout_2d
+        datasets.sequences(data, data.train_subjects), 243, True, count=16, layout_2d=data.layout_2d
     )
     clips = test_poses[:6]
     fp32 = [f[:9] for f in export.fp32_poses(model, clips)]
