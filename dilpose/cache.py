@@ -68,6 +68,12 @@ KEYED_CODE = (
     "precision.py",
     "config.py",
 )
+#: Keyed modules of which only some top-level names decide the weights (imports are always kept).
+#: The rest of config.py is the profiles' and notebooks' settings tables, which reach the key as the
+#: values they set, so editing one notebook's settings retrains only the models whose values change.
+KEYED_PARTS = {
+    "config.py": ("PRECISIONS", "positive_int", "check_precision", "ModelConfig", "Config"),
+}
 #: The other project modules the keyed code imports, and why they cannot change the trained
 #: weights.
 UNKEYED_CODE = {
@@ -98,8 +104,16 @@ def code_version(root: Path | None = None) -> str:
         path = root / name
         if path.is_file():
             h.update(name.encode())
-            h.update(_code_only(path.read_text(encoding="utf-8")).encode())
+            h.update(_code_only(path.read_text(encoding="utf-8"), KEYED_PARTS.get(name)).encode())
     return h.hexdigest()[:16]
+
+
+def _defines(node: ast.stmt) -> set[str]:
+    """The top-level names a statement defines (imports define nothing here: they are kept)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+    return {t.id for t in targets if isinstance(t, ast.Name)}
 
 
 def _is_text(node) -> bool:
@@ -134,10 +148,17 @@ class _Normalise(ast.NodeTransformer):
         return node
 
 
-def _code_only(source: str) -> str:
+def _code_only(source: str, names: Seq[str] | None = None) -> str:
     """``ast.dump`` of ``source`` without docstrings or error-message text (comments and layout are
-    not in the tree)."""
-    return ast.dump(_Normalise().visit(ast.parse(source)))
+    not in the tree); with ``names``, only imports and the top-level statements defining those."""
+    tree = ast.parse(source)
+    if names is not None:
+        tree.body = [
+            node
+            for node in tree.body
+            if isinstance(node, (ast.Import, ast.ImportFrom)) or _defines(node) & set(names)
+        ]
+    return ast.dump(_Normalise().visit(tree))
 
 
 def data_fingerprint(sequences: Seq) -> str:

@@ -385,3 +385,16 @@ def test_a_read_only_cache_still_serves_its_models(seqs, reports, monkeypatch):
     with pytest.raises(DataError, match="Read-only file system") as e:
         cache.train_cached(_cfg(seed=5), seqs, name="other")
     assert len(fits) == 0 and ".partial.pt" in str(e.value)
+
+
+def test_a_notebooks_settings_table_is_not_code_but_the_model_config_is(code_copy):
+    base = cache.code_version()
+    # a notebook's settings reach the key as the values they set, not as code
+    code_copy(
+        config.for_notebook,
+        '"03": {"default": {"filter_widths"',
+        '"03": {"smoke": {"filter_widths"',
+    )
+    assert cache.code_version() == base
+    code_copy(config.ModelConfig.dilations, "range(1, len(self.filter_widths))", "range(1, 2)")
+    assert cache.code_version() != base
