@@ -291,24 +291,18 @@ def add_series_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="dilpose",
-        description="Lift 2D keypoint sequences to 3D with a "
-        "dilated temporal ConvNet (train, evaluate, lift).",
+def _run_options(p: argparse.ArgumentParser) -> None:
+    add_series_options(p)
+    p.add_argument(
+        "--precision",
+        choices=("fp32", "bf16", "auto"),
+        help="mixed precision (default: the profile's); auto = bf16 where the hardware has it",
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    def run_options(p):
-        add_series_options(p)
-        p.add_argument(
-            "--precision",
-            choices=("fp32", "bf16", "auto"),
-            help="mixed precision (default: the profile's); auto = bf16 where the hardware has it",
-        )
 
+def _add_train(sub) -> None:
     p = sub.add_parser("train", help="train a model and write a checkpoint every epoch")
-    run_options(p)
+    _run_options(p)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     p.add_argument(
@@ -329,15 +323,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
+
+def _add_evaluate(sub) -> None:
     p = sub.add_parser(
         "evaluate", help="MPJPE / P-MPJPE / N-MPJPE / MPJVE per action on the test subjects"
     )
-    run_options(p)
+    _run_options(p)
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True)
     p.add_argument("--output", type=Path, help="write the results JSON here")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_lift(sub) -> None:
     p = sub.add_parser(
         "lift", help="2D COCO keypoints from any detector (COCO JSON or npz) -> 3D joints"
     )
@@ -383,6 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-flip-test", action="store_true")
     p.set_defaults(func=cmd_lift)
 
+
+def _add_export(sub) -> None:
     p = sub.add_parser(
         "export",
         help="a checkpoint to ONNX (whole sequence, and the streaming step of a causal model), "
@@ -403,16 +403,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--int8-bound",
         type=_positive_mm,
-        default=15.0,  # dilpose.export.INT8_BOUND_MM (not imported here: it would import torch)
+        default=export.INT8_BOUND_MM,
         help="fail when int8 differs from fp32 by more than this (mm, mean joint distance on the "
         "test clips, over a stream's warm-up and after it; default 15)",
     )
     p.set_defaults(func=cmd_export)
 
+
+def _add_models(sub) -> None:
     p = sub.add_parser(
         "models", help="the shipped pretrained models and the trained models in the model cache"
     )
     p.set_defaults(func=cmd_models)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="dilpose",
+        description="Lift 2D keypoint sequences to 3D with a "
+        "dilated temporal ConvNet (train, evaluate, lift).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for add in (_add_train, _add_evaluate, _add_lift, _add_export, _add_models):
+        add(sub)
     return parser
 
 
