@@ -428,38 +428,13 @@ def check_unlabelled(unlabelled, labelled, layout_2d: sk.Skeleton) -> None:
     reprojection_joints(layout_2d)
     if not labelled:
         raise DataError("unlabelled stream", "checking it needs labelled clips of the same layout")
-    # Calibration on labelled clips: true depth = c * focal * 3D size / 2D size.
-    ratios, depths, sizes_3d = [], [], []
-    for s in labelled:
-        size_2d = _body_size_2d(np.asarray(s.keypoints_2d, np.float64), layout_2d)
-        size_3d = _body_size_3d(np.asarray(s.positions_3d, np.float64), layout_2d)
-        depth = float(np.median(s.positions_3d[:, 0, 2]))
-        sizes_3d.append(size_3d)
-        depths.append(depth)
-        if size_2d > 0:
-            ratios.append(depth / (float(s.intrinsics[0]) * size_3d / size_2d))
-    calib, size_3d = float(np.median(ratios)), float(np.median(sizes_3d))
+    calib, size_3d, depths = _depth_calibration(labelled, layout_2d)
     near, far = min(depths) / DEPTH_RATIO_LIMIT, max(depths) * DEPTH_RATIO_LIMIT
     implied = []
     for s in unlabelled:
         where = f"unlabelled {s.subject}/{s.action}/camera {s.camera}"
         kp = layout_2d.check(np.asarray(s.keypoints_2d, np.float64), where, dims=2)
-        k = np.asarray(s.intrinsics, np.float64)
-        if k.shape != (9,) or not np.isfinite(k).all():
-            raise DataError(where, f"intrinsics should be 9 finite numbers, got shape {k.shape}")
-        fx, fy = k[0], k[1]
-        if not (fx > 0 and fy > 0 and 0.9 < fx / fy < 1.1):
-            raise DataError(
-                where,
-                f"focal lengths fx={fx:.4g}, fy={fy:.4g} (normalised) are not a camera with square "
-                "pixels: are the intrinsics normalised (Camera.intrinsic_vector)?",
-            )
-        if np.abs(k[2:4]).max() >= 1 or np.abs(k[4:]).max() >= 1:
-            raise DataError(
-                where,
-                f"principal point {k[2:4].round(3).tolist()} or distortion "
-                f"{k[4:].round(3).tolist()} out of range: are the intrinsics normalised?",
-            )
+        fx = _check_intrinsics(s.intrinsics, where)
         size_2d = _body_size_2d(kp, layout_2d)
         depth = calib * fx * size_3d / max(size_2d, 1e-12)
         implied.append(depth)
@@ -490,6 +465,43 @@ def check_unlabelled(unlabelled, labelled, layout_2d: sk.Skeleton) -> None:
             f"of the body's segments in the labelled clips: are the joints in {layout_2d.name} "
             "order?",
         )
+
+
+def _depth_calibration(labelled, layout_2d: sk.Skeleton) -> tuple[float, float, list[float]]:
+    """From labelled clips, whose depth is known: ``(c, body size 3D (m), depths (m))`` with
+    true depth = c * focal * 3D size / 2D size (focal and 2D size normalised)."""
+    ratios, depths, sizes_3d = [], [], []
+    for s in labelled:
+        size_2d = _body_size_2d(np.asarray(s.keypoints_2d, np.float64), layout_2d)
+        size_3d = _body_size_3d(np.asarray(s.positions_3d, np.float64), layout_2d)
+        depth = float(np.median(s.positions_3d[:, 0, 2]))
+        sizes_3d.append(size_3d)
+        depths.append(depth)
+        if size_2d > 0:
+            ratios.append(depth / (float(s.intrinsics[0]) * size_3d / size_2d))
+    return float(np.median(ratios)), float(np.median(sizes_3d)), depths
+
+
+def _check_intrinsics(intrinsics, where: str) -> float:
+    """The 9 normalised intrinsics :func:`dilpose.camera.project_to_2d` expects, checked; returns
+    the focal length fx (normalised)."""
+    k = np.asarray(intrinsics, np.float64)
+    if k.shape != (9,) or not np.isfinite(k).all():
+        raise DataError(where, f"intrinsics should be 9 finite numbers, got shape {k.shape}")
+    fx, fy = k[0], k[1]
+    if not (fx > 0 and fy > 0 and 0.9 < fx / fy < 1.1):
+        raise DataError(
+            where,
+            f"focal lengths fx={fx:.4g}, fy={fy:.4g} (normalised) are not a camera with square "
+            "pixels: are the intrinsics normalised (Camera.intrinsic_vector)?",
+        )
+    if np.abs(k[2:4]).max() >= 1 or np.abs(k[4:]).max() >= 1:
+        raise DataError(
+            where,
+            f"principal point {k[2:4].round(3).tolist()} or distortion "
+            f"{k[4:].round(3).tolist()} out of range: are the intrinsics normalised?",
+        )
+    return float(fx)
 
 
 def _stream_profile(seqs, layout_2d: sk.Skeleton) -> np.ndarray:
