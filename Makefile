@@ -15,7 +15,7 @@ STAMP   := $(VENV)/.installed
 TSTAMP  := $(VENV)/.installed-test
 SMOKE   := $(CURDIR)/build/smoke
 
-.PHONY: help venv venv-test paper nb test lint data weights bench lab explore clean
+.PHONY: help venv venv-test explorer-shots paper nb test lint data weights bench lab explore clean
 
 help:
 	@echo "make paper   run notebooks 01.. on the embedded data (PROFILE=smoke|default|paper, DATASET=mocap|h36m), write reports/"
@@ -27,6 +27,7 @@ help:
 	@echo "make weights train (or take from the model cache) the shipped models -> dilpose/resources/models/"
 	@echo "make bench   speed benchmarks -> reports/bench/"
 	@echo "make lab     open JupyterLab on notebooks/"
+	@echo "make explorer-shots  the browser test, refreshing the README's screenshot and reports/bench/explorer.json"
 	@echo "make explore serve notebook 07, the 3D skeleton explorer, as a web app (Voila) and print its URL"
 
 $(STAMP): pyproject.toml
@@ -78,6 +79,11 @@ lab: venv
 
 explore: venv
 	$(BIN)/python -m dilpose.app
+
+# The browser test, writing into reports/ (the README's screenshot, reports/bench/explorer.json);
+# under make test it writes into build/browser/ and leaves the checkout untouched.
+explorer-shots: venv-test
+	DILPOSE_BROWSER_OUT=reports $(BIN)/python -m pytest -p no:cacheprovider tests/test_explorer_browser.py
 
 clean:
 	rm -rf build .pytest_cache

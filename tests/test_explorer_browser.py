@@ -251,11 +251,17 @@ def _move_slider(page, moves: int) -> list[float]:
     return latencies
 
 
+def _out_dir() -> Path:
+    """Where the screenshot and measurements go: ``build/browser/`` unless ``DILPOSE_BROWSER_OUT``
+    names another folder (relative to the repository; ``reports`` refreshes the committed ones)."""
+    return paths.REPO_ROOT / os.environ.get("DILPOSE_BROWSER_OUT", "build/browser")
+
+
 def _record(part: str, latencies: list[float], loaded: float, start: float) -> None:
-    """Merge one test's measurements into ``reports/bench/explorer.json`` under ``part``."""
+    """Merge one test's measurements into ``<out>/bench/explorer.json`` under ``part``."""
     from dilpose.fileio import write_json
 
-    path = paths.REPO_ROOT / "reports" / "bench" / "explorer.json"
+    path = _out_dir() / "bench" / "explorer.json"
     try:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -341,7 +347,7 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
     assert server.proc.poll() is not None and not server.left_running, server.left_running
     from dilpose.fileio import atomic_open
 
-    with atomic_open(paths.REPO_ROOT / "reports" / "figures" / "07_explorer.png", "wb") as f:
+    with atomic_open(_out_dir() / "figures" / "07_explorer.png", "wb") as f:
         f.write(shot)
     _record("voila", latencies, loaded, start)
     assert np.median(latencies) < 1000, latencies
