@@ -19,6 +19,7 @@ H36M-17 joints in metres (camera orientation, root joint at the origin).
 
 from __future__ import annotations
 
+import io
 import math
 import time
 from pathlib import Path
@@ -31,7 +32,7 @@ from . import stream as streaming
 from .camera import normalize_screen_coordinates
 from .datasets.base import Sequence
 from .errors import DataError
-from .fileio import atomic_open, check_writable, write_json
+from .fileio import check_writable, json_text, write_together
 from .keypoints import (
     Keypoints2D,
     read_keypoints,
@@ -218,8 +219,8 @@ def lift_file(
     Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
     ``PREFIX.json`` (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation
     report and the settings); ``output`` may be the prefix or either file name. Both files are
-    written atomically and nothing is written unless the whole lift succeeds. Returns a flat summary
-    dict (for printing).
+    written as one (:func:`_write_result`) and nothing is written unless the whole lift
+    succeeds. Returns a flat summary dict (for printing).
     """
     input_path = Path(input_path)
     shipped = None
@@ -330,16 +331,13 @@ def _predict(model, lifter, seq: Sequence, layout, flip_test: bool, checkpoint: 
 
 
 def _write_result(npy_path: Path, json_path: Path, pred: np.ndarray, doc: dict) -> None:
-    """Write PREFIX.npy then PREFIX.json, each atomically; no .npy is left if the .json fails."""
-    with atomic_open(npy_path, "wb") as f:
-        np.save(f, pred)
-    try:
-        write_json(json_path, doc)
-    except BaseException:
-        # Half a result (positions without the frames and report that explain them) is worse than
-        # none.
-        npy_path.unlink(missing_ok=True)
-        raise
+    """Write PREFIX.npy and PREFIX.json as one result (:func:`dilpose.fileio.write_together`):
+    both to temporary files, then both renamed. A full disk keeps the previous pair whole; a
+    positions file beside an older report (which the explorer would show as this result) never
+    happens."""
+    buf = io.BytesIO()
+    np.save(buf, pred)  # (T, 17, 3) float32: a few MB at most, fine to hold
+    write_together({npy_path: buf.getvalue(), json_path: json_text(doc).encode()})
 
 
 def _summary(npy_path: Path, json_path: Path, doc: dict, model: str) -> dict:
