@@ -26,7 +26,7 @@ from .errors import DataError
 _STALE_SECONDS = 3600
 
 
-def _pid_running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -54,7 +54,7 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         middle = name[len(prefix) : -len(".tmp")].split(".")
         try:
             if len(middle) >= 2 and middle[0].isdigit():
-                stale = not _pid_running(int(middle[0]))
+                stale = not pid_running(int(middle[0]))
             else:
                 stale = time.time() - tmp.stat().st_mtime > _STALE_SECONDS
             if stale and tmp.is_file():
@@ -114,6 +114,23 @@ def _temporary_beside(path: Path) -> str:
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     return tmp
+
+
+def check_folder(folder: str | Path) -> Path:
+    """Create ``folder`` and try a temporary file in it; a :class:`DataError` naming the folder
+    if that fails (read-only, a parent that is a regular file, no inodes left)."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".probe.{os.getpid()}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        for parent in [folder, *folder.parents]:
+            if parent.exists() and not parent.is_dir():
+                raise DataError(folder, f"cannot write here: {parent} is a file") from None
+        raise DataError(folder, f"cannot write in this folder: {e.strerror or e}") from None
+    return folder
 
 
 @contextlib.contextmanager
