@@ -155,8 +155,12 @@ def voila_command(
 
 def server_env(token: str, base: dict | None = None) -> dict:
     """The environment for :func:`voila_command`: ``base`` (default ``os.environ``) with the
-    server's token in ``JUPYTER_TOKEN``."""
-    return {**(os.environ if base is None else base), "JUPYTER_TOKEN": token}
+    server's token in ``JUPYTER_TOKEN`` and, in ``DILPOSE_EXPLORE_ROOT``, the folder the
+    explorer's "lift result" box may read (the current folder unless already set): the kernels
+    run in build/explorer/, not where the app was started."""
+    base = dict(os.environ if base is None else base)
+    base.setdefault(paths.EXPLORE_ROOT_ENV, os.getcwd())
+    return {**base, "JUPYTER_TOKEN": token}
 
 
 def app_url(port: int, token: str, host: str = HOST) -> str:

@@ -22,6 +22,7 @@ from . import (
     evaluate,
     export,
     lift,
+    live,
     models,
     train,
 )
@@ -184,8 +185,8 @@ def cmd_lift(args) -> int:
     if str(args.input) == "-":
         if not args.stream:
             raise ConfigError("reading keypoints from stdin ('-') needs --stream")
-        summary = lift.stream_lines(
-            sys.stdin,
+        summary = live.stream_lines(
+            live.bounded_lines(sys.stdin),
             sys.stdout,
             sys.stderr,
             args.checkpoint,

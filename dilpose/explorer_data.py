@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from . import camera as cam_mod
-from . import checkpoints, datasets, evaluate, models
+from . import checkpoints, datasets, evaluate, models, paths
 from . import skeleton as sk
 from .errors import DataError
 from .keypoints import read_keypoints
@@ -162,42 +162,76 @@ def dataset_clip(
     )
 
 
+#: The largest lift result JSON the explorer reads (bytes): an hour of video at 50 fps is ~80 MB.
+MAX_RESULT_JSON_BYTES = 256 << 20
+
+
+def confined(path: str | Path, root: Path) -> Path:
+    """``path`` resolved inside ``root`` (relative paths from ``root``, symlinks followed), or a
+    :class:`DataError`: checked before the file is looked at, so nothing outside ``root`` is read
+    nor is its existence revealed."""
+    try:
+        p = Path(path)
+        full = (p if p.is_absolute() else root / p).resolve()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a symlink loop
+        raise DataError(path, "not a usable path") from None
+    if not full.is_relative_to(root):
+        raise DataError(
+            path, f"is outside the folder the explorer reads ({root}); give a file inside it"
+        )
+    return full
+
+
+def _read_result_json(js: Path) -> dict:
+    if js.stat().st_size > MAX_RESULT_JSON_BYTES:
+        raise DataError(js, f"larger than {MAX_RESULT_JSON_BYTES >> 20} MiB; not a lift result")
+    try:
+        doc = json.loads(js.read_text())
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # messages quote the file
+        raise DataError(
+            js, "not readable JSON (damaged, or not what `dilpose lift` writes)"
+        ) from None
+    if not isinstance(doc, dict):
+        raise DataError(js, "expected the JSON object that `dilpose lift` writes")
+    return doc
+
+
+def _read_result_npy(npy: Path) -> np.ndarray:
+    try:
+        # Memory-mapped first: a header claiming more frames than the file holds fails here,
+        # without allocating them.
+        poses = np.load(npy, mmap_mode="r", allow_pickle=False)
+        if poses.ndim != 3 or poses.shape[1:] != (sk.H36M17.num_joints, 3):
+            raise DataError(npy, f"expected (T, 17, 3) H36M-17 joints, got shape {poses.shape}")
+        return np.array(poses, dtype=np.float64)
+    except DataError:
+        raise
+    except Exception:  # numpy raises ValueError, SyntaxError, tokenize errors... for a bad header
+        raise DataError(npy, "not a readable .npy array of numbers") from None
+
+
 def read_poses3d(path: str | Path) -> tuple[np.ndarray, dict]:
     """The 3D poses ``dilpose lift`` wrote: ``PREFIX.npy`` or ``PREFIX.json`` (either name, or the
     prefix). Returns ``((T, 17, 3) metres root-relative camera orientation, the JSON record or
-    {})``; a :class:`DataError` naming the file for anything else."""
+    {})``; a :class:`DataError` naming the file (and quoting none of it) for anything else."""
 
     path = Path(path)
     npy, js = output_paths(path)
-    if not npy.is_file() and not js.is_file():
+    if not npy.is_file() and not js.is_file():  # is_file: a FIFO or a device is not read
         raise DataError(
             path, "file not found (give the PREFIX.npy or PREFIX.json that `dilpose lift` wrote)"
         )
-    doc = {}
-    if js.is_file():
-        try:
-            doc = json.loads(js.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DataError(js, f"not readable JSON: {e}") from None
-        if not isinstance(doc, dict):
-            raise DataError(js, "expected the JSON object that `dilpose lift` writes")
+    doc = _read_result_json(js) if js.is_file() else {}
     if npy.is_file():
-        source = npy
-        try:
-            poses = np.load(npy, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e:
-            raise DataError(npy, f"not a readable .npy array: {e}") from None
+        source, poses = npy, _read_result_npy(npy)
     else:
         source = js
         if "positions_3d" not in doc:
             raise DataError(js, "no 'positions_3d' in the file")
         try:
             poses = np.asarray(doc["positions_3d"], dtype=np.float64)
-        except (TypeError, ValueError) as e:
-            raise DataError(
-                js, f"'positions_3d' is not a (T, 17, 3) array of numbers: {e}"
-            ) from None
-    poses = np.asarray(poses, dtype=np.float64)
+        except (TypeError, ValueError, OverflowError):
+            raise DataError(js, "'positions_3d' is not a (T, 17, 3) array of numbers") from None
     if poses.ndim != 3 or poses.shape[1:] != (sk.H36M17.num_joints, 3):
         raise DataError(
             source,
@@ -209,10 +243,18 @@ def read_poses3d(path: str | Path) -> tuple[np.ndarray, dict]:
     return poses, doc
 
 
-def lift_clip(path: str | Path, keypoints: str | Path | None = None) -> Clip:
+def lift_clip(
+    path: str | Path, keypoints: str | Path | None = None, root: str | Path | None = None
+) -> Clip:
     """A user's own ``dilpose lift`` result as a clip: the prediction only (no ground truth), and,
     with ``keypoints`` (the 2D file it lifted), the detections with their missed and
-    low-confidence joints. The keypoints must have as many frames as the poses."""
+    low-confidence joints. The keypoints must have as many frames as the poses.
+
+    Both files must lie inside ``root`` (default :func:`dilpose.paths.explore_root`: the folder the
+    explorer was started in); relative paths are taken from it (:func:`confined`)."""
+    root = paths.explore_root() if root is None else Path(root).resolve()
+    path = confined(path, root)
+    keypoints = None if keypoints is None else confined(keypoints, root)
     poses, doc = read_poses3d(path)
     pred = camera_to_display(_root_centred(poses))
     clip_kw: dict = {}
@@ -248,11 +290,18 @@ def lift_clip(path: str | Path, keypoints: str | Path | None = None) -> Clip:
         layout_3d=sk.H36M17,
         gt=None,
         pred=pred,
-        notes=[f"{len(poses)} frames lifted by {doc.get('shipped_model') or doc.get('checkpoint')}"]
-        if doc
-        else [],
+        notes=[f"{len(poses)} frames lifted" + _model_note(doc)] if doc else [],
         **clip_kw,
     )
+
+
+def _model_note(doc: dict) -> str:
+    """ " by <model>" from a lift result's record: a shipped model's name or the checkpoint's file
+    name, only when it is a short string (the record is the user's file: shown, not trusted)."""
+    model = doc.get("shipped_model") or doc.get("checkpoint")
+    if not isinstance(model, str) or not 0 < len(model) <= 1000:
+        return ""
+    return f" by {Path(model).name[:80]}"
 
 
 def model_choices(layout_2d: sk.Skeleton, out_joints: int, checkpoints: Path | None = None):

@@ -1,6 +1,8 @@
 """ONNX: a trained model to ``.onnx`` files (fp32, or int8 by onnxruntime's static quantization),
 ONNX Runtime to run them, and ``dilpose export``, which checks every file before it writes it.
 
+Reading and running the files (metadata, :class:`OnnxModel`) is :mod:`dilpose.onnxfile`.
+
 Files: ``OUTPUT`` (whole sequence: ``keypoints_2d`` (N, T, J, F) -> ``pose_3d`` (N, T - R + 1,
 J_out, 3) metres) and, for a causal model, ``OUTPUT`` with ``.step.onnx`` (``frame`` (S, J, F),
 ``fresh`` (S,), ``state_k`` -> ``pose_3d`` (S, J_out, 3), ``state_k_out``: see
@@ -25,17 +27,13 @@ stream came out tens of mm wrong.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import hashlib
 import json
 import logging
-import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
@@ -44,9 +42,25 @@ from .calibration import PERCENTILE, check_calibration
 from .checkpoints import model_from_checkpoint
 from .config import ModelConfig
 from .errors import DataError
-from .fileio import check_writable
+from .fileio import check_writable, replace_together
 from .model import _TemporalBase, fold_batchnorm
-from .quantize import Network, check_model_input
+from .onnxfile import (  # the reading side, re-exported: export.OnnxModel etc. stay valid names
+    ONNX_CONFIG,
+    ONNX_FILE_WEIGHTS,
+    ONNX_FINGERPRINT,
+    ONNX_INPUT,
+    ONNX_KIND,
+    ONNX_STATES,
+    OnnxModel,
+    config_dict,
+    file_bytes,  # noqa: F401 (re-exported for the bench and the studies)
+    file_weights_sha256,
+    onnx_metadata,
+    run_step_file,
+    run_whole_file,
+    weights_fingerprint,
+)
+from .quantize import Network
 from .stream import StepModel
 
 #: fp32 ONNX must equal PyTorch to this (metres): float rounding of a different kernel order only.
@@ -61,35 +75,11 @@ CHECK_FRAMES = 1500
 
 ENGINE_ORT_INT8 = "onnxruntime-int8 (CPU provider, static QDQ)"
 
-#: Keys in an exported ONNX file's metadata: which model (a fingerprint of its weights) and how.
-ONNX_KIND = "dilpose.kind"
-ONNX_FINGERPRINT = "dilpose.weights_sha256"
-ONNX_CONFIG = "dilpose.model_config"
-ONNX_INPUT = "dilpose.input_spec"
-ONNX_STATES = "dilpose.state_shapes"
-
 
 # --------------------------------------------------------------------------------------------------
-# Metadata and sessions (``onnx`` takes ~1.4 s to import, so the functions that need it import it
-# when called: importing this module, the bench or the CLI does not pay for it)
+# Metadata (``onnx`` takes ~1.4 s to import, so the functions that need it import it when called:
+# importing this module, the bench or the CLI does not pay for it)
 # --------------------------------------------------------------------------------------------------
-def weights_fingerprint(model: nn.Module) -> str:
-    """sha256 (16 hex digits) of a model's fp32 weights: names an exported file's source model."""
-    h = hashlib.sha256()
-    for name, v in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(v.detach().float().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def config_dict(cfg: ModelConfig) -> dict:
-    """A model config as JSON-ready values (what an ONNX file records of its architecture)."""
-    d = dataclasses.asdict(cfg)
-    d["regularizer"] = str(cfg.regularizer)
-    d["filter_widths"] = list(cfg.filter_widths)
-    return d
-
-
 def _metadata_of(model: _TemporalBase, kind: str) -> dict[str, str]:
     return {
         ONNX_KIND: kind,
@@ -99,41 +89,15 @@ def _metadata_of(model: _TemporalBase, kind: str) -> dict[str, str]:
     }
 
 
-def ort_session(path: str | Path, threads: int | None = None) -> ort.InferenceSession:
-    """An onnxruntime CPU session on ``path`` (``threads``: intra-op threads, default ORT's)."""
-    so = ort.SessionOptions()
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
-
-
 def _set_metadata(path: Path, meta: dict[str, str]) -> None:
     import onnx  # slow to import: see the section comment
 
     m = onnx.load(str(path))
     del m.metadata_props[:]
+    meta = {**meta, ONNX_FILE_WEIGHTS: file_weights_sha256(m)}
     for k, v in meta.items():
         m.metadata_props.add(key=k, value=v)
     onnx.save(m, str(path))
-
-
-def onnx_metadata(path: str | Path) -> dict[str, str]:
-    """The metadata of an ONNX file, or a :class:`DataError` if it is not a readable ONNX model."""
-    import onnx  # slow to import: see the section comment
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "ONNX file not found")
-    try:
-        m = onnx.load(str(path), load_external_data=False)
-    except Exception as e:  # protobuf raises several types for a foreign or truncated file
-        raise DataError(path, f"not a readable ONNX model: {e}") from None
-    return {p.key: p.value for p in m.metadata_props}
-
-
-def file_bytes(path: str | Path) -> int:
-    return Path(path).stat().st_size
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,79 +262,6 @@ def _stream_feeds(step: StepModel, x: torch.Tensor, per_window: int) -> list[dic
                         feeds.append({**feed, "fresh": np.ones(1, np.float32)})
             _, *states = step(x[:, t], fresh, *states)
     return feeds
-
-
-# --------------------------------------------------------------------------------------------------
-# Running ONNX files
-# --------------------------------------------------------------------------------------------------
-class OnnxModel(nn.Module):
-    """A dilpose ONNX file run by onnxruntime, with the interface of a whole-sequence model
-    (``cfg``, ``receptive_field()``, forward (N, T, J, F) -> (N, T - R + 1, J_out, 3)), so that
-    :func:`dilpose.evaluate.evaluate` measures it like any model.
-
-    ``model``: the PyTorch model the file must come from; a file exported from another model (other
-    weights or architecture) or not by dilpose is a :class:`DataError`.
-    """
-
-    def __init__(self, path: str | Path, model: _TemporalBase, threads: int | None = None):
-        super().__init__()
-        meta = onnx_metadata(path)
-        path = Path(path)
-        if ONNX_FINGERPRINT not in meta:
-            raise DataError(path, "not exported by dilpose (no dilpose metadata in the ONNX file)")
-        if not meta.get(ONNX_KIND, "").startswith("whole-sequence"):
-            raise DataError(path, f"is a {meta.get(ONNX_KIND)} model, not a whole-sequence one")
-        if json.loads(meta[ONNX_CONFIG]) != config_dict(model.cfg):
-            raise DataError(
-                path,
-                f"was exported from another architecture ({meta[ONNX_CONFIG]}) than the model "
-                f"it is used with ({json.dumps(config_dict(model.cfg))})",
-            )
-        mine = weights_fingerprint(model)
-        if meta[ONNX_FINGERPRINT] != mine:
-            raise DataError(
-                path,
-                f"was exported from another model (weights {meta[ONNX_FINGERPRINT]}, this "
-                f"model's are {mine})",
-            )
-        self.path, self.cfg, self.kind = path, model.cfg, meta[ONNX_KIND]
-        self.input_spec = getattr(model, "input_spec", None)
-        self.session = ort_session(path, threads)
-        self._anchor = nn.Parameter(torch.zeros(1), requires_grad=False)  # evaluate() asks for one
-
-    def receptive_field(self) -> int:
-        return self.cfg.receptive_field()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_model_input(self.cfg, x, "OnnxModel")
-        out = self.session.run(None, {"keypoints_2d": x.detach().float().numpy()})[0]
-        return torch.from_numpy(out)
-
-
-def run_step_file(path: Path, keypoints: np.ndarray) -> np.ndarray:
-    """Run a step ONNX file over one sequence (T, J, F) from its first frame: (T, J_out, 3) metres,
-    one stream, no flip, not root-relative."""
-    shapes = json.loads(onnx_metadata(path)[ONNX_STATES])
-    # One thread: a frame is little work, and on a busy 2-core machine two threads waiting for
-    # each other made the step model's calibration pass 25x slower (47 s against 1.7 s).
-    sess = ort_session(path, threads=1)
-    states = [np.zeros((1, n, c), np.float32) for n, c in shapes]
-    out = []
-    for t, frame in enumerate(keypoints.astype(np.float32)):
-        feed = {"frame": frame[None], "fresh": np.array([1.0 if t == 0 else 0.0], np.float32)}
-        feed.update({f"state_{k}": s for k, s in enumerate(states)})
-        pose, *states = sess.run(None, feed)
-        out.append(pose[0])
-    return np.stack(out)
-
-
-def run_whole_file(model: OnnxModel, keypoints: np.ndarray) -> np.ndarray:
-    """A whole-sequence ONNX model over one sequence (T, J, F), edge padded as evaluation pads it:
-    (T, J_out, 3) metres, no flip, not root-relative."""
-    before, after = batches.padding(model.receptive_field(), model.cfg.causal)
-    x = np.pad(keypoints, ((before, after), (0, 0), (0, 0)), mode="edge")[None]
-    with torch.inference_mode():
-        return model(torch.from_numpy(x.astype(np.float32)))[0].numpy()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -542,7 +433,9 @@ def export_checkpoint(
     check_writable(output)
     model = model_from_checkpoint(checkpoint)
     check_finite_weights(model, checkpoint)
-    cfg = model.cfg
+    cfg, bound = model.cfg, int8_bound_mm
+    if cfg.causal:
+        check_writable(step_path(output))  # e.g. a folder by that name: fail before the work
     if int8:
         if calibration is None:
             raise DataError(checkpoint, "int8 export needs calibration windows")
@@ -551,17 +444,26 @@ def export_checkpoint(
     reference = fp32_poses(model, seqs)
     summary: dict = {"checkpoint": str(checkpoint), "causal": cfg.causal, "int8": int8}
     summary["check_frames"] = sum(map(len, seqs))
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=".export-") as tmp:
-        files, checked = _export_fp32(model, Path(tmp), seqs, reference, output)
-        summary.update(checked)
-        if int8:
-            files, checked = _export_int8(
-                model, Path(tmp), files, calibration, method, seqs, reference, output, int8_bound_mm
-            )
+    try:
+        with tempfile.TemporaryDirectory(
+            dir=output.parent, prefix=".export-", ignore_cleanup_errors=True
+        ) as tmp:
+            files, checked = _export_fp32(model, Path(tmp), seqs, reference, output)
             summary.update(checked)
-        targets = {"whole": output, "step": step_path(output)}
-        for role, src in files.items():
-            os.replace(src, targets[role])
-            summary[f"bytes {targets[role].name}"] = targets[role].stat().st_size
-        summary["files"] = [str(targets[role]) for role in files]
+            if int8:
+                files, checked = _export_int8(
+                    model, Path(tmp), files, calibration, method, seqs, reference, output, bound
+                )
+                summary.update(checked)
+            targets = {"whole": output, "step": step_path(output)}
+            # Both files replace their previous versions as one (never a new whole-sequence file
+            # beside an old step file); a failed rename removes both, naming the output.
+            replace_together([(src, targets[role]) for role, src in files.items()])
+    except OSError as e:  # a full disk or a folder that became unwritable: name the output
+        raise DataError(
+            output, f"cannot write the export here: {e.strerror or e}; nothing was written"
+        ) from None
+    for role in files:
+        summary[f"bytes {targets[role].name}"] = targets[role].stat().st_size
+    summary["files"] = [str(targets[role]) for role in files]
     return summary

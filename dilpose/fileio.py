@@ -26,7 +26,7 @@ from .errors import DataError
 _STALE_SECONDS = 3600
 
 
-def _pid_running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -54,7 +54,7 @@ def remove_stale_temporaries(path: str | Path) -> list[Path]:
         middle = name[len(prefix) : -len(".tmp")].split(".")
         try:
             if len(middle) >= 2 and middle[0].isdigit():
-                stale = not _pid_running(int(middle[0]))
+                stale = not pid_running(int(middle[0]))
             else:
                 stale = time.time() - tmp.stat().st_mtime > _STALE_SECONDS
             if stale and tmp.is_file():
@@ -94,10 +94,10 @@ def check_writable(path: str | Path) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
-    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
-    path = Path(path)
+def _temporary_beside(path: Path) -> str:
+    """A new empty ``.<name>.<pid>.<random>.tmp`` beside ``path`` with a plain open()'s
+    permissions (stale ones of killed writers removed first); a :class:`DataError` naming ``path``
+    if it cannot be made."""
     if path.is_dir():
         raise DataError(path, "is a directory; a file name is needed")
     try:
@@ -106,14 +106,40 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         fd, tmp = tempfile.mkstemp(
             prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent
         )
+        os.close(fd)
     except OSError as e:
         raise _unwritable(path, e) from None
     # mkstemp creates 0600 files; give the final file the permissions a plain open() would.
     umask = os.umask(0)
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
+    return tmp
+
+
+def check_folder(folder: str | Path) -> Path:
+    """Create ``folder`` and try a temporary file in it; a :class:`DataError` naming the folder
+    if that fails (read-only, a parent that is a regular file, no inodes left)."""
+    folder = Path(folder)
     try:
-        with os.fdopen(fd, mode) as f:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".probe.{os.getpid()}.", suffix=".tmp", dir=folder)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        for parent in [folder, *folder.parents]:
+            if parent.exists() and not parent.is_dir():
+                raise DataError(folder, f"cannot write here: {parent} is a file") from None
+        raise DataError(folder, f"cannot write in this folder: {e.strerror or e}") from None
+    return folder
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it onto ``path`` only if the block succeeds."""
+    path = Path(path)
+    tmp = _temporary_beside(path)
+    try:
+        with open(tmp, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
@@ -124,6 +150,51 @@ def atomic_open(path: str | Path, mode: str = "wb") -> Iterator[IO]:
         if isinstance(e, OSError):  # a full disk, a target that became a folder, ...
             raise _unwritable(path, e) from e
         raise
+
+
+def _write_all(path: str, data: bytes) -> None:
+    """Write ``data`` to the new file ``path`` and flush it to the disk."""
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def replace_together(moves: list[tuple[str | Path, str | Path]]) -> None:
+    """Rename each finished temporary file onto its target, as one result: if a rename fails,
+    every target is removed (the new ones and the old siblings not yet replaced), so that a new
+    file never sits beside an old sibling that no longer describes it; the temporary files are
+    removed either way. A failure is a :class:`DataError` naming the target."""
+    for src, dst in moves:
+        try:
+            os.replace(src, dst)
+        except OSError as e:
+            for pair in moves:  # renamed ones are gone from src already: FileNotFoundError
+                for stale in pair:
+                    with contextlib.suppress(OSError):
+                        os.unlink(stale)
+            raise _unwritable(Path(dst), e) from e
+
+
+def write_together(contents: dict[str | Path, bytes]) -> list[Path]:
+    """Write sibling files (``{path: bytes}``) as one result: each to a temporary file beside it,
+    then all renamed (:func:`replace_together`). A failure while writing (a full disk) leaves the
+    old files whole and no temporary behind: a :class:`DataError` naming the file."""
+    moves: list[tuple[str, Path]] = []
+    try:
+        for path, data in contents.items():
+            path = Path(path)
+            moves.append((_temporary_beside(path), path))
+            _write_all(moves[-1][0], data)
+    except BaseException as e:
+        for tmp, _ in moves:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        if isinstance(e, OSError):
+            raise _unwritable(path, e) from e
+        raise
+    replace_together(moves)
+    return [path for _, path in moves]
 
 
 def write_bytes(path: str | Path, data: bytes) -> Path:
@@ -149,10 +220,15 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot serialise {type(obj).__name__} to JSON")
 
 
+def json_text(obj: Any) -> str:
+    """``obj`` as the indented JSON :func:`write_json` writes (numpy values converted; NaN is a
+    ValueError)."""
+    return json.dumps(obj, indent=2, default=_json_default, allow_nan=False) + "\n"
+
+
 def write_json(path: str | Path, obj: Any) -> Path:
     """Write ``obj`` as indented JSON (numpy values converted), atomically. NaN is refused."""
-    text = json.dumps(obj, indent=2, default=_json_default, allow_nan=False, sort_keys=False)
-    return write_text(path, text + "\n")
+    return write_text(path, json_text(obj))
 
 
 def save_npz(path: str | Path, compressed: bool = True, **arrays: Any) -> Path:

@@ -9,7 +9,9 @@ Pipeline::
     lift_file        normalise, run a trained checkpoint (default: the shipped lifter-243,
                      dilpose.models) over the whole sequence, or frame by frame through a
                      causal model (dilpose.stream, ``--stream``), write PREFIX.npy/.json
-    stream_lines     ``dilpose lift - --stream``: JSON lines on stdin, one 3D pose per line out
+
+Live streaming (``dilpose lift - --stream``: JSON lines on stdin, one 3D pose per line out) is
+:mod:`dilpose.live`.
 
 The accepted keypoint files are described in :mod:`dilpose.keypoints`. Outputs are root-relative
 H36M-17 joints in metres (camera orientation, root joint at the origin).
@@ -17,7 +19,7 @@ H36M-17 joints in metres (camera orientation, root joint at the origin).
 
 from __future__ import annotations
 
-import json
+import io
 import math
 import time
 from pathlib import Path
@@ -30,13 +32,9 @@ from . import stream as streaming
 from .camera import normalize_screen_coordinates
 from .datasets.base import Sequence
 from .errors import DataError
-from .fileio import atomic_open, check_writable, write_json
+from .fileio import check_writable, json_text, write_together
 from .keypoints import (
-    KP_LEN,
-    NUM_JOINTS,
-    RESOLUTION_HINT,
     Keypoints2D,
-    is_number,
     read_keypoints,
 )
 from .noise import fill_gaps
@@ -221,8 +219,8 @@ def lift_file(
     Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
     ``PREFIX.json`` (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation
     report and the settings); ``output`` may be the prefix or either file name. Both files are
-    written atomically and nothing is written unless the whole lift succeeds. Returns a flat summary
-    dict (for printing).
+    written as one (:func:`_write_result`) and nothing is written unless the whole lift
+    succeeds. Returns a flat summary dict (for printing).
     """
     input_path = Path(input_path)
     shipped = None
@@ -278,6 +276,8 @@ def _load_model(checkpoint: Path, stream: bool, flip_test: bool):
     """(model, stream lifter or None): the checkpoint's model, checked to read (x, y) per joint and
     write H36M-17. Streaming loads the model once and refuses a symmetric one (dilpose.stream)."""
     model = checkpoints.model_from_checkpoint(checkpoint)
+    # NaN weights give NaN poses: refuse them before any work, as the stream does.
+    checkpoints.check_finite(checkpoint, model.state_dict())
     lifter = None
     if stream:
         lifter = streaming.StreamLifter(
@@ -331,16 +331,13 @@ def _predict(model, lifter, seq: Sequence, layout, flip_test: bool, checkpoint: 
 
 
 def _write_result(npy_path: Path, json_path: Path, pred: np.ndarray, doc: dict) -> None:
-    """Write PREFIX.npy then PREFIX.json, each atomically; no .npy is left if the .json fails."""
-    with atomic_open(npy_path, "wb") as f:
-        np.save(f, pred)
-    try:
-        write_json(json_path, doc)
-    except BaseException:
-        # Half a result (positions without the frames and report that explain them) is worse than
-        # none.
-        npy_path.unlink(missing_ok=True)
-        raise
+    """Write PREFIX.npy and PREFIX.json as one result (:func:`dilpose.fileio.write_together`):
+    both to temporary files, then both renamed. A full disk keeps the previous pair whole; a
+    positions file beside an older report (which the explorer would show as this result) never
+    happens."""
+    buf = io.BytesIO()
+    np.save(buf, pred)  # (T, 17, 3) float32: a few MB at most, fine to hold
+    write_together({npy_path: buf.getvalue(), json_path: json_text(doc).encode()})
 
 
 def _summary(npy_path: Path, json_path: Path, doc: dict, model: str) -> dict:
@@ -381,184 +378,3 @@ def _stream(lifter, keypoints_2d: np.ndarray):
         "p95_ms": float(np.percentile(times, 95)),
         "frames": len(times),
     }
-
-
-# --------------------------------------------------------------------------------------------------
-# Live streaming: JSON lines in, JSON lines out
-# --------------------------------------------------------------------------------------------------
-def _parse_line(text: str) -> tuple[np.ndarray, object, bool]:
-    """One JSON line -> ((17, 3) x, y, v array, frame id or None, reset flag); ValueError says
-    what is wrong with it."""
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"not valid JSON: {e.msg} at column {e.colno}") from None
-    frame, reset = None, False
-    if isinstance(doc, dict):
-        unknown = sorted(set(doc) - {"keypoints", "frame", "image_id", "reset"})
-        if unknown:
-            raise ValueError(
-                f"unknown key(s) {unknown}; a line holds 'keypoints' and optionally 'frame' "
-                "(or 'image_id') and 'reset'"
-            )
-        if "keypoints" not in doc:
-            raise ValueError("the object has no 'keypoints'")
-        frame = doc.get("frame", doc.get("image_id"))
-        reset = doc.get("reset", False)
-        if not isinstance(reset, bool):
-            raise ValueError(f"'reset' should be true or false, got {reset!r}")
-        values = doc["keypoints"]
-    else:
-        values = doc
-    if (
-        isinstance(values, list)
-        and len(values) == NUM_JOINTS
-        and all(isinstance(v, list) for v in values)
-    ):
-        values = [x for v in values for x in (v if len(v) == 3 else [*v, 1.0])]
-    if not isinstance(values, list) or len(values) != KP_LEN:
-        n = len(values) if isinstance(values, list) else type(values).__name__
-        raise ValueError(
-            f"'keypoints' should be {KP_LEN} numbers (x, y, v for each of the 17 COCO joints) "
-            f"or 17 [x, y(, v)] pairs, got {n}"
-        )
-    if not all(is_number(v) for v in values):
-        raise ValueError("'keypoints' holds a value that is not a number")
-    arr = np.asarray(values, dtype=np.float64).reshape(NUM_JOINTS, 3)
-    if not np.isfinite(arr).all():
-        j = int(np.argwhere(~np.isfinite(arr))[0, 0])
-        raise ValueError(f"non-finite keypoint value at joint {j} ({sk.COCO17.joint_names[j]})")
-    return arr, frame, reset
-
-
-class _HoldLast:
-    """Causal gap filling for a live stream, as :func:`prepare` does with ``causal=True``: a
-    missing joint takes its last detected position, for at most ``max_gap`` frames."""
-
-    def __init__(self, min_score: float, max_gap: int | None):
-        self.min_score, self.max_gap = min_score, max_gap
-        self.reset()
-
-    def reset(self) -> None:
-        self.last = np.full((NUM_JOINTS, 2), np.nan)
-        self.gap = np.zeros(NUM_JOINTS, dtype=int)
-
-    def fill(self, arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(17, 3) -> ((17, 2) keypoints, new last, new gap); ValueError (state unchanged) when a
-        joint has never been seen or has been missing too long."""
-        seen = (arr[:, 2] != 0) & (arr[:, 2] >= self.min_score)
-        last = np.where(seen[:, None], arr[:, :2], self.last)
-        gap = np.where(seen, 0, self.gap + 1)
-        never = np.flatnonzero(np.isnan(last).any(1))
-        if len(never):
-            names = [sk.COCO17.joint_names[j] for j in never]
-            raise ValueError(
-                f"joint(s) {names} not detected (score >= {self.min_score:g}) since the stream "
-                "started: nothing to hold; the line is skipped"
-            )
-        if self.max_gap is not None and gap.max() > self.max_gap:
-            j = int(np.argmax(gap))
-            raise ValueError(
-                f"joint {sk.COCO17.joint_names[j]!r} has been missing for {gap[j]} frames, more "
-                f"than --max-gap {self.max_gap}; the line is skipped"
-            )
-        return last, last, gap
-
-
-def stream_lines(
-    lines,
-    out,
-    err,
-    checkpoint: str | Path | None = None,
-    width: float | None = None,
-    height: float | None = None,
-    min_score: float = 0.3,
-    max_gap: int | None = MAX_GAP,
-    flip_test: bool = True,
-    source: str = "<stdin>",
-) -> dict:
-    """``dilpose lift - --stream``: lift a live stream of COCO-17 keypoints, one frame per line.
-
-    Each input line is a JSON array of 51 numbers (x, y, v per COCO joint, pixels), 17 [x, y(, v)]
-    pairs, or an object ``{"keypoints": [...], "frame": id, "reset": false}``. For each line one
-    JSON line is written to ``out`` and flushed at once: ``{"frame", "positions_3d"`` (17 H36M-17
-    joints, root-relative metres, 0.1 mm), ``"latency_ms"}`` (parsing to output, this frame). A bad
-    line gets ``{"line", "frame", "error"}`` instead (and the same message on ``err``): it is not
-    fed to the model, and the stream's state (the model's buffers, held joints) is kept, so the
-    next good line continues the stream. ``"reset": true`` starts a new stream at that line.
-
-    Returns a summary: frames lifted, lines refused, latency median and 95th percentile (ms).
-    """
-    if width is None or height is None:
-        raise DataError(
-            source, f"the image size is needed to normalise the keypoints: {RESOLUTION_HINT}"
-        )
-    shipped = None
-    if checkpoint is None:
-        shipped = models.DEFAULT_STREAM
-        checkpoint = models.path_of(shipped)
-    model, want = _live_model(checkpoint)
-    lifter = streaming.StreamLifter(model, flip_test=flip_test)
-    holder = _HoldLast(min_score, max_gap)
-    latencies, refused, count = [], 0, 0
-    for n, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        start = time.perf_counter()
-        frame_id = None
-        try:
-            arr, frame_id, reset = _parse_line(text)
-            if reset:
-                holder.reset()
-                lifter.reset()
-            kp, last, gap = holder.fill(arr)
-            if want is sk.H36M17:
-                kp = sk.coco_to_h36m(kp[None])[0]
-            x = normalize_screen_coordinates(kp[None], width, height)[0]
-            pose = lifter.push(x)
-            holder.last, holder.gap = last, gap  # only a lifted frame moves the stream on
-        except ValueError as e:
-            refused += 1
-            msg = f"{source} line {n}: {e}"
-            print(f"dilpose lift: error: {msg}", file=err, flush=True)
-            out.write(json.dumps({"line": n, "frame": frame_id, "error": str(e)}) + "\n")
-            out.flush()
-            continue
-        ms = 1000 * (time.perf_counter() - start)
-        latencies.append(ms)
-        count += 1
-        out.write(
-            json.dumps(
-                {
-                    "frame": frame_id if frame_id is not None else count - 1,
-                    "positions_3d": np.round(pose.astype(np.float64), 4).tolist(),
-                    "latency_ms": round(ms, 3),
-                }
-            )
-            + "\n"
-        )
-        out.flush()
-    return {
-        "model": shipped or str(checkpoint),
-        "frames": count,
-        "refused_lines": refused,
-        "latency_median_ms": float(np.median(latencies)) if latencies else None,
-        "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
-    }
-
-
-def _live_model(checkpoint: str | Path):
-    """(causal model, the 2D layout it reads) for :func:`stream_lines`: a causal checkpoint that
-    reads COCO-17 or H36M-17 (x, y) and writes H36M-17, else a :class:`DataError`."""
-    model = streaming.checked_causal(checkpoints.model_from_checkpoint(checkpoint), checkpoint)
-    want = sk.get(model.input_spec["layout"])
-    if want not in (sk.COCO17, sk.H36M17) or (model.cfg.in_features, model.cfg.out_joints) != (
-        2,
-        sk.H36M17.num_joints,
-    ):
-        raise DataError(
-            checkpoint,
-            f"the model reads {want.name} ({model.cfg.in_features} values per joint) and writes "
-            f"{model.cfg.out_joints} joints; live lifting takes COCO-17 (x, y) to H36M-17",
-        )
-    return model, want

@@ -33,6 +33,17 @@ def user_data_dir() -> Path:
     return Path(os.environ.get("DILPOSE_DATA_DIR", DATA_DIR)).resolve()
 
 
+#: The folder the explorer's "lift result" box may read. ``dilpose.app`` sets it for its kernels
+#: (which run in build/explorer/) to the folder ``make explore`` was started in.
+EXPLORE_ROOT_ENV = "DILPOSE_EXPLORE_ROOT"
+
+
+def explore_root() -> Path:
+    """The folder the explorer reads lift results from: ``DILPOSE_EXPLORE_ROOT``, else the current
+    folder."""
+    return Path(os.environ.get(EXPLORE_ROOT_ENV) or os.getcwd()).resolve()
+
+
 def reports_dir() -> Path:
     """Root of the generated reports (``reports/`` in the repository unless ``DILPOSE_REPORTS`` is
     set)."""

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from . import datasets, paths
 from .cli import add_series_options
-from .fileio import write_text
+from .errors import DataError
+from .fileio import check_folder, pid_running, write_text
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 
@@ -78,14 +79,31 @@ def sections(nb) -> dict[str, str]:
     return out
 
 
+def _remove_stale_runs(output: Path) -> None:
+    """Delete ``.<stem>.<pid>.running.ipynb`` beside ``output`` left by a killed runner."""
+    for tmp in output.parent.glob(f".{output.stem}.*.running.ipynb"):
+        pid = tmp.name.split(".")[-3]
+        if pid.isdigit() and not pid_running(int(pid)):
+            tmp.unlink(missing_ok=True)
+
+
 def execute(source: Path, output: Path, parameters: dict, timeout: int | None = None) -> float:
-    """Execute one notebook with papermill; return seconds. Raises :class:`NotebookFailed`."""
+    """Execute one notebook with papermill; return seconds. Raises :class:`NotebookFailed`, or a
+    :class:`DataError` naming the folder when the executed notebook cannot be written there.
+
+    papermill saves the notebook after every cell, so it runs into a hidden
+    ``.<stem>.<pid>.running.ipynb`` that replaces ``output`` only when the run ends: a killed
+    runner never leaves a half-executed notebook where the results are read (the next run removes
+    its leftover). A failed notebook replaces ``output`` too: it holds the traceback.
+    """
     import nbformat
     import papermill as pm
 
     nb = to_notebook(source)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    folder = check_folder(output.parent)
+    _remove_stale_runs(output)
     staged = output.with_name(f".{output.stem}.input.ipynb")
+    running = output.with_name(f".{output.stem}.{os.getpid()}.running.ipynb")
     write_text(staged, nbformat.writes(nb))
     # Cell ids survive papermill's injected parameters cell, so they find each cell's section.
     section_of, announced = sections(nb), set()
@@ -100,7 +118,7 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int | None = 
     try:
         pm.execute_notebook(
             str(staged),
-            str(output),
+            str(running),
             parameters=parameters,
             kernel_name=KERNELSPEC["name"],
             cwd=str(source.parent),
@@ -111,16 +129,26 @@ def execute(source: Path, output: Path, parameters: dict, timeout: int | None = 
             # localhost for this one run, so the warning is noise on the console.
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
+        _finish(running, output)
     except pm.PapermillExecutionError as e:
+        _finish(running, output)
         raise NotebookFailed(
             f"{source.name} failed in cell {e.cell_index} "
             f"(execution count {e.exec_count}): {e.ename}: {e.evalue}\n"
             f"executed notebook with the traceback: {output}"
         ) from None
+    except OSError as e:  # a full disk or a folder that became read-only, while saving
+        raise DataError(folder, f"cannot write {running.name} here: {e.strerror or e}") from None
     finally:
         staged.unlink(missing_ok=True)
-    strip_widget_state(output)
+        running.unlink(missing_ok=True)  # still here only if the run did not finish
     return time.perf_counter() - start
+
+
+def _finish(running: Path, output: Path) -> None:
+    """Strip the widget state of the executed notebook and move it onto ``output``."""
+    strip_widget_state(running)
+    os.replace(running, output)
 
 
 def strip_widget_state(path: Path) -> None:
@@ -183,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         times = run(
             args.profile, args.dataset, args.seed, args.only, args.update_notebooks, args.retrain
         )
-    except NotebookFailed as e:
+    except (NotebookFailed, DataError) as e:
         print(f"[dilpose] ERROR: {e}", file=sys.stderr, flush=True)
         return 1
     print(f"[dilpose] {len(times)} notebook(s) in {sum(times.values()):.0f} s", flush=True)

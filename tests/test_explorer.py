@@ -23,6 +23,13 @@ from dilpose.explorer_figures import (
 EXAMPLE = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
 
 
+@pytest.fixture(autouse=True)
+def _read_anywhere(monkeypatch):
+    """These tests read lift results from pytest's and the repository's folders: the explorer may
+    read the whole file system here (its confinement is tests/test_explorer_root.py's)."""
+    monkeypatch.setenv(paths.EXPLORE_ROOT_ENV, "/")
+
+
 @pytest.fixture(scope="module")
 def ex():
     return Explorer("mocap", subject="cmu09", action="run 09_11")

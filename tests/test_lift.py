@@ -3,13 +3,15 @@ custom) lift to finite root-relative H36M-17 joints with a tiny untrained checkp
 input raises DataError naming the file; failed lifts leave no output behind."""
 
 import dataclasses
+import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from dilpose import checkpoints, formats, keypoints, lift, train
+from dilpose import checkpoints, fileio, formats, keypoints, lift, train
 from dilpose import skeleton as sk
 from dilpose.config import for_profile
 from dilpose.datasets import Sequence
@@ -491,14 +493,68 @@ def test_failed_lifts_leave_no_output(tmp_path, checkpoint, monkeypatch):
     with pytest.raises(DataError, match="checkpoint is missing 'input'"):
         lift.lift_file(ok, tmp_path / "old.pt", out / "old", width=W, height=H)
 
-    # The JSON write failing after the npy was written: the npy is removed too.
-    def broken(path, obj):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(lift, "write_json", broken)
-    with pytest.raises(OSError, match="disk full"):  # raised by the patched writer itself
+    # The JSON write failing after the npy was written (a full disk): nothing is left.
+    _disk_full_for(monkeypatch, ".json")
+    with pytest.raises(DataError, match="half.json: cannot write here: No space left"):
         lift.lift_file(ok, checkpoint, out / "half", width=W, height=H)
     assert not out.exists() or files_in(out) == []
+
+
+def _disk_full_for(monkeypatch, suffix: str) -> None:
+    """Writing the temporary file of a target ending in ``suffix`` fails as on a full disk."""
+    real = fileio._write_all
+
+    def write_all(path, data):
+        if f"{suffix}." in Path(path).name:  # .<name>.<pid>.<random>.tmp
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        real(path, data)
+
+    monkeypatch.setattr(fileio, "_write_all", write_all)
+
+
+def test_a_full_disk_keeps_the_previous_result_whole(tmp_path, checkpoint, monkeypatch):
+    """Room for the new .npy but not the .json: the old pair stays, both files, byte for byte
+    (the explorer would otherwise show the old report as the new result)."""
+    kp = walking_coco(40)
+    first = write_json(tmp_path / "a.json", results_json(kp, np.ones((40, 17)), range(40)))
+    second = write_json(tmp_path / "b.json", results_json(kp[::-1], np.ones((40, 17)), range(40)))
+    lift.lift_file(first, checkpoint, tmp_path / "out" / "r", width=W, height=H)
+    before = {f: (tmp_path / "out" / f).read_bytes() for f in ("r.npy", "r.json")}
+    _disk_full_for(monkeypatch, ".json")
+    with pytest.raises(DataError, match="r.json: cannot write here: No space left on device"):
+        lift.lift_file(second, checkpoint, tmp_path / "out" / "r", width=W, height=H)
+    assert {f: (tmp_path / "out" / f).read_bytes() for f in before} == before
+    assert files_in(tmp_path / "out") == ["r.json", "r.npy"]  # no temporary left
+
+
+def test_a_failed_rename_removes_the_pair_together(tmp_path, checkpoint, monkeypatch):
+    kp = walking_coco(40)
+    ok = write_json(tmp_path / "a.json", results_json(kp, np.ones((40, 17)), range(40)))
+    lift.lift_file(ok, checkpoint, tmp_path / "out" / "r", width=W, height=H)
+    real = os.replace
+
+    def replace(src, dst):
+        if str(dst).endswith(".json"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), dst)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(DataError, match="r.json: cannot write here"):
+        lift.lift_file(ok, checkpoint, tmp_path / "out" / "r", width=W, height=H)
+    assert files_in(tmp_path / "out") == []  # never a new .npy beside the old .json
+
+
+def test_a_nan_weight_checkpoint_is_refused_before_lifting(tmp_path, checkpoint):
+    import torch
+
+    ckpt = torch.load(checkpoint, weights_only=True)
+    next(iter(ckpt["model"].values()))[0] = float("nan")
+    torch.save(ckpt, tmp_path / "nan.pt")
+    ok = write_json(
+        tmp_path / "a.json", results_json(walking_coco(40), np.ones((40, 17)), range(40))
+    )
+    with pytest.raises(DataError, match="nan.pt: weights are not finite"):
+        lift.lift_file(ok, tmp_path / "nan.pt", tmp_path / "r", width=W, height=H)
 
 
 def test_checkpoints_record_the_input_layout(checkpoint):
