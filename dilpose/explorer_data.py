@@ -10,14 +10,13 @@ The figure is :mod:`dilpose.explorer_figures`, the widget :mod:`dilpose.explorer
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import camera as cam_mod
-from . import checkpoints, datasets, evaluate, models
+from . import checkpoints, datasets, evaluate, limits, models, npz
 from . import skeleton as sk
 from .errors import DataError
 from .keypoints import read_keypoints
@@ -169,24 +168,19 @@ def read_poses3d(path: str | Path) -> tuple[np.ndarray, dict]:
 
     path = Path(path)
     npy, js = output_paths(path)
-    if not npy.is_file() and not js.is_file():
+    # exists(), not is_file(): a FIFO or device under either name is refused by name below.
+    if not npy.exists() and not js.exists():
         raise DataError(
             path, "file not found (give the PREFIX.npy or PREFIX.json that `dilpose lift` wrote)"
         )
     doc = {}
-    if js.is_file():
-        try:
-            doc = json.loads(js.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise DataError(js, f"not readable JSON: {e}") from None
+    if js.exists():
+        doc = limits.read_json(js, "lift result")  # regular file, bounded size, depth, numbers
         if not isinstance(doc, dict):
             raise DataError(js, "expected the JSON object that `dilpose lift` writes")
-    if npy.is_file():
+    if npy.exists():
         source = npy
-        try:
-            poses = np.load(npy, allow_pickle=False)
-        except (OSError, ValueError, EOFError) as e:
-            raise DataError(npy, f"not a readable .npy array: {e}") from None
+        poses = npz.load_npy(npy)  # its header's shape must match the bytes in the file
     else:
         source = js
         if "positions_3d" not in doc:

@@ -79,10 +79,10 @@ def _kind(mode: int) -> str:
 
 def _check_stat(path: Path, st: os.stat_result, what: str, max_bytes: int) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise DataError(path, f"is {_kind(st.st_mode)}; a {what} must be a regular file")
+        raise DataError(path, f"is {_kind(st.st_mode)}; the {what} must be a regular file")
     if st.st_size > max_bytes:
         raise DataError(
-            path, f"is {_size(st.st_size)}, more than the {_size(max_bytes)} a {what} may have"
+            path, f"is {_size(st.st_size)}, over the limit of {_size(max_bytes)} for the {what}"
         )
 
 
@@ -95,7 +95,7 @@ def check_regular(path: str | Path, what: str, max_bytes: int) -> Path:
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        raise DataError(path, f"{what} not found") from None
+        raise DataError(path, f"file not found (the {what})") from None
     except OSError as e:  # a loop of symlinks, a parent that is a file, no permission
         raise DataError(path, f"cannot read the {what}: {e.strerror or e}") from None
     _check_stat(path, st, what, max_bytes)
@@ -130,7 +130,7 @@ def read_bytes(path: str | Path, what: str, max_bytes: int) -> bytes:
     except OSError as e:
         raise DataError(path, f"cannot read the {what}: {e.strerror or e}") from None
     if len(data) > max_bytes:
-        raise DataError(path, f"grew past the {_size(max_bytes)} a {what} may have while read")
+        raise DataError(path, f"grew past the limit of {_size(max_bytes)} for the {what} while read")
     return data
 
 
