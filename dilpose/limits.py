@@ -126,7 +126,14 @@ def read_bytes(path: str | Path, what: str, max_bytes: int) -> bytes:
     grows past the limit while read is refused too."""
     try:
         with open_regular(path, what, max_bytes) as f:
-            data = f.read(max_bytes + 1)
+            # read(n) allocates n bytes up front: ask for the size the file has, not the limit.
+            size = os.fstat(f.fileno()).st_size
+            data = f.read(size + 1)
+            while len(data) > size and len(data) <= max_bytes:  # it grew meanwhile
+                chunk = f.read(MiB)
+                if not chunk:
+                    break
+                data += chunk
     except OSError as e:
         raise DataError(path, f"cannot read the {what}: {e.strerror or e}") from None
     if len(data) > max_bytes:
