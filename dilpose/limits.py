@@ -98,6 +98,8 @@ def check_regular(path: str | Path, what: str, max_bytes: int) -> Path:
         raise DataError(path, f"file not found (the {what})") from None
     except OSError as e:  # a loop of symlinks, a parent that is a file, no permission
         raise DataError(path, f"cannot read the {what}: {e.strerror or e}") from None
+    except ValueError:  # a NUL byte in the name
+        raise DataError(path, f"cannot read the {what}: the name holds a NUL byte") from None
     _check_stat(path, st, what, max_bytes)
     return path
 
