@@ -12,7 +12,6 @@ Nothing happens on import.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path

@@ -79,7 +79,7 @@ def architecture_dict(cfg: ModelConfig) -> dict:
 
 
 def _torch_load(path: Path):
-    """``torch.load(weights_only=True)`` of a regular file within :data:`limits.MAX_CHECKPOINT_BYTES`
+    """``torch.load(weights_only=True)`` of a regular file within the checkpoint size limit
     (a FIFO or ``/dev/zero`` is refused, not read), its errors as one line naming the file."""
     f = limits.open_regular(path, "checkpoint", limits.MAX_CHECKPOINT_BYTES)
     try:

@@ -139,7 +139,9 @@ def read_bytes(path: str | Path, what: str, max_bytes: int) -> bytes:
     except OSError as e:
         raise DataError(path, f"cannot read the {what}: {e.strerror or e}") from None
     if len(data) > max_bytes:
-        raise DataError(path, f"grew past the limit of {_size(max_bytes)} for the {what} while read")
+        raise DataError(
+            path, f"grew past the limit of {_size(max_bytes)} for the {what} while read"
+        )
     return data
 
 
@@ -167,9 +169,7 @@ def _check_json_shape(raw: bytes, source: str | Path, what: str) -> None:
     for start in range(0, len(steps), _CHUNK):  # in chunks: a file of brackets stays cheap
         running = np.cumsum(steps[start : start + _CHUNK], dtype=np.int64) + depth
         if running.max() > MAX_JSON_DEPTH:
-            raise DataError(
-                source, f"the {what} is nested more than {MAX_JSON_DEPTH} levels deep"
-            )
+            raise DataError(source, f"the {what} is nested more than {MAX_JSON_DEPTH} levels deep")
         depth = int(running[-1])
 
 
@@ -183,9 +183,7 @@ def parse_json(data: bytes | str, source: str | Path, what: str = "JSON") -> Any
         try:
             text = data.decode("utf-8-sig")  # -sig: tolerate a byte-order mark
         except UnicodeDecodeError as e:
-            raise DataError(
-                source, f"not UTF-8 text (byte {e.start}), so not a {what}"
-            ) from None
+            raise DataError(source, f"not UTF-8 text (byte {e.start}), so not a {what}") from None
     _check_json_shape(raw, source, what)
     try:
         return json.loads(text)

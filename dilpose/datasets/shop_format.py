@@ -239,9 +239,7 @@ def read_manifest(root: str | Path) -> dict:
     if not (
         isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= MAX_FPS
     ):  # NaN fails the comparison, Infinity the bound
-        raise DataError(
-            path, f"fps must be a number in (0, {MAX_FPS:g}], got {limits.shown(fps)}"
-        )
+        raise DataError(path, f"fps must be a number in (0, {MAX_FPS:g}], got {limits.shown(fps)}")
     _in_folder(path, "calibration", m["calibration"])
     actions = m["actions"]
     if (
@@ -276,9 +274,7 @@ def _in_folder(path: Path, what: str, name) -> None:
     """Refuse a file name that leaves the shop folder (``../x``, ``/etc/passwd``, ``..``): a
     manifest names files beside it, and must not make the reader open any other file."""
     if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
-        raise DataError(
-            path, f"{what} {limits.shown(name)} must be a file name in the shop folder"
-        )
+        raise DataError(path, f"{what} {limits.shown(name)} must be a file name in the shop folder")
     if "\\" in name or "\0" in name:  # a Windows separator; a NUL byte that open() refuses
         raise DataError(path, f"{what} {limits.shown(name)} must be a plain file name")
 
