@@ -12,13 +12,13 @@ Nothing happens on import.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import limits
 from .errors import DataError
 
 #: CMU's unit: (1/0.45) inch = 56.444 mm (CMU FAQ), so multiplying by this gives metres.
@@ -130,22 +130,12 @@ def parse_bvh(path: str | Path) -> BVHMotion:
     """
     path = Path(path)
     src = str(path)
-    try:
-        # errors="replace": a binary or foreign file then fails below with a readable message
-        # instead of a UnicodeDecodeError that does not name the file.
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise DataError(src, "file not found") from None
-    except IsADirectoryError:
-        raise DataError(src, "is a directory, not a BVH file") from None
-    except OSError as e:
-        if os.path.isdir(
-            path
-        ):  # Windows reports a directory as PermissionError (os.path: never raises)
-            raise DataError(src, "is a directory, not a BVH file") from None
-        # strerror ("Permission denied", "Not a directory", ...) leaves out the path the message
-        # starts with.
-        raise DataError(src, f"cannot read file: {e.strerror or e}") from e
+    # A regular file of bounded size (dilpose.limits): a FIFO would block, /dev/zero never end.
+    # Its messages name the file and say "file not found", "is a directory", "is a device", ...
+    data = limits.read_bytes(path, "BVH file", limits.MAX_BVH_BYTES)
+    # errors="replace": a binary or foreign file then fails below with a readable message instead
+    # of a UnicodeDecodeError that does not name the file.
+    text = data.decode("utf-8", errors="replace")
     lines = text.splitlines()
     if not text.strip():
         raise DataError(src, "empty file")

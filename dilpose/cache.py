@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import objectives, paths
+from . import limits, objectives, paths
 from . import skeleton as sk
 from .checkpoints import check_finite, load_checkpoint
 from .config import NOT_TRAINING_FIELDS, Config
@@ -248,8 +248,8 @@ class Entry:
         one recorded when it was finished, it cannot be read as a checkpoint, or its weights are
         not finite."""
         try:
-            record = json.loads(self.sidecar.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+            record = limits.read_json(self.sidecar, "model cache record")
+        except DataError:
             return f"its record {self.sidecar.name} is missing or unreadable"
         recorded = record.get("weights_sha256") if isinstance(record, dict) else None
         if not isinstance(recorded, str):

@@ -24,13 +24,12 @@ Conventions
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from . import paths
+from . import limits, paths
 from .errors import DataError
 
 # Human3.6M's own names of the four cameras, in VideoPose3D's order.
@@ -218,10 +217,9 @@ def load_h36m_cameras(path: str | Path | None = None) -> dict[str, list[Camera]]
     The JSON (``dilpose/resources/h36m_cameras.json``) records its provenance in ``_source``.
     """
     path = Path(path) if path is not None else paths.H36M_CAMERAS
-    try:
-        spec = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(path, f"cannot read camera JSON: {e}") from e
+    spec = limits.read_json(path, "camera JSON")  # a regular file; size, depth, numbers bounded
+    if not isinstance(spec, dict):
+        raise DataError(path, "the camera JSON must be an object")
     for key in ("intrinsics", "extrinsics"):
         if key not in spec:
             raise DataError(path, f"missing key {key!r}")

@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import limits
 from . import skeleton as sk
 from .callbacks import EpochLog, History
 from .config import NOT_TRAINING_FIELDS, ModelConfig
@@ -78,9 +79,12 @@ def architecture_dict(cfg: ModelConfig) -> dict:
 
 
 def _torch_load(path: Path):
-    """``torch.load(weights_only=True)`` with its errors as one line naming the file."""
+    """``torch.load(weights_only=True)`` of a regular file within the checkpoint size limit
+    (a FIFO or ``/dev/zero`` is refused, not read), its errors as one line naming the file."""
+    f = limits.open_regular(path, "checkpoint", limits.MAX_CHECKPOINT_BYTES)
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with f:
+            return torch.load(f, map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling errors differ by cause; all mean "not a safe checkpoint"
         if "weights only load failed" in str(e).lower():  # torch's advice would be to trust it
             problem = (
@@ -106,7 +110,7 @@ def load_checkpoint(path: str | Path) -> dict:
         raise DataError(path, "checkpoint not found")
     if path.is_dir():
         raise DataError(path, "is a directory, not a checkpoint")
-    ckpt = _torch_load(path)
+    ckpt = _torch_load(path)  # a regular file of bounded size
     if not isinstance(ckpt, dict):
         raise DataError(
             path, f"not a dilpose checkpoint: it holds {type(ckpt).__name__}, not a dict"

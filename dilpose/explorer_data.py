@@ -10,14 +10,13 @@ The figure is :mod:`dilpose.explorer_figures`, the widget :mod:`dilpose.explorer
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from . import camera as cam_mod
-from . import checkpoints, datasets, evaluate, models, paths
+from . import checkpoints, datasets, evaluate, limits, models, npz, paths
 from . import skeleton as sk
 from .errors import DataError
 from .keypoints import read_keypoints
@@ -162,9 +161,6 @@ def dataset_clip(
     )
 
 
-#: The largest lift result JSON the explorer reads (bytes): an hour of video at 50 fps is ~80 MB.
-MAX_RESULT_JSON_BYTES = 256 << 20
-
 
 def confined(path: str | Path, root: Path) -> Path:
     """``path`` resolved inside ``root`` (relative paths from ``root``, symlinks followed), or a
@@ -183,14 +179,7 @@ def confined(path: str | Path, root: Path) -> Path:
 
 
 def _read_result_json(js: Path) -> dict:
-    if js.stat().st_size > MAX_RESULT_JSON_BYTES:
-        raise DataError(js, f"larger than {MAX_RESULT_JSON_BYTES >> 20} MiB; not a lift result")
-    try:
-        doc = json.loads(js.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):  # messages quote the file
-        raise DataError(
-            js, "not readable JSON (damaged, or not what `dilpose lift` writes)"
-        ) from None
+    doc = limits.read_json(js, "lift result")  # regular file, bounded size, depth, numbers
     if not isinstance(doc, dict):
         raise DataError(js, "expected the JSON object that `dilpose lift` writes")
     return doc
@@ -198,16 +187,14 @@ def _read_result_json(js: Path) -> dict:
 
 def _read_result_npy(npy: Path) -> np.ndarray:
     try:
-        # Memory-mapped first: a header claiming more frames than the file holds fails here,
-        # without allocating them.
-        poses = np.load(npy, mmap_mode="r", allow_pickle=False)
-        if poses.ndim != 3 or poses.shape[1:] != (sk.H36M17.num_joints, 3):
-            raise DataError(npy, f"expected (T, 17, 3) H36M-17 joints, got shape {poses.shape}")
-        return np.array(poses, dtype=np.float64)
+        poses = npz.load_npy(npy)  # regular file; its header's shape must match its bytes
     except DataError:
         raise
     except Exception:  # numpy raises ValueError, SyntaxError, tokenize errors... for a bad header
         raise DataError(npy, "not a readable .npy array of numbers") from None
+    if poses.ndim != 3 or poses.shape[1:] != (sk.H36M17.num_joints, 3):
+        raise DataError(npy, f"expected (T, 17, 3) H36M-17 joints, got shape {poses.shape}")
+    return np.asarray(poses, dtype=np.float64)
 
 
 def read_poses3d(path: str | Path) -> tuple[np.ndarray, dict]:
@@ -217,12 +204,13 @@ def read_poses3d(path: str | Path) -> tuple[np.ndarray, dict]:
 
     path = Path(path)
     npy, js = output_paths(path)
-    if not npy.is_file() and not js.is_file():  # is_file: a FIFO or a device is not read
+    # exists(), not is_file(): a FIFO or device under either name is refused by name below.
+    if not npy.exists() and not js.exists():
         raise DataError(
             path, "file not found (give the PREFIX.npy or PREFIX.json that `dilpose lift` wrote)"
         )
-    doc = _read_result_json(js) if js.is_file() else {}
-    if npy.is_file():
+    doc = _read_result_json(js) if js.exists() else {}
+    if npy.exists():
         source, poses = npy, _read_result_npy(npy)
     else:
         source = js

@@ -31,7 +31,6 @@ used as is.
 
 from __future__ import annotations
 
-import json
 import math
 import zipfile
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import formats, npz
+from . import formats, limits, npz
 from . import skeleton as sk
 from .errors import DataError
 
@@ -88,9 +87,9 @@ def read_keypoints(
     Raises :class:`DataError` (naming the file) on any unreadable, malformed or ambiguous input.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(path, "file not found")
-    if path.stat().st_size == 0:
+    # A regular file within the npz size limit (JSON has a smaller one, checked when read): a FIFO
+    # or a device is refused here, before anything opens it.
+    if limits.check_regular(path, "keypoints file", limits.MAX_NPZ_BYTES).stat().st_size == 0:
         raise DataError(path, "file is empty")
     # Sniff the content rather than trusting the suffix; a .npz that is not a zip still goes to the
     # npz reader so that the error says "not a readable npz archive".
@@ -126,14 +125,22 @@ def _resolution(path: Path, file_wh, width, height) -> tuple[float, float]:
                 f"the file says the images are {file_wh[0]:g}x{file_wh[1]:g} pixels but "
                 f"{given[0]:g}x{given[1]:g} was given",
             )
-        return given
-    if file_wh is None:
+    elif file_wh is None:
         raise DataError(
             path,
             "the image resolution is unknown (the file does not record it) and it is needed "
             f"to normalise the keypoints: {RESOLUTION_HINT}",
         )
-    return float(file_wh[0]), float(file_wh[1])
+    else:
+        given = (float(file_wh[0]), float(file_wh[1]))
+    # A 10**30-pixel image would normalise every keypoint to the same point, silently.
+    if max(given) > limits.MAX_IMAGE_SIDE:
+        raise DataError(
+            path,
+            f"an image of {given[0]:g}x{given[1]:g} pixels: more than the "
+            f"{limits.MAX_IMAGE_SIDE:,} pixels per side accepted",
+        )
+    return given
 
 
 def _check_pixels(path: Path, kp: np.ndarray, width: float) -> None:
@@ -275,19 +282,8 @@ def _detection(path: Path, det, i: int, style: str, image_ids):
 
 def _json_document(path: Path):
     """The file's JSON value; a :class:`DataError` for text that is not UTF-8 or not JSON."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # -sig: tolerate a byte-order mark
-    except UnicodeDecodeError as e:
-        raise DataError(path, f"not UTF-8 text, so not a COCO JSON file: {e}") from e
-    if not text.strip():
-        raise DataError(path, "file is empty")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise DataError(
-            path, f"not valid JSON (truncated?): {e.msg} at line {e.lineno}, column {e.colno}"
-        ) from e
-    return doc
+    # Size, nesting depth and number length bounded (dilpose.limits); a BOM is tolerated.
+    return limits.read_json(path, "COCO JSON file")
 
 
 def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[int]]:

@@ -31,13 +31,9 @@ from .camera import normalize_screen_coordinates
 from .errors import DataError
 from .keypoints import KP_LEN, NUM_JOINTS, RESOLUTION_HINT, is_int, is_number
 from .lift import MAX_GAP
+from .limits import MAX_DIGITS, MAX_LINE_BYTES
 
-#: Longest input line (bytes, newline excluded). A frame of 51 numbers takes well under 2 kB; 1 MiB
-#: leaves room for any formatting while a 100 MB line cannot grow the process by gigabytes.
-MAX_LINE_BYTES = 1 << 20
-#: Longest integer literal (digits) a line may hold: more than any frame id or pixel needs, and a
-#: 401-digit integer would otherwise overflow float conversion.
-MAX_DIGITS = 18
+# The line-length and integer-length limits are the readers' own (dilpose.limits: one place).
 #: Longest string frame id echoed back (characters).
 MAX_FRAME_ID_CHARS = 200
 #: A normalised coordinate beyond this (50 image widths outside the image) is refused: such a

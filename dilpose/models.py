@@ -15,11 +15,10 @@ every checkpoint is: :func:`dilpose.checkpoints.load_checkpoint`). ``MODEL_CARD.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from . import paths
+from . import limits, paths
 from .errors import DataError
 from .fileio import sha256
 
@@ -56,11 +55,13 @@ def manifest(path: Path = MANIFEST) -> dict:
     """The shipped models' manifest: ``{"models": {name: entry}, ...}``; a clear error if it is
     missing or malformed."""
     try:
-        doc = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise DataError(path, "no shipped models: the manifest is missing (run `make weights`)")
-    except (OSError, json.JSONDecodeError) as e:
-        raise DataError(path, f"unreadable manifest: {e}") from None
+        doc = limits.read_json(path, "models manifest")
+    except DataError as e:
+        if not Path(path).exists():
+            raise DataError(
+                path, "no shipped models: the manifest is missing (run `make weights`)"
+            ) from None
+        raise DataError(path, f"unreadable manifest: {e.problem}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict) or not doc["models"]:
         raise DataError(path, "manifest must hold a non-empty 'models' dict")
     need = {"file", "sha256", "input_layout", "receptive_field", "causal", "channels", "test"}
@@ -117,7 +118,7 @@ def cached(checkpoints: Path | None = None) -> list[ModelInfo]:
         if not pt.is_file():
             continue
         try:
-            doc = json.loads(record.read_text())
+            doc = limits.read_json(record, "model cache record")
             cfg = doc["config"]
             widths = cfg["filter_widths"]
             rf = 1

@@ -32,13 +32,11 @@ from typing import Any
 
 import numpy as np
 
+from . import limits
 from .errors import DataError
 
-#: Largest uncompressed member accepted by default (bytes). Human3.6M's largest VideoPose3D file
-#: (the 2D detections, all subjects, 4 cameras) holds about 0.4 GB; 8 GiB leaves room for more.
-MAX_MEMBER_BYTES = 8 * 1024**3
-#: Deflate cannot compress by more than about 1032:1; a larger declared ratio is a forged header.
-_MAX_DEFLATE_RATIO = 1100
+#: Largest uncompressed member accepted by default (bytes); the limits live in :mod:`.limits`.
+MAX_MEMBER_BYTES = limits.MAX_MEMBER_BYTES
 _MAX_HEADER_BYTES = 10_000  # numpy's own limit on a .npy header
 
 
@@ -171,18 +169,23 @@ def _check_member(path: Path, info: zipfile.ZipInfo, max_bytes: int) -> None:
             f"member {name!r} declares {info.file_size:,} bytes, more than the limit of "
             f"{max_bytes:,}",
         )
-    ratio_limit = 1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO
-    if info.file_size > max(info.compress_size, 1) * ratio_limit + 1024:
+    if info.compress_type == zipfile.ZIP_STORED:
+        allowed = info.compress_size + 1024
+    else:  # checked before anything is inflated: the declared sizes bound what zipfile reads
+        allowed = max(info.compress_size * limits.MAX_INFLATE_RATIO, limits.INFLATE_ALLOWANCE)
+    if info.file_size > allowed:
         raise DataError(
             path,
             f"member {name!r} declares {info.file_size:,} bytes from {info.compress_size:,} "
-            "compressed: not a real archive (forged sizes or a zip bomb)",
+            f"compressed, more than the {limits.MAX_INFLATE_RATIO}x inflation allowed "
+            "(forged sizes or a zip bomb)",
         )
 
 
-def _parse_npy(path: Path, member: str, data: bytes, allow_objects: bool) -> np.ndarray:
-    """One ``.npy`` member's bytes -> array, checking the header against the data length."""
-    where = f"member {member!r}"
+def _parse_npy(path: Path, where: str, data: bytes, allow_objects: bool) -> np.ndarray:
+    """One ``.npy`` member's (or file's) bytes -> array, checking the header against the data
+    length (a header that claims 10**11 frames is refused, not allocated). where: which member, for
+    messages (``"member 'x.npy'"``) or ``"the array"``."""
     buf = io.BytesIO(data)
     try:
         version = np.lib.format.read_magic(buf)
@@ -243,17 +246,19 @@ def load(
     Raises :class:`DataError` naming the file for a missing, truncated, forged or foreign file.
     """
     path = Path(path)
-    if not path.exists():
-        raise DataError(path, "file not found")
-    if path.is_dir():
-        raise DataError(path, "is a directory, not an npz file")
+    # A regular file of bounded size, opened without blocking: a FIFO or /dev/zero is refused.
+    with limits.open_regular(path, "npz archive", limits.MAX_NPZ_BYTES) as f:
+        return _load_open(path, f, allow_objects, max_member_bytes)
+
+
+def _load_open(path: Path, f, allow_objects: bool, max_member_bytes: int) -> dict:
     try:
-        if not zipfile.is_zipfile(path):
+        if not zipfile.is_zipfile(f):
             raise DataError(
                 path, "not a readable npz archive (truncated or foreign file: no zip directory)"
             )
         out: dict[str, np.ndarray] = {}
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(f) as z:
             infos = z.infolist()
             for info in infos:
                 _check_member(path, info, max_member_bytes)
@@ -269,7 +274,7 @@ def load(
                     raise DataError(path, f"member {name!r} appears twice")
                 with z.open(info) as member:
                     data = member.read()
-                out[name] = _parse_npy(path, info.filename, data, allow_objects)
+                out[name] = _parse_npy(path, f"member {info.filename!r}", data, allow_objects)
         return out
     except DataError:
         raise
@@ -288,3 +293,12 @@ def load(
         ) from None
     except (OSError, ValueError) as e:
         raise DataError(path, f"cannot read npz archive: {e}") from None
+
+
+def load_npy(path: str | Path, max_bytes: int = limits.MAX_NPY_BYTES) -> np.ndarray:
+    """Read a plain ``.npy`` array (no pickles) from a regular file of at most ``max_bytes``; its
+    header must describe exactly the bytes that follow. Any problem is a :class:`DataError` naming
+    the file."""
+    path = Path(path)
+    data = limits.read_bytes(path, ".npy array", max_bytes)
+    return _parse_npy(path, "the array", data, allow_objects=False)

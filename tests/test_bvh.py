@@ -286,13 +286,13 @@ def test_missing_path_is_a_data_error_naming_it(tmp_path):
     path = tmp_path / "nope.bvh"
     with pytest.raises(DataError) as info:
         bvh.parse_bvh(path)
-    assert str(info.value) == f"{path}: file not found"
+    assert str(info.value).startswith(f"{path}: file not found")
 
 
 def test_directory_is_a_data_error_naming_it(tmp_path):
     with pytest.raises(DataError) as info:
         bvh.parse_bvh(tmp_path)
-    assert str(info.value) == f"{tmp_path}: is a directory, not a BVH file"
+    assert str(info.value).startswith(f"{tmp_path}: is a directory")
 
 
 @pytest.mark.parametrize(
@@ -307,7 +307,7 @@ def test_other_read_errors_are_data_errors_naming_the_path(tmp_path, make, why):
     path = make(tmp_path)
     with pytest.raises(DataError) as info:
         bvh.parse_bvh(path)
-    assert str(info.value) == f"{path}: cannot read file: {why}"
+    assert str(info.value) == f"{path}: cannot read the BVH file: {why}"
 
 
 def cmu_like_bvh(n_frames: int) -> str:

@@ -392,7 +392,7 @@ def test_bad_camera_json_raises_data_error_naming_file_and_problem(camera_json, 
 
 def test_unparsable_camera_json_raises_data_error_naming_file(camera_json):
     path = camera_json(text='{"intrinsics": [')
-    with pytest.raises(DataError, match="cannot read camera JSON") as e:
+    with pytest.raises(DataError, match="not valid JSON") as e:
         C.load_h36m_cameras(path)
     assert str(path) in str(e.value)
 

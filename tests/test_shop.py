@@ -247,7 +247,7 @@ def test_a_bad_manifest_or_calibration_is_refused(folder, tmp_path, file, change
 
 
 def test_a_missing_folder_and_an_unknown_subject_are_clear_errors(folder, tmp_path):
-    with pytest.raises(DataError, match="shop manifest not found"):
+    with pytest.raises(DataError, match="not found \\(the shop manifest\\)"):
         shop_format.read(tmp_path / "nowhere")
     with pytest.raises(DataError, match="unknown subjects"):
         shop_format.read(folder, subjects=("p99",))

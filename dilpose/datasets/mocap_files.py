@@ -37,14 +37,13 @@ the importer's first steps on a fresh clone, where the raw BVH files are absent
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .. import bvh, npz, paths
+from .. import bvh, limits, npz, paths
 from ..errors import DataError
 
 CMU_CREDIT = (
@@ -123,12 +122,9 @@ def load_bvh_example(path: str | Path | None = None) -> dict:
     writes, parents that precede their children, three finite numbers per OFFSET, known channel
     names and one finite value per channel. A problem is a :class:`DataError` naming the file."""
     path = Path(path) if path is not None else paths.BVH_EXAMPLE
-    try:
-        example = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(path, "BVH example not found (`make data` writes it)") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(path, f"cannot read the BVH example: {e}") from None
+    if not path.exists():
+        raise DataError(path, "BVH example not found (`make data` writes it)")
+    example = limits.read_json(path, "BVH example")  # a regular file; size, depth, numbers bounded
     need = ("subject", "action", "camera_subject", "unit_to_m", "frame_time", "frame")
     need += ("source_frame", "pelvis_mean_xy_m", "joints")
     if not isinstance(example, dict) or any(k not in example for k in need):
@@ -248,10 +244,7 @@ def _load_one(path: Path) -> tuple[dict, dict]:
     arrays = npz.load(path)  # plain arrays only; a truncated or forged file is a DataError
     if "meta" not in arrays:
         raise DataError(path, "missing key 'meta'; not a dilpose default dataset")
-    try:
-        meta = json.loads(str(arrays.pop("meta")))
-    except json.JSONDecodeError as e:
-        raise DataError(path, f"'meta' is not valid JSON: {e}") from None
+    meta = limits.parse_json(str(arrays.pop("meta")), path, "'meta' member")
     if not isinstance(meta, dict):
         raise DataError(path, "'meta' must be a JSON object")
     missing = [k for k in (*_SHARED_META, "clips", "camera_subject", "credit") if k not in meta]

@@ -27,12 +27,12 @@ PoseData, is :mod:`dilpose.datasets.shop`.
 
 from __future__ import annotations
 
-import json
+import math
 from pathlib import Path
 
 import numpy as np
 
-from .. import npz
+from .. import limits, npz
 from .. import skeleton as sk
 from ..camera import Camera
 from ..errors import DataError
@@ -56,6 +56,8 @@ SIM_TRAIN_SUBJECTS = tuple(s for s in SIM_SUBJECTS if s not in SIM_TEST_SUBJECTS
 _INTRINSIC_FIELDS = ("id", "res_w", "res_h", "focal_length", "center", "radial_distortion")
 _INTRINSIC_FIELDS += ("tangential_distortion",)
 _MANIFEST_FIELDS = ("format", "version", "fps", "actions", "calibration", "subjects")
+#: Highest frame rate a manifest may state (high-speed cameras film at 1,000 fps).
+MAX_FPS = 10_000.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -130,12 +132,7 @@ def write(
 # Reading and checking
 # --------------------------------------------------------------------------------------------------
 def _read_json(path: Path, what: str) -> dict:
-    if not path.is_file():
-        raise DataError(path, f"{what} not found")
-    try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DataError(path, f"cannot read the {what}: {e}") from None
+    obj = limits.read_json(path, what)  # a regular file; size, depth and numbers bounded
     if not isinstance(obj, dict):
         raise DataError(path, f"the {what} must be a JSON object")
     return obj
@@ -148,7 +145,7 @@ def _numbers(path: Path, where: str, value, n: int) -> tuple[float, ...]:
         and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
     )
     if not ok or not np.isfinite(np.asarray(value, float)).all():
-        raise DataError(path, f"{where} must be {n} finite numbers, got {value!r}")
+        raise DataError(path, f"{where} must be {n} finite numbers, got {limits.shown(value)}")
     return tuple(float(v) for v in value)
 
 
@@ -179,8 +176,23 @@ def read_cameras(path: str | Path) -> list[Camera]:
         if missing:
             raise DataError(path, f"{where}: missing {missing}")
         res = [ci["res_w"], ci["res_h"]]
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in res):
-            raise DataError(path, f"{where}: res_w and res_h must be positive integers, got {res}")
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) and 0 < v <= limits.MAX_IMAGE_SIDE
+            for v in res
+        ):
+            raise DataError(
+                path,
+                f"{where}: res_w and res_h must be integers from 1 to {limits.MAX_IMAGE_SIDE:,} "
+                f"pixels, got {limits.shown(res)}",
+            )
+        focal = _numbers(path, f"{where} focal_length", ci["focal_length"], 2)
+        if min(focal) <= 0:  # a zero focal length projects every point to the centre
+            raise DataError(path, f"{where}: focal_length must be positive, got {list(focal)}")
+        azimuth = ci.get("azimuth", 0.0)
+        if not (isinstance(azimuth, (int, float)) and not isinstance(azimuth, bool)) or not (
+            math.isfinite(azimuth)
+        ):
+            raise DataError(path, f"{where}: azimuth must be a finite number")
         q = np.asarray(_numbers(path, f"{where} orientation", ce["orientation"], 4))
         if abs(np.linalg.norm(q) - 1.0) > 1e-3:
             raise DataError(
@@ -191,7 +203,7 @@ def read_cameras(path: str | Path) -> list[Camera]:
                 id=str(ci["id"]),
                 res_w=res[0],
                 res_h=res[1],
-                focal_length=_numbers(path, f"{where} focal_length", ci["focal_length"], 2),
+                focal_length=focal,
                 center=_numbers(path, f"{where} center", ci["center"], 2),
                 radial_distortion=_numbers(
                     path, f"{where} radial_distortion", ci["radial_distortion"], 3
@@ -204,7 +216,7 @@ def read_cameras(path: str | Path) -> list[Camera]:
                     np.asarray(_numbers(path, f"{where} translation", ce["translation"], 3))
                     / 1000.0
                 ),
-                azimuth=float(ci.get("azimuth", 0.0)),
+                azimuth=float(azimuth),
             )
         )
     return cams
@@ -220,11 +232,15 @@ def read_manifest(root: str | Path) -> dict:
     if m["format"] != FORMAT or m["version"] != VERSION:
         raise DataError(
             path,
-            f"format {m['format']!r} version {m['version']!r}; this reader reads {FORMAT!r} "
-            f"version {VERSION}",
+            f"format {limits.shown(m['format'])} version {limits.shown(m['version'])}; this "
+            f"reader reads {FORMAT!r} version {VERSION}",
         )
-    if not (isinstance(m["fps"], (int, float)) and not isinstance(m["fps"], bool) and m["fps"] > 0):
-        raise DataError(path, f"fps must be a positive number, got {m['fps']!r}")
+    fps = m["fps"]
+    if not (
+        isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= MAX_FPS
+    ):  # NaN fails the comparison, Infinity the bound
+        raise DataError(path, f"fps must be a number in (0, {MAX_FPS:g}], got {limits.shown(fps)}")
+    _in_folder(path, "calibration", m["calibration"])
     actions = m["actions"]
     if (
         not isinstance(actions, list)
@@ -232,24 +248,35 @@ def read_manifest(root: str | Path) -> dict:
         or not all(isinstance(a, str) and a and " " not in a and "/" not in a for a in actions)
         or len(set(actions)) != len(actions)
     ):
-        raise DataError(path, f"actions must be distinct names without spaces, got {actions!r}")
+        raise DataError(
+            path, f"actions must be distinct names without spaces, got {limits.shown(actions)}"
+        )
     for key, layout in (("joints_3d", sk.H36M17), ("joints_2d", sk.COCO17)):
         if m.get(key, layout.name) != layout.name:
-            raise DataError(path, f"{key} must be {layout.name!r}, got {m[key]!r}")
+            raise DataError(path, f"{key} must be {layout.name!r}, got {limits.shown(m[key])}")
     subjects = m["subjects"]
     if not isinstance(subjects, dict) or not subjects:
         raise DataError(path, "subjects must be a non-empty object: name -> {file, split, ...}")
     for s, info in subjects.items():
         if not isinstance(info, dict) or not isinstance(info.get("file"), str):
-            raise DataError(path, f"subject {s!r}: needs a 'file' (its npz)")
-        if Path(info["file"]).name != info["file"]:
-            raise DataError(path, f"subject {s!r}: file {info['file']!r} must lie in the folder")
+            raise DataError(path, f"subject {limits.shown(s)}: needs a 'file' (its npz)")
+        _in_folder(path, f"subject {limits.shown(s)}: file", info["file"])
         if info.get("split") not in SPLITS:
             raise DataError(
                 path,
-                f"subject {s!r}: split must be one of {list(SPLITS)}, got {info.get('split')!r}",
+                f"subject {limits.shown(s)}: split must be one of {list(SPLITS)}, got "
+                f"{limits.shown(info.get('split'))}",
             )
     return m
+
+
+def _in_folder(path: Path, what: str, name) -> None:
+    """Refuse a file name that leaves the shop folder (``../x``, ``/etc/passwd``, ``..``): a
+    manifest names files beside it, and must not make the reader open any other file."""
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+        raise DataError(path, f"{what} {limits.shown(name)} must be a file name in the shop folder")
+    if "\\" in name or "\0" in name:  # a Windows separator; a NUL byte that open() refuses
+        raise DataError(path, f"{what} {limits.shown(name)} must be a plain file name")
 
 
 def read_subject(path: str | Path, actions, cameras: int) -> dict[str, dict[str, np.ndarray]]:
