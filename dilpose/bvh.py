@@ -158,7 +158,7 @@ def parse_bvh(path: str | Path) -> BVHMotion:
     )
 
 
-def _parse_hierarchy(lines: list[str], src: str, motion_found: bool):
+def _parse_hierarchy(lines: list[str], src: str, motion_found: bool):  # noqa: C901 (see below)
     """Joint names, parents, offsets and channels from the lines before ``MOTION``.
 
     Token-based so that ``JOINT Foo {`` on one line works as well as the usual one-item-per-line

@@ -161,7 +161,6 @@ def dataset_clip(
     )
 
 
-
 def confined(path: str | Path, root: Path) -> Path:
     """``path`` resolved inside ``root`` (relative paths from ``root``, symlinks followed), or a
     :class:`DataError`: checked before the file is looked at, so nothing outside ``root`` is read

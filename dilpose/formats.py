@@ -130,6 +130,19 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
     for key in ("num_joints", "keypoints_symmetry"):
         if key not in metadata:
             raise DataError(path, f"metadata is missing {key!r}")
+    num_joints, layout, inferred = _check_metadata_2d(path, metadata, expect_layout)
+    out, had_scores = _read_views_2d(path, keypoints, num_joints)
+    if not out:
+        raise DataError(path, "positions_2d is empty")
+    metadata = dict(metadata)
+    metadata["had_scores"] = had_scores
+    metadata["layout_name"] = layout
+    metadata["layout_inferred"] = inferred
+    return out, metadata
+
+
+def _check_metadata_2d(path, metadata: dict, expect_layout: str | None) -> tuple[int, str, bool]:
+    """A 2D file's metadata checked: ``(num_joints, layout name, whether it was inferred)``."""
     num_joints = metadata["num_joints"]
     if (
         isinstance(num_joints, bool)
@@ -188,6 +201,12 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
             raise DataError(path, e.problem) from None
         if not same:
             raise DataError(path, f"layout is {layout!r}, expected {expect_layout!r}")
+    return num_joints, layout, inferred
+
+
+def _read_views_2d(path, keypoints: dict, num_joints: int):
+    """``positions_2d``'s arrays checked: ``({subject: {action: [(T, J, 2) per camera]}}, whether
+    a (x, y, score) array was seen)``."""
     out: dict[str, dict[str, list[np.ndarray]]] = {}
     had_scores = False
     for subject, actions in keypoints.items():
@@ -218,13 +237,7 @@ def load_positions_2d(path: str | Path, expect_layout: str | None = None):
                     had_scores, arr = True, arr[..., :2]
                 views.append(_check_array(path, where, arr, num_joints, 2))
             out[subject][action] = views
-    if not out:
-        raise DataError(path, "positions_2d is empty")
-    metadata = dict(metadata)
-    metadata["had_scores"] = had_scores
-    metadata["layout_name"] = layout
-    metadata["layout_inferred"] = inferred
-    return out, metadata
+    return out, had_scores
 
 
 def _is_index(j, n: int) -> bool:
