@@ -23,7 +23,7 @@ from . import (
     export,
     lift,
     live,
-    models,
+    pretrained,
     train,
 )
 from .config import PROFILES
@@ -255,7 +255,7 @@ def cmd_export(args) -> int:
 
 def cmd_models(args) -> int:
 
-    rows = [m.row() for m in models.shipped()] + [m.row() for m in models.cached()]
+    rows = [m.row() for m in pretrained.shipped()] + [m.row() for m in pretrained.cached()]
     header = (
         "name",
         "where",

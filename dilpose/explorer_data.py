@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import camera as cam_mod
-from . import checkpoints, datasets, evaluate, limits, models, npz, paths
+from . import checkpoints, datasets, evaluate, limits, npz, paths, pretrained
 from . import skeleton as sk
 from .errors import DataError
 from .keypoints import read_keypoints
@@ -293,15 +293,15 @@ def _model_note(doc: dict) -> str:
 
 def model_choices(layout_2d: sk.Skeleton, out_joints: int, checkpoints: Path | None = None):
     """``{label: file}`` of the models that read ``layout_2d`` and write ``out_joints`` joints: the
-    shipped ones, then the model cache's (:func:`dilpose.models.cached`), by name."""
+    shipped ones, then the model cache's (:func:`dilpose.pretrained.cached`), by name."""
 
     out = {}
     try:
-        found = models.shipped()
+        found = pretrained.shipped()
     except DataError:
         found = []
     cached = sorted(
-        (m for m in models.cached(checkpoints) if not m.name.startswith("unreadable")),
+        (m for m in pretrained.cached(checkpoints) if not m.name.startswith("unreadable")),
         key=lambda m: m.name,
     )
     for m in [*found, *cached]:

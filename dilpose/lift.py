@@ -7,7 +7,7 @@ Pipeline::
                      -> Keypoints2D (pixels): dilpose.keypoints
     prepare          low-confidence joints -> missing; short gaps interpolated, long gaps refused
     lift_file        normalise, run a trained checkpoint (default: the shipped lifter-243,
-                     dilpose.models) over the whole sequence, or frame by frame through a
+                     dilpose.pretrained) over the whole sequence, or frame by frame through a
                      causal model (dilpose.stream, ``--stream``), write PREFIX.npy/.json
 
 Live streaming (``dilpose lift - --stream``: JSON lines on stdin, one 3D pose per line out) is
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoints, evaluate, models
+from . import checkpoints, evaluate, pretrained
 from . import skeleton as sk
 from . import stream as streaming
 from .camera import normalize_screen_coordinates
@@ -209,7 +209,7 @@ def lift_file(
 ) -> dict:
     """Lift one video's 2D keypoints to 3D with a trained checkpoint and write the result.
 
-    checkpoint: default the shipped model (:mod:`dilpose.models`: ``lifter-243``, or
+    checkpoint: default the shipped model (:mod:`dilpose.pretrained`: ``lifter-243``, or
     ``lifter-243-causal`` when streaming), checked against its sha256. output: default
     ``<input name>_3d`` in the current folder. stream: feed the frames one at a time to a causal
     model (:class:`dilpose.stream.StreamLifter`: ring buffers, one step per layer and frame), gaps
@@ -225,8 +225,8 @@ def lift_file(
     input_path = Path(input_path)
     shipped = None
     if checkpoint is None:
-        shipped = models.DEFAULT_STREAM if stream else models.DEFAULT
-        checkpoint = models.path_of(shipped)
+        shipped = pretrained.DEFAULT_STREAM if stream else pretrained.DEFAULT
+        checkpoint = pretrained.path_of(shipped)
     checkpoint = Path(checkpoint)
     npy_path, json_path = _output_files(input_path, output)
     kp = read_keypoints(input_path, width, height, video=video)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoints, models
+from . import checkpoints, pretrained
 from . import skeleton as sk
 from . import stream as streaming
 from .camera import normalize_screen_coordinates
@@ -313,8 +313,8 @@ def stream_lines(
     size = _image_size(source, width, height)
     shipped = None
     if checkpoint is None:
-        shipped = models.DEFAULT_STREAM
-        checkpoint = models.path_of(shipped)
+        shipped = pretrained.DEFAULT_STREAM
+        checkpoint = pretrained.path_of(shipped)
     model, want = live_model(checkpoint)
     live = _Live(model, want, size, min_score, max_gap, flip_test)
     latencies = collections.deque(maxlen=LATENCY_HISTORY)

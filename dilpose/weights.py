@@ -11,7 +11,7 @@ series reports with three seeds.
 
 The shipped file is a slim, weights-only checkpoint: weights, architecture, input record, epoch and
 precision; no optimiser state. ``models.json`` records each file's sha256 and its test metrics
-(:mod:`dilpose.models` checks the sha256 before loading).
+(:mod:`dilpose.pretrained` checks the sha256 before loading).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cache, callbacks, config, datasets, evaluate, models, paths
+from . import cache, callbacks, config, datasets, evaluate, paths, pretrained
 from . import datasets as ds
 from .datasets import mocap
 from .fileio import save_torch, sha256, write_json, write_text
@@ -44,11 +44,11 @@ def slim_checkpoint(trainer) -> dict:
     return {k: state[k] for k in ("model", "model_config", "epoch", "input", "precision", "config")}
 
 
-def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
+def build(out_dir: Path = pretrained.MODELS_DIR, example: Path = EXAMPLE) -> dict:
     """Train (or take from the model cache) and evaluate every model of :data:`SHIPPED`, write the
     slim checkpoints and ``models.json`` into ``out_dir``, and the example input; returns the
     manifest."""
-    data = ds.load("mocap", seed=SEED, noise=shipped_config(models.DEFAULT).noise)
+    data = ds.load("mocap", seed=SEED, noise=shipped_config(pretrained.DEFAULT).noise)
     train_seqs = ds.sequences(data, data.train_subjects)
     entries = {}
     for name in SHIPPED:
@@ -97,8 +97,8 @@ def build(out_dir: Path = models.MODELS_DIR, example: Path = EXAMPLE) -> dict:
         }
     doc = {
         "models": entries,
-        "default": models.DEFAULT,
-        "default_stream": models.DEFAULT_STREAM,
+        "default": pretrained.DEFAULT,
+        "default_stream": pretrained.DEFAULT_STREAM,
         "data_credit": datasets.get("mocap").credit,
         "data_licence": (
             "CMU terms (no resale of the data) and HDM05's CC BY-SA 3.0; see MODEL_CARD.md"
@@ -136,7 +136,7 @@ def main() -> None:
             f"{' causal' if e['causal'] else ''}, test MPJPE {test['mpjpe']} mm "
             f"(P-MPJPE {test['p_mpjpe']} mm, MPJVE {test['mpjve']} mm/frame)"
         )
-    print(f"wrote {models.MANIFEST} and {EXAMPLE}")
+    print(f"wrote {pretrained.MANIFEST} and {EXAMPLE}")
 
 
 if __name__ == "__main__":

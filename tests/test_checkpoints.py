@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from dilpose import checkpoints, config, datasets, evaluate, models, train
+from dilpose import checkpoints, config, datasets, evaluate, pretrained, train
 from dilpose.errors import DataError
 
 
@@ -167,7 +167,7 @@ def test_a_pickled_payload_is_one_line_naming_the_file_without_torchs_advice(tmp
 def test_the_shipped_models_still_load_as_the_architecture_they_record(name):
     # Shipped files were written before Config became a ModelConfig: their stored model_config
     # (a dict of the architecture's fields) must still build the same model.
-    path = models.path_of(name)
+    path = pretrained.path_of(name)
     stored = torch.load(path, weights_only=True)
     model = checkpoints.model_from_checkpoint(path)
     assert type(model.cfg) is config.ModelConfig

@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from dilpose import calibration, checkpoints, cli, datasets, export, models
+from dilpose import calibration, checkpoints, cli, datasets, export, pretrained
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def shipped():
-    return models.path_of(models.DEFAULT_STREAM)
+    return pretrained.path_of(pretrained.DEFAULT_STREAM)
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, models, npz
+from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, npz, pretrained
 from dilpose.camera import load_h36m_cameras
 from dilpose.datasets import shop_format
 from dilpose.errors import DataError
@@ -119,7 +119,7 @@ JSON_READERS = {
     "shop-manifest": ("manifest.json", _shop_manifest),
     "shop-cameras": ("cameras.json", lambda d: shop_format.read_cameras(d / "cameras.json")),
     "camera-json": ("cams.json", lambda d: load_h36m_cameras(d / "cams.json")),
-    "models-manifest": ("models.json", lambda d: models.manifest(d / "models.json")),
+    "models-manifest": ("models.json", lambda d: pretrained.manifest(d / "models.json")),
     "parse": ("x.json", lambda d: limits.read_json(d / "x.json", "test file")),
 }
 
@@ -142,7 +142,7 @@ def test_models_lists_any_cache_record_without_a_traceback(text):
     (folder / "k.json").write_text(text)
     (folder / "k.pt").write_bytes(b"")
     with bounded():
-        (info,) = models.cached(folder)
+        (info,) = pretrained.cached(folder)
     assert info.file == folder / "k.pt" or info.name.startswith("unreadable record")
 
 

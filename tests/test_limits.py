@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, models, npz
+from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, npz, pretrained
 from dilpose.camera import load_h36m_cameras
 from dilpose.datasets import shop_format
 from dilpose.errors import DataError
@@ -180,7 +180,7 @@ def test_models_lists_a_damaged_cache_record_as_unreadable(tmp_path, content):
         record.write_text(content)
     (tmp_path / "abc.pt").write_bytes(b"x")
     with bounded():
-        (info,) = models.cached(tmp_path)  # was a RecursionError traceback
+        (info,) = pretrained.cached(tmp_path)  # was a RecursionError traceback
     assert info.name.startswith("unreadable record") and str(record) in info.name
 
 

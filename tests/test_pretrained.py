@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dilpose import checkpoints, cli, evaluate, lift, models, paths, stream, weights
+from dilpose import checkpoints, cli, evaluate, lift, paths, pretrained, stream, weights
 from dilpose.errors import DataError
 from dilpose.keypoints import read_keypoints
 
@@ -18,12 +18,12 @@ WH = ["--width", "1000", "--height", "1002"]  # the example camera's image size 
 
 
 def test_shipped_models_are_small_load_and_match_their_checksums():
-    shipped = {m.name: m for m in models.shipped()}
+    shipped = {m.name: m for m in pretrained.shipped()}
     assert set(shipped) == {"lifter-243", "lifter-243-causal"}
     for name, m in shipped.items():
         assert m.file.stat().st_size <= 5e6  # the limit per file
-        path = models.path_of(name)
-        assert models.sha256(path) == m.sha256
+        path = pretrained.path_of(name)
+        assert pretrained.sha256(path) == m.sha256
         ckpt = checkpoints.load_checkpoint(path)  # weights_only, checked
         assert set(ckpt) >= {"model", "model_config", "input", "epoch"}
         assert "optimizer" not in ckpt  # slim: weights, not the training state
@@ -32,26 +32,27 @@ def test_shipped_models_are_small_load_and_match_their_checksums():
 
 
 def test_a_damaged_shipped_file_is_refused_before_loading(tmp_path):
-    for f in models.MODELS_DIR.iterdir():
+    for f in pretrained.MODELS_DIR.iterdir():
         shutil.copy(f, tmp_path / f.name)
     data = bytearray((tmp_path / "lifter-243.pt").read_bytes())
     data[-100] ^= 1
     (tmp_path / "lifter-243.pt").write_bytes(bytes(data))
     with pytest.raises(DataError, match="differs from the manifest's .* the file is damaged"):
-        models.path_of("lifter-243", tmp_path / "models.json")
+        pretrained.path_of("lifter-243", tmp_path / "models.json")
     with pytest.raises(DataError, match="no shipped model 'lifter-9'"):
-        models.path_of("lifter-9", tmp_path / "models.json")
+        pretrained.path_of("lifter-9", tmp_path / "models.json")
     (tmp_path / "models.json").write_text("{}")
     with pytest.raises(DataError, match="non-empty 'models'"):
-        models.shipped(tmp_path / "models.json")
+        pretrained.shipped(tmp_path / "models.json")
 
 
 @pytest.mark.parametrize("name", ["lifter-243", "lifter-243-causal"])
 def test_evaluate_reproduces_the_model_cards_numbers(name, tmp_path, capsys):
-    entry = models.manifest()["models"][name]
+    entry = pretrained.manifest()["models"][name]
     out = tmp_path / "results.json"
     assert (
-        cli.main(["evaluate", "--checkpoint", str(models.path_of(name)), "--output", str(out)]) == 0
+        cli.main(["evaluate", "--checkpoint", str(pretrained.path_of(name)), "--output", str(out)])
+        == 0
     )
     result = json.loads(out.read_text())
     for metric in ("mpjpe", "p_mpjpe", "mpjve"):
@@ -99,7 +100,7 @@ def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
     from dilpose.datasets import Sequence
 
     x = normalize_screen_coordinates(keypoints[:300], 1000, 1002).astype(np.float32)
-    path = models.path_of("lifter-243-causal")
+    path = pretrained.path_of("lifter-243-causal")
     streamed, latency = lift._stream(stream.from_checkpoint(path, flip_test=True), x)
     seq = Sequence(
         "s", "a", 0, x, np.zeros((300, 17, 3), np.float32), np.zeros(9), np.ones((300, 17))
@@ -113,7 +114,7 @@ def test_stream_gives_the_causal_models_whole_sequence_output(tmp_path):
 
 def test_stream_refuses_a_symmetric_model(tmp_path):
     with pytest.raises(DataError, match="streaming needs a causal model"):
-        stream.from_checkpoint(models.path_of("lifter-243"))
+        stream.from_checkpoint(pretrained.path_of("lifter-243"))
     code = cli.main(
         [
             "lift",
@@ -121,7 +122,7 @@ def test_stream_refuses_a_symmetric_model(tmp_path):
             *WH,
             "--stream",
             "--checkpoint",
-            str(models.path_of("lifter-243")),
+            str(pretrained.path_of("lifter-243")),
             "--output",
             str(tmp_path / "o"),
         ]
