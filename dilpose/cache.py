@@ -84,8 +84,11 @@ UNKEYED_CODE = {
     "fileio": "atomic file writing",
     "errors": "error types",
     "paths": "where files live",
-    "dataset": "the sequence type; the data itself is fingerprinted (data_fingerprint)",
-    "datasets": "dataset registry; the data itself is fingerprinted",
+    "datasets": "dataset registry and the sequence type; the data itself is fingerprinted",
+    "limits": (
+        "the bounds every reader checks: a refused file never trains, and what is read is "
+        "fingerprinted as data"
+    ),
     "noise": (
         "the data's noise settings: configuration values (keyed as values); training windows draw "
         "no noise"
