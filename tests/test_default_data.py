@@ -324,7 +324,10 @@ def test_make_data_without_shared_is_one_line(tmp_path):
 
     env = {**os.environ, "DILPOSE_SHARED": str(tmp_path / "absent")}
     r = subprocess.run(
-        [sys.executable, "-m", "dilpose.default_data"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "dilpose.datasets.mocap_import"],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert r.stderr.strip() == (

@@ -191,7 +191,7 @@ def test_a_missing_or_unparsable_example_file_is_a_data_error(tmp_path):
     with pytest.raises(DataError, match="BVH example not found"):
         mocap_files.load_bvh_example(tmp_path / "absent.json")
     (tmp_path / "bad.json").write_text('{"joints": [')
-    with pytest.raises(DataError, match="bad.json: cannot read the BVH example"):
+    with pytest.raises(DataError, match="bad.json: not valid JSON"):
         mocap_files.load_bvh_example(tmp_path / "bad.json")
     (tmp_path / "nan.json").write_text('{"joints": [], "frame_time": NaN}')
     with pytest.raises(DataError, match="nan.json"):
