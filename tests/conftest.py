@@ -3,7 +3,9 @@ temporary folder for the whole session."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 
 import pytest
 
@@ -55,3 +57,41 @@ def write_h36m_files(folder) -> None:
         pos2d[subject] = {"Walking 1": [cam.project(p17) for cam in cams[subject]]}
     formats.save_positions_3d(folder / "data_3d_h36m.npz", pos3d)
     formats.save_positions_2d(folder / "data_2d_h36m_cpn_ft_h36m_dbb.npz", pos2d, layout="h36m")
+
+
+@contextlib.contextmanager
+def alarm_after(seconds: int = 10):
+    """Fail (instead of hanging the suite) if the block blocks, e.g. opening a FIFO."""
+
+    def _timeout(signum, frame):
+        raise TimeoutError(f"blocked for more than {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def small_sequences():
+    """Two CMU subjects' clips for fast training tests: (cmu02 on cameras 0 and 1, cmu10 on 0)."""
+    from dilpose import datasets
+
+    data = datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10"))
+    return datasets.sequences(data, ["cmu02"], cameras=(0, 1)), datasets.sequences(
+        data, ["cmu10"], cameras=(0,)
+    )
+
+
+def small_config(**kw):
+    """A tiny smoke-profile config (16 channels, 9 frames, 2 epochs) with ``kw`` on top."""
+    from dilpose import config
+
+    # On the CPU even where a GPU is visible: bit-identical reruns and resumes are CPU guarantees
+    # (GPU convolution backward passes may sum in a different order each run).
+    settings = dict(
+        filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2, epochs=2, device="cpu"
+    )
+    return config.for_profile("smoke", **{**settings, **kw})

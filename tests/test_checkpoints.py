@@ -5,25 +5,19 @@ import os
 
 import pytest
 import torch
+from conftest import small_config, small_sequences
 from torch import nn
 
-from dilpose import checkpoints, config, datasets, evaluate, pretrained, train
+from dilpose import checkpoints, config, evaluate, pretrained, train
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10"))
-    return datasets.sequences(data, ["cmu02"], cameras=(0, 1)), datasets.sequences(
-        data, ["cmu10"], cameras=(0,)
-    )
+    return small_sequences()
 
 
-def _cfg(**kw):
-    settings = dict(
-        filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2, epochs=2, device="cpu"
-    )
-    return config.for_profile("smoke", **{**settings, **kw})
+_cfg = small_config
 
 
 def test_checkpoints_load_weights_only_and_refuse_code(seqs, tmp_path):

@@ -12,13 +12,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import tempfile
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import alarm_after
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -80,20 +80,13 @@ def hostile_json(draw) -> str:
 @contextlib.contextmanager
 def bounded(seconds: int = 10):
     """Time and memory bound around one read: an alarm turns a blocking open into a failure."""
-
-    def _timeout(signum, frame):
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(seconds)
     tracemalloc.start()
     try:
-        yield
+        with alarm_after(seconds):
+            yield
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
     assert peak < MEMORY_BOUND, f"peak {peak / 1e6:.0f} MB"
 
 

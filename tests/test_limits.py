@@ -7,16 +7,15 @@ pixel image). Each must be a DataError naming the file, quickly and without a la
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import tracemalloc
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import alarm_after
 
 from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, npz, pretrained
 from dilpose.camera import load_h36m_cameras
@@ -28,20 +27,7 @@ HUGE_INT = "9" * 401
 W, H = 1000, 1000
 
 
-@contextlib.contextmanager
-def bounded(seconds: int = 10):
-    """Fail (instead of hanging the suite) if the block blocks, e.g. on a FIFO."""
-
-    def _timeout(signum, frame):
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, old)
+bounded = alarm_after  # a blocking open (a FIFO) fails instead of hanging the suite
 
 
 def _coco(values) -> list:

@@ -5,26 +5,18 @@ import sys
 
 import pytest
 import torch
+from conftest import small_config, small_sequences
 
-from dilpose import checkpoints, config, datasets, devices, evaluate, train
+from dilpose import checkpoints, devices, evaluate, train
 from dilpose.errors import DataError
 
 
 @pytest.fixture(scope="module")
 def seqs():
-    data = datasets.load("mocap", seed=0, subjects=("cmu02", "cmu10"))
-    return datasets.sequences(data, ["cmu02"], cameras=(0, 1)), datasets.sequences(
-        data, ["cmu10"], cameras=(0,)
-    )
+    return small_sequences()
 
 
-def _cfg(**kw):
-    # On the CPU even where a GPU is visible: bit-identical reruns and resumes are CPU guarantees
-    # (GPU convolution backward passes may sum in a different order each run).
-    settings = dict(
-        filter_widths=(3, 3), channels=16, batch_size=64, stride_subsample=2, epochs=2, device="cpu"
-    )
-    return config.for_profile("smoke", **{**settings, **kw})
+_cfg = small_config
 
 
 def _weights(trainer):
