@@ -233,6 +233,9 @@ class Trainer:
             self.weight_pruning.update(self.epoch, epochs)
         self.model.train()
         for module in self.objective.modules():
+            # the objective's own networks (the trajectory model) follow the same BatchNorm
+            # schedule, as VideoPose3D decays both models' momentum
+            set_bn_momentum(module, momentum)
             module.train()
         self.objective.start_epoch(self.epoch)
         return lr, momentum

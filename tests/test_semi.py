@@ -297,3 +297,18 @@ def test_semi_supervised_config_is_checked():
     with pytest.raises(Exception, match="bone_weight"):
         config.SemiSupervisedConfig(bone_weight=float("nan"))
     assert config.SEMI_SUPERVISED["smoke"].warmup_epochs == 0
+
+
+def test_trajectory_model_batchnorm_momentum_decays_with_the_pose_models(streams):
+    # VideoPose3D decays both models' BatchNorm momentum; the trajectory model once kept 0.1
+    labelled, _ = streams
+    cfg = _cfg(epochs=3)
+    trainer = train.Trainer(
+        cfg, labelled, objective=objectives.PoseTrajectory(cfg, seed=0), progress=False
+    )
+    trainer.fit()
+    final = trainer.history.epochs[-1].bn_momentum
+    assert final == pytest.approx(cfg.bn_momentum[1])
+    for net in (trainer.model, trainer.objective.trajectory):
+        bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        assert bns and all(bn.momentum == pytest.approx(final) for bn in bns)
