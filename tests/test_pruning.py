@@ -61,10 +61,27 @@ def test_selection_equals_a_stable_sort_with_ties_and_per_row_counts(seed):
         assert torch.equal(pruning.prune_smallest(signed, k), _stable_sort_reference(signed, k))
 
 
-def test_rescale_keeps_the_sum_of_what_is_kept_in_proportion():
-    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+def test_rescale_preserves_each_rows_sum():
+    # the smallest values carry less than their share of the sum: the kept ones are scaled by
+    # sum / kept sum (10 / 9 here), not by the count ratio 4 / 3 of inverted dropout
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 5.0, 0.0]])
+    for over in ("all", "nonzero"):
+        y = pruning.ActivationPruning(0.25, over=over, rescale=True).train()(x)
+        assert y.sum(-1).tolist() == pytest.approx(x.sum(-1).tolist())
     y = pruning.ActivationPruning(0.25, over="all", rescale=True).train()(x)
-    assert y[0].tolist() == pytest.approx([0.0, 2.0 * 4 / 3, 3.0 * 4 / 3, 4.0 * 4 / 3])
+    assert y[0].tolist() == pytest.approx([0.0, 2.0 * 10 / 9, 3.0 * 10 / 9, 4.0 * 10 / 9])
+    # over all channels after ReLU the pruned entries are zeros: nothing changes at all
+    assert torch.equal(y[1], x[1])
+
+
+def test_rescaled_training_only_pruning_matches_evaluation_on_average():
+    # what the next BatchNorm sees in training (pruned, rescaled) has the same per-row sum as at
+    # evaluation (the identity), for rows of non-negative activations as after ReLU
+    g = torch.Generator().manual_seed(0)
+    x = torch.relu(torch.randn(64, 32, 9, generator=g))
+    layer = pruning.ActivationPruning(0.25, over="nonzero", rescale=True)
+    train_sum = layer.train()(x).sum(1)
+    assert torch.allclose(train_sum, layer.eval()(x).sum(1), rtol=1e-5, atol=1e-5)
 
 
 def test_over_all_channels_after_relu_can_prune_nothing():
