@@ -51,6 +51,24 @@ class MixedBatch:
     unlabelled: Batch
 
 
+#: The share of a centred window that must be real frames (not edge padding) for
+#: ``min_context`` (:func:`context_frames`).
+MIN_REAL_FRACTION = 0.9
+
+
+def context_frames(length: int, receptive_field: int) -> np.ndarray:
+    """Which frames of a clip of ``length`` frames have at least :data:`MIN_REAL_FRACTION` of a
+    centred ``receptive_field``-frame window inside the clip: (length,) bool.
+
+    Frame t's window holds ``min(t, p) + min(length - 1 - t, p) + 1`` real frames, p = (R - 1) // 2;
+    the rest is edge padding (the first or last frame repeated). A clip shorter than
+    ``MIN_REAL_FRACTION * R`` frames has none."""
+    p = (receptive_field - 1) // 2
+    t = np.arange(length)
+    real = np.minimum(t, p) + np.minimum(length - 1 - t, p) + 1
+    return real >= MIN_REAL_FRACTION * (2 * p + 1)
+
+
 def receptive_field(filter_widths) -> int:
     """Frames one output sees: the product of the filter widths (243 for 3,3,3,3,3; 1 for none)."""
     return int(math.prod(int(w) for w in filter_widths))
@@ -112,6 +130,11 @@ class WindowBatches:
             trades little accuracy for k times faster epochs on a CPU).
         labelled: False for 2D-only windows (as VideoPose3D's generator allows): the sequences'
             ``positions_3d`` may be None and batches carry no targets.
+        min_context: 0 (every frame), or R_max, a receptive field in frames: only output frames
+            whose centred window of R_max frames is at least :data:`MIN_REAL_FRACTION` inside the
+            clip are trained on (:func:`context_frames`). Models of different receptive fields
+            given the same R_max learn from the same frames, so a comparison of receptive fields
+            is not a comparison of how much edge padding each model sees.
     """
 
     def __init__(
@@ -129,6 +152,7 @@ class WindowBatches:
         world_size: int = 1,
         subsample: int = 1,
         labelled: bool = True,
+        min_context: int = 0,
     ):
         if not sequences:
             raise DataError("WindowBatches", "no training sequences")
@@ -161,10 +185,20 @@ class WindowBatches:
                 trajectories.append(traj)
             intrinsics.append(seq.intrinsics)
             starts = np.arange(0, len(seq), chunk_length)
+            if min_context:
+                starts = starts[context_frames(len(seq), min_context)[starts]]
+                if not len(starts):
+                    continue
             for flip in (False, True) if augment else (False,):
                 pairs.append(
                     np.stack([np.full_like(starts, i), starts, np.full_like(starts, flip)], 1)
                 )
+        if not pairs:
+            raise DataError(
+                "WindowBatches",
+                f"no training frame has {MIN_REAL_FRACTION:.0%} of a {min_context}-frame window "
+                "inside its clip (min_context)",
+            )
         self.pairs = np.concatenate(pairs)  # (N, 3): sequence index, first output frame, flip
         # All sequences end to end (float32, the batch dtype), followed by their mirrored copies, so
         # that a batch is one fancy-indexing gather: no Python loop over windows and no per-batch

@@ -182,6 +182,11 @@ class Config(ModelConfig):
     bn_momentum: tuple[float, float] = (0.1, 0.001)
     # every k-th window per epoch, rotating (50 Hz windows 0.02 s apart are near-duplicates)
     stride_subsample: int = 32
+    # 0: train on every frame. R > 0: only on frames whose centred R-frame window is at least 90 %
+    # inside its clip (dilpose.batches.context_frames). Notebook 02 gives its 27-, 81- and 243-frame
+    # arms R = 243, so that they learn from the same frames: most training clips are shorter than
+    # 243 frames, and on every frame the 243-frame model would otherwise see mostly edge padding.
+    min_context: int = 0
     # "fp32", "bf16" (mixed: convolutions in bfloat16, weights, loss and statistics fp32) or "auto"
     # (bf16 where the CPU or GPU multiplies bf16 natively). The Trainer resolves it, once, for its
     # device (dilpose.precision); the model cache and results record the resolved value.
@@ -197,6 +202,9 @@ class Config(ModelConfig):
         super().__post_init__()  # the architecture's fields
         for name in ("epochs", "batch_size", "stride_subsample"):
             positive_int("Config", name, getattr(self, name))
+        mc = self.min_context
+        if isinstance(mc, bool) or not isinstance(mc, int) or mc < 0:
+            raise ConfigError(f"min_context must be 0 or a window length in frames, got {mc!r}")
         ws = self.weight_sparsity
         if isinstance(ws, bool) or not isinstance(ws, (int, float)) or not 0.0 <= ws < 1.0:
             raise ConfigError(f"weight_sparsity must be a fraction in [0, 1), got {ws!r}")

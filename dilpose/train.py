@@ -167,7 +167,7 @@ class Trainer:
             world_size=self.world_size,
             subsample=cfg.stride_subsample,
         )
-        self.batches = B.WindowBatches(train, **stream)
+        self.batches = B.WindowBatches(train, **stream, min_context=cfg.min_context)
         if unlabelled:
             # Its own shuffle seed, so the two streams do not draw the same order.
             self.batches = B.MixedBatches(

@@ -187,3 +187,26 @@ def test_every_window_is_its_sequence_slice_across_sequences_flips_and_last_chun
                 np.testing.assert_array_equal(b.inputs[k], x)
                 np.testing.assert_array_equal(b.targets[k], y)
                 np.testing.assert_array_equal(b.intrinsics[k], c)
+
+
+def test_context_frames_count_the_real_share_of_a_centred_window():
+    # R = 21 (p = 10): 90 % is 18.9, so 19 real frames are needed: frame t of a long clip needs
+    # t >= 8 (8 + 10 + 1 = 19 real) and the same from the end
+    ok = batches.context_frames(60, 21)
+    assert ok.tolist() == [False] * 8 + [True] * 44 + [False] * 8
+    assert not batches.context_frames(18, 21).any()  # shorter than 90 % of the window
+    assert batches.context_frames(19, 21).tolist() == [False] * 8 + [True] * 3 + [False] * 8
+
+
+def test_min_context_trains_every_receptive_field_on_the_same_output_frames():
+    seqs = [_seq(T=60), _seq(T=15, seed=1, name="walk 2")]  # the short clip has no such frame
+    frames = []
+    for rf in (3, 9, 21):
+        wb = batches.WindowBatches(seqs, 1000, rf, augment=False, shuffle=False, min_context=21)
+        frames.append(sorted(map(tuple, wb.pairs[:, :2].tolist())))
+        b = next(wb.epoch(0))
+        pose = batches.split_root(seqs[0].positions_3d)[0]
+        np.testing.assert_allclose(b.targets[:, 0], pose[8:52], atol=1e-6)
+    assert frames[0] == frames[1] == frames[2] == [(0, t) for t in range(8, 52)]
+    with pytest.raises(datasets.DataError, match="min_context"):
+        batches.WindowBatches(seqs[1:], 1000, 9, min_context=21)
