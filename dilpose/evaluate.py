@@ -74,6 +74,21 @@ def evaluation_precision(model, cfg: Config, precision_: str | None = None) -> s
     return precision.resolve(cfg.precision, device)
 
 
+#: Frames of the paper's receptive field: a test frame has *full context* when the centred window
+#: of this many frames lies wholly inside its clip (no edge padding for any model up to 243 frames).
+FULL_CONTEXT = 243
+
+
+def _full_context(pred: np.ndarray, target: np.ndarray) -> dict:
+    """``full_context_frames`` (how many frames of the clip have a full :data:`FULL_CONTEXT`
+    window: T - 242, or 0) and ``mpjpe_full_context_mm`` over them (None when there are none).
+    pred, target: (T, 17, 3) metres."""
+    pad = (FULL_CONTEXT - 1) // 2
+    n = max(0, len(pred) - 2 * pad)
+    err = 1000 * float(metrics.mpjpe(pred[pad : pad + n], target[pad : pad + n])) if n else None
+    return {"full_context_frames": n, "mpjpe_full_context_mm": err}
+
+
 def evaluate(
     model: TemporalModel,
     seqs: Seq[Sequence],
@@ -114,6 +129,7 @@ def evaluate(
                 "camera": seq.camera,
                 "frames": len(seq),
                 "mpjpe_mm": 1000 * float(metrics.mpjpe(pred, target)),
+                **_full_context(pred, target),
             }
         )
     out = aggregate(
