@@ -92,9 +92,12 @@ def train_variant(name: str, cfg: Config, data: PoseData, progress: bool = True)
 
 
 def run_label(cfg: Config) -> str:
-    """``"243 frames"``, ``"243 frames causal"``: how a variant is named in tables and plots."""
-    return f"{cfg.receptive_field()} frame{'s' if cfg.receptive_field() > 1 else ''}" + (
-        " causal" if cfg.causal else ""
+    """``"243 frames"``, ``"243 frames causal"``, ``"27 frames, matched"`` (trained only on the
+    frames of ``cfg.min_context``): how a variant is named in tables and plots."""
+    return (
+        f"{cfg.receptive_field()} frame{'s' if cfg.receptive_field() > 1 else ''}"
+        + (" causal" if cfg.causal else "")
+        + (", matched" if cfg.min_context else "")
     )
 
 
@@ -222,15 +225,28 @@ def train_arm(
     ]
 
 
-def unit_errors(runs: list[RunResult]) -> dict[int, dict[str, float]]:
+#: What a comparison is scored on: ``"all"`` test frames, or only the ``"full_context"`` frames
+#: (a centred 243-frame window inside the clip: :data:`dilpose.evaluate.FULL_CONTEXT`) of the
+#: test clips long enough to have any. ``{subset: (error key, frame-count key)}`` in
+#: ``results["per_sequence"]``.
+SUBSETS = {
+    "all": ("mpjpe_mm", "frames"),
+    "full_context": ("mpjpe_full_context_mm", "full_context_frames"),
+}
+
+
+def unit_errors(runs: list[RunResult], subset: str = "all") -> dict[int, dict[str, float]]:
     """``{seed: {test unit: MPJPE mm}}`` of an arm; a unit is one test sequence seen by one
-    camera."""
-    return {r.cfg.seed: {_unit(s): s["mpjpe_mm"] for s in r.results["per_sequence"]} for r in runs}
+    camera. ``subset`` (:data:`SUBSETS`): units without frames of the subset are left out."""
+    err, n = SUBSETS[subset]
+    return {r.cfg.seed: {_unit(s): s[err] for s in r.results["per_sequence"] if s[n]} for r in runs}
 
 
-def unit_frames(run: RunResult) -> dict[str, int]:
-    """Frames per test unit: the weights that make an arm's statistic MPJPE over all test frames."""
-    return {_unit(s): s["frames"] for s in run.results["per_sequence"]}
+def unit_frames(run: RunResult, subset: str = "all") -> dict[str, int]:
+    """Frames per test unit: the weights that make an arm's statistic MPJPE over all test frames
+    (of the ``subset``)."""
+    _, n = SUBSETS[subset]
+    return {_unit(s): s[n] for s in run.results["per_sequence"] if s[n]}
 
 
 def _unit(s: dict) -> str:
@@ -238,13 +254,23 @@ def _unit(s: dict) -> str:
 
 
 def compare_arms(
-    a: list[RunResult], b: list[RunResult], name_a: str, name_b: str, margin: float | None = None
+    a: list[RunResult],
+    b: list[RunResult],
+    name_a: str,
+    name_b: str,
+    margin: float | None = None,
+    subset: str = "all",
 ) -> stats.Comparison:
-    """MPJPE over all test frames of arm A minus arm B, with its 95 % interval (test subjects
-    re-drawn whole, seeds as a t over seeds) and verdict; ``margin`` (mm, stated in advance) allows
-    "equivalent": see :mod:`dilpose.stats`."""
+    """MPJPE over all test frames (of the ``subset``, :data:`SUBSETS`) of arm A minus arm B, with
+    its 95 % interval (test subjects re-drawn whole, seeds as a t over seeds) and verdict;
+    ``margin`` (mm, stated in advance) allows "equivalent": see :mod:`dilpose.stats`."""
     return stats.compare(
-        unit_errors(a), unit_errors(b), name_a, name_b, weights=unit_frames(a[0]), margin=margin
+        unit_errors(a, subset),
+        unit_errors(b, subset),
+        name_a,
+        name_b,
+        weights=unit_frames(a[0], subset),
+        margin=margin,
     )
 
 

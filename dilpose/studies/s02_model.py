@@ -1,11 +1,21 @@
 """Notebook 02's study: the dilated temporal ConvNet, its receptive field and causality.
 
-The arms: the main model (the profile's receptive field, symmetric), its causal twin, and the 27-
-and 81-frame models, each trained with every seed the notebook asks for: the notebook's conclusions
-(how much temporal context helps, whether seeing the future helps) rest on these comparisons, so
-they are decided by :mod:`dilpose.stats` (95 % bootstrap intervals over test sequences and seeds).
-The 1-frame model only illustrates the trend: it is trained with the first seed alone, and its
-comparison says so.
+The arms:
+
+* the main model (the profile's receptive field, symmetric) and its causal twin, each trained
+  with every seed in ``seeds`` on every training frame: "does seeing the future help?";
+* the *matched* receptive-field arms (27, 81 and 243 frames in the default profile), each trained
+  with every seed in ``context_seeds`` on the same frames: those whose centred 243-frame window is
+  at least 90 % inside its clip (``Config.min_context``, :func:`dilpose.batches.context_frames`).
+  Most training clips are shorter than 243 frames, so on every frame a 243-frame model would
+  otherwise see mostly edge padding where a 27-frame model sees motion: the unmatched comparison
+  confounds the receptive field with how much of each window is real. The matched arms see as
+  many windows as the main model (denser subsampling of fewer frames, :func:`matched_configs`) and
+  are scored on all test frames and on the full-context frames of the long test clips;
+* the 1-frame model, which only illustrates the trend (first seed).
+
+Comparisons are decided by :mod:`dilpose.stats` with an equivalence margin stated in advance
+(:data:`MARGIN_MM`) and Holm's correction over the family the conclusions rest on.
 """
 
 from __future__ import annotations
@@ -15,12 +25,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import datasets, paper
+from .. import batches, datasets, paper, stats
 from .. import skeleton as sk
 from ..batches import WindowBatches
 from ..config import Config
 from ..datasets.base import PoseData, Sequence
-from ..evaluate import METRICS
+from ..evaluate import FULL_CONTEXT, METRICS
 from ..model import ModelConfig, TemporalModel, TemporalModelStrided, count_parameters
 from .common import (
     RunResult,
@@ -33,17 +43,25 @@ from .common import (
 )
 
 #: Receptive fields (frames) of the width-3 family this study draws its arms from.
-_WIDTHS = {1: None, 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
+_WIDTHS = {1: None, 9: (3, 3), 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
+#: The equivalence margin (mm) of every comparison in notebook 02, stated before any result: 2 mm
+#: is about 2.5 % of the 80-90 mm errors here, below what a user sees in a skeleton (it cannot
+#: rule out VideoPose3D's steps of 0.6-1.9 mm between 27, 81 and 243 frames). Two arms
+#: are called equivalent only when the whole 90 % interval of their difference lies inside +-2 mm.
+MARGIN_MM = 2.0
+#: The subsets of test frames the matched arms are scored on (dilpose.studies.common.SUBSETS).
+SUBSET_NAMES = {"all": "all test frames", "full_context": "full-context frames of long clips"}
 
 
 @dataclass
 class Arm:
     """One variant and its runs (one per seed). ``decisive``: a conclusion rests on it
-    (all seeds)."""
+    (all seeds); ``matched``: one of the receptive-field arms trained on the same frames."""
 
     label: str
     cfg: Config
     decisive: bool
+    matched: bool = False
     runs: list[RunResult] = field(default_factory=list)
 
     @property
@@ -51,98 +69,141 @@ class Arm:
         return self.runs[0]
 
 
-def arms(cfg: Config) -> dict[str, Arm]:
-    """The arms for a main config: main, causal twin, 27 and 81 frames (decisive, if shorter than
-    the main model), then 1 frame (illustrative)."""
+def matched_share(data: PoseData, receptive_field: int) -> float:
+    """The share of training frames whose centred ``receptive_field`` window is at least 90 %
+    inside its clip (:func:`dilpose.batches.context_frames`)."""
+    lengths = [len(v) for s in data.train_subjects for v in data.positions_3d[s].values()]
+    kept = sum(int(batches.context_frames(n, receptive_field).sum()) for n in lengths)
+    return kept / sum(lengths)
+
+
+def matched_configs(cfg: Config, data: PoseData) -> dict[str, Config]:
+    """The matched receptive-field arms: up to three fields of :data:`_WIDTHS` no longer than the
+    main model's (27, 81, 243 in the default profile; 9 and 27 in the smoke profile), all trained
+    on the frames of ``min_context`` = the main model's receptive field, with the window
+    subsampling scaled by the share of frames kept, so each sees as many windows as the main
+    model."""
+    R = cfg.receptive_field()
+    fields = [f for f in _WIDTHS if 1 < f <= R][-3:]
+    subsample = max(1, round(cfg.stride_subsample * matched_share(data, R)))
+    out = {}
+    for f in fields:
+        variant = cfg.replace(
+            filter_widths=_WIDTHS[f], min_context=R, stride_subsample=subsample, causal=False
+        )
+        out[run_label(variant)] = variant
+    return out
+
+
+def arms(cfg: Config, data: PoseData) -> dict[str, Arm]:
+    """The arms for a main config: main and causal twin (decisive), the matched receptive-field
+    arms (decisive), then 1 frame (illustrative)."""
     out = {run_label(cfg): Arm(run_label(cfg), cfg, True)}
     twin = cfg.replace(causal=not cfg.causal)
     out[run_label(twin)] = Arm(run_label(twin), twin, True)
-    for frames, decisive in ((27, True), (81, True), (1, False)):
-        # 1 frame: same depth, all widths 1
-        widths = _WIDTHS[frames] or (1,) * len(cfg.filter_widths)
-        if frames < cfg.receptive_field():
-            variant = cfg.replace(filter_widths=widths)
-            out[run_label(variant)] = Arm(run_label(variant), variant, decisive)
+    for label, variant in matched_configs(cfg, data).items():
+        out[label] = Arm(label, variant, True, matched=True)
+    single = cfg.replace(filter_widths=(1,) * len(cfg.filter_widths))  # same depth, widths 1
+    out[run_label(single)] = Arm(run_label(single), single, False)
     return out
 
 
-def run(cfg: Config, data: PoseData, seeds, progress: bool = True) -> dict[str, Arm]:
-    """Train (or load from the model cache) every arm: decisive arms with every seed, the others
-    with the first. Returns the arms, main first."""
+def run(cfg: Config, data: PoseData, seeds, context_seeds=None, progress: bool = True):
+    """Train (or load from the model cache) every arm: the main model and its twin with ``seeds``,
+    the matched arms with ``context_seeds`` (default: ``seeds``), the 1-frame arm with the first
+    seed. Returns ``{label: Arm}``, main first."""
     seeds = [int(s) for s in seeds]
-    out = arms(cfg)
+    context_seeds = seeds if context_seeds is None else [int(s) for s in context_seeds]
+    out = arms(cfg, data)
     for arm in out.values():
-        arm.runs = train_arm(
-            f"02 {arm.label}", arm.cfg, data, seeds if arm.decisive else seeds[:1], progress
-        )
+        use = context_seeds if arm.matched else seeds if arm.decisive else seeds[:1]
+        arm.runs = train_arm(f"02 {arm.label}", arm.cfg, data, use, progress)
     return out
+
+
+def _matched(study: dict[str, Arm]) -> list[Arm]:
+    """The matched arms, longest receptive field first."""
+    return sorted((a for a in study.values() if a.matched), key=lambda a: -a.cfg.receptive_field())
+
+
+def _matched_pairs(study: dict[str, Arm]) -> list[tuple[Arm, Arm]]:
+    """The longest matched arm against each shorter one, then the middle against the shortest."""
+    m = _matched(study)
+    pairs = [(m[0], b) for b in m[1:]]
+    if len(m) == 3:
+        pairs.append((m[1], m[2]))
+    return pairs
 
 
 def comparisons(study: dict[str, Arm]) -> dict[str, dict]:
-    """Main arm against every other arm, then 81 against 27 frames (when both are arms): the
-    difference in MPJPE over all test frames with its 95 % interval and verdict
-    (``stats.Comparison.to_dict``), keyed ``"<a> vs <b>"``. An arm with one seed is compared on the
-    other arm's run with the same seed only."""
-    main, *others = study.values()
-    pairs = [(main, arm) for arm in others]
-    if "81 frames" in study and "27 frames" in study:
-        pairs.append((study["81 frames"], study["27 frames"]))
+    """Every comparison of the notebook (``stats.Comparison.to_dict`` with ``decisive``,
+    ``subset`` and ``family`` added), keyed ``"<a> vs <b>"`` and, for the full-context frames,
+    ``"<a> vs <b> (full-context frames)"``: the main model against its causal twin and against 1
+    frame (illustrative: the first seed only), and the matched arms against each other on both
+    subsets. ``family`` marks the comparisons the notebook's conclusions rest on (Holm)."""
+    main, twin = list(study.values())[:2]
+    single = next(a for a in study.values() if not a.decisive)
+    todo = [(main, twin, "all"), (main, single, "all")]
+    todo += [(a, b, subset) for subset in SUBSET_NAMES for a, b in _matched_pairs(study)]
     out = {}
-    for a, b in pairs:
+    for a, b, subset in todo:
         seeds = {r.cfg.seed for r in b.runs} & {r.cfg.seed for r in a.runs}
         mine = [r for r in a.runs if r.cfg.seed in seeds]
         theirs = [r for r in b.runs if r.cfg.seed in seeds]
-        c = compare_arms(mine, theirs, a.label, b.label)
-        out[f"{a.label} vs {b.label}"] = {**c.to_dict(), "decisive": a.decisive and b.decisive}
+        c = compare_arms(mine, theirs, a.label, b.label, margin=MARGIN_MM, subset=subset)
+        key = f"{a.label} vs {b.label}" + ("" if subset == "all" else " (full-context frames)")
+        decisive = a.decisive and b.decisive
+        out[key] = {**c.to_dict(), "decisive": decisive, "subset": subset, "family": decisive}
     return out
 
 
-def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str) -> dict:
-    """The notebook's conclusion, measured: sentences with the numbers and intervals, and the flags
-    ``temporal_context_helps`` (main beats the 27-frame arm: the interval excludes 0) and
-    ``seeing_the_future_helps`` (the symmetric model beats its causal twin)."""
-    main = next(iter(study.values()))
-    causal_label = next(label for label, arm in study.items() if arm.cfg.causal != main.cfg.causal)
+def holm(comps: dict[str, dict]) -> dict:
+    """Holm's correction over the comparisons the notebook's conclusions rest on
+    (``comps[k]["family"]``): :func:`dilpose.stats.holm`'s record."""
+    return stats.holm({k: c for k, c in comps.items() if c["family"]})
+
+
+_PHRASES = {
+    "A better": "{a} is better",
+    "B better": "{b} is better",
+    "equivalent": "the two are equivalent within ±{m:g} mm",
+    "inconclusive": "inconclusive (either may be better, by more than ±{m:g} mm)",
+}
+
+
+def _reading(c: dict) -> str:
+    """A comparison's outcome in words, then its verdict with the interval and power line."""
+    phrase = _PHRASES[c["word"]].format(a=c["name_a"], b=c["name_b"], m=c["margin"] or 0)
+    return f"{phrase}: {c['verdict']}; {c['power_line']}"
+
+
+def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str, holm_: dict) -> dict:
+    """The notebook's conclusion, measured: a line per comparison (with the Holm flips), and the
+    flags ``seeing_the_future_helps`` (the symmetric model clearly beats its causal twin) and
+    ``temporal_context_helps`` (the longest matched arm clearly beats the shortest on all test
+    frames; None when the profile has one matched arm)."""
+    main, twin = list(study.values())[:2]
     lines = []
     for key, c in comps.items():
         note = "" if c["decisive"] else f" (illustrative: seed {c['seeds_a'][0]} only)"
         lines.append(f"{key}: {c['verdict']}{note}")
+    lines += holm_["lines"] or [
+        f"Under Holm over {len(holm_['family'])} comparisons no verdict flips."
+    ]
+    future = comps[f"{main.label} vs {twin.label}"]
+    symmetric = main.label if not main.cfg.causal else twin.label
+    seeing_future = future["winner"] == symmetric
+    lines.append(f"Seeing the future: {_reading(future)}.")
+    matched = _matched(study)
     helps = None
-    key27 = f"{main.label} vs 27 frames"
-    if key27 in comps:
-        helps = comps[key27]["winner"] == main.label
-    future = comps[f"{main.label} vs {causal_label}"]["winner"]
-    seeing_future = future == (main.label if not main.cfg.causal else causal_label)
-    if helps is not None:
-        lines.append(
-            (
-                "Temporal context beyond 27 frames helps here: "
-                if helps
-                else "Temporal context beyond 27 frames does NOT clearly help here: "
-            )
-            + comps[key27]["verdict"]
-            + "."
-        )
-    for key, what in (
-        ("81 frames vs 27 frames", "From 27 to 81 frames"),
-        (f"{main.label} vs 81 frames", f"From 81 to {main.cfg.receptive_field()} frames"),
-    ):
-        if key in comps:
-            won = comps[key]["winner"] == key.split(" vs ")[0]
-            lines.append(
-                f"{what} the error {'falls' if won else 'does not clearly fall'}: "
-                + comps[key]["verdict"]
-                + "."
-            )
-    lines.append(
-        (
-            "Seeing the future helps: "
-            if seeing_future
-            else "Seeing the future does not clearly help: "
-        )
-        + comps[f"{main.label} vs {causal_label}"]["verdict"]
-        + "."
-    )
+    if len(matched) > 1:
+        longest, shortest = matched[0], matched[-1]
+        c = comps[f"{longest.label} vs {shortest.label}"]
+        helps = c["winner"] == longest.label
+        lines.append(f"Temporal context (matched frames, all test frames): {_reading(c)}.")
+        full = comps.get(f"{longest.label} vs {shortest.label} (full-context frames)")
+        if full is not None:
+            lines.append(f"On the full-context frames of the long test clips: {_reading(full)}.")
     m = main.first.results["mpjpe"]["action_mean"]
     if datasets.get(dataset).table_i:
         lines.append(
@@ -197,6 +258,7 @@ def seeds_table(study: dict[str, Arm]):
         s = arm_summary(arm.runs)
         iv = s["mpjpe_frames_mm"]
         rows[label] = {
+            "trained on": "matched frames" if arm.matched else "all frames",
             "seeds": len(arm.runs),
             **{f"seed {r.cfg.seed}": round(r.results["mpjpe"]["action_mean"], 1) for r in arm.runs},
             "MPJPE over frames [95 % CI]": f"{iv['mean']:.1f} [{iv['lo']:.1f}, {iv['hi']:.1f}]",
@@ -206,9 +268,10 @@ def seeds_table(study: dict[str, Arm]):
 
 
 def metrics_json(
-    study: dict[str, Arm], comps: dict, verdict_: dict, data: PoseData, params_table
+    study: dict[str, Arm], comps: dict, verdict_: dict, data: PoseData, params_table, holm_: dict
 ) -> dict:
-    """The content of ``reports/metrics/02_model.json``: seeds, intervals and verdicts included."""
+    """The content of ``reports/metrics/02_model.json``: seeds, intervals, verdicts (with their
+    margin, counts and power lines), the Holm correction and how the matched arms were trained."""
     main = next(iter(study.values()))
 
     def detail(run: RunResult) -> dict:
@@ -226,9 +289,23 @@ def metrics_json(
         "protocol": main.first.results["protocol"],
         "main": detail(main.first),
         "arms": {
-            label: {**arm_summary(arm.runs), "decisive": arm.decisive}
+            label: {
+                **arm_summary(arm.runs),
+                "decisive": arm.decisive,
+                "matched": arm.matched,
+                "min_context": arm.cfg.min_context,
+                "stride_subsample": arm.cfg.stride_subsample,
+            }
             for label, arm in study.items()
         },
+        "matched_training": {
+            "min_context": main.cfg.receptive_field(),
+            "min_real_fraction": batches.MIN_REAL_FRACTION,
+            "share_of_training_frames": matched_share(data, main.cfg.receptive_field()),
+            "full_context_frames": FULL_CONTEXT,
+        },
+        "margin_mm": MARGIN_MM,
+        "holm": holm_,
         "ablations": {label: detail(arm.first) for label, arm in list(study.items())[1:]},
         "comparisons": comps,
         "temporal_context_helps": verdict_["temporal_context_helps"],
@@ -321,21 +398,32 @@ def strided_vs_dilated(
 
 
 def key_verdicts(study: dict[str, Arm], comps: dict[str, dict]) -> dict[str, str]:
-    """The verdicts the notebook's conclusion reads, by role, whatever the profile's arms:
-    ``future`` (main vs causal twin), ``context`` (main vs 27 frames), ``context_81`` (81 vs 27),
-    ``beyond_81`` (main vs 81), ``single`` (main vs 1 frame), and ``main``, ``causal`` (the arms'
-    labels). A comparison the profile does not run reads "not run in this profile"."""
-    main = next(iter(study.values()))
-    causal = next(label for label, arm in study.items() if arm.cfg.causal != main.cfg.causal)
-    keys = {
-        "future": f"{main.label} vs {causal}",
-        "context": f"{main.label} vs 27 frames",
-        "context_81": "81 frames vs 27 frames",
-        "beyond_81": f"{main.label} vs 81 frames",
-        "single": f"{main.label} vs 1 frame",
-    }
+    """The readings the notebook's conclusion shows, by role, whatever the profile's arms:
+    ``future`` (main vs causal twin), ``single`` (main vs 1 frame), ``context`` (the longest
+    matched arm vs the shortest), ``context_mid`` (the longest vs the middle one), ``context_low``
+    (the middle vs the shortest), each also as ``<role>_full`` on the full-context frames; and the
+    labels ``main``, ``causal``, ``longest``, ``shortest``. A comparison the profile does not run
+    reads "not run in this profile"."""
+    main, twin = list(study.values())[:2]
+    single = next(a for a in study.values() if not a.decisive)
+    m = [a.label for a in _matched(study)]
+    keys = {"future": f"{main.label} vs {twin.label}", "single": f"{main.label} vs {single.label}"}
+    if len(m) > 1:
+        keys["context"] = f"{m[0]} vs {m[-1]}"
+    if len(m) == 3:
+        keys["context_mid"], keys["context_low"] = f"{m[0]} vs {m[1]}", f"{m[1]} vs {m[2]}"
+    for role in ("context", "context_mid", "context_low"):
+        if role in keys:
+            keys[f"{role}_full"] = keys[role] + " (full-context frames)"
+    roles = ("future", "single", "context", "context_mid", "context_low")
     out = {
-        role: comps[key]["verdict"] if key in comps else "not run in this profile"
-        for role, key in keys.items()
+        role: _reading(comps[keys[role]]) if keys.get(role) in comps else "not run in this profile"
+        for role in (*roles, *(f"{r}_full" for r in roles[2:]))
     }
-    return {**out, "main": main.label, "causal": causal}
+    return {
+        **out,
+        "main": main.label,
+        "causal": twin.label,
+        "longest": m[0] if m else "",
+        "shortest": m[-1] if m else "",
+    }
