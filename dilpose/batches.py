@@ -30,13 +30,17 @@ class Batch:
     """inputs: (B, L + R - 1, J_in, 2) normalised 2D; targets: (B, L, 17, 3) metres, root-relative
     with the root joint zeroed; trajectory: (B, L, 1, 3) camera-space root position (metres);
     intrinsics: (B, 9); flipped: (B,) bool. L is the chunk length (1 for the strided model).
-    2D-only batches (from unlabelled sequences) have ``targets`` and ``trajectory`` None."""
+    2D-only batches (from unlabelled sequences) have ``targets`` and ``trajectory`` None.
+    scores: (B, L, J_in) detector confidence in [0, 1] of the output frames' 2D joints (the frames
+    the outputs belong to, joints swapped like the inputs in a flipped window), or None unless the
+    stream was asked for them (``WindowBatches(scores=True)``)."""
 
     inputs: np.ndarray
     targets: np.ndarray | None
     trajectory: np.ndarray | None
     intrinsics: np.ndarray
     flipped: np.ndarray
+    scores: np.ndarray | None = None
 
     @property
     def labelled(self) -> bool:
@@ -135,6 +139,9 @@ class WindowBatches:
             clip are trained on (:func:`context_frames`). Models of different receptive fields
             given the same R_max learn from the same frames, so a comparison of receptive fields
             is not a comparison of how much edge padding each model sees.
+        scores: batches also carry the detector confidence of the output frames
+            (:attr:`Batch.scores`; for a confidence-weighted reprojection loss). Off by default, so
+            that a stream that does not need them builds exactly the batches it always did.
     """
 
     def __init__(
@@ -153,6 +160,7 @@ class WindowBatches:
         subsample: int = 1,
         labelled: bool = True,
         min_context: int = 0,
+        scores: bool = False,
     ):
         if not sequences:
             raise DataError("WindowBatches", "no training sequences")
@@ -163,8 +171,9 @@ class WindowBatches:
         self.receptive_field, self.chunk_length = receptive_field, chunk_length
         self.batch_size, self.augment, self.shuffle, self.seed = batch_size, augment, shuffle, seed
         self.layout_2d, self.rank, self.world_size = layout_2d, rank, world_size
-        self.labelled = labelled
+        self.labelled, self.with_scores = labelled, scores
         padded_inputs, poses, trajectories, intrinsics, pairs = [], [], [], [], []
+        confidences = []
         for i, seq in enumerate(sequences):
             where = f"{seq.subject}/{seq.action}/camera {seq.camera}"
             layout_2d.check(seq.keypoints_2d, where, dims=2)
@@ -184,6 +193,8 @@ class WindowBatches:
                 poses.append(pose)
                 trajectories.append(traj)
             intrinsics.append(seq.intrinsics)
+            if scores:
+                confidences.append(_checked_scores(seq, where))
             starts = np.arange(0, len(seq), chunk_length)
             if min_context:
                 starts = starts[context_frames(len(seq), min_context)[starts]]
@@ -209,6 +220,9 @@ class WindowBatches:
         intr = np.stack(intrinsics).astype(np.float32)
         self._flat_inputs = np.concatenate([inputs, flip_2d(inputs, layout_2d)])
         self._intr_array = np.concatenate([intr, flip_intrinsics(intr)])
+        if scores:  # mirrored like the inputs: the joints swap, a confidence has no sign to flip
+            conf, self._score_start, self._score_len = _concatenate(confidences)
+            self._flat_scores = np.concatenate([conf, conf[:, layout_2d.flip_permutation()]])
         if labelled:
             targets, self._target_start, self._target_len = _concatenate(poses)
             traj = np.concatenate(trajectories).astype(np.float32)
@@ -254,8 +268,13 @@ class WindowBatches:
         x_idx = np.minimum(start[:, None] + np.arange(width), self._input_len[seq, None] - 1)
         x_idx += (self._input_start[seq] + flip * (len(self._flat_inputs) // 2))[:, None]
         intrinsics = self._intr_array[seq + flip * (len(self._intr_array) // 2)]  # (B, 9)
+        scores = None
+        if self.with_scores:  # the output frames, clamped like the targets
+            s_idx = np.minimum(start[:, None] + np.arange(L), self._score_len[seq, None] - 1)
+            s_idx += (self._score_start[seq] + flip * (len(self._flat_scores) // 2))[:, None]
+            scores = self._flat_scores[s_idx]  # (B, L, J)
         if not self.labelled:
-            return Batch(self._flat_inputs[x_idx], None, None, intrinsics, flip)
+            return Batch(self._flat_inputs[x_idx], None, None, intrinsics, flip, scores)
         y_idx = np.minimum(start[:, None] + np.arange(L), self._target_len[seq, None] - 1)
         y_idx += (self._target_start[seq] + flip * (len(self._flat_targets) // 2))[:, None]
         return Batch(
@@ -264,6 +283,7 @@ class WindowBatches:
             self._flat_traj[y_idx],  # (B, L, 1, 3)
             intrinsics,
             flip,
+            scores,
         )
 
 
@@ -298,6 +318,23 @@ class MixedBatches:
         unlabelled = cycle()
         for batch in self.labelled_stream.epoch(epoch):
             yield MixedBatch(batch, next(unlabelled))
+
+
+def _checked_scores(seq: Sequence, where: str) -> np.ndarray:
+    """A sequence's detector confidence (T, J), checked against its 2D keypoints (T, J, 2)."""
+    conf = getattr(seq, "scores", None)
+    if conf is None:
+        raise DataError(where, "no detector scores, but the batches were asked to carry them")
+    conf = np.asarray(conf)
+    if conf.shape != seq.keypoints_2d.shape[:2]:
+        raise DataError(
+            where,
+            f"detector scores have shape {conf.shape}; the 2D keypoints need "
+            f"{seq.keypoints_2d.shape[:2]} (frames, joints)",
+        )
+    if not (np.isfinite(conf).all() and (conf >= 0).all() and (conf <= 1).all()):
+        raise DataError(where, "detector scores must be finite and lie in [0, 1]")
+    return conf
 
 
 def _concatenate(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -312,12 +312,16 @@ class SemiSupervisedConfig:
     after ``warmup_epochs`` supervised epochs, ``+ unlabelled_weight * (reprojection + bone_weight *
     bone-length term)`` on the unlabelled ones. Units as in VideoPose3D, which adds them unweighted:
     metres, metres per metre of depth, normalised screen units (2 / image width per pixel), metres.
+    ``confidence_weighted`` weights each joint's reprojection distance by the detector's confidence
+    in that 2D joint (``sum(w * distance) / sum(w)``); False, the default, is VideoPose3D's
+    unweighted reprojection.
     """
 
     warmup_epochs: int = 8  # VideoPose3D's default is 1 of 80; it advises more on smaller data
     trajectory_weight: float = 1.0
     unlabelled_weight: float = 1.0
     bone_weight: float = 1.0
+    confidence_weighted: bool = False
 
     def __post_init__(self):
         if (
@@ -330,6 +334,10 @@ class SemiSupervisedConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
                 raise ConfigError(f"{name} must be a number >= 0, got {v!r}")
+        if not isinstance(self.confidence_weighted, bool):
+            raise ConfigError(
+                f"confidence_weighted must be True or False, got {self.confidence_weighted!r}"
+            )
 
 
 #: Per profile: the smoke profile trains one epoch, so its unlabelled term starts at once.

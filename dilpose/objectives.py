@@ -40,6 +40,9 @@ class Objective:
     name = "objective"
     #: True when the objective needs an unlabelled (2D-only) stream beside the labelled one.
     needs_unlabelled = False
+    #: True when the unlabelled stream's batches must carry the detector confidence
+    #: (:attr:`dilpose.batches.Batch.scores`).
+    needs_scores = False
 
     def params(self) -> dict:
         """Plain-valued parameters (they go into checkpoints and cache keys)."""
@@ -220,16 +223,24 @@ def reproject(pose: torch.Tensor, traj: torch.Tensor, intrinsics) -> torch.Tenso
     return camera.project_to_2d(pose + traj, intrinsics)
 
 
-def reprojection_error(pose, traj, intrinsics, keypoints_2d, layout_2d: sk.Skeleton):
+def reprojection_error(pose, traj, intrinsics, keypoints_2d, layout_2d: sk.Skeleton, weights=None):
     """Mean distance (normalised screen units; x ``width / 2`` for pixels) between the 2D input and
     the reprojection of the shared joints (:func:`reprojection_joints`).
 
-    keypoints_2d: (B, L, J_2d, 2) normalised, the frames the 3D belongs to. Returns a scalar.
+    keypoints_2d: (B, L, J_2d, 2) normalised, the frames the 3D belongs to. weights: None (every
+    joint counts the same, as in VideoPose3D) or (B, L, J_2d) >= 0, e.g. the detector's confidence
+    in each 2D joint: the error is then ``sum(w * distance) / sum(w)`` over the shared joints, so a
+    joint of weight 0 (a missed detection, filled in by interpolation) has no influence. Returns a
+    scalar (0 when every weight is 0).
     """
     idx_2d, idx_3d = reprojection_joints(layout_2d)
     projected = reproject(pose, traj, intrinsics)[..., list(idx_3d), :]
     target = torch.as_tensor(keypoints_2d, dtype=projected.dtype, device=projected.device)
-    return torch.linalg.vector_norm(projected - target[..., list(idx_2d), :], dim=-1).mean()
+    dist = torch.linalg.vector_norm(projected - target[..., list(idx_2d), :], dim=-1)
+    if weights is None:
+        return dist.mean()
+    w = torch.as_tensor(weights, dtype=dist.dtype, device=dist.device)[..., list(idx_2d)]
+    return (w * dist).sum() / w.sum().clamp_min(torch.finfo(dist.dtype).tiny)
 
 
 def bone_length_penalty(
@@ -262,7 +273,10 @@ class SemiSupervised(PoseTrajectory):
     through each window's camera (intrinsics and distortion) and adds ``unlabelled_weight`` x
     (2D reprojection error against the window's 2D input + ``bone_weight`` x
     :func:`bone_length_penalty`). With ``unlabelled_weight = 0`` the unlabelled windows are never
-    evaluated: training is then :class:`PoseTrajectory`'s, bit for bit.
+    evaluated: training is then :class:`PoseTrajectory`'s, bit for bit. ``confidence_weighted``
+    weights each joint's reprojection distance by the detector's confidence in that 2D joint
+    (:func:`reprojection_error`; the unlabelled stream then carries the scores); off by default,
+    as in VideoPose3D, whose reprojection is unweighted.
 
     Logs besides ``loss_mm`` and ``trajectory_mm``: ``reprojection`` (normalised units) and
     ``bone_m`` while the unlabelled term is on.
@@ -280,6 +294,7 @@ class SemiSupervised(PoseTrajectory):
         unlabelled_weight: float = 1.0,
         bone_weight: float = 1.0,
         seed: int = 0,
+        confidence_weighted: bool = False,
     ):
         super().__init__(pose_cfg, trajectory_weight, seed)
         self.layout_2d = sk.get(layout_2d) if isinstance(layout_2d, str) else layout_2d
@@ -287,6 +302,7 @@ class SemiSupervised(PoseTrajectory):
         self.warmup_epochs = int(warmup_epochs)
         self.unlabelled_weight = float(unlabelled_weight)
         self.bone_weight = float(bone_weight)
+        self.confidence_weighted = self.needs_scores = bool(confidence_weighted)
         # Index of the frame a window's output belongs to (its centre, or its last frame if causal).
         r = self.pose_cfg.receptive_field()
         self.output_frame = r - 1 if self.pose_cfg.causal else (r - 1) // 2
@@ -303,6 +319,7 @@ class SemiSupervised(PoseTrajectory):
             "warmup_epochs": self.warmup_epochs,
             "unlabelled_weight": self.unlabelled_weight,
             "bone_weight": self.bone_weight,
+            "confidence_weighted": self.confidence_weighted,
         }
 
     def check_data(self, train, unlabelled, layout_2d):
@@ -331,7 +348,14 @@ class SemiSupervised(PoseTrajectory):
         loss, logs = self._labelled_loss(pose[:n], traj[:n], lab, device)
         o = self.output_frame
         target_2d = x[n:, o : o + pose.shape[1]].float()
-        reproj = reprojection_error(pose[n:], traj[n:], unl.intrinsics, target_2d, self.layout_2d)
+        weights = None
+        if self.confidence_weighted:
+            if unl.scores is None:
+                raise ValueError("confidence-weighted reprojection needs batches with scores")
+            weights = torch.from_numpy(unl.scores).to(device, non_blocking=True)
+        reproj = reprojection_error(
+            pose[n:], traj[n:], unl.intrinsics, target_2d, self.layout_2d, weights
+        )
         bones = bone_length_penalty(pose[:n], pose[n:])
         logs.update(reprojection=float(reproj.detach()), bone_m=float(bones.detach()))
         return loss + self.unlabelled_weight * (reproj + self.bone_weight * bones), logs

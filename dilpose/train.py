@@ -172,7 +172,12 @@ class Trainer:
             # Its own shuffle seed, so the two streams do not draw the same order.
             self.batches = B.MixedBatches(
                 self.batches,
-                B.WindowBatches(unlabelled, **{**stream, "seed": cfg.seed + 7919}, labelled=False),
+                B.WindowBatches(
+                    unlabelled,
+                    **{**stream, "seed": cfg.seed + 7919},
+                    labelled=False,
+                    scores=self.objective.needs_scores,
+                ),
             )
         elif self.objective.needs_unlabelled:
             raise DataError(

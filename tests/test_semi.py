@@ -312,3 +312,143 @@ def test_trajectory_model_batchnorm_momentum_decays_with_the_pose_models(streams
     for net in (trainer.model, trainer.objective.trajectory):
         bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
         assert bns and all(bn.momentum == pytest.approx(final) for bn in bns)
+
+
+# --------------------------------------------------------------------------------------------------
+# Confidence-weighted reprojection (an option; VideoPose3D's reprojection is unweighted)
+# --------------------------------------------------------------------------------------------------
+def _scored(seqs, seed=0):
+    """The sequences with random detector scores in [0, 1], a tenth of them 0 (missed joints)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for s in seqs:
+        conf = rng.uniform(0.2, 1.0, s.scores.shape) * (rng.uniform(size=s.scores.shape) > 0.1)
+        out.append(dataclasses.replace(s, scores=conf.astype(np.float32)))
+    return out
+
+
+@pytest.mark.parametrize("R, L, causal", [(9, 1, False), (27, 1, True), (5, 10, False)])
+def test_batches_carry_the_scores_of_the_output_frames_only_when_asked(streams, R, L, causal):
+    seqs = _scored(streams[0][:3])
+    kw = dict(batch_size=32, receptive_field=R, chunk_length=L, causal=causal, seed=3)
+    plain = batches.WindowBatches(seqs, **kw)
+    scored = batches.WindowBatches(seqs, **kw, scores=True)
+    unlabelled = batches.WindowBatches(seqs, **kw, scores=True, labelled=False)
+    perm = sk.COCO17.flip_permutation()
+    for b0, b1, b2 in zip(plain.epoch(1), scored.epoch(1), unlabelled.epoch(1)):
+        assert b0.scores is None  # and the other fields are the batches of a stream without them
+        for f in ("inputs", "targets", "trajectory", "intrinsics", "flipped"):
+            np.testing.assert_array_equal(getattr(b0, f), getattr(b1, f))
+        np.testing.assert_array_equal(b1.scores, b2.scores)
+        assert b1.scores.shape == (len(b1.inputs), L, 17)
+        for k in range(len(b1.inputs)):
+            # the window's clip and first output frame, by its root trajectory
+            i, start = next(
+                (i, t)
+                for i, s in enumerate(seqs)
+                for t in range(0, len(s), L)
+                if np.allclose(np.abs(b1.trajectory[k, 0, 0]), np.abs(s.positions_3d[t, 0]))
+            )
+            rows = np.minimum(np.arange(start, start + L), len(seqs[i]) - 1)
+            want = seqs[i].scores[rows]
+            np.testing.assert_array_equal(b1.scores[k], want[:, perm] if b1.flipped[k] else want)
+
+
+def test_scores_that_do_not_fit_the_keypoints_are_refused(streams):
+    seq = streams[0][0]
+    bad = [
+        (dataclasses.replace(seq, scores=seq.scores[:, :15]), "detector scores have shape"),
+        (dataclasses.replace(seq, scores=seq.scores * 2 + 0.5), r"lie in \[0, 1\]"),
+        (dataclasses.replace(seq, scores=None), "no detector scores"),
+    ]
+    for s, message in bad:
+        with pytest.raises(DataError, match=f"{seq.subject}/{seq.action}.*{message}"):
+            batches.WindowBatches([s], 16, 9, scores=True)
+        batches.WindowBatches([s], 16, 9)  # not asked for: not read
+
+
+def _reprojection_case(seed=0, B=4, L=3):
+    g = torch.Generator().manual_seed(seed)
+    pose = 0.3 * torch.randn(B, L, 17, 3, generator=g, dtype=torch.float64)
+    traj = torch.tensor([0.1, -0.2, 4.0], dtype=torch.float64) + 0.1 * torch.randn(
+        B, L, 1, 3, generator=g, dtype=torch.float64
+    )
+    k = torch.tensor(
+        [[1.1, 1.1, 0.01, -0.02, 0.1, -0.05, 0.01, 0.001, -0.001]], dtype=torch.float64
+    )
+    target = 0.05 * torch.randn(B, L, 17, 2, generator=g, dtype=torch.float64)
+    target += objectives.reproject(pose, traj, k.expand(B, 9))  # near the reprojection
+    w = torch.rand(B, L, 17, generator=g, dtype=torch.float64)
+    return pose, traj, k.expand(B, 9), target, w
+
+
+def test_weighted_reprojection_is_the_weighted_mean_distance_over_shared_joints():
+    pose, traj, k, target, w = _reprojection_case()
+    idx_2d, idx_3d = objectives.reprojection_joints(sk.COCO17)
+    got = objectives.reprojection_error(pose, traj, k, target, sk.COCO17, w)
+    proj = objectives.reproject(pose, traj, k).numpy()[..., list(idx_3d), :]
+    dist = np.linalg.norm(proj - target.numpy()[..., list(idx_2d), :], axis=-1)
+    ww = w.numpy()[..., list(idx_2d)]
+    assert float(got) == pytest.approx(float((ww * dist).sum() / ww.sum()), rel=1e-12)
+    # all-ones weights: the unweighted loss
+    ones = objectives.reprojection_error(pose, traj, k, target, sk.COCO17, torch.ones_like(w))
+    plain = objectives.reprojection_error(pose, traj, k, target, sk.COCO17)
+    assert float(ones) == pytest.approx(float(plain), rel=1e-12)
+    # weights on COCO's face points (no H36M twin) change nothing
+    face = w.clone()
+    face[..., :5] = 7.0
+    assert float(objectives.reprojection_error(pose, traj, k, target, sk.COCO17, face)) == (
+        pytest.approx(float(got), rel=1e-12)
+    )
+
+
+def test_a_joint_of_weight_zero_has_no_influence_on_the_loss_or_its_gradient():
+    pose, traj, k, target, w = _reprojection_case(seed=1)
+    j = 9  # COCO's left wrist
+    w[..., j] = 0
+    moved = target.clone()
+    moved[..., j, :] += 0.5  # the detection of that joint far away
+    pose.requires_grad_(True)
+    a = objectives.reprojection_error(pose, traj, k, target, sk.COCO17, w)
+    (ga,) = torch.autograd.grad(a, pose)
+    b = objectives.reprojection_error(pose, traj, k, moved, sk.COCO17, w)
+    (gb,) = torch.autograd.grad(b, pose)
+    assert float(a.detach()) == float(b.detach()) and torch.equal(ga, gb)
+    # with its weight back, the far detection raises the loss
+    w[..., j] = 1
+    far = objectives.reprojection_error(pose, traj, k, moved, sk.COCO17, w)
+    assert float(far.detach()) > float(a.detach())
+    # every weight 0: a loss of 0, not NaN
+    zero = objectives.reprojection_error(pose, traj, k, target, sk.COCO17, torch.zeros_like(w))
+    assert float(zero.detach()) == 0.0
+
+
+def test_confidence_weighting_is_off_by_default_and_on_trains_with_the_scores(streams):
+    labelled, unlabelled = streams
+    assert config.SemiSupervisedConfig().confidence_weighted is False
+    cfg = _cfg(epochs=1)
+    on = config.SemiSupervisedConfig(warmup_epochs=0, confidence_weighted=True)
+    objective = objectives.SemiSupervised.from_config(
+        cfg.replace(in_joints=17), sk.COCO17, on, seed=cfg.seed
+    )
+    assert objective.needs_scores and objective.params()["confidence_weighted"] is True
+
+    def fit(objective, unl):
+        trainer = train.Trainer(cfg, labelled, objective=objective, unlabelled=unl, progress=False)
+        first = next(iter(trainer.batches.epoch(0)))
+        trainer.fit()
+        return first.unlabelled.scores, trainer.model.state_dict()
+
+    scores, default = fit(_semi(cfg, warmup_epochs=0), unlabelled)
+    assert scores is None  # the default stream carries no scores: the batches it always built
+    ones = [dataclasses.replace(s, scores=np.ones_like(s.scores)) for s in unlabelled]
+    scores, weighted_ones = fit(_semi(cfg, warmup_epochs=0, confidence_weighted=True), ones)
+    assert scores is not None and (scores == 1).all()
+    # all-ones confidence trains the unweighted model (up to the rounding of sum / n vs mean)
+    assert all(torch.allclose(default[k], weighted_ones[k], atol=1e-4) for k in default)
+    real = _scored(unlabelled)
+    scores, weighted = fit(_semi(cfg, warmup_epochs=0, confidence_weighted=True), real)
+    assert (scores == 0).any() and (scores < 1).all()
+    assert not torch.allclose(default["expand.conv.weight"], weighted["expand.conv.weight"])
+    with pytest.raises(Exception, match="confidence_weighted must be True or False"):
+        config.SemiSupervisedConfig(confidence_weighted=1)
