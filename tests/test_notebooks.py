@@ -173,7 +173,9 @@ def test_model_notebook_writes_metrics_with_protocol_seeds_and_intervals(smoke_r
     assert protocol["flip_test"] is True and protocol["root_relative"] is True
     assert set(protocol["metrics"]) == {"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"}
     assert metrics["main"]["receptive_field"] == 27  # the smoke profile's model
-    assert set(metrics["ablations"]) == {"1 frame", "27 frames causal"}
+    assert set(metrics["ablations"]) == {
+        "1 frame", "27 frames causal", "9 frames, matched", "27 frames, matched"
+    }  # fmt: skip
     for run in [metrics["main"], *metrics["ablations"].values()]:
         assert 0 < run["p_mpjpe_mm"] <= run["mpjpe_mm"]  # alignment can only reduce the error
         assert set(run["per_action"]["mpjpe"]) == TEST_CATEGORIES
@@ -183,8 +185,15 @@ def test_model_notebook_writes_metrics_with_protocol_seeds_and_intervals(smoke_r
         == [0, 1, 2]
     )
     assert metrics["arms"]["1 frame"]["seeds"] == [0]
+    assert metrics["arms"]["9 frames, matched"]["seeds"] == [0, 1, 2, 3, 4]
     c = metrics["comparisons"]["27 frames vs 27 frames causal"]
     assert c["lo"] <= c["diff"] <= c["hi"] and c["decisive"] and c["paired_seeds"]
+    for c in metrics["comparisons"].values():  # every verdict: interval, margin, counts, power
+        assert c["margin"] == 2.0 and c["power_line"].startswith("could detect")
+        assert c["n_subjects"] == len(mocap_files.TEST_SUBJECTS) and c["n_views"] > 0
+    assert set(metrics["holm"]["family"]) == {
+        k for k, c in metrics["comparisons"].items() if c["family"]
+    }
     assert "not comparable" in metrics["published_note"]
     for name in (
         "02_receptive_field.png",
@@ -201,7 +210,8 @@ def test_training_progress_goes_to_the_console_not_into_the_notebook(smoke_repor
     nb = nbformat.read(smoke_reports / "executed" / "02_model_building.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "epoch 1/1" not in text and "[dilpose]" not in text
-    assert text.count("trained 1 epochs in") >= 7  # main, 2 more seeds, 3 causal, 1 frame
+    # main, 2 more seeds, 3 causal, 1 frame, 2 x 5 matched
+    assert text.count("trained 1 epochs in") >= 17
     assert "widgets" not in nb.metadata
 
 
@@ -257,24 +267,21 @@ def test_committed_model_metrics_state_the_verdicts_from_the_intervals():
     assert (
         main["receptive_field"] == 243 and metrics["provenance"]["config"]["profile"] == "default"
     )
-    assert {v["receptive_field"] for v in metrics["ablations"].values() if not v["causal"]} == {
-        1,
-        27,
-        81,
-    }
-    for label in ("243 frames", "243 frames causal", "27 frames"):
+    matched = ["243 frames, matched", "81 frames, matched", "27 frames, matched"]
+    for label in ("243 frames", "243 frames causal"):
         assert len(metrics["arms"][label]["seeds"]) >= 3
-    c27 = metrics["comparisons"]["243 frames vs 27 frames"]
-    helps = c27["hi"] < 0  # the main model's error is lower, and the interval excludes 0
-    assert metrics["temporal_context_helps"] is helps and c27["winner"] == (
-        "243 frames" if helps else c27["winner"]
-    )
-    expected = (
-        "Temporal context beyond 27 frames helps here"
-        if helps
-        else "Temporal context beyond 27 frames does NOT clearly help here"
-    )
-    assert any(line.startswith(expected) for line in metrics["verdict"])
+    for label in matched:
+        assert len(metrics["arms"][label]["seeds"]) >= 5 and metrics["arms"][label]["matched"]
+    c = metrics["comparisons"]["243 frames, matched vs 27 frames, matched"]
+    helps = c["hi"] < 0  # the longer field's error is lower, and the interval excludes 0
+    assert metrics["temporal_context_helps"] is helps
+    assert c["word"] in ("A better", "B better", "equivalent", "inconclusive")
+    if c["word"] == "equivalent":  # only with the whole 90 % interval inside the margin
+        assert -c["margin"] < c["equivalence_lo"] and c["equivalence_hi"] < c["margin"]
+    for c in metrics["comparisons"].values():
+        assert {"margin", "power_line", "n_subjects", "n_clips", "n_views", "n_seeds"} <= set(c)
+    assert metrics["holm"]["family"] and "lines" in metrics["holm"]
+    assert not any("no clear difference" in line for line in metrics["verdict"])
 
 
 def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports):
@@ -289,8 +296,10 @@ def test_pruning_notebook_writes_arms_seeds_intervals_and_verdicts(smoke_reports
         assert len(arm["train_mpjpe_mm_per_seed"]) == 3
     assert "prune, training only vs dropout" in metrics["comparisons"]
     assert "dropout vs none" in metrics["comparisons"]
-    assert all({"verdict", "lo", "hi", "winner"} <= set(c) for c in metrics["comparisons"].values())
-    assert set(metrics["claim"]) >= {"supported", "best", "best_verdict"}
+    for c in metrics["comparisons"].values():
+        assert {"verdict", "lo", "hi", "winner", "margin", "power_line", "n_subjects"} <= set(c)
+    assert set(metrics["holm"]["family"]) == set(metrics["comparisons"])
+    assert set(metrics["claim"]) >= {"supported", "best", "best_verdict", "equivalent"}
     assert set(metrics["weight_sparsity"]) == {"50%", "75%", "90%"}
     for key, row in metrics["weight_sparsity_in_training"].items():  # pruned while training
         assert row["measured_sparsity"] == pytest.approx(row["sparsity"], abs=0.005), key

@@ -163,18 +163,9 @@ def holm(comps: dict[str, dict]) -> dict:
     return stats.holm({k: c for k, c in comps.items() if c["family"]})
 
 
-_PHRASES = {
-    "A better": "{a} is better",
-    "B better": "{b} is better",
-    "equivalent": "the two are equivalent within ±{m:g} mm",
-    "inconclusive": "inconclusive (either may be better, by more than ±{m:g} mm)",
-}
-
-
 def _reading(c: dict) -> str:
-    """A comparison's outcome in words, then its verdict with the interval and power line."""
-    phrase = _PHRASES[c["word"]].format(a=c["name_a"], b=c["name_b"], m=c["margin"] or 0)
-    return f"{phrase}: {c['verdict']}; {c['power_line']}"
+    """A comparison's verdict with its interval, then its power line in brackets."""
+    return f"{c['verdict']} ({c['power_line']})"
 
 
 def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str, holm_: dict) -> dict:

@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from .. import batches, pruning, regularizers
+from .. import batches, pruning, regularizers, stats
 from .. import datasets as ds
 from ..config import Config
 from ..datasets.base import PoseData
@@ -25,7 +25,10 @@ from ..evaluate import evaluate, predict
 from .common import RunResult, arm_summary, compare_arms, train_arm
 
 #: label -> regulariser. "prune" is the paper's pruning layer read as activation pruning
-#: (dilpose.pruning): its three variants differ in what the rate counts and when it acts.
+#: (dilpose.pruning): its three variants differ in what the rate counts and when it acts; where
+#: they rescale, the kept values are scaled to keep each row's sum (dilpose.pruning says why the
+#: count ratio of inverted dropout is wrong for a layer that removes the smallest values).
+#: Neither dropout's rate nor the pruning rate is tuned: both are the paper's 0.25.
 ARMS = {
     "none": "none",
     "dropout": "dropout(p=0.25)",
@@ -99,31 +102,53 @@ def arms_table(arms: dict[str, list[RunResult]], train_mpjpe: dict[str, list[flo
     return pd.DataFrame(rows).T
 
 
+#: The equivalence margin (mm) of notebook 03's comparisons, stated before any result: 2 mm, about
+#: 2.5 % of the 80-90 mm errors here and below what a user sees in a skeleton.
+MARGIN_MM = 2.0
+
+
 def comparisons(arms: dict[str, list[RunResult]]) -> dict[str, dict]:
     """Every pruning arm against dropout and against none, and dropout against none: the difference
-    in MPJPE over all test frames with its 95 % interval and verdict, keyed ``"<a> vs <b>"``."""
+    in MPJPE over all test frames with its 95 % interval, margin (:data:`MARGIN_MM`), power line
+    and verdict, keyed ``"<a> vs <b>"``. All of them form the family the notebook's conclusions
+    rest on (:func:`holm`)."""
     pairs = [(p, "dropout") for p in PRUNE_ARMS] + [(p, "none") for p in PRUNE_ARMS]
     pairs.append(("dropout", "none"))
     return {
-        f"{a} vs {b}": compare_arms(arms[a], arms[b], a, b).to_dict()
+        f"{a} vs {b}": compare_arms(arms[a], arms[b], a, b, margin=MARGIN_MM).to_dict()
         for a, b in pairs
         if a in arms and b in arms
     }
 
 
-def claim_verdict(comps: dict[str, dict]) -> dict:
+def holm(comps: dict[str, dict]) -> dict:
+    """Holm's correction over every comparison of :func:`comparisons`
+    (:func:`dilpose.stats.holm`'s record)."""
+    return stats.holm(comps)
+
+
+def claim_verdict(comps: dict[str, dict], holm_: dict | None = None) -> dict:
     """The paper's claim (the pruning layer beats dropout) against the comparisons: ``supported``
-    (a pruning variant is clearly better than dropout), and the facts a sentence needs."""
+    (a pruning variant is clearly better than dropout, and stays so under Holm when ``holm_`` is
+    given), the arms clearly better / worse / equivalent, and the facts a sentence needs."""
     against = {k.split(" vs ")[0]: c for k, c in comps.items() if k.endswith(" vs dropout")}
-    better = [p for p, c in against.items() if c["winner"] == p]
+    held = (holm_ or {}).get("comparisons", {})
+
+    def holds(p: str) -> bool:
+        return held.get(f"{p} vs dropout", {}).get("holds", True)
+
+    better = [p for p, c in against.items() if c["winner"] == p and holds(p)]
     worse = [p for p, c in against.items() if c["winner"] == "dropout"]
+    equivalent = [p for p, c in against.items() if c["word"] == "equivalent"]
     best = min(against, key=lambda p: against[p]["diff"])
     return {
         "supported": bool(better),
         "better": better,
         "worse": worse,
+        "equivalent": equivalent,
         "best": best,
         "best_verdict": against[best]["verdict"],
+        "best_power_line": against[best]["power_line"],
     }
 
 
@@ -315,9 +340,9 @@ def bench_table(bench: dict):
 
 
 def metrics_json(
-    arms, train_mpjpe, comps, verdict, zeros, sparsity, trained_sparsity, bench, data
+    arms, train_mpjpe, comps, verdict, zeros, sparsity, trained_sparsity, bench, data, holm_=None
 ) -> dict:
-    """The content of ``reports/metrics/03_pruning.json``."""
+    """The content of ``reports/metrics/03_pruning.json`` (``holm_``: :func:`holm`'s record)."""
     first = next(iter(arms.values()))[0]
     return {
         "dataset": data.name,
@@ -344,6 +369,8 @@ def metrics_json(
             for label, runs in arms.items()
         },
         "comparisons": comps,
+        "margin_mm": MARGIN_MM,
+        "holm": holm_,
         "claim": verdict,
         "zero_fractions": {f"{s} / {m}": row for (s, m), row in zeros.to_dict("index").items()},
         "weight_sparsity": sparsity,
