@@ -377,6 +377,21 @@ def test_quantization_notebook_writes_the_table_sensitivity_streaming_and_target
     assert variants["int8 per-channel, histogram"]["stream_latency_ms"] > 0
     c = metrics["comparisons_vs_fp32"]["int8 per-channel, histogram"]
     assert c["lo"] <= c["diff"] <= c["hi"] and "verdict" in c
+    # QAT's control: the same fine-tuning steps in fp32, in the table and compared with QAT
+    assert {s05.CONTROL, s05.CONTROL_INT8} <= set(variants)
+    control = metrics["qat_control"]
+    assert f"{s05.QAT} vs {s05.CONTROL}" in control and f"{s05.CONTROL} vs fp32" in control
+    assert len(metrics["fp32_control_loss_mm"]) == s05.SIZES["smoke"]["qat_steps"]
+    assert metrics["fp32_control_loss_mm"] != metrics["qat_loss_mm"]
+    # every verdict with its margin, counts and power line; Holm over the named family
+    verdicts = {**{f"{k} vs fp32": v for k, v in metrics["comparisons_vs_fp32"].items()}, **control}
+    for name, v in verdicts.items():
+        assert v["margin"] == metrics["margin_mm"] == s05.MARGIN_MM, name
+        assert v["power_line"].startswith("could detect") and v["n_subjects"] >= 1, name
+        assert v["word"] in ("A better", "B better", "equivalent", "inconclusive"), name
+    holm = metrics["holm"]
+    assert holm["family"] == list(verdicts)
+    assert set(holm["flipped"]) <= set(verdicts) and len(holm["lines"]) == len(holm["flipped"])
     layers = set(metrics["sensitivity_mpjpe_mm_camera0"]) - {"none (fp32)"}
     assert metrics["kept_in_fp32"] in layers and "shrink" in layers
     assert len(metrics["qat_loss_mm"]) == s05.SIZES["smoke"]["qat_steps"]
