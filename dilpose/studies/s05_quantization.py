@@ -242,7 +242,8 @@ def qat_control(
 
 def family(comps: dict[str, dict], control: dict[str, dict]) -> dict[str, dict]:
     """The family the notebook's conclusions rest on, named: every variant against fp32 (the
-    table's verdicts) and QAT against its control."""
+    table's verdicts) and QAT against its control (the control against fp32 is in both lists and
+    counts once)."""
     return {**{f"{label} vs fp32": c for label, c in comps.items()}, **control}
 
 
