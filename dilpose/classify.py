@@ -10,20 +10,38 @@ features): posture (hunkering shortens hip-ankle distances; holding a box keeps 
 together in front) and motion (walking swings the ankles).
 
 The classifier is scikit-learn's logistic regression on standardised features, the field's plain
-baseline: deterministic, trained in seconds.
+baseline: deterministic, trained in seconds. Before standardising, :func:`train` drops the features
+that are constant on its training data (:func:`near_constant`): on rigid skeletons a bone's length
+never changes, so the standard deviation of its length within a window is float rounding (about
+3.5e-8 m); standardising divides by that, and a lifter's few millimetres of bone-length jitter then
+become z-scores around 1e5 that swamp every other feature (the same, less extremely, for distances
+a rigid pelvis or shoulder girdle fixes). Which features were dropped, and by what
+rule, is recorded with the classifier.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
+from . import skeleton as sk
 from .errors import DataError
 
 WINDOW = 50  # frames: 1 s at 50 Hz
 STRIDE = 10  # frames between window starts
 _PAIRS = np.triu_indices(17, k=1)
+#: The window summaries, in the order of :func:`window_features`' columns (136 pairs each).
+SUMMARIES = ("mean", "std", "min", "max")
+#: A feature is kept when its standard deviation over the training windows exceeds this fraction of
+#: its joint pair's mean distance (the scale all four summaries of a pair are measured in). 3e-4 is
+#: 0.1 mm on a 30 cm pair, a tenth of what optical motion capture resolves (about 1 mm), so a
+#: feature that varies less is a constant of the skeleton model rather than measured motion. On the
+#: simulated shop's training people it drops the within-window spread of the 16 bones (float32
+#: rounding, about 1e-7 of their length) and of the four distances the rigid pelvis and shoulder
+#: girdle fix (about 1.5e-4); the next feature up varies by 1.1e-3.
+MIN_RELATIVE_STD = 3e-4
 
 
 def pose_features(poses: np.ndarray) -> np.ndarray:
@@ -71,22 +89,84 @@ def windows(
     return np.concatenate(X), np.concatenate(y), np.concatenate(idx)
 
 
-def train(X: np.ndarray, y: np.ndarray, seed: int = 0):
-    """A fitted scikit-learn pipeline: standardise, then multinomial logistic regression.
+def feature_names() -> list[str]:
+    """The names of :func:`window_features`' 544 columns: ``"std of pelvis-r_hip"``, ..."""
+    joints = sk.H36M17.joint_names
+    pairs = [f"{joints[a]}-{joints[b]}" for a, b in zip(*_PAIRS)]
+    return [f"{summary} of {pair}" for summary in SUMMARIES for pair in pairs]
+
+
+def near_constant(X: np.ndarray, min_relative_std: float = MIN_RELATIVE_STD) -> np.ndarray:
+    """(F,) bool, True for the features of ``X`` (N, 544) windows (:func:`window_features`) whose
+    standard deviation over the N windows is at most ``min_relative_std`` times the mean over the
+    windows of their joint pair's mean distance (metres): features that are constants of the
+    data, such as the within-window spread of a rigid bone's length."""
+    X = np.asarray(X, dtype=np.float64)
+    n_pairs = len(_PAIRS[0])
+    if X.ndim != 2 or X.shape[1] != len(SUMMARIES) * n_pairs or len(X) < 2:
+        raise DataError(
+            "near_constant",
+            f"expected (N >= 2, {len(SUMMARIES) * n_pairs}) features, got {X.shape}",
+        )
+    scale = np.tile(np.abs(X[:, :n_pairs].mean(0)), len(SUMMARIES))  # (F,) metres
+    return X.std(0) <= min_relative_std * scale
+
+
+@dataclass
+class Classifier:
+    """A fitted action classifier: the features kept (``keep``, (544,) bool, decided on the
+    training windows by :func:`near_constant`) and the scikit-learn pipeline fitted on them."""
+
+    keep: np.ndarray
+    pipeline: object
+    min_relative_std: float = MIN_RELATIVE_STD
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """(N, 544) window features -> (N,) action indices."""
+        X = np.asarray(X)
+        if X.ndim != 2 or X.shape[1] != len(self.keep):
+            raise DataError("Classifier.predict", f"expected (N, {len(self.keep)}), got {X.shape}")
+        return self.pipeline.predict(X[:, self.keep])
+
+    @property
+    def dropped(self) -> list[str]:
+        """Names of the features left out as constant on the training data."""
+        names = feature_names()
+        return [names[i] for i in np.flatnonzero(~self.keep)]
+
+    def record(self) -> dict:
+        """JSON-ready: the rule, its threshold, how many features were kept and which dropped."""
+        return {
+            "rule": "dropped when its std over the training windows <= min_relative_std x its "
+            "joint pair's mean distance",
+            "min_relative_std": self.min_relative_std,
+            "kept": int(self.keep.sum()),
+            "dropped": self.dropped,
+        }
+
+
+def train(
+    X: np.ndarray, y: np.ndarray, seed: int = 0, min_relative_std: float = MIN_RELATIVE_STD
+) -> Classifier:
+    """Drop the features constant on ``X`` (:func:`near_constant`), then fit a scikit-learn
+    pipeline on the rest: standardise, then multinomial logistic regression.
 
     The fit runs its BLAS on one thread: with torch's OpenMP threads already started in the same
     process, a multi-threaded BLAS fights them and the fit is ten times slower on two cores.
     """
+    # scikit-learn is imported here so that importing dilpose.classify stays cheap
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits
 
+    keep = ~near_constant(X, min_relative_std)
     clf = make_pipeline(
         StandardScaler(), LogisticRegression(C=0.5, max_iter=3000, random_state=seed)
     )
     with threadpool_limits(1):
-        return clf.fit(X, y)
+        clf.fit(np.asarray(X)[:, keep], y)
+    return Classifier(keep, clf, min_relative_std)
 
 
 def confusion(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np.ndarray:

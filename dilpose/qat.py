@@ -2,6 +2,10 @@
 little further with every weight and activation fake-quantized as int8 will round them, so that
 the weights learn to sit well on the int8 grid (notebook 05's last rung of the ladder).
 
+QAT gives the model training steps it never had, so whatever it gains may come from the steps
+rather than from the rounding: :func:`fp32_finetune` is its control, the same loop (steps, clips,
+batch order, optimiser, learning rate, seed) with nothing fake-quantized.
+
 Shapes: training clips (N, chunk + R - 1, J_in, F) normalised 2D in, (N, chunk, J_out, 3) m out.
 """
 
@@ -18,7 +22,7 @@ from . import skeleton as sk
 from .quantize import Network
 
 
-def qat_finetune(
+def finetune(
     net: Network,
     sequences,
     layout_2d: sk.Skeleton = sk.COCO17,
@@ -28,17 +32,19 @@ def qat_finetune(
     lr: float = 1e-5,
     seed: int = 0,
     progress: Callable[[int, float], None] | None = None,
+    fake_quant: bool = True,
 ) -> tuple[Network, list[float]]:
-    """Quantization-aware fine-tuning: a copy of the calibrated ``net`` trained for ``steps`` Adam
-    steps on training clips (``chunk`` outputs each, flip-augmented, MPJPE loss) with every weight
-    and activation fake-quantized as int8 will round them (straight-through gradients), so the
-    weights learn to sit well on the int8 grid. Activation ranges stay the calibrated ones.
+    """A copy of the calibrated ``net`` trained for ``steps`` Adam steps (constant ``lr``) on
+    training clips (``chunk`` outputs each, flip-augmented, MPJPE loss), the clips and their order
+    fixed by ``seed``. ``fake_quant``: every weight and activation fake-quantized as int8 will
+    round them (straight-through gradients), so the weights learn to sit well on the int8 grid
+    (QAT); False: plain fp32 steps (QAT's control). Activation ranges stay the calibrated ones.
 
-    Returns ``(network, loss_mm per step)``; quantize the network with :meth:`Network.quantize`
-    (the same per-channel choice: ``net.per_channel``).
+    Returns ``(network in fp32, loss_mm per step)``; quantize the network with
+    :meth:`Network.quantize` (the same per-channel choice: ``net.per_channel``).
     """
     tuned = copy.deepcopy(net)
-    tuned.int8_ops, tuned._packed, tuned.fake_quant = frozenset(), {}, True
+    tuned.int8_ops, tuned._packed, tuned.fake_quant = frozenset(), {}, fake_quant
     for p in tuned.parameters():
         p.requires_grad_(True)
     opt = torch.optim.Adam(tuned.parameters(), lr=lr)
@@ -74,3 +80,19 @@ def qat_finetune(
     for p in tuned.parameters():
         p.requires_grad_(False)
     return tuned.eval(), losses
+
+
+def qat_finetune(
+    net: Network, sequences, layout_2d: sk.Skeleton = sk.COCO17, **kwargs
+) -> tuple[Network, list[float]]:
+    """Quantization-aware fine-tuning: :func:`finetune` with fake quantization (same arguments)."""
+    return finetune(net, sequences, layout_2d, fake_quant=True, **kwargs)
+
+
+def fp32_finetune(
+    net: Network, sequences, layout_2d: sk.Skeleton = sk.COCO17, **kwargs
+) -> tuple[Network, list[float]]:
+    """QAT's control: :func:`finetune` with the same arguments and nothing fake-quantized, so that
+    comparing the two separates what the rounding-aware training buys from what the extra training
+    steps buy."""
+    return finetune(net, sequences, layout_2d, fake_quant=False, **kwargs)

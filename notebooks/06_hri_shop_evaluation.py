@@ -31,9 +31,23 @@
 #   camera and one person**: how a ceiling camera turns a 3D pose into pixels (into the camera's
 #   frame, divided by depth, bent by the lens, scaled to pixels), and how a shelf between the
 #   camera and a joint hides it (a ray from the camera to the joint that passes through a shelf).
-# - How much a model trained on other people and motions loses there, and how much training on
-#   the shop's own people wins back; what a causal model (the one that can run live) costs.
+# - How a model trained on other people, motions and cameras does there, against the same
+#   architecture trained on the shop's own people; what a causal model (the one that can run live)
+#   costs; each as a verdict with its interval.
 # - Whether the 3D it predicts is good enough to tell the six shop actions apart.
+#
+# **How differences are judged (decided before any result).** Setups are compared on the same
+# test takes, MPJPE over all test frames, with a 95 % interval that re-draws whole test people
+# (`dilpose.stats`). The equivalence margin is **±2 mm** for every comparison: two setups are
+# called *equivalent* only when the 90 % interval of their difference lies inside it. Why 2 mm: it
+# is about 2 % of the shop-trained model's error (about 90 mm) and under a tenth of a typical
+# limb-length error, a difference no use of the poses in a shop (following a customer, telling
+# the six actions apart) would notice. Otherwise a verdict is "A better by x mm [lo, hi]" or
+# "inconclusive". Each model is trained once (one seed), so no interval holds the training seed's
+# variation, and with 8 test people the power line says how small a difference the design can
+# see. The conclusions rest on one family, the comparisons of section 3 (shop-trained against
+# CMU/HDM05-trained, symmetric against causal, the deployed int8 streaming setup against its fp32
+# model); Holm's correction over it is printed and stored with the verdicts that flip.
 #
 # *Motion data: mocap.cs.cmu.edu (NSF EIA-0196217) and HDM05 (Müller et al., Technical report
 # CG-2007-2, Universität Bonn, 2007; CC BY-SA 3.0).*
@@ -218,14 +232,14 @@ study.action_table(results, "p_mpjpe")
 study.camera_table(results)
 
 # %% [markdown]
-# Differences, MPJPE over all test frames of the first setup minus the second, with a 95 %
-# bootstrap interval over test sequences (one seed per model: the interval covers which test
-# sequences happened to be used, not the training seed).
+# The family of comparisons: MPJPE over all test frames of the first setup minus the second, each
+# with its verdict (margin ±2 mm), its power line, and Holm's correction over the family (one seed
+# per model: the intervals cover which test people and takes were used, not the training seed).
 
 # %%
 comparisons = study.comparisons(results)
-for key, c in comparisons.items():
-    print(f"{key}: {c['verdict']}")
+holm = study.holm(comparisons)
+print("\n".join(study.verdict_lines(comparisons, holm)))
 
 # %%
 names = list(results)
@@ -234,14 +248,28 @@ r = {n: results[n]["mpjpe"]["action_mean"] for n in names}
 per_action = results[shop_sym]["mpjpe"]["per_action"]
 worst = max(per_action, key=per_action.get)
 Markdown(
-    f"On the {study.LABEL}, notebook 02's model makes **{r[cmu_sym]:.0f} mm** (mean over actions); "
-    f"trained on the shop's people the same architecture makes **{r[shop_sym]:.0f} mm** "
+    f"On the {study.LABEL}, notebook 02's model makes {r[cmu_sym]:.0f} mm (mean over actions); "
+    f"trained on the shop's people the same architecture makes {r[shop_sym]:.0f} mm "
     f"({comparisons[f'{shop_sym} vs {cmu_sym}']['verdict']}). Causal: {r[cmu_causal]:.0f} and "
     f"{r[shop_causal]:.0f} mm ({comparisons[f'{shop_sym} vs {shop_causal}']['verdict']}). "
     f"Deployed (causal, int8, streaming): {r[deployed]:.0f} mm, against its fp32 model "
     f"{comparisons[f'{deployed} vs {shop_causal}']['verdict']}. "
     f"The hardest scenario for the shop-trained model is *{worst}*."
 )
+
+# %% [markdown]
+# **Why the model trained elsewhere does worse is not measured here.** The shop differs from its
+# training data in the cameras' viewpoint (high in the corners, looking down), in their image
+# scale, in its people and motions, and in the shelves that hide joints; this notebook changes all
+# of them at once and separates none. One hypothesis is image scale: the lifter reads 2D in
+# normalised image units (the image width mapped to [-1, 1]), and the focal length in those units
+# sets how large a person appears:
+
+# %%
+focal = {"shop": study.normalised_focal(shop), cfg.dataset: study.normalised_focal(mocap)}
+print(f"normalised focal length: shop cameras {focal['shop']:.2f}, the cameras notebook 02's "
+      f"models were trained with {focal[cfg.dataset]:.2f}: at the same distance a person covers "
+      f"{focal[cfg.dataset] / focal['shop']:.1f}x less of the shop's normalised image")
 
 # %% [markdown]
 # ## 4. Where it fails (the paper's Fig. 5, worst cases)
@@ -262,7 +290,12 @@ for k, case in enumerate(cases):
 # A window of 1 s of 3D poses, described by the distances between every pair of joints (which
 # do not depend on the camera), classified by logistic regression trained on the training
 # people: on the true 3D, on each setup's predicted 3D (trained on its own predictions of the
-# training people), and the true-3D classifier applied to predictions as they come.
+# training people), and the true-3D classifier applied to predictions as they come. Each
+# classifier first drops the features that are constant on its training windows
+# (`classify.near_constant`): on the true 3D a bone's length never changes, so its spread within a
+# window is float rounding, and standardising by it would turn a lifter's millimetres of bone
+# jitter into z-scores of about 1e5 that outvote every other feature. The dropped features are
+# listed in the metrics file; the table says how many each classifier kept.
 
 # %%
 train_seqs = ds.sequences(shop, shop.train_subjects, cameras=cfg.eval_cameras)
@@ -277,25 +310,33 @@ fig = viz_plots.confusion_figure(
 _ = report.save_figure(fig, "06_confusion")
 
 # %%
-acc = {n: classifier[n]["accuracy_pct"] for n in classifier}
+acc = {n: f"{c['accuracy_pct']:.0f} % [{c['accuracy_interval_pct']['lo']:.0f}, "
+       f"{c['accuracy_interval_pct']['hi']:.0f}]" for n, c in classifier.items()}
 Markdown(
-    f"On the true 3D the classifier is right in **{acc['ground truth']:.0f} %** of the test "
-    f"windows (chance: {classifier['ground truth']['chance_pct']:.0f} %); on the shop-trained "
-    f"model's predictions in **{acc[shop_sym]:.0f} %**, on notebook 02's model's in "
-    f"{acc[cmu_sym]:.0f} %. Trained on true 3D and given predictions, it drops to "
-    f"{acc[shop_sym + ', classifier trained on ground truth']:.0f} % (shop-trained lifter): "
-    "that is what the pose error costs a classifier that never saw it."
+    f"On the true 3D the classifier is right in {acc['ground truth']} of the test windows "
+    f"(chance: {classifier['ground truth']['chance_pct']:.0f} %); on the shop-trained model's "
+    f"predictions in {acc[shop_sym]}, on notebook 02's model's in {acc[cmu_sym]}. Trained on "
+    f"true 3D and given the shop-trained lifter's predictions, it scores "
+    f"{acc[shop_sym + ', classifier trained on ground truth']}: what the pose error costs a "
+    "classifier that never saw it."
 )
 
 # %% [markdown]
 # ## What you learned
-# - A shop is not a capture studio: cameras high in the corners and shelves that hide legs and
-#   hands make the 2D worse, and a model trained elsewhere pays for it; training on the shop's
-#   own people, as the paper does with HRI-I, is what makes the lifter usable there.
-# - Causality (the model that can run live) has a price on the shop too; the deployed int8
-#   streaming setup is measured beside it, per action and per camera, as the shop would run it.
+# - A shop is not a capture studio: cameras high in the corners, a different image scale, other
+#   people and shelves that hide legs and hands. A model trained elsewhere is set against the same
+#   architecture trained on the shop's own people, as the paper does with HRI-I; the verdict in
+#   section 3 says by how much. Which of those differences causes the gap is not measured here;
+#   image scale (the normalised focal lengths printed in section 3) is a hypothesis, not a finding.
+# - What causality (the model that can run live) costs on the shop, and what the deployed int8
+#   streaming setup costs against its fp32 model, are verdicts of section 3, each with its
+#   interval, margin and power line; the tables give them per action and per camera.
 # - The six actions can be told apart from 3D poses; how much of that survives the lifter's
-#   error is measured, not assumed.
+#   error is measured, not assumed. A classifier must not lean on features that are constant in
+#   its training data (a rigid bone's length): predictions never reproduce them.
+# - The scale these claims were tested at: the profile's models (default: 243 frames, 128
+#   channels), each trained once (one seed), on a simulated shop with 8 test people; not tested:
+#   HRI-I, other seeds, other shop layouts or cameras.
 # - None of this is HRI-I: the shop, its people and its occlusions are simulated from real
 #   motion. A real shop's capture in the shop format runs through the same cells.
 # - A camera is a few lines of arithmetic (section 1.1): rotate into the camera's frame, divide by
@@ -315,6 +356,8 @@ Markdown(
 # %%
 # NBVAL_CHECK_OUTPUT
 path = report.save_metrics(
-    "06_shop", study.metrics_json(shop, sizes, models, results, comparisons, classifier), cfg
+    "06_shop",
+    study.metrics_json(shop, sizes, models, results, comparisons, holm, classifier, focal),
+    cfg,
 )
 print(path.name, sorted(report.load_metrics("06_shop")))

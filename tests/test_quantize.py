@@ -96,6 +96,24 @@ def test_qat_finetune_runs_and_returns_a_quantizable_network(causal_ckpt, data):
     assert tuned.quantize().precision == "int8"
 
 
+def test_fp32_control_takes_qats_steps_on_the_same_clips_without_rounding(causal_ckpt, data):
+    model = checkpoints.model_from_checkpoint(causal_ckpt)
+    seqs = datasets.sequences(data, data.train_subjects, cameras=(0,))[:5]
+    windows = calibration.calibration_windows(seqs, model.receptive_field(), True, count=8)
+    net = quantize.Network(model).calibrate(windows, "minmax")
+    # lr 0: nothing learns, so each step's loss is the network's error on that step's clips
+    kw = dict(steps=4, batch_size=4, chunk=4, lr=0.0, seed=3)
+    _, qat_losses = qat.qat_finetune(net, seqs, **kw)
+    frozen, fp32_losses = qat.fp32_finetune(net, seqs, **kw)
+    assert all((a == b).all() for a, b in zip(frozen.weight, net.weight))
+    assert np.allclose(fp32_losses, qat_losses, rtol=0.1)  # the same clips in the same order ...
+    assert fp32_losses != qat_losses  # ... seen without int8 rounding
+    assert np.allclose(qat.fp32_finetune(net, seqs, **kw)[1], fp32_losses)  # seeded
+    tuned, losses = qat.fp32_finetune(net, seqs, **{**kw, "lr": 1e-3})
+    assert not tuned.fake_quant and tuned.precision == "fp32" and len(losses) == 4
+    assert any((a != b).any() for a, b in zip(tuned.weight, net.weight))  # it trained
+
+
 def test_sensitivity_quantizes_one_layer_at_a_time():
     torch.manual_seed(0)
     model = TemporalModel(ModelConfig(channels=16, filter_widths=(3, 3), causal=True)).eval()

@@ -288,6 +288,71 @@ def test_the_classifier_beats_chance_on_ground_truth(folder):
     assert conf.sum() == len(yte) and np.trace(conf) == int(round(accuracy * len(yte)))
 
 
+@pytest.fixture(scope="module")
+def shop_windows():
+    """The real simulated shop (26 people; camera 0: the features do not depend on the camera):
+    true 3D root-relative poses and labels of the training and the test people."""
+    data = ds.load("shop")
+
+    def poses(subjects):
+        seqs = ds.sequences(data, subjects, cameras=(0,))
+        labels = [data.info["labels"][s.subject][s.action] for s in seqs]
+        return [s.positions_3d.astype(np.float64) - s.positions_3d[:, :1] for s in seqs], labels
+
+    return poses(data.train_subjects), poses(data.test_subjects)
+
+
+def _lifter_like(poses, sigma_m=0.03, width=21, seed=0):
+    """Each pose sequence with a lifter-like error: per joint and axis, noise smoothed over
+    ``width`` frames (a temporal model's errors drift, they do not flicker), ``sigma_m`` metres."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for p in poses:
+        n = rng.normal(size=(len(p) + width - 1, *p.shape[1:]))
+        c = np.cumsum(np.concatenate([np.zeros((1, *p.shape[1:])), n]), axis=0)
+        n = (c[width:] - c[:-width]) / np.sqrt(width)  # a moving sum, unit variance
+        q = p + sigma_m * n
+        out.append(q - q[:, :1])
+    return out
+
+
+def test_the_classifier_keeps_no_constant_feature_of_the_true_3d(shop_windows):
+    (train_poses, train_labels), _ = shop_windows
+    X, y, _ = classify.windows(train_poses, train_labels)
+    bones = [f"std of {'-'.join(sk.H36M17.joint_names[i] for i in b)}" for b in sk.H36M17.bones()]
+    names = classify.feature_names()
+    assert all(X[:, names.index(b)].std() < 1e-6 for b in bones)  # rigid: float rounding only
+    clf = classify.train(X, y)
+    kept = X[:, clf.keep]
+    scale = np.tile(X[:, :136].mean(0), 4)[clf.keep]
+    assert (kept.std(0) > classify.MIN_RELATIVE_STD * scale).all()  # no near-zero-variance column
+    assert set(bones) <= set(clf.dropped) and len(clf.dropped) < 30  # the constants, not motion
+    record = clf.record()
+    assert record["kept"] == X.shape[1] - len(record["dropped"]) and record["min_relative_std"] > 0
+
+
+def test_the_true_3d_classifier_reads_lifter_like_3d_above_chance(shop_windows):
+    """Standardising a feature that is constant on the true 3D divides by its float rounding: the
+    classifier that keeps every feature falls below chance on 3D with a lifter's error, the one
+    without the constant features stays well above it."""
+    (train_poses, train_labels), (test_poses, test_labels) = shop_windows
+    X, y, _ = classify.windows(train_poses, train_labels)
+    Xq, yq, _ = classify.windows(_lifter_like(test_poses), test_labels)
+    chance = np.bincount(yq).max() / len(yq)
+    accuracy = (classify.train(X, y).predict(Xq) == yq).mean()
+    keep_all = (classify.train(X, y, min_relative_std=-1.0).predict(Xq) == yq).mean()
+    assert accuracy > chance + 0.2, (accuracy, chance)
+    assert keep_all < accuracy - 0.2, (keep_all, accuracy)
+
+
+def test_classifier_input_of_the_wrong_shape_is_refused():
+    with pytest.raises(DataError, match=r"expected \(N >= 2, 544\) features"):
+        classify.near_constant(np.zeros((10, 136)))
+    clf = classify.train(np.random.default_rng(0).normal(size=(12, 544)), np.arange(12) % 2)
+    with pytest.raises(DataError, match=r"expected \(N, 544\)"):
+        clf.predict(np.zeros((3, 543)))
+
+
 def test_pose_features_ignore_rotation_and_translation():
     rng = np.random.default_rng(1)
     poses = rng.normal(size=(5, 17, 3))

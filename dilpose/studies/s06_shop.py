@@ -9,6 +9,10 @@ and causal, fp32) and the same two architectures trained on the shop's training 
 runtime plugs in as one more entry of the setups dict (notebook 05's deployed int8 streaming model:
 ``setups["..."] = its_lifter``); everything downstream (per-action and per-camera errors,
 comparisons, worst cases, the action classifier) takes whatever setups it is given.
+
+Comparisons (:func:`comparisons`) carry the equivalence margin :data:`MARGIN_MM` stated in advance
+and go through Holm's correction as one family (:func:`holm`). Each model is trained once (one
+seed), so no interval holds the training seed's variation.
 """
 
 from __future__ import annotations
@@ -34,6 +38,12 @@ NOT_HRI_I = (
     "HDM05 motion capture (dilpose.datasets.shop_sim), not on HRI-I, and is not comparable to it."
 )
 Lifter = Callable[[Sequence], np.ndarray]
+#: The equivalence margin (mm) of every comparison in the notebook, stated before any result: two
+#: setups are "equivalent" when the 90 % interval of their difference lies inside ±2 mm. 2 mm is
+#: about 2 % of the shop-trained model's error (about 90 mm) and under a tenth of a typical
+#: limb-length error: a difference no shop use of the poses (following a customer, telling the
+#: six actions apart) would notice.
+MARGIN_MM = 2.0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -67,6 +77,14 @@ def size_table(data: PoseData):
     table.loc["total"] = table.sum()
     table.loc["total", "people"] = len(data.subjects)
     return table.astype(int)
+
+
+def normalised_focal(data: PoseData) -> float:
+    """The mean over ``data``'s cameras of the focal length in normalised image units (fx divided
+    by half the image width, the units the lifter's 2D input is in): the larger it is, the more of
+    the normalised image a person of a given size and distance covers."""
+    cams = [c for s in data.subjects for c in data.cameras[s]]
+    return float(np.mean([c.focal_length[0] / (c.res_w / 2) for c in cams]))
 
 
 def labels_of(data: PoseData, seq: Sequence) -> np.ndarray:
@@ -274,22 +292,23 @@ def _units(res: dict) -> dict[str, float]:
     }
 
 
-def compare(results: dict[str, dict], a: str, b: str) -> dict:
-    """MPJPE over all test frames of setup ``a`` minus ``b``, with its 95 % bootstrap interval over
-    test sequences (one seed: the interval says how much the choice of test sequences moves it)."""
+def compare(results: dict[str, dict], a: str, b: str, margin: float | None = MARGIN_MM) -> dict:
+    """MPJPE over all test frames of setup ``a`` minus ``b``: :meth:`stats.Comparison.to_dict`
+    (95 % interval re-drawing whole test people; one seed per model, so the training seed's
+    variation is in no interval), the verdict against ``margin`` (mm), counts and power line."""
     weights = {
         f"{r['subject']}/{r['action']}/camera {r['camera']}": r["frames"]
         for r in results[a]["per_sequence"]
     }
     return stats.compare(
-        {0: _units(results[a])}, {0: _units(results[b])}, a, b, weights=weights
+        {0: _units(results[a])}, {0: _units(results[b])}, a, b, weights=weights, margin=margin
     ).to_dict()
 
 
-def comparisons(results: dict[str, dict]) -> dict[str, dict]:
-    """Shop-trained against CMU/HDM05-trained (same architecture), symmetric against causal (same
-    training data), and the deployed int8 streaming setup against its fp32 model, for the setups
-    present."""
+def comparisons(results: dict[str, dict], margin: float = MARGIN_MM) -> dict[str, dict]:
+    """The family the notebook's conclusions rest on, ``{"A vs B": record}``: shop-trained against
+    CMU/HDM05-trained (same architecture), symmetric against causal (same training data), and the
+    deployed int8 streaming setup against its fp32 model, for the setups present."""
     names = list(results)
     pairs = []
     for n in names:
@@ -306,7 +325,20 @@ def comparisons(results: dict[str, dict]) -> dict[str, dict]:
             causal = n.replace(" frames,", " frames causal,")
             if causal in results:
                 pairs.append((n, causal))
-    return {f"{a} vs {b}": compare(results, a, b) for a, b in pairs}
+    return {f"{a} vs {b}": compare(results, a, b, margin) for a, b in pairs}
+
+
+def holm(comps: dict[str, dict]) -> dict:
+    """:func:`dilpose.stats.holm` over the family :func:`comparisons` returns."""
+    return stats.holm(comps)
+
+
+def verdict_lines(comps: dict[str, dict], holm_: dict) -> list[str]:
+    """One line per comparison (its verdict and power line), then the Holm correction's flips
+    (or that none flip)."""
+    lines = [f"{name}: {c['verdict']}; {c['power_line']}" for name, c in comps.items()]
+    flips = holm_["lines"] or ["none flip"]
+    return lines + [f"Holm over {len(holm_['family'])} comparisons: " + "; ".join(flips)]
 
 
 def worst_cases(
@@ -350,10 +382,10 @@ def worst_cases(
 # --------------------------------------------------------------------------------------------------
 # The action classifier
 # --------------------------------------------------------------------------------------------------
-def _summary(y_true, y_pred, seq_index, seqs, classes: list[str]) -> dict:
-    """Accuracy with its 95 % interval over test sequences (bootstrap, windows as weights), the
-    confusion matrix (rows true, columns predicted) and the chance level (the largest class's
-    share)."""
+def _summary(y_true, y_pred, seq_index, seqs, classes: list[str], clf) -> dict:
+    """Accuracy with its 95 % interval (test people re-drawn whole, windows as weights), the
+    confusion matrix (rows true, columns predicted), the chance level (the largest class's share)
+    and which features the classifier ``clf`` kept (:meth:`classify.Classifier.record`)."""
     per_unit, weights = {}, {}
     for i in np.unique(seq_index):
         m = seq_index == i
@@ -373,6 +405,7 @@ def _summary(y_true, y_pred, seq_index, seqs, classes: list[str]) -> dict:
             a: (100.0 * float(conf[k, k] / conf[k].sum()) if conf[k].sum() else float("nan"))
             for k, a in enumerate(classes)
         },
+        "features": clf.record(),
     }
 
 
@@ -383,7 +416,9 @@ def classifier_study(
     and tested on its test people: on ground-truth 3D (``"ground truth"``), and for every setup
     on its predicted 3D, trained on its own predictions of the training people (``setup``) and,
     to show what the pose error costs a classifier that never saw it, the ground-truth classifier
-    applied to the predictions (``"<setup>, classifier trained on ground truth"``)."""
+    applied to the predictions (``"<setup>, classifier trained on ground truth"``). Each
+    classifier drops the features constant on its own training windows
+    (:func:`dilpose.classify.near_constant`); the record says which."""
     classes = list(data.info["actions"])
     lab_tr = [labels_of(data, s) for s in train_seqs]
     lab_te = [labels_of(data, s) for s in test_seqs]
@@ -392,20 +427,20 @@ def classifier_study(
     Xtr, ytr, _ = classify.windows(gt_tr, lab_tr)
     Xte, yte, ite = classify.windows(gt_te, lab_te)
     clf_gt = classify.train(Xtr, ytr, seed)
-    out = {"ground truth": _summary(yte, clf_gt.predict(Xte), ite, test_seqs, classes)}
+    out = {"ground truth": _summary(yte, clf_gt.predict(Xte), ite, test_seqs, classes, clf_gt)}
     for name in test_preds:
         Xp, yp, _ = classify.windows(train_preds[name], lab_tr)
         clf = classify.train(Xp, yp, seed)
         Xq, yq, iq = classify.windows(test_preds[name], lab_te)
-        out[name] = _summary(yq, clf.predict(Xq), iq, test_seqs, classes)
+        out[name] = _summary(yq, clf.predict(Xq), iq, test_seqs, classes, clf)
         out[f"{name}, classifier trained on ground truth"] = _summary(
-            yq, clf_gt.predict(Xq), iq, test_seqs, classes
+            yq, clf_gt.predict(Xq), iq, test_seqs, classes, clf_gt
         )
     return out
 
 
 def classifier_table(study: dict[str, dict]):
-    """pandas table: accuracy [95 % interval] and chance per classifier input."""
+    """pandas table: accuracy [95 % interval], chance and features kept per classifier input."""
     import pandas as pd
 
     return pd.DataFrame(
@@ -415,6 +450,7 @@ def classifier_table(study: dict[str, dict]):
                 "95 % interval": f"[{r['accuracy_interval_pct']['lo']:.1f}, "
                 f"{r['accuracy_interval_pct']['hi']:.1f}]",
                 "chance %": round(r["chance_pct"], 1),
+                "features kept": r["features"]["kept"],
                 "test windows": r["windows"],
             }
             for name, r in study.items()
@@ -452,9 +488,17 @@ def example_takes(data: PoseData, subject: str) -> dict[str, tuple[str, int]]:
 # The metrics file
 # --------------------------------------------------------------------------------------------------
 def metrics_json(
-    data: PoseData, sizes, models: dict, results: dict, comps: dict, classifier: dict
+    data: PoseData,
+    sizes,
+    models: dict,
+    results: dict,
+    comps: dict,
+    holm_: dict,
+    classifier: dict,
+    focal: dict[str, float],
 ) -> dict:
-    """The content of ``reports/metrics/06_shop.json``."""
+    """The content of ``reports/metrics/06_shop.json``; ``focal``: the normalised focal length
+    (:func:`normalised_focal`) of the shop's cameras and of the training data's, by data set."""
     return {
         "label": LABEL,
         "not_hri_i": NOT_HRI_I,
@@ -474,6 +518,7 @@ def metrics_json(
             },
             "missed_2d_fraction": round(data.info["missed_fraction"], 4),
         },
+        "normalised_focal_length": focal,
         "hri_i_as_published": {
             "poses": "more than 16k",
             "people": 26,
@@ -512,10 +557,14 @@ def metrics_json(
             for name, r in results.items()
         },
         "deployed_int8_streaming": next((n for n in results if n.endswith(DEPLOYED_SUFFIX)), None),
+        "margin_mm": MARGIN_MM,
         "comparisons": comps,
+        "holm": holm_,
         "classifier": {
             "method": "pairwise joint distances over 1 s windows (mean, std, min, "
-            "max), standardised, logistic regression (scikit-learn)",
+            "max), those constant on the training windows dropped, standardised, logistic "
+            "regression (scikit-learn)",
+            "min_relative_std": classify.MIN_RELATIVE_STD,
             "window_frames": classify.WINDOW,
             "stride_frames": classify.STRIDE,
             "actions": list(data.info["actions"]),
