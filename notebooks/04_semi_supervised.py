@@ -51,9 +51,9 @@
 # point every other training subject's 2D (no 3D) is the unlabelled stream. Each point trains its
 # arms with the same three seeds and the same number of updates. The default profile drops two
 # earlier points ("2 subjects", which labels nearly as many frames as "1 source", and "half",
-# which cannot be drawn from CMU alone) so that three seeds fit: 7 arms x 3 seeds = 21 models of
-# the 27-frame, 128-channel model (as in notebook 03), about 40-90 s each on 2 CPU cores (the
-# semi-supervised ones run two networks on two batches a step): about 25 minutes.
+# which cannot be drawn from CMU alone) so that three seeds fit: 6 arms x 3 seeds = 18 models of
+# the 27-frame, 128-channel model (as in notebook 03), about 45-65 s each on 2 CPU cores and 75-90 s
+# for the semi-supervised ones (two networks on two batches a step): about 25 minutes.
 # **Every number is measured on the `mocap` data** (CMU and HDM05 motion capture through
 # Human3.6M's cameras, simulated detector noise), not Human3.6M.
 #
