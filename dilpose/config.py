@@ -293,8 +293,8 @@ NOTEBOOKS = {
 #: found it level with 243 frames on this data), the same for every arm.
 NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {
     "03": {"default": {"filter_widths": (3, 3, 3)}},
-    # 04 trains 14 models, half of them with two networks on two batches per step: the 27-frame
-    # model keeps the notebook within its 25 minutes (see notebooks/04_semi_supervised.py).
+    # 04 trains 18 models (6 arms x 3 seeds), half of them with two networks on two batches per
+    # step: the 27-frame model keeps the notebook near 25 minutes (notebooks/04_*.py).
     "04": {"default": {"filter_widths": (3, 3, 3)}},
     # 05 quantizes notebook 02's causal variant: the same config with causal=True (so the model
     # cache hands it the same file).

@@ -373,18 +373,29 @@ def test_semi_supervised_notebook_writes_the_sweep_with_intervals_and_verdicts(s
     rows = {(r["point"], r["arm"]): r for r in metrics["sweep"]}
     points = {p for p, _ in rows}
     assert {"1 subject", "all"} <= points
+    assert metrics["labelled_source"] == "cmu" and set(metrics["test_sources"]) == {"cmu", "hdm"}
     for (point, arm), r in rows.items():
         assert r["seeds"] == [0, 1]
         assert r["mpjpe_mm"]["lo"] <= r["mpjpe_mm"]["mean"] <= r["mpjpe_mm"]["hi"]
+        assert set(r["mpjpe_by_source_mm"]) == {"cmu", "hdm"}
         assert 0 < r["p_mpjpe_mm"] <= r["mpjpe_mm"]["mean"] + 1e-6
         assert 0 < r["depth_mm"]["mean"] and 0 < r["trajectory_mm"]["mean"]
-        assert (r["unlabelled_frames"] > 0) == (arm == "semi-supervised")
+        assert (r["unlabelled_frames"] > 0) == (arm != "supervised")
+        if point != "all":  # labelled from one source
+            assert all(s.startswith("cmu") for s in r["labelled_subjects"])
     assert ("all", "semi-supervised") not in rows  # nothing is left unlabelled
+    assert ("1 subject", "semi-supervised, confidence-weighted") in rows
     for point in points - {"all"}:
         c = metrics["comparisons"][point]
-        for key in ("mpjpe", "trajectory_mm", "depth_mm"):
-            assert c[key]["lo"] <= c[key]["diff"] <= c[key]["hi"] and c[key]["paired_seeds"]
-    assert len(metrics["verdicts"]) == len(points) - 1
+        records = [c[k] for k in ("mpjpe", "trajectory_mm", "depth_mm", "confidence_weighted")]
+        for rec in records + list(c["mpjpe_by_source"].values()):
+            assert rec["lo"] <= rec["diff"] <= rec["hi"] and rec["paired_seeds"]
+            assert rec["margin"] == metrics["margin_mm"] and "could detect" in rec["power_line"]
+    holm = metrics["holm"]
+    assert holm["family"] and set(holm["comparisons"]) == set(holm["family"])
+    assert all(v["word"] in ("A better", "B better", "equivalent", "inconclusive")
+               for v in holm["comparisons"].values())  # fmt: skip
+    assert not any("no clear difference" in line for line in metrics["verdicts"])
     assert "could not be checked" in metrics["published_note"]
     for name in ("04_reprojection.png", "04_sweep.png"):
         assert (smoke_reports / "figures" / name).stat().st_size > 1000

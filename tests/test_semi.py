@@ -13,6 +13,7 @@ import torch
 from dilpose import batches, cache, callbacks, camera, config, datasets, metrics, objectives, train
 from dilpose import skeleton as sk
 from dilpose.errors import DataError
+from dilpose.studies import s04_semi as s04
 
 
 @pytest.fixture(scope="module")
@@ -452,3 +453,149 @@ def test_confidence_weighting_is_off_by_default_and_on_trains_with_the_scores(st
     assert not torch.allclose(default["expand.conv.weight"], weighted["expand.conv.weight"])
     with pytest.raises(Exception, match="confidence_weighted must be True or False"):
         config.SemiSupervisedConfig(confidence_weighted=1)
+
+
+# --------------------------------------------------------------------------------------------------
+# The study: labelled sets from one source, test errors per source, the family and Holm
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def mocap():
+    return datasets.load("mocap", seed=0)
+
+
+def test_labelled_sets_come_from_one_source_largest_first(mocap):
+    points = ("1 subject", "2 subjects", "1 source", "all")
+    sets = s04.labelled_sets(mocap, points)
+    assert s04.labelled_source(mocap) == "cmu"
+    cmu = [s for s in mocap.train_subjects if s.startswith("cmu")]
+    by_size = sorted(cmu, key=lambda s: -s04.frames_of(mocap, [s]))
+    assert sets["1 subject"] == by_size[:1] == ["cmu16"]  # not HDM05's largest person any more
+    assert sets["2 subjects"] == by_size[:2]
+    assert sorted(sets["1 source"]) == sorted(cmu)
+    assert sorted(sets["all"]) == sorted(mocap.train_subjects)
+    for point in points[:-1]:  # every set but the reference is one source's people
+        assert {s04.source_of(s) for s in sets[point]} == {"cmu"}
+        arms = s04.arms_at(sets[point], mocap, config.SemiSupervisedConfig(), True)
+        assert set(arms) == {s04.SUPERVISED, s04.SEMI, s04.SEMI_CONF}
+        assert arms[s04.SEMI_CONF].confidence_weighted and not arms[s04.SEMI].confidence_weighted
+    # the unlabelled stream of "1 source" is HDM05's training people; "all" has none
+    rest = [s for s in mocap.train_subjects if s not in sets["1 source"]]
+    assert rest and all(s.startswith("hdm") for s in rest)
+    assert set(s04.arms_at(sets["all"], mocap, config.SemiSupervisedConfig(), True)) == {
+        s04.SUPERVISED
+    }
+    assert s04.test_sources(mocap) == {
+        "cmu": [s for s in mocap.test_subjects if s.startswith("cmu")],
+        "hdm": [s for s in mocap.test_subjects if s.startswith("hdm")],
+    }
+    with pytest.raises(ValueError, match="unknown sweep point 'half'"):
+        s04.labelled_sets(mocap, ("half",))
+    # the skeleton conventions the choice avoids mixing: HDM05's long hip-spine bone
+    table = s04.convention_table(mocap)
+    assert table.loc["cmu16", "hip-spine mm"] < 255 < table.loc["hdm_bk", "hip-spine mm"]
+
+
+def test_a_single_source_dataset_labels_its_own_people(data):
+    # the test fixture's subjects are all CMU training people: "1 source" is then all of them
+    sets = s04.labelled_sets(data, ("1 subject", "1 source", "all"))
+    assert list(sets) == ["1 subject", "1 source"]  # "all" labels the same people: dropped
+    assert s04.seeds_for("smoke", [0, 1, 2]) == [0, 1]  # the smoke profile keeps two
+    assert s04.seeds_for("default", [0, 1, 2]) == [0, 1, 2]
+
+
+def _fake_runs(arm, seeds, shift, rng):
+    """Runs of one arm on a made-up test set: 3 CMU people and 1 HDM05 person, 3-4 clips of 2
+    views each; the arm's error is a shared difficulty plus ``shift[source]`` plus noise."""
+    units = [
+        (s, f"act{a}", c) for s in ("cmu01", "cmu06", "cmu09") for a in range(3) for c in (0, 1)
+    ]
+    units += [("hdm_mm", f"act{a}", c) for a in range(4) for c in (0, 1)]
+    base = {u: 90 + 10 * np.sin(k) for k, u in enumerate(units)}
+    runs = []
+    for seed in seeds:
+        errors = {u: base[u] + shift[u[0][:3]] + rng.normal(0, 0.3) for u in units}
+        rows = [
+            {"subject": s, "action": a, "camera": c, "frames": 100 + 10 * c} for s, a, c in units
+        ]
+        results = {
+            "per_sequence": [{**r, "mpjpe_mm": errors[u]} for r, u in zip(rows, units)],
+            "trajectory": [
+                {**r, "trajectory_mm": 2 * errors[u], "depth_mm": errors[u]}
+                for r, u in zip(rows, units)
+            ],
+            **{
+                m: {"frame_mean": float(np.mean(list(errors.values())))}
+                for m in ("mpjpe", "p_mpjpe", "n_mpjpe")
+            },
+            "protocol": "made up",
+        }
+        cfg = config.for_profile("smoke", seed=seed)
+        runs.append(s04.RunResult(arm, cfg, [], results, 1.0, 10, None))
+    return runs
+
+
+def test_per_source_comparisons_holm_and_the_verdict_wording():
+    rng = np.random.default_rng(0)
+    seeds = [0, 1, 2]
+    sup = _fake_runs(s04.SUPERVISED, seeds, {"cmu": 0.0, "hdm": 0.0}, rng)
+    semi = _fake_runs(s04.SEMI, seeds, {"cmu": -6.0, "hdm": 6.0}, rng)  # helps CMU, hurts HDM05
+    conf = _fake_runs(s04.SEMI_CONF, seeds, {"cmu": -6.0, "hdm": 6.0}, rng)
+    sweep = {"1 subject": {s04.SUPERVISED: sup, s04.SEMI: semi, s04.SEMI_CONF: conf}}
+    comps = s04.comparisons(sweep)
+    c = comps["1 subject"]
+    by = c["mpjpe_by_source"]
+    assert by["cmu"]["diff"] == pytest.approx(-6.0, abs=0.5) and by["cmu"]["word"] == "A better"
+    assert by["hdm"]["diff"] == pytest.approx(6.0, abs=0.5) and by["hdm"]["word"] == "B better"
+    assert by["cmu"]["n_subjects"] == 3 and by["hdm"]["n_subjects"] == 1
+    assert by["hdm"]["cluster"] == "clip"
+    # every stored verdict is the full record: interval, margin, counts and power line
+    for rec in (
+        c["mpjpe"],
+        c["trajectory_mm"],
+        c["depth_mm"],
+        c["confidence_weighted"],
+        *by.values(),
+    ):
+        assert rec["margin"] == s04.MARGIN_MM and rec["lo"] <= rec["diff"] <= rec["hi"]
+        assert rec["power_line"].startswith("could detect") and rec["n_seeds"] == 3
+    assert c["confidence_weighted"]["name_a"] == s04.SEMI_CONF
+    assert c["confidence_weighted"]["word"] in ("equivalent", "inconclusive")
+    holm = s04.holm(comps)
+    assert holm["family"] == [
+        f"1 subject: {s04.SEMI} vs {s04.SUPERVISED}",
+        f"1 subject: {s04.SEMI_CONF} vs {s04.SEMI}",
+    ]
+    assert holm["description"] == s04.FAMILY
+    lines = s04.verdict_lines(comps) + s04.holm_lines(holm)
+    text = "\n".join(lines) + s04.claim_text(s04.claim(comps, holm))
+    for banned in ("no clear difference", "does not help", "level", "the same"):
+        assert banned not in text
+    assert "one person" in text and "could detect" in text
+    claim = s04.claim(comps, holm)
+    assert (
+        sum(len(claim[k]) for k in ("helps_at", "hurts_at", "equivalent_at", "inconclusive_at"))
+        == 1
+    )
+
+
+def test_sweep_rows_report_each_test_source(mocap):
+    rng = np.random.default_rng(1)
+    sweep = {
+        "1 subject": {
+            s04.SUPERVISED: _fake_runs(s04.SUPERVISED, [0, 1], {"cmu": 0.0, "hdm": 3.0}, rng),
+            s04.SEMI: _fake_runs(s04.SEMI, [0, 1], {"cmu": 1.0, "hdm": 0.0}, rng),
+        }
+    }
+    rows = s04.sweep_rows(sweep, mocap)
+    assert [r["labelled_subjects"] for r in rows] == [["cmu16"], ["cmu16"]]
+    assert rows[0]["unlabelled_frames"] == 0 < rows[1]["unlabelled_frames"]
+    sup = rows[0]["mpjpe_by_source_mm"]
+    assert set(sup) == {"cmu", "hdm"}
+    assert sup["hdm"]["mean"] - sup["cmu"]["mean"] == pytest.approx(
+        rows[1]["mpjpe_by_source_mm"]["hdm"]["mean"]
+        - rows[1]["mpjpe_by_source_mm"]["cmu"]["mean"]
+        + 4.0,
+        abs=0.5,
+    )
+    table = s04.sweep_table(rows)
+    assert {"MPJPE CMU test", "MPJPE HDM05 test"} <= set(table.columns)
