@@ -330,20 +330,21 @@ Markdown(f"""
   {v['shortest']}: {v['context']}. Between neighbours: {v['context_mid']}; {v['context_low']}.
   On the full-context frames of the long test clips: {v['context_full']}.
 - Against a single frame (one seed, illustrative): {v['single']}.
-- **Scale of the test.** 128 channels (the paper: 1024), 0.4M training windows per model (the
-  paper: 90 epochs of 1.5M), motion capture of about 40 people (the paper: Human3.6M). The paper
-  itself reports no receptive-field ablation (its Table I is 243 frames only); VideoPose3D's
-  on Human3.6M is the reference at the paper's scale: 48.8 / 47.7 / 46.8 mm for 27 / 81 / 243
-  frames with CPN detections (1024 channels; its repository's table), 40.6 / 38.7 / 37.8 mm on
-  ground-truth 2D (Pavllo et al. 2019, Table 5), and 49.0 mm causal against 46.8 symmetric
-  (Table 1).
-- **The paper's numbers** (46.5 mm; VideoPose3D 46.8 mm) are Human3.6M results with CPN
-  detections; the numbers here are measured on other data and are not comparable to them.
-- **The regulariser**: every model here uses the paper's baseline, dropout; notebook 03 puts the
-  paper's pruning layer in its place and compares the two the same way.
 """)
 
 # %% [markdown]
+# - **Scale of the test.** 128 channels (the paper: 1024), 0.4M training windows per model (the
+#   paper: 90 epochs of 1.5M), motion capture of 15 people (the paper: Human3.6M's 7). The paper
+#   itself reports no receptive-field ablation (its Table I is 243 frames only); VideoPose3D's on
+#   Human3.6M is the reference at the paper's scale: 48.8 / 47.7 / 46.8 mm for 27 / 81 / 243
+#   frames with CPN detections (1024 channels; its repository's table), 40.6 / 38.7 / 37.8 mm on
+#   ground-truth 2D (Pavllo et al. 2019, Table 5), and 49.0 mm causal against 46.8 symmetric
+#   (Table 1).
+# - **The paper's numbers** (46.5 mm; VideoPose3D 46.8 mm) are Human3.6M results with CPN
+#   detections; the numbers here are measured on other data and are not comparable to them.
+# - **The regulariser**: every model here uses the paper's baseline, dropout; notebook 03 puts the
+#   paper's pruning layer in its place and compares the two the same way.
+#
 # ## What you learned
 # - A dilated temporal ConvNet turns T frames of 2D keypoints into T − R + 1 poses; its receptive
 #   field R is the product of its filter widths, and its parameters grow only linearly with R.
