@@ -250,8 +250,9 @@ _PROFILE_SETTINGS = {
         eval_cameras=(0,),
     ),
     # bf16 where the hardware has it: notebook 02's main model trained in bf16 and in fp32 with
-    # seeds 0-2 shows no clear difference (bf16 - fp32: -0.4 mm [-1.3, 0.5]) and trains ~1.2x faster
-    # on 2 CPU cores. The smoke profile stays fp32: CI's pinned numbers were measured in fp32.
+    # seeds 0-2 differed by -0.4 mm [-1.3, 0.5] (bf16 - fp32; a view-level interval, so too narrow;
+    # inconclusive, not shown equal) and bf16 trains ~1.2x faster on 2 CPU cores. The smoke
+    # profile stays fp32: CI's pinned numbers were measured in fp32.
     "default": dict(precision="auto"),
     "paper": dict(channels=1024, epochs=90, batch_size=1024, stride_subsample=1, precision="auto"),
 }
@@ -289,8 +290,8 @@ NOTEBOOKS = {
 #: Where a notebook departs from the series' profiles: ``{notebook: {profile: {field: value}}}``.
 #: Kept here, beside the profiles, so that one place shows every setting a notebook runs with.
 #: Notebooks 01 and 02 use the profiles as they are. Notebook 03 trains 8 arms x 3 seeds within 25
-#: minutes: on the default profile that needs the 27-frame model (about 40 s each; notebook 02
-#: found it level with 243 frames on this data), the same for every arm.
+#: minutes: on the default profile that needs the 27-frame model (about 40 s each), the same for
+#: every arm; notebook 02 compares receptive fields (its verdict does not make 27 the same as 243).
 NOTEBOOK_SETTINGS: dict[str, dict[str, dict]] = {
     "03": {"default": {"filter_widths": (3, 3, 3)}},
     # 04 trains 18 models (6 arms x 3 seeds), half of them with two networks on two batches per
