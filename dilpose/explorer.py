@@ -126,6 +126,9 @@ class Explorer:
         )
         self.play = W.Play(min=0, max=0, interval=TICK_MS, description="play")
         W.jslink((self.play, "value"), (self.frame, "value"))
+        # The link runs in the browser only: a frame chosen here (the worst frame) must reach the
+        # play widget too, or the page, linking them on load, sets the slider to the play's 0.
+        self.frame.observe(self._sync_play, "value")
         self.speed = W.Dropdown(
             options=list(SPEEDS),
             value="1x",
@@ -156,6 +159,10 @@ class Explorer:
         self.status.add_class("dilpose-explorer-status")
         self.message.add_class("dilpose-explorer-message")
 
+    def _sync_play(self, change) -> None:
+        self.play.max = max(self.play.max, change["new"])  # _redraw_clip sets both to the clip's
+        self.play.value = change["new"]
+
     def _open_start(self, dataset, subject, action, camera, model, lift, keypoints, frame):
         """Draw the opening clip (or lift result) at the opening frame into the plain figure."""
         worst = frame == "worst"  # the clip's worst frame: known once the clip is predicted
@@ -171,6 +178,8 @@ class Explorer:
             # chosen here, before the figure becomes a widget (see __init__), so the browser sees it
             self.frame.value = int(np.nanargmax(self.clip.mpjpe_mm))
             self._guard(self._redraw_clip)
+        #: the frame the explorer opened at (the browser test checks the page shows it)
+        self.opened_at = int(self.frame.value)
 
     def _make_layout(self):
         """``self.widget``: the pickers above the figure, the lift-result inputs below."""
@@ -188,6 +197,8 @@ class Explorer:
             ]
         )
         self.widget.add_class("dilpose-explorer")
+        # where it opened, for the browser test to compare with what the page shows
+        self.widget.add_class(f"dilpose-explorer-opened-at-{self.opened_at}")
 
     def _connect(self):
         """What each picker, the slider and the open button do when changed."""
@@ -341,7 +352,7 @@ class Explorer:
         self._busy = True
         try:
             self.frame.max = self.play.max = len(clip) - 1
-            self.frame.value = t
+            self.frame.value = self.play.value = t
         finally:
             self._busy = False
         traces, layout = clip_update(clip)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -220,6 +221,18 @@ def _wait_settled(page, timeout: float = 60_000):
         raise AssertionError(f"the figure did not catch up with the slider: {state}") from e
 
 
+def _assert_opened_where_promised(page) -> None:
+    """The page shows the frame the explorer opened at (the worst frame): the slider's readout and
+    the figure's title both name it, after the page linked its play button to the slider."""
+    cls = page.locator(".dilpose-explorer").first.get_attribute("class")
+    opened = int(re.search(r"dilpose-explorer-opened-at-(\d+)", cls).group(1))
+    page.wait_for_timeout(500)  # any late link update from the page would have arrived
+    readout = page.locator(".dilpose-explorer-frame .widget-readout").first.text_content()
+    assert int(readout.strip()) == opened, (readout, opened)
+    assert _frame_of(_title(page)) == opened, (_title(page), opened)
+    assert opened > 0, "the smoke model's worst frame is not its first"
+
+
 def _slider_moves_figure_and_canvas(page, moves: int) -> list[float]:
     """Move the slider ``moves`` times and assert that the figure's data (joints of both
     skeletons) and the 3D canvas's pixels changed; returns each move's latency (ms)."""
@@ -305,6 +318,7 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
         _wait_title(page, "frame")
         _wait_settled(page)
         loaded = time.perf_counter() - start
+        _assert_opened_where_promised(page)
         latencies = _slider_moves_figure_and_canvas(page, 12)
         moved = _figure(page)
 
