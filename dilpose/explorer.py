@@ -204,7 +204,9 @@ class Explorer:
         """What each picker, the slider and the open button do when changed."""
         self.frame.observe(lambda ch: self._guard(self._show_frame), "value")
         self.speed.observe(lambda ch: self._set_speed(), "value")
-        self.source.observe(lambda ch: self._guard(self._source_changed), "value")
+        self.source.observe(
+            lambda ch: self._guard(lambda: self._source_changed(ch["old"])), "value"
+        )
         self.subject.observe(lambda ch: self._guard(self._subject_changed), "value")
         for w in (self.action, self.camera, self.model):
             w.observe(lambda ch: self._guard(self._clip_changed), "value")
@@ -284,8 +286,19 @@ class Explorer:
             want = hits[0]
         self._set_options(self.model, labels, want if want in labels else labels[0])
 
-    def _source_changed(self):
-        if self.source.value == LIFT_SOURCE:
+    def _source_changed(self, previous=None):
+        name = self.source.value
+        spec = datasets.find(name) if name != LIFT_SOURCE else None
+        if spec is not None and not spec.available():
+            # say so, and keep showing what was shown: the picker goes back to it
+            if previous is not None:
+                self._set_options(self.source, self.source.options, previous)
+            self.message.value = (
+                f"<div style='color:#b00020'><b>{_html(name)} is not installed:</b> "
+                f"{_html(spec.source)}</div>"
+            )
+            return
+        if name == LIFT_SOURCE:
             for w in (self.subject, self.action, self.camera, self.model):
                 w.disabled = True
             self.clip = self.lift_clip

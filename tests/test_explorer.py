@@ -114,10 +114,13 @@ def test_every_registered_dataset_is_offered_and_missing_files_are_a_message(
 
     assert list(ex.source.options[: len(datasets.names())]) == list(datasets.names())
     monkeypatch.setenv("DILPOSE_DATA_DIR", str(tmp_path))  # no Human3.6M files here
+    before = (ex.clip.title, ex.frame.value)
     ex.source.value = "h36m"
-    assert "files are not in place" in ex.message.value and "Traceback" not in ex.message.value
-    ex.source.value = "mocap"
-    assert ex.message.value == "" and ex.clip.title.startswith("mocap")
+    # it says so, the picker goes back, and the view stays on what it showed
+    assert "h36m is not installed" in ex.message.value and "Traceback" not in ex.message.value
+    assert ex.source.value == "mocap" and (ex.clip.title, ex.frame.value) == before
+    ex.source.value = "humaneva"
+    assert "humaneva is not installed" in ex.message.value and ex.source.value == "mocap"
 
 
 def test_human36m_files_open_in_the_explorer(tmp_path, monkeypatch):
