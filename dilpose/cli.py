@@ -219,6 +219,8 @@ def cmd_lift(args) -> int:
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
+    # where to look at it: the explorer reads a lift result (and the keypoints it records)
+    print(f"explore: `make explore`, then 'lift result' {summary['json']}")
     return 0
 
 

@@ -245,6 +245,10 @@ def lift_clip(
     poses, doc = read_poses3d(path)
     pred = camera_to_display(_root_centred(poses))
     clip_kw: dict = {}
+    notes = [f"{len(poses)} frames lifted" + _model_note(doc)] if doc else []
+    if keypoints is None:
+        keypoints, note = recorded_keypoints(doc, path, root)
+        notes += [note] if note else []
     if keypoints is not None:
         size = doc.get("image_size") if isinstance(doc.get("image_size"), list) else None
         w, h = size if size and len(size) == 2 else (None, None)
@@ -277,9 +281,30 @@ def lift_clip(
         layout_3d=sk.H36M17,
         gt=None,
         pred=pred,
-        notes=[f"{len(poses)} frames lifted" + _model_note(doc)] if doc else [],
+        notes=notes,
         **clip_kw,
     )
+
+
+def recorded_keypoints(doc: dict, result: Path, root: Path) -> tuple[Path | None, str]:
+    """The keypoint file a lift result records as its ``input``, found the way a reader would:
+    as written (relative to the explorer's folder ``root``), then beside the result. Returns
+    ``(path, "")``, or ``(None, note)`` saying why the 2D is not shown. Only files inside ``root``
+    are considered (the record is the user's file: a path, not a command)."""
+    recorded = doc.get("input") if isinstance(doc, dict) else None
+    if not isinstance(recorded, str) or not 0 < len(recorded) <= 4096 or recorded == "-":
+        return None, ""
+    name = Path(recorded).name[:80]
+    for base in (root, result.parent):
+        try:
+            candidate = confined(
+                Path(recorded) if Path(recorded).is_absolute() else base / recorded, root
+            )
+        except DataError:
+            continue
+        if candidate.is_file():
+            return candidate, ""
+    return None, f"its keypoints ({name}) were not found in {root}: 2D not shown"
 
 
 def _model_note(doc: dict) -> str:

@@ -64,7 +64,7 @@ def test_evaluate_writes_all_metrics_with_the_protocol(checkpoint, tmp_path, cap
     assert "MPJPE" in capsys.readouterr().out
 
 
-def test_lift_turns_a_coco_keypoints_json_into_3d_joints(checkpoint, tmp_path):
+def test_lift_turns_a_coco_keypoints_json_into_3d_joints(checkpoint, tmp_path, capsys):
     # A COCO results file as a detector writes it: one person per image, [x, y, v] * 17.
     data = datasets.load("mocap", seed=1, subjects=("cmu09",))
     action = data.actions("cmu09")[0]
@@ -102,6 +102,8 @@ def test_lift_turns_a_coco_keypoints_json_into_3d_joints(checkpoint, tmp_path):
     meta = json.loads((tmp_path / "poses3d.json").read_text())
     assert meta["joint_names"] == list(sk.H36M17.joint_names) and meta["units"] == "metres"
     assert len(meta["positions_3d"]) == len(kp)
+    # and it says where to look at the result
+    assert f"'lift result' {tmp_path / 'poses3d.json'}" in capsys.readouterr().out
 
 
 def test_bad_files_give_a_clear_error_and_exit_code_2(tmp_path, capsys, checkpoint):

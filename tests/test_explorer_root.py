@@ -93,3 +93,19 @@ def test_a_note_shows_the_model_file_name_only(root):
     assert explorer_data.lift_clip("r").notes == ["5 frames lifted by best.pt"]
     (root / "r.json").write_text(json.dumps({"checkpoint": {"x": "SECRET"}}))
     assert explorer_data.lift_clip("r").notes == ["5 frames lifted"]
+
+
+def test_the_keypoints_a_lift_recorded_open_without_being_typed(root, monkeypatch):
+    import shutil
+
+    from dilpose import lift
+
+    shutil.copy(paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json", root / "walk.json")
+    monkeypatch.chdir(root)  # lift it as a user would, from the folder they explore
+    lift.lift_file("walk.json", output=root / "walk_3d", width=1000, height=1002)
+    clip = explorer_data.lift_clip("walk_3d.json")
+    assert clip.detections is not None and len(clip.detections) == len(clip)
+    (root / "walk.json").unlink()  # moved away: the 3D still opens, and the note says why no 2D
+    clip = explorer_data.lift_clip("walk_3d.json")
+    assert clip.detections is None
+    assert any("walk.json) were not found" in n for n in clip.notes)
