@@ -18,8 +18,10 @@ from . import skeleton as sk
 from .explorer_data import LOW_SCORE, Clip
 from .viz import edges_of
 
-#: The colour scale of the per-joint error, mm: green at 0, red at and beyond this.
+#: The colour scale of the per-joint error, mm: its darkest at 0, its lightest at and beyond this.
 ERROR_SCALE_MM = 150.0
+#: The per-joint error's colours: cividis (perceptually ordered, colour-blind safe), not red-green.
+ERROR_COLOURSCALE = "Cividis"
 #: The error curve keeps at most this many points (a per-bin maximum, so peaks stay visible).
 CURVE_POINTS = 2000
 
@@ -114,7 +116,8 @@ def _traces_3d() -> list:
             marker=dict(
                 size=5,
                 color=[],
-                colorscale="RdYlGn_r",
+                # cividis: ordered by lightness and readable with red-green colour blindness
+                colorscale=ERROR_COLOURSCALE,
                 cmin=0,
                 cmax=ERROR_SCALE_MM,
                 colorbar=dict(title="error (mm)", x=0.0, len=0.5, thickness=12),

@@ -72,7 +72,8 @@ explorer
 # %% [markdown]
 # How to read it:
 # - **3D view** (left, drag to turn it): the ground truth in grey, the prediction in orange, each
-#   predicted joint coloured by its distance to the true one (green 0 mm, red 150 mm or more).
+#   predicted joint coloured by its distance to the true one (cividis: dark blue 0 mm, yellow
+#   150 mm or more; safe for red-green colour blindness).
 #   Both are root-centred, as the metric compares them. Hover a joint for its name and error.
 # - **Camera view** (top right): the 2D detections the model read in this camera, over the ground
 #   truth projected (faint grey). A red cross is a joint the detector missed (drawn where the gap
