@@ -111,6 +111,38 @@ def bar_chart(
     return fig
 
 
+def interval_chart(
+    rows: dict[str, dict], xlabel: str = "MPJPE over test frames (mm)", title: str = ""
+):
+    """One row per arm, in the order given (top to bottom): its mean as a dot and its 95 %
+    interval as a line, with the numbers beside it. ``rows[label]``: a dict with ``mean``, ``lo``,
+    ``hi`` (mm) and optionally ``note`` (e.g. the seeds), as :mod:`dilpose.stats` intervals give
+    them."""
+    import matplotlib.pyplot as plt
+
+    labels = list(rows)
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(labels) + 1.4))
+    for y, label in enumerate(labels):
+        r = rows[label]
+        ax.plot([r["lo"], r["hi"]], [y, y], color="tab:blue", lw=2)
+        ax.plot(r["mean"], y, "o", color="tab:blue")
+        text = f"{r['mean']:.1f} [{r['lo']:.1f}, {r['hi']:.1f}]" + (
+            f"  {r['note']}" if r.get("note") else ""
+        )
+        ax.annotate(text, (r["hi"], y), xytext=(6, 0), textcoords="offset points", va="center",
+                    fontsize=9)  # fmt: skip
+    ax.set_yticks(range(len(labels)), labels, fontsize=10)
+    ax.invert_yaxis()  # the first row on top
+    lo = min(r["lo"] for r in rows.values())
+    hi = max(r["hi"] for r in rows.values())
+    ax.set_xlim(lo - 0.05 * (hi - lo + 1), hi + 0.45 * (hi - lo + 1))  # room for the numbers
+    ax.set_xlabel(xlabel, fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
 def receptive_field_figure(filter_widths=(3, 3, 3)):
     """Symmetric (top) and causal (bottom) receptive-field diagrams of the same widths."""
     import matplotlib.pyplot as plt

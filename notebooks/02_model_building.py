@@ -311,11 +311,18 @@ lengths = common.clip_length_table([main, *runs.values()])
 lengths
 
 # %%
-fig = viz_plots.bar_chart(
-    {r.name: r.results["mpjpe"]["action_mean"] for r in [*runs.values(), main]},
-    title=f"MPJPE on {data.name} test subjects ({profile} profile)",
+fig = viz_plots.interval_chart(
+    study.ablation_intervals(arms),
+    title=f"Every arm, with its 95 % interval over test people and seeds ({data.name}, {profile})",
 )
 _ = report.save_figure(fig, "02_ablation")
+
+# %% [markdown]
+# Each row is one arm: the dot is its MPJPE over all test frames (mean over its seeds), the line
+# its 95 % interval over test people and seeds. These intervals are wide because the test people
+# differ; two arms whose intervals overlap can still differ clearly, because the paired
+# comparisons above cancel what both arms share (the same people, clips and seeds). Read the
+# verdicts there, not the overlap here.
 
 # %% [markdown]
 # ## 10. What reproduces and what does not

@@ -216,6 +216,23 @@ def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str, holm_: 
     }
 
 
+def ablation_intervals(study: dict[str, Arm]) -> dict[str, dict]:
+    """Every arm's MPJPE over all test frames with its 95 % interval (over test people and seeds),
+    in a reading order: the 1-frame model, the matched arms from short to long, the main model and
+    its causal twin; ``note`` gives the seeds and how the arm was trained. For
+    :func:`dilpose.viz_plots.interval_chart`."""
+    order = [a for a in study.values() if not a.decisive]
+    order += sorted((a for a in study.values() if a.matched), key=lambda a: a.cfg.receptive_field())
+    order += [a for a in study.values() if a.decisive and not a.matched]
+    out = {}
+    for arm in order:
+        iv = arm_summary(arm.runs)["mpjpe_frames_mm"]
+        seeds = len(arm.runs)
+        how = "matched frames" if arm.matched else "all frames"
+        out[arm.label] = {**iv, "note": f"{seeds} seed{'s' if seeds > 1 else ''}, {how}"}
+    return out
+
+
 def ablation_runs(study: dict[str, Arm]) -> list[RunResult]:
     """The first-seed run of every arm (for per-clip tables and figures)."""
     return [arm.first for arm in study.values()]
