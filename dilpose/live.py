@@ -318,6 +318,21 @@ def stream_lines(
     model, want = live_model(checkpoint)
     live = _Live(model, want, size, min_score, max_gap, flip_test)
     latencies = collections.deque(maxlen=LATENCY_HISTORY)
+    with streaming.small_work_threads():  # one frame is small work (STREAM_THREADS)
+        count, refused = _serve(lines, out, err, live, latencies, source)
+    return {
+        "model": shipped or str(checkpoint),
+        "frames": count,
+        "refused_lines": refused,
+        "latency_median_ms": float(np.median(latencies)) if latencies else None,
+        "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
+        "latency_p99_ms": float(np.percentile(latencies, 99)) if latencies else None,
+        "threads": streaming.STREAM_THREADS,
+    }
+
+
+def _serve(lines, out, err, live: _Live, latencies, source: str) -> tuple[int, int]:
+    """The line loop of :func:`stream_lines`: ``(frames lifted, lines refused)``."""
     refused, count = 0, 0
     for n, line in enumerate(lines, start=1):
         if not isinstance(line, LineTooLong) and not line.strip():
@@ -342,10 +357,4 @@ def stream_lines(
         }
         out.write(json.dumps(reply, allow_nan=False) + "\n")
         out.flush()
-    return {
-        "model": shipped or str(checkpoint),
-        "frames": count,
-        "refused_lines": refused,
-        "latency_median_ms": float(np.median(latencies)) if latencies else None,
-        "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None,
-    }
+    return count, refused

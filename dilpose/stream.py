@@ -24,8 +24,9 @@ Entry points:
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -200,6 +201,24 @@ class StreamLifter:
             out = batches.merge_flipped(np.stack([out[: self.streams], out[self.streams :]]))
         out = out - out[:, :1]
         return out[0] if single else out
+
+
+#: Intra-op threads for one frame of one stream (``lift --stream``, stdin mode). A frame is a few
+#: small matrix products: splitting them over threads costs more in hand-offs than it saves, and
+#: on a busy machine each hand-off waits for a core (issue 28: with two threads the 95th
+#: percentile per frame was 62-216 ms on a loaded 2-core machine, with one 2.4-3.6 ms).
+STREAM_THREADS = 1
+
+
+@contextlib.contextmanager
+def small_work_threads(threads: int = STREAM_THREADS) -> Iterator[None]:
+    """Run the block with ``threads`` intra-op torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class WindowRecompute:

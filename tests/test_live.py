@@ -171,3 +171,25 @@ def test_a_bad_image_size_is_refused_before_the_first_frame(ckpt):
     for w in (float("nan"), 0, -5, True):
         with pytest.raises(DataError, match="width must be a positive number"):
             live.stream_lines([], io.StringIO(), io.StringIO(), ckpt, width=w, height=100)
+
+
+def test_a_stream_lifts_on_one_thread_and_gives_the_threads_back(ckpt, monkeypatch):
+    # per-frame work is small: one intra-op thread (stream.STREAM_THREADS), restored afterwards
+    from dilpose import stream
+
+    seen, before = [], torch.get_num_threads()
+    original = live._Live.lift
+
+    def spy(self, line):
+        seen.append(torch.get_num_threads())
+        return original(self, line)
+
+    monkeypatch.setattr(live._Live, "lift", spy)
+    torch.set_num_threads(2)
+    try:
+        lines = _text(_frames(5))
+        summary = live.stream_lines(lines, io.StringIO(), io.StringIO(), ckpt, width=W, height=H)
+        assert seen == [stream.STREAM_THREADS] * 5 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert summary["threads"] == 1 and summary["latency_p99_ms"] >= summary["latency_p95_ms"]
