@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import export, paths
+from . import bench_stream, export, paths
 from . import quantize as Q
 from . import stream as S
 from .batches import Batch
@@ -596,6 +596,7 @@ def main(argv: list[str] | None = None) -> dict:
         return run_quantization(quick=args.quick, out=args.out)
     run_regularizers(quick=args.quick, channels=channels)
     run_quantization(quick=args.quick)
+    bench_stream.run(quick=args.quick)  # live lifting's latency, quiet and busy
     return run(
         quick=args.quick, channels=tuple(args.channels) if args.channels else None, out=args.out
     )

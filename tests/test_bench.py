@@ -85,3 +85,20 @@ def test_the_bench_times_the_trainers_own_step(monkeypatch):
     monkeypatch.setattr(train, "train_step", lambda *a: calls.append(a) or ("loss", {}))
     assert trainer.train_step("batch") == ("loss", {})
     assert calls[-1] == ("net", "objective", "optimizer", "batch", "cpu", "fp32", None)
+
+
+def test_stream_bench_measures_live_lifting_quiet_and_busy(tmp_path):
+    from dilpose import bench_stream, stream
+
+    report = bench_stream.run(quick=True, out=tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text()) == report
+    assert set(report["rows"]) == {
+        f"{c}, {load}"
+        for c in ("file, 1 thread", "file, 2 threads", "stdin, policy")
+        for load in ("quiet", "busy")
+    }
+    for row in report["rows"].values():
+        assert row["frames"] == 40 and 0 < row["median_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert row["cpu_ms_per_frame"] > 0
+    assert report["policy_threads"] == stream.STREAM_THREADS
+    assert all(t["met"] is None for t in report["targets"].values())  # quick: not judged

@@ -1,0 +1,185 @@
+"""Per-frame latency of live lifting on a quiet and on a busy machine (issue 28).
+
+``python -m dilpose.bench_stream`` (part of ``make bench``) lifts the quick start's example clip
+(real CMU walking, simulated detector noise; ``data/examples``) frame by frame with the shipped
+causal model, as ``dilpose lift --stream`` does, and measures each frame's wall time:
+
+* with one and with two intra-op threads (:data:`dilpose.stream.STREAM_THREADS` is the policy);
+* on a quiet machine and while ``LOAD_PROCESSES`` other processes keep every core busy (pure
+  Python loops, the kind of load a shared machine has);
+* in the file mode (``lift FILE --stream``: arrays in memory) and in the stdin mode (``lift -
+  --stream``: one JSON line in, one out, parsing included), at the policy's thread count.
+
+Conditions are interleaved: each repetition runs every condition once, in a rotated order, so a
+drift of the machine's speed falls on all of them alike. Reported per condition: the median, 95th
+and 99th percentile (ms, over all frames of all repetitions) and the process CPU time per frame.
+Results go to ``reports/bench/stream.json``; nothing is asserted (timings on a shared machine
+vary), the targets are recorded with whether they were met: 95th percentile under load < 5 ms,
+and the stdin mode's 95th percentile no more than 1 ms over the file mode's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import live, paths, pretrained
+from . import stream as streaming
+from .camera import normalize_screen_coordinates
+from .checkpoints import model_from_checkpoint
+from .fileio import write_json
+from .keypoints import read_keypoints
+
+#: The clip: the quick start's example, as a user would stream it.
+EXAMPLE = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
+EXAMPLE_SIZE = (1000, 1002)  # its image size (a results JSON does not record it)
+LOAD_PROCESSES = os.cpu_count() or 2  # one busy process per core
+TARGET_P95_LOADED_MS = 5.0
+TARGET_STDIN_OVER_FILE_MS = 1.0
+
+
+def _busy(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that spin a core each until killed."""
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdout=subprocess.DEVNULL)
+        for _ in range(n)
+    ]
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        p.kill()
+    for p in procs:
+        p.wait()
+
+
+def _file_mode(model, x: np.ndarray, threads: int) -> tuple[list[float], float]:
+    """Per-frame wall ms of the file mode (the lifter fed arrays) and CPU s per frame."""
+    lifter = streaming.StreamLifter(model)
+    times = []
+    cpu = time.process_time()
+    with streaming.small_work_threads(threads):
+        for frame in x:
+            start = time.perf_counter()
+            lifter.push(frame)
+            times.append(1000 * (time.perf_counter() - start))
+    return times, (time.process_time() - cpu) / len(x)
+
+
+def _stdin_mode(checkpoint: Path, lines: list[str]) -> tuple[list[float], float]:
+    """Per-frame ms of the stdin mode: ``live.stream_lines`` on JSON lines (each reply's
+    ``latency_ms``: parsing to output) and CPU s per frame."""
+    out = io.StringIO()
+    cpu = time.process_time()
+    live.stream_lines(lines, out, io.StringIO(), checkpoint, *EXAMPLE_SIZE)
+    cpu = (time.process_time() - cpu) / len(lines)
+    return [json.loads(r)["latency_ms"] for r in out.getvalue().splitlines()], cpu
+
+
+def _summary(times: list[float], cpu: list[float]) -> dict:
+    t = np.asarray(times)
+    return {
+        "frames": int(t.size),
+        "median_ms": float(np.median(t)),
+        "p95_ms": float(np.percentile(t, 95)),
+        "p99_ms": float(np.percentile(t, 99)),
+        "max_ms": float(t.max()),
+        "cpu_ms_per_frame": 1000 * float(np.mean(cpu)),
+    }
+
+
+def run(quick: bool = False, repetitions: int = 3, frames: int = 300, out: Path | None = None):
+    """Measure every condition (module docstring), write the JSON report and return it."""
+    if quick:
+        repetitions, frames = 1, 40
+    checkpoint = pretrained.path_of(pretrained.DEFAULT_STREAM)
+    model = model_from_checkpoint(checkpoint)
+    kp = read_keypoints(EXAMPLE, *EXAMPLE_SIZE)
+    pixels = np.nan_to_num(np.asarray(kp.keypoints, dtype=np.float64))[:frames]
+    x = normalize_screen_coordinates(pixels, *EXAMPLE_SIZE).astype(np.float32)
+    scores = np.asarray(kp.scores, dtype=np.float64)[:frames]
+    lines = [
+        json.dumps(np.concatenate([pixels[t], scores[t][:, None]], 1).round(2).ravel().tolist())
+        for t in range(len(pixels))
+    ]
+    conditions = ["file, 1 thread", "file, 2 threads", "stdin, policy"]
+    results: dict = {f"{c}, {load}": ([], []) for c in conditions for load in ("quiet", "busy")}
+    for rep in range(repetitions):
+        for load in ("quiet", "busy") if rep % 2 == 0 else ("busy", "quiet"):
+            procs = _busy(LOAD_PROCESSES) if load == "busy" else []
+            try:
+                time.sleep(0.3 if procs else 0)  # let the load start
+                for c in conditions[rep % 3 :] + conditions[: rep % 3]:
+                    if c.startswith("stdin"):
+                        times, cpu = _stdin_mode(checkpoint, lines)
+                    else:
+                        times, cpu = _file_mode(model, x, 1 if "1 thread" in c else 2)
+                    results[f"{c}, {load}"][0].extend(times)
+                    results[f"{c}, {load}"][1].append(cpu)
+            finally:
+                _stop(procs)
+    rows = {k: _summary(*v) for k, v in results.items()}
+    policy = conditions[0] if streaming.STREAM_THREADS == 1 else conditions[1]
+    busy = rows[f"{policy}, busy"]
+    stdin_over = {
+        load: rows[f"stdin, policy, {load}"]["p95_ms"] - rows[f"{policy}, {load}"]["p95_ms"]
+        for load in ("quiet", "busy")
+    }
+    report = {
+        "what": "per-frame latency of live lifting with the shipped causal model on the quick "
+        "start's example clip (real poses), ms of wall time per frame; 'busy': "
+        f"{LOAD_PROCESSES} other processes spinning every core; conditions interleaved",
+        "machine": {"cpus": os.cpu_count(), "torch": torch.__version__},
+        "model": pretrained.DEFAULT_STREAM,
+        "policy_threads": streaming.STREAM_THREADS,
+        "repetitions": repetitions,
+        "frames_per_block": len(x),
+        "quick": quick,
+        "rows": rows,
+        "stdin_over_file_p95_ms": stdin_over,
+        "targets": {
+            "p95_busy_ms": {
+                "target": TARGET_P95_LOADED_MS,
+                "measured": busy["p95_ms"],
+                "met": None if quick else busy["p95_ms"] < TARGET_P95_LOADED_MS,
+            },
+            "stdin_over_file_p95_ms": {
+                "target": TARGET_STDIN_OVER_FILE_MS,
+                "measured": max(stdin_over.values()),
+                "met": None if quick else max(stdin_over.values()) <= TARGET_STDIN_OVER_FILE_MS,
+            },
+        },
+    }
+    name = "stream_quick.json" if quick else "stream.json"
+    out = Path(out) if out else paths.bench_dir() / name
+    write_json(out, report)
+    return report
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(
+        prog="python -m dilpose.bench_stream", description=__doc__.splitlines()[0]
+    )
+    parser.add_argument("--quick", action="store_true", help="one short repetition (CI)")
+    parser.add_argument("--out", type=Path, help="report path (default reports/bench/stream.json)")
+    args = parser.parse_args(argv)
+    report = run(quick=args.quick, out=args.out)
+    for name, row in report["rows"].items():
+        print(
+            f"{name:>28}: median {row['median_ms']:6.2f}  p95 {row['p95_ms']:7.2f}  "
+            f"p99 {row['p99_ms']:7.2f} ms  cpu {row['cpu_ms_per_frame']:5.2f} ms/frame"
+        )
+    return report
+
+
+if __name__ == "__main__":
+    main()
