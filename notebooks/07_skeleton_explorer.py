@@ -13,6 +13,9 @@
 
 # %% [markdown]
 # # 07 · The 3D skeleton explorer
+# Ground truth and prediction in 3D, frame by frame, opened where the model errs most.
+
+# %% [markdown] tags=["tutorial"]
 # > Paper (§I, §IV): the method is meant for video, frame after frame; the series is read in
 # > JupyterLab "for interactive 3D skeleton exploration with widgets".
 # > Writes: `reports/metrics/07_explorer.json`. `make explore` serves this notebook as a web app.
@@ -37,30 +40,32 @@ dataset = "mocap"        # any name of dilpose.datasets.names() whose files are 
 seed = 0
 
 # %%
-# NBVAL_CHECK_OUTPUT
 from dilpose import config, report
 from dilpose.explorer import Explorer, load_data
 from dilpose.studies import s07_explorer as study
 
 cfg = config.for_notebook("07", profile, dataset=dataset, seed=seed)
+data = load_data(cfg.dataset, cfg.seed)
+worst = study.worst_test_subject(data)
+
+# %% tags=["tutorial"]
+# NBVAL_CHECK_OUTPUT
 print(cfg.dataset, "seed", cfg.seed)
 
-# %% [markdown]
+# %% [markdown] tags=["tutorial"]
 # ## 1. Where the model errs most
 # The explorer opens where it is most worth looking: on the test subject with the largest error.
 # The errors come from notebook 02's report (its main model, each test clip's MPJPE, weighted by
 # frames); without that report the shipped model is run over every test clip.
 
-# %%
-data = load_data(cfg.dataset, cfg.seed)
-worst = study.worst_test_subject(data)
+# %% tags=["tutorial"]
 print("from", worst["source"])
 worst["per_subject_mm"]
 
-# %%
+# %% tags=["tutorial"]
 print(f"{worst['subject']} errs most; its worst clip is {worst['action']!r}")
 
-# %% [markdown]
+# %% [markdown] tags=["tutorial"]
 # ## 2. The explorer
 # One line opens it on that subject's worst clip, with the shipped 243-frame model, at the clip's
 # worst frame.

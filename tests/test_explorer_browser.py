@@ -319,6 +319,9 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
         _wait_settled(page)
         loaded = time.perf_counter() - start
         _assert_opened_where_promised(page)
+        # a user's window (1400 x 900): the explorer starts above the fold, not below the intro
+        top = page.locator(".dilpose-explorer").first.bounding_box()["y"]
+        assert top < 300, f"the explorer starts {top:.0f} px down the page"
         latencies = _slider_moves_figure_and_canvas(page, 12)
         moved = _figure(page)
 
