@@ -276,12 +276,22 @@ def clip_update(clip: Clip) -> tuple[dict[int, dict], dict]:
         "scene.zaxis.title.text": "z, up (m)",
     }
     pts = [a for a in (clip.detections, clip.clean) if a is not None]
+    if clip.image is not None:
+        # the camera's image, drawn as a frame, and the axes fixed to it for the whole clip: a
+        # person walking towards the camera then moves in the picture, the axes do not
+        w, h_img = clip.image
+        pts.append(np.array([[0.0, 0.0], [w, h_img]]))
+        layout["shapes"] = [
+            dict(type="rect", xref="x", yref="y", x0=0, y0=0, x1=w, y1=h_img,
+                 line=dict(color="#999999", width=1), layer="below")
+        ]  # fmt: skip
     if pts:
         allpts = np.concatenate([a.reshape(-1, 2) for a in pts])
         allpts = allpts[np.isfinite(allpts).all(-1)]
         lo, hi = allpts.min(0) - 30, allpts.max(0) + 30
         layout["xaxis.range"] = [float(lo[0]), float(hi[0])]
         layout["yaxis.range"] = [float(hi[1]), float(lo[1])]
+        layout["yaxis.autorange"] = False  # the range above, kept: no re-centring per frame
     layout["xaxis2.range"] = [0, max(len(clip) - 1, 1)]
     if mpjpe is not None:
         layout["yaxis2.range"] = [0, float(np.nanmax(mpjpe)) * 1.08 + 1]

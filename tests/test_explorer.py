@@ -201,6 +201,17 @@ def test_a_long_clip_sends_one_frame_and_a_bounded_curve():
     assert max(len(v["x"]) for v in frame.values()) <= 3 * len(sk.H36M17.bones())
 
 
+def test_the_camera_view_is_the_camera_image_with_fixed_axes(ex):
+    w, h = ex.clip.image
+    _, layout = explorer_figures.clip_update(ex.clip)
+    (frame,) = layout["shapes"]
+    assert (frame["x0"], frame["y0"], frame["x1"], frame["y1"]) == (0, 0, w, h)
+    x0, x1 = layout["xaxis.range"]
+    y_bottom, y_top = layout["yaxis.range"]  # reversed: image rows grow downwards
+    assert x0 < 0 < w < x1 and y_top < 0 < h < y_bottom and layout["yaxis.autorange"] is False
+    assert ex.figure.layout.shapes[0].x1 == w  # and the widget's figure has it
+
+
 def test_the_app_is_the_notebook_without_its_tutorial_cells(tmp_path):
     import nbformat
 
