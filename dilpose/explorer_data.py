@@ -21,10 +21,11 @@ from . import skeleton as sk
 from .errors import DataError
 from .keypoints import read_keypoints
 from .lift import output_paths
+from .viz import LOW_CONFIDENCE
 
 #: Joints whose detector score is below this are drawn as low-confidence (``dilpose lift``'s
 #: default ``--min-score``: below it a joint is treated as missing).
-LOW_SCORE = 0.3
+LOW_SCORE = LOW_CONFIDENCE  # one threshold for every figure (dilpose.viz)
 #: Label of a user's own lift result in the dataset picker.
 LIFT_SOURCE = "your lift result"
 

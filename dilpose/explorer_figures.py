@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 
 from . import skeleton as sk
 from .explorer_data import LOW_SCORE, Clip
-from .viz import edges_of
+from .viz import GT_COLOUR, PRED_COLOUR, edges_of
 
 #: The colour scale of the per-joint error, mm: its darkest at 0, its lightest at and beyond this.
 ERROR_SCALE_MM = 150.0
@@ -25,7 +25,7 @@ ERROR_COLOURSCALE = "Cividis"
 #: The error curve keeps at most this many points (a per-bin maximum, so peaks stay visible).
 CURVE_POINTS = 2000
 
-GT_COLOUR, PRED_COLOUR, DET_COLOUR = "#7f7f7f", "#ff7f0e", "#1f77b4"
+DET_COLOUR = "#1f77b4"
 MISSED_COLOUR, LOW_COLOUR = "#d62728", "#9467bd"
 
 

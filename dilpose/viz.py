@@ -17,7 +17,12 @@ import numpy as np
 from . import skeleton as sk
 from .kinematics import CMU_TO_H36M
 
+# One colour convention for every figure of the series (matplotlib, plotly and the explorer):
+# limbs by side, and ground truth against prediction.
 LEFT, RIGHT, CENTRE = "#1f77b4", "#d62728", "#333333"
+GT_COLOUR, PRED_COLOUR = "#7f7f7f", "#ff7f0e"
+#: Below this detector score a 2D joint is drawn as low-confidence (the lifter's own threshold).
+LOW_CONFIDENCE = 0.3
 
 
 def side_colour(layout: sk.Skeleton, j: int) -> str:
@@ -164,8 +169,9 @@ def plotly_skeleton(
     """
     import plotly.graph_objects as go
 
-    series = {"pose": positions, **(others or {})}
-    colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd"]
+    # with others (a prediction), the first pose is the ground truth: grey, as everywhere
+    series = {("ground truth" if others else "pose"): positions, **(others or {})}
+    colours = [GT_COLOUR if others else LEFT, PRED_COLOUR, "#2ca02c", "#9467bd"]
     edges = edges_of(layout)
 
     def traces(t: int):
@@ -250,10 +256,15 @@ def pose_comparison(
         ax.set_ylim(-0.9, 0.9)
         ax.set_zlim(-1.0, 0.8)
         ax.set_box_aspect((1, 1, 1))
-        ax.tick_params(labelsize=6)
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("x (m)", fontsize=8)
+        ax.set_ylabel("y (m)", fontsize=8)
+        ax.set_zlabel("z, up (m)", fontsize=8)
         err = 1000 * np.linalg.norm(gt - (prediction[t] - prediction[t, :1]), axis=-1).mean()
         ax.set_title(f"frame {t}: {err:.0f} mm", fontsize=9)
-    fig.suptitle(title + "  (grey: ground truth, colour: prediction)", fontsize=10)
+    fig.suptitle(
+        title + "  (grey: ground truth; prediction: blue left, red right limbs)", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
@@ -471,7 +482,7 @@ def scenario_views_figure(data, subject: str, takes: dict, label: str, cameras=(
             kp = data.keypoints[subject][key][c][t]
             sc = data.scores[subject][key][c][t]
             draw_2d(ax, kp, sk.COCO17, lw=1.5, marker_size=8)
-            low = (sc > 0) & (sc < 0.5)
+            low = (sc > 0) & (sc < LOW_CONFIDENCE)
             ax.scatter(kp[low, 0], kp[low, 1], s=60, facecolors="none", edgecolors="k", lw=1)
             ax.scatter(kp[sc == 0, 0], kp[sc == 0, 1], s=50, marker="x", color="k")
             pad = 60
@@ -482,10 +493,11 @@ def scenario_views_figure(data, subject: str, takes: dict, label: str, cameras=(
                 max(kp[:, 1].max(), gt[:, 1].max()) + pad, min(kp[:, 1].min(), gt[:, 1].min()) - pad
             )
             ax.set_title(f"{action} · camera {c + 1} · frame {t}", fontsize=9)
-            ax.tick_params(labelsize=6)
+            ax.tick_params(labelsize=8)
     fig.suptitle(
-        f"{label}: {subject}, one frame per scenario (grey: truth; x: missed; o: score < 0.5)",
+        f"{label}: {subject}, one frame per scenario (grey: truth; x: missed; "
+        f"o: score < {LOW_CONFIDENCE})",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.97))  # room for the title above the first row's titles
     return fig

@@ -196,6 +196,8 @@ def sweep_figure(rows: list[dict], arms: tuple[str, ...]):
             [r["mpjpe_mm"]["hi"] - r["mpjpe_mm"]["mean"] for r in pts],
         ]
         ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=arm, color=colour)
+        if arm != arms[0]:
+            continue  # the arms share their points: each point is named once, by the first arm
         for r in pts:
             ax.annotate(r["point"], (r["labelled_frames"], r["mpjpe_mm"]["mean"]),
                         textcoords="offset points", xytext=(4, 6), fontsize=8)  # fmt: skip

@@ -108,7 +108,8 @@ _ = report.save_figure(fig, "06_shop")
 # Each row below is one scenario of one test person, seen from two opposite corners. Grey is
 # the truth projected through the camera; the coloured skeleton is the detector's output. A
 # cross is a missed joint (interpolated from neighbouring frames), a hollow circle a joint with a
-# confidence under 0.5, mostly because a shelf hides it.
+# confidence under 0.3 (the lifter's and the explorer's threshold), mostly because a shelf hides
+# it.
 
 # %%
 fig = viz.scenario_views_figure(
