@@ -149,3 +149,18 @@ def test_push_refuses_wrong_shapes_and_nan_without_changing_state():
     with pytest.raises(ValueError, match="finite"):
         lifter.push(bad)
     assert np.allclose(lifter.push(good), first)  # a constant input stays at its fixed point
+
+
+def test_window_recompute_keeps_its_weights_in_place_and_its_outputs():
+    model = _model()
+    seq = np.random.default_rng(0).normal(size=(40, 17, 2)).astype(np.float32)
+    before, after = stream.WindowRecompute(model, in_place=False), stream.WindowRecompute(model)
+    for frame in seq:
+        x = torch.from_numpy(frame).reshape(1, -1)
+        assert torch.equal(before.step(x), after.step(x))  # same values, same arithmetic
+    # the reorder model.strided_conv1d does per call is a view of the stored weight: no copy
+    convs = [m for m in after.model.modules() if isinstance(m, torch.nn.Conv1d)]
+    assert convs
+    for conv in convs:
+        w = conv.weight
+        assert w.transpose(1, 2).reshape(w.shape[0], -1).data_ptr() == w.data_ptr()
