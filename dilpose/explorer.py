@@ -125,10 +125,11 @@ class Explorer:
             layout=W.Layout(width="520px"),
         )
         self.play = W.Play(min=0, max=0, interval=TICK_MS, description="play")
-        W.jslink((self.play, "value"), (self.frame, "value"))
         # The link runs in the browser only: a frame chosen here (the worst frame) must reach the
-        # play widget too, or the page, linking them on load, sets the slider to the play's 0.
-        self.frame.observe(self._sync_play, "value")
+        # play widget too (_redraw_clip does), or the page, linking the two on load, sets the
+        # slider to the play widget's 0. Not an observer: echoing the browser's own frames back
+        # to its play widget would rewind a playing clip.
+        W.jslink((self.play, "value"), (self.frame, "value"))
         self.speed = W.Dropdown(
             options=list(SPEEDS),
             value="1x",
@@ -158,10 +159,6 @@ class Explorer:
             w.add_class("dilpose-explorer-" + (w.description or "x").replace(" ", "-"))
         self.status.add_class("dilpose-explorer-status")
         self.message.add_class("dilpose-explorer-message")
-
-    def _sync_play(self, change) -> None:
-        self.play.max = max(self.play.max, change["new"])  # _redraw_clip sets both to the clip's
-        self.play.value = change["new"]
 
     def _open_start(self, dataset, subject, action, camera, model, lift, keypoints, frame):
         """Draw the opening clip (or lift result) at the opening frame into the plain figure."""
