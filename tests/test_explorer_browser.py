@@ -233,6 +233,27 @@ def _assert_opened_where_promised(page) -> None:
     assert opened > 0, "the smoke model's worst frame is not its first"
 
 
+def _readout(page) -> int:
+    return int(page.locator(".dilpose-explorer-frame .widget-readout").first.text_content())
+
+
+def _playback_rate(page, seconds: float = 3.0) -> float:
+    """Clip frames per second of wall time while playing at the opening speed (1x), from the
+    first frame; the pause button keeps the frame where it stopped."""
+    _slider(page).focus()
+    page.keyboard.press("Home")  # the clip's first frame
+    _wait_title(page, "frame 0 ")
+    buttons = page.locator(".dilpose-explorer-play button")
+    t0, first = time.perf_counter(), _readout(page)
+    buttons.nth(0).click()  # play
+    page.wait_for_timeout(1000 * seconds)
+    buttons.nth(1).click()  # pause
+    elapsed, last = time.perf_counter() - t0, _readout(page)
+    page.wait_for_timeout(500)
+    assert _readout(page) == last, "pause keeps the frame"
+    return (last - first) / elapsed
+
+
 def _slider_moves_figure_and_canvas(page, moves: int) -> list[float]:
     """Move the slider ``moves`` times and assert that the figure's data (joints of both
     skeletons) and the 3D canvas's pixels changed; returns each move's latency (ms)."""
@@ -270,7 +291,7 @@ def _out_dir() -> Path:
     return paths.REPO_ROOT / os.environ.get("DILPOSE_BROWSER_OUT", "build/browser")
 
 
-def _record(part: str, latencies: list[float], loaded: float, start: float) -> None:
+def _record(part: str, latencies: list[float], loaded: float, start: float, **extra: float) -> None:
     """Merge one test's measurements into ``<out>/bench/explorer.json`` under ``part``."""
     from dilpose.fileio import write_json
 
@@ -298,6 +319,7 @@ def _record(part: str, latencies: list[float], loaded: float, start: float) -> N
         "all_ms": [round(v, 1) for v in latencies],
         "page_ready_s": round(loaded, 1),
         "test_s": round(time.perf_counter() - start, 1),
+        **{k: round(v, 1) for k, v in extra.items()},
     }
     write_json(path, doc)
 
@@ -323,6 +345,9 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
         top = page.locator(".dilpose-explorer").first.bounding_box()["y"]
         assert top < 300, f"the explorer starts {top:.0f} px down the page"
         latencies = _slider_moves_figure_and_canvas(page, 12)
+        rate = _playback_rate(page)  # 1x is the clip's 50 frames per second
+        assert rate >= 0.9 * 50, f"playback at 1x advanced {rate:.1f} clip frames per second"
+        _wait_settled(page)
         moved = _figure(page)
 
         # Another subject: another clip; the frame is kept where the clip is long enough.
@@ -366,7 +391,7 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
 
     with atomic_open(_out_dir() / "figures" / "07_explorer.png", "wb") as f:
         f.write(shot)
-    _record("voila", latencies, loaded, start)
+    _record("voila", latencies, loaded, start, playback_clip_frames_per_s=rate)
     assert np.median(latencies) < 1000, latencies
 
 
