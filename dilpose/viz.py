@@ -236,13 +236,16 @@ def _player(frames_idx: list[int], fps: float, step: int) -> dict:
 
 def pose_comparison(
     target: np.ndarray,
-    prediction: np.ndarray,
+    prediction: np.ndarray | None,
     frames: list[int],
     layout: sk.Skeleton = sk.H36M17,
     title: str = "",
 ):
-    """Static 3D panels of ground truth (grey) and prediction (colour) at a few frames; (T, J, 3)
-    metres."""
+    """Static 3D panels of ground truth (grey) and prediction (limbs coloured by side) at a few
+    frames; (T, J, 3) metres, Z up. With ``prediction`` None, the ground truth alone, coloured by
+    side: the static twin of :func:`plotly_skeleton`, which GitHub and nbviewer cannot draw."""
+    if prediction is None:
+        return _pose_panels(target, frames, layout, title)
     import matplotlib.pyplot as plt
 
     fig = plt.figure(figsize=(3.3 * len(frames), 3.6))
@@ -265,6 +268,30 @@ def pose_comparison(
     fig.suptitle(
         title + "  (grey: ground truth; prediction: blue left, red right limbs)", fontsize=10
     )
+    fig.tight_layout()
+    return fig
+
+
+def _pose_panels(positions: np.ndarray, frames: list[int], layout: sk.Skeleton, title: str):
+    """One skeleton at a few frames, limbs coloured by side, each panel centred on its root."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(figsize=(3.3 * len(frames), 3.6))
+    for k, t in enumerate(frames):
+        ax = fig.add_subplot(1, len(frames), k + 1, projection="3d")
+        p = positions[t] - positions[t, :1]
+        for a, b in edges_of(layout):
+            ax.plot(*p[[a, b]].T, color=side_colour(layout, b), lw=2)
+        ax.set_xlim(-0.9, 0.9)
+        ax.set_ylim(-0.9, 0.9)
+        ax.set_zlim(-1.0, 0.8)
+        ax.set_box_aspect((1, 1, 1))
+        ax.tick_params(labelsize=8)
+        ax.set_xlabel("x (m)", fontsize=8)
+        ax.set_ylabel("y (m)", fontsize=8)
+        ax.set_zlabel("z, up (m)", fontsize=8)
+        ax.set_title(f"frame {t}", fontsize=9)
+    fig.suptitle(title + "  (limbs: blue left, red right)", fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -31,7 +31,8 @@
 # **What it writes.** `reports/metrics/01_data.json`: the dataset's facts (subjects, frames,
 # categories, split, noise statistics, provenance), which the tests read back; and the figures
 # `reports/figures/01_*.png` (one per step of the walk-through, the skeletons, the cameras, the four
-# views) and `01_skeleton_3d.html` (an interactive 3D skeleton).
+# views) and `01_skeleton_3d.png` (the 3D skeleton at five moments; the notebook shows it
+# interactively too).
 #
 # **What data this notebook uses.** Human3.6M, HumanEva-I and the paper's HRI-I cannot be downloaded
 # here. By default the series runs on an *embedded* dataset, `mocap`: **real motion capture** from
@@ -441,8 +442,16 @@ if stats:
 # %%
 fig = viz.plotly_skeleton(pose, sk.H36M17, fps=data.fps, step=4,
                           title=f"{subject} · {action} (3D ground truth)")
-_ = report.save_figure(fig, "01_skeleton_3d")
 fig
+
+# %% [markdown]
+# The same clip at five moments, as a static picture (what a page without a running notebook,
+# such as GitHub's, can show of the figure above):
+
+# %%
+frames = [round(k * (len(pose) - 1) / 4) for k in range(5)]
+static = viz.pose_comparison(pose, None, frames, title=f"{subject} · {action} (3D ground truth)")
+_ = report.save_figure(static, "01_skeleton_3d")
 
 # %% [markdown]
 # What to see: the whole clip the walk-through followed one frame of: the person crouches, sits

@@ -235,9 +235,8 @@ _ = report.save_figure(fig, "02_prediction")
 # %%
 fig = viz.plotly_skeleton(example["target"], fps=data.fps, step=4,
                           others={"prediction": example["prediction"]},
-                          title="ground truth (pose) and prediction, world metres")
-_ = report.save_figure(fig, "02_prediction_3d")
-fig
+                          title="ground truth (grey) and prediction, world metres")
+fig  # its static twin is the figure above (reports/figures/02_prediction.png)
 
 # %% [markdown]
 # ## 9. Ablations: receptive field and causality, with seeds

@@ -74,6 +74,12 @@ print(f"{worst['subject']} errs most; its worst clip is {worst['action']!r}")
 explorer = Explorer(cfg.dataset, worst["subject"], worst["action"], frame="worst", seed=cfg.seed)
 explorer
 
+# %% [markdown] tags=["tutorial"]
+# Without a running kernel (on GitHub, or a notebook opened without one) the widget above cannot be
+# drawn; this is what it looks like, as the browser test photographs it in the web app:
+#
+# ![the skeleton explorer in the browser](../reports/figures/07_explorer.png)
+
 # %% [markdown]
 # How to read it:
 # - **3D view** (left, drag to turn it): the ground truth in grey, the prediction in orange, each

@@ -116,7 +116,7 @@ def test_data_notebook_writes_subjects_frames_and_actions(smoke_reports):
         "01_distortion.png",
         "01_noise_events.png",
         "01_four_views.png",
-        "01_skeleton_3d.html",
+        "01_skeleton_3d.png",
     ):
         assert (smoke_reports / "figures" / name).stat().st_size > 1000
 
