@@ -38,7 +38,14 @@ from .explorer_data import (
     load_data,
     model_choices,
 )
-from .explorer_figures import clip_update, empty_figure, frame_title, frame_update
+from .explorer_figures import (
+    T_CURSOR,
+    T_CURVE,
+    clip_update,
+    empty_figure,
+    frame_title,
+    frame_update,
+)
 
 #: Label of "no model" in the model picker.
 NO_MODEL = "none (ground truth only)"
@@ -152,9 +159,14 @@ class Explorer:
             layout=W.Layout(width="380px"),
         )
         self.open_button = W.Button(description="open", layout=W.Layout(width="80px"))
+        self.worst_button = W.Button(
+            description="worst frame", tooltip="the frame with the largest MPJPE",
+            layout=W.Layout(width="110px"),
+        )  # fmt: skip
         for w in (
             *(self.frame, self.play, self.subject, self.action, self.camera, self.model),
             *(self.source, self.lift_path, self.keypoints_path, self.open_button),
+            self.worst_button,
         ):
             w.add_class("dilpose-explorer-" + (w.description or "x").replace(" ", "-"))
         self.status.add_class("dilpose-explorer-status")
@@ -186,7 +198,7 @@ class Explorer:
             [
                 W.HBox([self.source, self.subject, self.action, self.camera]),
                 W.HBox([self.model]),
-                W.HBox([self.play, self.frame, self.speed]),
+                W.HBox([self.play, self.frame, self.speed, self.worst_button]),
                 self.status,
                 self.message,
                 self.figure,
@@ -207,6 +219,10 @@ class Explorer:
         self.subject.observe(lambda ch: self._guard(self._subject_changed), "value")
         for w in (self.action, self.camera, self.model):
             w.observe(lambda ch: self._guard(self._clip_changed), "value")
+        self.worst_button.on_click(lambda b: self._guard(self.show_worst))
+        # a click on the error curve (or its cursor) seeks to that frame
+        for trace in (self.figure.data[T_CURVE], self.figure.data[T_CURSOR]):
+            trace.on_click(lambda trace, points, state: self._guard(lambda: self._seek(points)))
         self.open_button.on_click(
             lambda b: self._guard(
                 lambda: self.open_lift(
@@ -282,6 +298,18 @@ class Explorer:
                 raise DataError("model", f"no model {model!r}; models: {labels}")
             want = hits[0]
         self._set_options(self.model, labels, want if want in labels else labels[0])
+
+    def show_worst(self) -> None:
+        """Go to the current clip's frame with the largest MPJPE."""
+        mpjpe = self.clip.mpjpe_mm if self.clip is not None else None
+        if mpjpe is None:
+            raise DataError("worst frame", "this clip has no ground truth, so no error to rank by")
+        self.frame.value = int(np.nanargmax(mpjpe))
+
+    def _seek(self, points) -> None:
+        """Go to the frame of a clicked point of the error curve."""
+        if points.xs:
+            self.frame.value = int(round(min(max(points.xs[0], 0), self.frame.max)))
 
     def _source_changed(self, previous=None):
         name = self.source.value

@@ -120,7 +120,8 @@ def _traces_3d() -> list:
                 colorscale=ERROR_COLOURSCALE,
                 cmin=0,
                 cmax=ERROR_SCALE_MM,
-                colorbar=dict(title="error (mm)", x=0.0, len=0.5, thickness=12),
+                # beside the 3D view it colours (the scene spans x 0-0.57), not at the page edge
+                colorbar=dict(title="error (mm)", x=0.55, y=0.7, len=0.5, thickness=12),
             ),
             hovertemplate="%{text}<extra></extra>",
         ),
@@ -200,7 +201,8 @@ def frame_update(clip: Clip, t: int) -> dict[int, dict]:
         out[joints] = dict(x=poses[t, :, 0], y=poses[t, :, 1], z=poses[t, :, 2])
     err = clip.error_mm
     if clip.pred is not None:
-        out[T_PRED_JOINTS]["marker.color"] = err[t] if err is not None else np.zeros(len(names3))
+        # without ground truth there is no error: the joints take the prediction's colour
+        out[T_PRED_JOINTS]["marker.color"] = err[t] if err is not None else PRED_COLOUR
         out[T_PRED_JOINTS]["text"] = (
             [f"{n}: {e:.0f} mm" for n, e in zip(names3, err[t])]
             if err is not None
@@ -266,8 +268,12 @@ def clip_update(clip: Clip) -> tuple[dict[int, dict], dict]:
         traces[T_CURVE] = dict(x=x, y=y)
     else:
         traces[T_CURVE] = dict(x=[], y=[])
+    # no error to show (no ground truth or no prediction): no colour bar and no curve panel
+    traces[T_PRED_JOINTS] = {"marker.showscale": mpjpe is not None}
     h = clip.extent()
     layout = {
+        "xaxis2.visible": mpjpe is not None,
+        "yaxis2.visible": mpjpe is not None,
         "scene.xaxis.range": [-h, h],
         "scene.yaxis.range": [-h, h],
         "scene.zaxis.range": [-h, h],

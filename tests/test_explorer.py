@@ -230,3 +230,23 @@ def test_the_app_is_the_notebook_without_its_tutorial_cells(tmp_path):
     assert any("Explorer(cfg.dataset" in c.source for c in served)
     injected = [c for c in served if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and 'profile = "smoke"' in injected[0].source
+
+
+def test_worst_frame_button_and_a_click_on_the_curve_seek(ex):
+    from types import SimpleNamespace
+
+    ex.worst_button.click()
+    assert ex.frame.value == int(np.nanargmax(ex.clip.mpjpe_mm))
+    ex._seek(SimpleNamespace(xs=[7.4]))  # what plotly hands a click callback
+    assert ex.frame.value == 7
+
+
+def test_without_ground_truth_there_is_no_error_colour_bar_or_curve(ex):
+    clip = explorer_data.Clip("pred only", sk.H36M17, None, ex.clip.pred)
+    traces, layout = explorer_figures.clip_update(clip)
+    assert traces[T_PRED_JOINTS]["marker.showscale"] is False
+    assert layout["xaxis2.visible"] is False and layout["yaxis2.visible"] is False
+    frame = explorer_figures.frame_update(clip, 0)
+    assert frame[T_PRED_JOINTS]["marker.color"] == explorer_figures.PRED_COLOUR
+    traces, layout = explorer_figures.clip_update(ex.clip)  # with it: both shown
+    assert traces[T_PRED_JOINTS]["marker.showscale"] is True and layout["yaxis2.visible"]
