@@ -254,6 +254,22 @@ def _playback_rate(page, seconds: float = 3.0) -> float:
     return (last - first) / elapsed
 
 
+def _click_curve(page, index: int) -> int:
+    """Click the error curve's ``index``-th point with the mouse; returns that point's frame."""
+    where = page.evaluate(
+        "(k) => { const gd = " + GD + "; const L = gd._fullLayout; "
+        "const c = gd.data.find(t => t.xaxis === 'x2' && t.mode !== undefined && t.x.length > 2)"
+        " || gd.data.filter(t => t.xaxis === 'x2')[0]; "
+        "const x = c.x[k], y = c.y[k]; "
+        "return {frame: x, px: L.xaxis2._offset + L.xaxis2.l2p(x), "
+        "py: L.yaxis2._offset + L.yaxis2.l2p(y)}; }",
+        index,
+    )
+    box = page.locator(PLOT).first.bounding_box()
+    page.mouse.click(box["x"] + where["px"], box["y"] + where["py"])
+    return int(round(where["frame"]))
+
+
 def _slider_moves_figure_and_canvas(page, moves: int) -> list[float]:
     """Move the slider ``moves`` times and assert that the figure's data (joints of both
     skeletons) and the 3D canvas's pixels changed; returns each move's latency (ms)."""
@@ -348,6 +364,8 @@ def test_explorer_in_voila(browser, app_env, tmp_path):
         rate = _playback_rate(page)  # 1x is the clip's 50 frames per second
         assert rate >= 0.9 * 50, f"playback at 1x advanced {rate:.1f} clip frames per second"
         _wait_settled(page)
+        target = _click_curve(page, 20)  # a click on the error curve seeks there
+        _wait_title(page, f"frame {target} ")
         moved = _figure(page)
 
         # Another subject: another clip; the frame is kept where the clip is long enough.
