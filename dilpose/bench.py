@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import bench_stream, export, paths
+from . import bench_stream, bones, export, paths
 from . import quantize as Q
 from . import stream as S
 from .batches import Batch
@@ -614,6 +614,8 @@ def main(argv: list[str] | None = None) -> dict:
     run_regularizers(quick=args.quick, channels=channels)
     run_quantization(quick=args.quick)
     bench_stream.run(quick=args.quick)  # live lifting's latency, quiet and busy
+    if not args.quick:  # bone-length wobble and MPJPE of the shipped model's test predictions
+        bones.main([])
     return run(
         quick=args.quick, channels=tuple(args.channels) if args.channels else None, out=args.out
     )

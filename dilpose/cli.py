@@ -216,6 +216,7 @@ def cmd_lift(args) -> int:
         flip_test=not args.no_flip_test,
         video=args.video,
         stream=args.stream,
+        steady_bones=args.steady_bones,
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -382,6 +383,11 @@ def _add_lift(sub) -> None:
     )
     p.add_argument("--video", help="which video of a multi-video custom npz")
     p.add_argument("--no-flip-test", action="store_true")
+    p.add_argument(
+        "--steady-bones",
+        action="store_true",
+        help="one length per bone over the clip (its median), keeping each bone's direction",
+    )
     p.set_defaults(func=cmd_lift)
 
 

@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoints, evaluate, pretrained
+from . import bones, checkpoints, evaluate, pretrained
 from . import skeleton as sk
 from . import stream as streaming
 from .camera import normalize_screen_coordinates
 from .datasets.base import Sequence
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .fileio import check_writable, json_text, write_together
 from .keypoints import (
     Keypoints2D,
@@ -206,6 +206,7 @@ def lift_file(
     flip_test: bool = True,
     video: str | None = None,
     stream: bool = False,
+    steady_bones: bool = False,
 ) -> dict:
     """Lift one video's 2D keypoints to 3D with a trained checkpoint and write the result.
 
@@ -214,7 +215,10 @@ def lift_file(
     ``<input name>_3d`` in the current folder. stream: feed the frames one at a time to a causal
     model (:class:`dilpose.stream.StreamLifter`: ring buffers, one step per layer and frame), gaps
     filled by holding the last detection, as a live source
-    would be; the summary adds the per-frame latency.
+    would be; the summary adds the per-frame latency. steady_bones: give every bone one length
+    over the clip, its median, keeping each bone's direction
+    (:func:`dilpose.bones.fit_bone_lengths`; after the whole clip is lifted, so not with
+    ``stream``).
 
     Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
     ``PREFIX.json`` (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation
@@ -222,6 +226,8 @@ def lift_file(
     written as one (:func:`_write_result`) and nothing is written unless the whole lift
     succeeds. Returns a flat summary dict (for printing).
     """
+    if steady_bones and stream:  # before anything is read or written
+        raise ConfigError("--steady-bones needs the whole clip: it cannot go with --stream")
     input_path = Path(input_path)
     shipped = None
     if checkpoint is None:
@@ -237,6 +243,8 @@ def lift_file(
     )
     seq = _sequence(kp, keypoints, scores, input_path.stem)
     pred, latency = _predict(model, lifter, seq, layout, flip_test, checkpoint)
+    if steady_bones:
+        pred = bones.fit_bone_lengths(pred).astype(np.float32)
     doc = {
         "joint_names": list(sk.H36M17.joint_names),
         "units": "metres",
@@ -253,6 +261,7 @@ def lift_file(
         "report": report,
         "receptive_field": int(model.receptive_field()),
         "causal": bool(model.cfg.causal),
+        "steady_bones": bool(steady_bones),
         "input_layout": kp.layout.name,
         "model_input_layout": layout.name,
     }
