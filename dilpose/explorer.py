@@ -39,6 +39,8 @@ from .explorer_data import (
     model_choices,
 )
 from .explorer_figures import (
+    CAMERA_EYE,
+    DEFAULT_EYE,
     T_CURSOR,
     T_CURVE,
     clip_update,
@@ -159,6 +161,10 @@ class Explorer:
             layout=W.Layout(width="380px"),
         )
         self.open_button = W.Button(description="open", layout=W.Layout(width="80px"))
+        self.camera_view = W.ToggleButton(
+            value=False, description="camera's view", tooltip="see the 3D view from the camera",
+            layout=W.Layout(width="120px"),
+        )  # fmt: skip
         self.worst_button = W.Button(
             description="worst frame", tooltip="the frame with the largest MPJPE",
             layout=W.Layout(width="110px"),
@@ -167,6 +173,7 @@ class Explorer:
             *(self.frame, self.play, self.subject, self.action, self.camera, self.model),
             *(self.source, self.lift_path, self.keypoints_path, self.open_button),
             self.worst_button,
+            self.camera_view,
         ):
             w.add_class("dilpose-explorer-" + (w.description or "x").replace(" ", "-"))
         self.status.add_class("dilpose-explorer-status")
@@ -198,7 +205,7 @@ class Explorer:
             [
                 W.HBox([self.source, self.subject, self.action, self.camera]),
                 W.HBox([self.model]),
-                W.HBox([self.play, self.frame, self.speed, self.worst_button]),
+                W.HBox([self.play, self.frame, self.speed, self.worst_button, self.camera_view]),
                 self.status,
                 self.message,
                 self.figure,
@@ -220,6 +227,7 @@ class Explorer:
         for w in (self.action, self.camera, self.model):
             w.observe(lambda ch: self._guard(self._clip_changed), "value")
         self.worst_button.on_click(lambda b: self._guard(self.show_worst))
+        self.camera_view.observe(lambda ch: self._guard(self._set_viewpoint), "value")
         # a click on the error curve (or its cursor) seeks to that frame
         for trace in (self.figure.data[T_CURVE], self.figure.data[T_CURSOR]):
             trace.on_click(lambda trace, points, state: self._guard(lambda: self._seek(points)))
@@ -305,6 +313,11 @@ class Explorer:
         if mpjpe is None:
             raise DataError("worst frame", "this clip has no ground truth, so no error to rank by")
         self.frame.value = int(np.nanargmax(mpjpe))
+
+    def _set_viewpoint(self) -> None:
+        """The 3D view from the chosen camera (the display is camera space turned Z-up), or the
+        default three-quarter view."""
+        self.figure.layout.scene.camera = CAMERA_EYE if self.camera_view.value else DEFAULT_EYE
 
     def _seek(self, points) -> None:
         """Go to the frame of a clicked point of the error curve."""

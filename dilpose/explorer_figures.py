@@ -1,4 +1,4 @@
-"""The skeleton explorer's figure: one plotly figure with 11 traces (3D view, the camera's 2D view,
+"""The skeleton explorer's figure: one plotly figure with 12 traces (3D view, the camera's 2D view,
 the error curve), and the updates that show one frame or one clip in it.
 
 :func:`empty_figure` builds the traces once; :func:`frame_update` and :func:`clip_update` say what
@@ -60,10 +60,17 @@ def _curve(values: np.ndarray, points: int = CURVE_POINTS) -> tuple[np.ndarray, 
 T_GT_BONES, T_GT_JOINTS, T_PRED_BONES, T_PRED_JOINTS = 0, 1, 2, 3
 T_CLEAN, T_DET_BONES, T_DET_JOINTS, T_MISSED, T_LOW = 4, 5, 6, 7, 8
 T_CURVE, T_CURSOR = 9, 10
+T_FLOOR = 11  # drawn last, in the 3D view
+
+#: The 3D view's default camera, and the chosen camera's own viewpoint: the display is camera
+#: space turned Z-up (x right, y the depth away from the camera, z up), so the camera looks along
+#: +y from in front of the root-centred skeleton.
+DEFAULT_EYE = dict(eye=dict(x=1.4, y=-1.4, z=0.6), up=dict(x=0, y=0, z=1))
+CAMERA_EYE = dict(eye=dict(x=0.0, y=-2.0, z=0.0), up=dict(x=0, y=0, z=1))
 
 
 def empty_figure():
-    """The explorer's figure with its 11 traces (all empty): 3D view left, the camera's 2D view top
+    """The explorer's figure with its 12 traces (all empty): 3D view left, the camera's 2D view top
     right, the error curve bottom right. Traces are added in the order of the ``T_*`` indices."""
     fig = make_subplots(
         rows=2,
@@ -81,14 +88,17 @@ def empty_figure():
         fig.add_trace(trace, 1, 2)
     for trace in _traces_curve():
         fig.add_trace(trace, 2, 2)
+    fig.add_trace(  # the floor: a grey square under the lowest joint of the clip
+        go.Mesh3d(name="floor", x=[], y=[], z=[], i=[0, 0], j=[1, 2], k=[2, 3], color="#dddddd",
+                  opacity=0.5, hoverinfo="skip", showlegend=False),
+        1, 1,
+    )  # fmt: skip
     fig.update_layout(
         height=620,
         margin=dict(l=10, r=10, t=90, b=10),
         title=dict(y=0.98, x=0.01, font=dict(size=15)),
         legend=dict(orientation="h", x=0, y=1.1, font=dict(size=11)),
-        scene=dict(
-            aspectmode="cube", uirevision="keep", camera=dict(eye=dict(x=1.4, y=-1.4, z=0.6))
-        ),
+        scene=dict(aspectmode="cube", uirevision="keep", camera=DEFAULT_EYE),
         uirevision="keep",
     )
     fig.update_yaxes(autorange="reversed", scaleanchor="x", row=1, col=2)
@@ -271,6 +281,8 @@ def clip_update(clip: Clip) -> tuple[dict[int, dict], dict]:
     # no error to show (no ground truth or no prediction): no colour bar and no curve panel
     traces[T_PRED_JOINTS] = {"marker.showscale": mpjpe is not None}
     h = clip.extent()
+    z = min(float(np.nanmin(a[..., 2])) for a in (clip.gt, clip.pred) if a is not None)
+    traces[T_FLOOR] = dict(x=[-h, h, h, -h], y=[-h, -h, h, h], z=[z] * 4)
     layout = {
         "xaxis2.visible": mpjpe is not None,
         "yaxis2.visible": mpjpe is not None,

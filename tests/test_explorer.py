@@ -250,3 +250,13 @@ def test_without_ground_truth_there_is_no_error_colour_bar_or_curve(ex):
     assert frame[T_PRED_JOINTS]["marker.color"] == explorer_figures.PRED_COLOUR
     traces, layout = explorer_figures.clip_update(ex.clip)  # with it: both shown
     assert traces[T_PRED_JOINTS]["marker.showscale"] is True and layout["yaxis2.visible"]
+
+
+def test_a_floor_under_the_clip_and_the_camera_s_viewpoint(ex):
+    floor = ex.figure.data[explorer_figures.T_FLOOR]
+    lowest = min(float(np.nanmin(a[..., 2])) for a in (ex.clip.gt, ex.clip.pred))
+    assert list(floor.z) == [lowest] * 4 and len(floor.x) == 4
+    ex.camera_view.value = True
+    assert ex.figure.layout.scene.camera.eye.y < 0 and ex.figure.layout.scene.camera.eye.x == 0
+    ex.camera_view.value = False
+    assert ex.figure.layout.scene.camera.eye.x == explorer_figures.DEFAULT_EYE["eye"]["x"]
