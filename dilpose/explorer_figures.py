@@ -80,7 +80,7 @@ def empty_figure():
         specs=[[{"type": "scene", "rowspan": 2}, {"type": "xy"}], [None, {"type": "xy"}]],
         horizontal_spacing=0.06,
         vertical_spacing=0.12,
-        subplot_titles=("", "camera view (pixels)", "MPJPE per frame (mm)"),
+        subplot_titles=("", CAMERA_VIEW_TITLE, "MPJPE per frame (mm)"),
     )
     for trace in _traces_3d():
         fig.add_trace(trace, 1, 1)
@@ -138,18 +138,32 @@ def _traces_3d() -> list:
     ]
 
 
+#: The camera view's key, in its title: its markers come and go by frame, and a legend entry
+#: for them would too (plotly leaves out traces with no points), so the legend holds the 3D
+#: view's two skeletons only.
+CAMERA_VIEW_TITLE = (
+    f"camera view (pixels): detections blue, truth grey, x missed, o score < {LOW_SCORE}"
+)
+
+
 def _traces_2d() -> list:
-    """T_CLEAN, T_DET_BONES, T_DET_JOINTS, T_MISSED, T_LOW: the camera view's traces."""
+    """T_CLEAN, T_DET_BONES, T_DET_JOINTS, T_MISSED, T_LOW: the camera view's traces (no legend
+    entries: :data:`CAMERA_VIEW_TITLE` is their key)."""
     return [
         go.Scatter(
             name="ground truth projected",
+            showlegend=False,
             mode="lines",
             hoverinfo="skip",
             line=dict(color=GT_COLOUR, width=5),
             opacity=0.35,
         ),
         go.Scatter(
-            name="detections", mode="lines", hoverinfo="skip", line=dict(color=DET_COLOUR, width=2)
+            name="detections",
+            mode="lines",
+            showlegend=False,
+            hoverinfo="skip",
+            line=dict(color=DET_COLOUR, width=2),
         ),
         go.Scatter(
             name="detected joints",
@@ -160,12 +174,14 @@ def _traces_2d() -> list:
         ),
         go.Scatter(
             name="missed (filled)",
+            showlegend=False,
             mode="markers",
             marker=dict(size=11, symbol="x", color=MISSED_COLOUR),
             hovertemplate="%{text}: missed, filled<extra></extra>",
         ),
         go.Scatter(
             name=f"score < {LOW_SCORE}",
+            showlegend=False,
             mode="markers",
             marker=dict(size=11, symbol="circle-open", color=LOW_COLOUR, line=dict(width=2)),
             hovertemplate="%{text}: low confidence<extra></extra>",
