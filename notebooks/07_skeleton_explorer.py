@@ -13,7 +13,9 @@
 
 # %% [markdown]
 # # 07 · The 3D skeleton explorer
-# Ground truth and prediction in 3D, frame by frame, opened where the model errs most.
+# Ground truth and prediction in 3D, frame by frame, opened where the model errs most. (Opening
+# loads the data, finds the test person the model errs most on and runs the model over that
+# clip: up to a minute on 2 CPU cores.)
 
 # %% [markdown] tags=["tutorial"]
 # > Paper (§I, §IV): the method is meant for video, frame after frame; the series is read in
