@@ -166,7 +166,7 @@ def test_key_verdicts_name_each_role_and_say_what_was_not_run():
     study = _study(-3.0, 0.0, shifts={"243 frames, matched": -4.0})
     v = s02_model.key_verdicts(study, s02_model.comparisons(study))
     assert v["main"] == "243 frames" and v["causal"] == "243 frames causal"
-    assert v["future"].startswith("243 frames better by") and "could detect" in v["future"]
+    assert v["future"].startswith("243 frames better by") and "; could detect" in v["future"]
     assert v["context"].startswith("243 frames, matched better by")
     assert v["longest"] == MATCHED[0] and v["shortest"] == MATCHED[2]
     assert "full" not in v["context_full"] and v["context_full"] != "not run in this profile"

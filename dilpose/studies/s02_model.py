@@ -164,8 +164,8 @@ def holm(comps: dict[str, dict]) -> dict:
 
 
 def _reading(c: dict) -> str:
-    """A comparison's verdict with its interval, then its power line in brackets."""
-    return f"{c['verdict']} ({c['power_line']})"
+    """A comparison's verdict with its interval, then its power line."""
+    return f"{c['verdict']}; {c['power_line']}"
 
 
 def verdict(study: dict[str, Arm], comps: dict[str, dict], dataset: str, holm_: dict) -> dict:
@@ -433,5 +433,6 @@ def key_verdicts(study: dict[str, Arm], comps: dict[str, dict]) -> dict[str, str
         "main": main.label,
         "causal": twin.label,
         "longest": m[0] if m else "",
+        "middle": m[1] if len(m) == 3 else "",
         "shortest": m[-1] if m else "",
     }
