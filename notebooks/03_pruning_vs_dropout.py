@@ -145,8 +145,10 @@ Markdown(
     + (f"{', '.join(claim['better'])} beat dropout. " if claim["supported"] else
        f"no pruning variant is clearly better than dropout (the closest, *{claim['best']}*: "
        f"{claim['best_verdict']}; {claim['best_power_line']}). ")
-    + (f"Clearly worse than dropout: {', '.join(claim['worse'])}. " if claim["worse"] else "")
-    + f"Dropout against no regulariser: {comparisons['dropout vs none']['verdict']}. The test-train"
+    + (f"Worse than dropout: {', '.join(claim['worse'])}; of these, under Holm: "
+       f"{', '.join(claim['worse_under_holm']) or 'none'}. " if claim["worse"] else "")
+    + f"Dropout against no regulariser: {comparisons['dropout vs none']['verdict']} (under Holm: "
+    f"{holm['comparisons']['dropout vs none']['word_holm']}). The test-train"
     f" gap is {gap['none']:.1f} mm without a regulariser, {gap['dropout']:.1f} mm with dropout and "
     f"{gap['prune, training only']:.1f} mm with the pruning layer (training only)."
 )

@@ -130,7 +130,8 @@ def holm(comps: dict[str, dict]) -> dict:
 def claim_verdict(comps: dict[str, dict], holm_: dict | None = None) -> dict:
     """The paper's claim (the pruning layer beats dropout) against the comparisons: ``supported``
     (a pruning variant is clearly better than dropout, and stays so under Holm when ``holm_`` is
-    given), the arms clearly better / worse / equivalent, and the facts a sentence needs."""
+    given), the arms clearly better / worse (and those whose "worse" holds under Holm) /
+    equivalent, and the facts a sentence needs."""
     against = {k.split(" vs ")[0]: c for k, c in comps.items() if k.endswith(" vs dropout")}
     held = (holm_ or {}).get("comparisons", {})
 
@@ -139,12 +140,14 @@ def claim_verdict(comps: dict[str, dict], holm_: dict | None = None) -> dict:
 
     better = [p for p, c in against.items() if c["winner"] == p and holds(p)]
     worse = [p for p, c in against.items() if c["winner"] == "dropout"]
+    worse_holm = [p for p in worse if holds(p)]
     equivalent = [p for p, c in against.items() if c["word"] == "equivalent"]
     best = min(against, key=lambda p: against[p]["diff"])
     return {
         "supported": bool(better),
         "better": better,
         "worse": worse,
+        "worse_under_holm": worse_holm,
         "equivalent": equivalent,
         "best": best,
         "best_verdict": against[best]["verdict"],
