@@ -130,8 +130,9 @@ def _traces_3d() -> list:
                 colorscale=ERROR_COLOURSCALE,
                 cmin=0,
                 cmax=ERROR_SCALE_MM,
-                # beside the 3D view it colours (the scene spans x 0-0.57), not at the page edge
-                colorbar=dict(title="error (mm)", x=0.55, y=0.7, len=0.5, thickness=12),
+                # beside the 3D view it colours (the scene spans x 0-0.57; the camera view's labels
+                # start near 0.6), not at the page edge
+                colorbar=dict(title="error (mm)", x=0.5, y=0.7, len=0.5, thickness=12),
             ),
             hovertemplate="%{text}<extra></extra>",
         ),
@@ -142,7 +143,7 @@ def _traces_3d() -> list:
 #: for them would too (plotly leaves out traces with no points), so the legend holds the 3D
 #: view's two skeletons only.
 CAMERA_VIEW_TITLE = (
-    f"camera view (pixels): detections blue, truth grey, x missed, o score < {LOW_SCORE}"
+    f"camera view (px): x missed, o score < {LOW_SCORE}"
 )
 
 
