@@ -238,7 +238,7 @@ def sparsity_study(runs: list[RunResult], data: PoseData, sparsities=SPARSITIES)
                 with torch.no_grad():
                     predict(model, timing_seq, r.cfg.causal, False, data.layout_2d)
                 times[name].append(time.perf_counter() - start)
-        c = compare_arms(pruned_runs, runs, f"{s:.0%} pruned", "dense").to_dict()
+        c = compare_arms(pruned_runs, runs, f"{s:.0%} pruned", "dense", margin=MARGIN_MM).to_dict()
         out[f"{s:.0%}"] = {
             "sparsity": s,
             "mpjpe_per_seed": [round(p.results["mpjpe"]["action_mean"], 2) for p in pruned_runs],
