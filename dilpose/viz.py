@@ -255,14 +255,7 @@ def pose_comparison(
         for a, b in edges_of(layout):
             ax.plot(*gt[[a, b]].T, color="0.55", lw=2)
             ax.plot(*pr[[a, b]].T, color=side_colour(layout, b), lw=1.5)
-        ax.set_xlim(-0.9, 0.9)
-        ax.set_ylim(-0.9, 0.9)
-        ax.set_zlim(-1.0, 0.8)
-        ax.set_box_aspect((1, 1, 1))
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel("x (m)", fontsize=8)
-        ax.set_ylabel("y (m)", fontsize=8)
-        ax.set_zlabel("z, up (m)", fontsize=8)
+        _root_centred_axes(ax)
         err = 1000 * np.linalg.norm(gt - (prediction[t] - prediction[t, :1]), axis=-1).mean()
         ax.set_title(f"frame {t}: {err:.0f} mm", fontsize=9)
     fig.suptitle(
@@ -270,6 +263,18 @@ def pose_comparison(
     )
     fig.tight_layout()
     return fig
+
+
+def _root_centred_axes(ax) -> None:
+    """A 3D panel's box for one root-centred skeleton: metres, Z up, labelled axes."""
+    ax.set_xlim(-0.9, 0.9)
+    ax.set_ylim(-0.9, 0.9)
+    ax.set_zlim(-1.0, 0.8)
+    ax.set_box_aspect((1, 1, 1))
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("x (m)", fontsize=8)
+    ax.set_ylabel("y (m)", fontsize=8)
+    ax.set_zlabel("z, up (m)", fontsize=8)
 
 
 def _pose_panels(positions: np.ndarray, frames: list[int], layout: sk.Skeleton, title: str):
@@ -282,14 +287,7 @@ def _pose_panels(positions: np.ndarray, frames: list[int], layout: sk.Skeleton, 
         p = positions[t] - positions[t, :1]
         for a, b in edges_of(layout):
             ax.plot(*p[[a, b]].T, color=side_colour(layout, b), lw=2)
-        ax.set_xlim(-0.9, 0.9)
-        ax.set_ylim(-0.9, 0.9)
-        ax.set_zlim(-1.0, 0.8)
-        ax.set_box_aspect((1, 1, 1))
-        ax.tick_params(labelsize=8)
-        ax.set_xlabel("x (m)", fontsize=8)
-        ax.set_ylabel("y (m)", fontsize=8)
-        ax.set_zlabel("z, up (m)", fontsize=8)
+        _root_centred_axes(ax)
         ax.set_title(f"frame {t}", fontsize=9)
     fig.suptitle(title + "  (limbs: blue left, red right)", fontsize=10)
     fig.tight_layout()
