@@ -114,9 +114,6 @@ def server_config(
         },
         "VoilaConfiguration": {
             "show_tracebacks": False,  # a failed cell says so; its traceback goes to the log
-            # each cell's output as it comes: the title and what is being loaded show at once,
-            # instead of "Executing 4 of 4" for the minute the first clip takes
-            "progressive_rendering": True,
             # /voila/files/ serves images from the notebook's folder without the token; the app
             # shows none.
             "file_allowlist": [],
