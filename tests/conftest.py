@@ -33,6 +33,44 @@ needs_shared = pytest.mark.skipif(
 )
 
 
+def fuzz_settings(max_examples: int, deadline: int):
+    """The readers' and loaders' hypothesis settings: reproducible (derandomized, no example
+    database), and not failed for slow or large generated files or function-scoped fixtures."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=max_examples,
+        deadline=deadline,
+        derandomize=True,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.function_scoped_fixture,
+        ],
+    )
+
+
+def write_shop_folder(root, frames: int):
+    """A one-subject ("p01", train), one-camera, one-clip ("walk 01") shop folder of ``frames``
+    frames at ``root``, written by dilpose.datasets.shop_format; returns ``root``."""
+    import numpy as np
+
+    from dilpose.camera import load_h36m_cameras
+    from dilpose.datasets import shop_format
+
+    cam = load_h36m_cameras()["S1"][0]
+    rng = np.random.default_rng(0)
+    clip = {
+        "positions_3d": rng.normal(0, 0.3, (frames, 17, 3)) + [0, 0, 1],
+        "keypoints_2d": rng.uniform(100, 900, (1, frames, 17, 2)),
+        "scores_2d": rng.uniform(0.5, 1, (1, frames, 17)),
+        "labels": np.zeros(frames, np.uint8),
+    }
+    shop_format.write(root, [cam], {"p01": {"walk 01": clip}}, {"p01": {"split": "train"}})
+    return root
+
+
 def write_h36m_files(folder) -> None:
     """VideoPose3D's Human3.6M files in their exact upstream format, written into ``folder``: CMU
     motion standing in for the (non-downloadable) Human3.6M motion, S1 and S9 'Walking 1', 2D

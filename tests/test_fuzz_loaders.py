@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from conftest import fuzz_settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dilpose import checkpoints, formats, keypoints, train
@@ -30,17 +31,7 @@ from dilpose.datasets import Sequence, shop_format
 from dilpose.errors import DataError
 
 MEMORY_BOUND = 64e6  # bytes: every base file is < 100 kB; nothing read from one may cost 64 MB
-FUZZ = settings(
-    max_examples=150,
-    deadline=2000,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+FUZZ = fuzz_settings(max_examples=150, deadline=2000)
 
 _TMP = Path(tempfile.mkdtemp(prefix="dilpose-fuzz-"))
 MARKER = _TMP / "pwned"  # created only if a file manages to run code

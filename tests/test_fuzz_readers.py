@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import alarm_after
-from hypothesis import HealthCheck, given, settings
+from conftest import alarm_after, fuzz_settings, write_shop_folder
+from hypothesis import given
 from hypothesis import strategies as st
 
 from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, npz, pretrained
@@ -27,17 +27,7 @@ from dilpose.camera import load_h36m_cameras
 from dilpose.datasets import shop_format
 from dilpose.errors import DataError
 
-FUZZ = settings(
-    max_examples=40,
-    deadline=3000,
-    derandomize=True,
-    database=None,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.function_scoped_fixture,
-    ],
-)
+FUZZ = fuzz_settings(max_examples=40, deadline=3000)
 MEMORY_BOUND = 64e6  # bytes: every input here is under a few MB
 
 _TMP = Path(tempfile.mkdtemp(prefix="dilpose-fuzz-readers-"))
@@ -158,18 +148,7 @@ def test_parse_json_agrees_with_json_within_the_limits(text):
 # -- the shop loader -------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory) -> Path:
-    cam = load_h36m_cameras()["S1"][0]
-    rng = np.random.default_rng(0)
-    T = 4
-    clip = {
-        "positions_3d": rng.normal(0, 0.3, (T, 17, 3)) + [0, 0, 1],
-        "keypoints_2d": rng.uniform(100, 900, (1, T, 17, 2)),
-        "scores_2d": rng.uniform(0.5, 1, (1, T, 17)),
-        "labels": np.zeros(T, np.uint8),
-    }
-    root = tmp_path_factory.mktemp("shop")
-    shop_format.write(root, [cam], {"p01": {"walk 01": clip}}, {"p01": {"split": "train"}})
-    return root
+    return write_shop_folder(tmp_path_factory.mktemp("shop"), frames=4)
 
 
 def _copy_shop(shop: Path) -> Path:

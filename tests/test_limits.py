@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import alarm_after
+from conftest import alarm_after, write_shop_folder
 
 from dilpose import bvh, checkpoints, explorer_data, keypoints, limits, npz, pretrained
 from dilpose.camera import load_h36m_cameras
@@ -218,18 +218,7 @@ def test_npz_special_files_are_refused(tmp_path, kind):
 @pytest.fixture
 def shop(tmp_path) -> Path:
     """A one-subject, one-camera, one-clip shop folder."""
-    cam = load_h36m_cameras()["S1"][0]
-    rng = np.random.default_rng(0)
-    T = 5
-    clip = {
-        "positions_3d": rng.normal(0, 0.3, (T, 17, 3)) + [0, 0, 1],
-        "keypoints_2d": rng.uniform(100, 900, (1, T, 17, 2)),
-        "scores_2d": rng.uniform(0.5, 1, (1, T, 17)),
-        "labels": np.zeros(T, np.uint8),
-    }
-    root = tmp_path / "shop"
-    shop_format.write(root, [cam], {"p01": {"walk 01": clip}}, {"p01": {"split": "train"}})
-    return root
+    return write_shop_folder(tmp_path / "shop", frames=5)
 
 
 def _edit(path: Path, change) -> None:
