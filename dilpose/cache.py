@@ -9,7 +9,8 @@ The key hashes (see :func:`model_key`):
   (:attr:`dilpose.train.Trainer.precision`) in place of the setting;
 * the regulariser and the objective (by name and parameters);
 * the training data: a fingerprint of every training sequence's 2D input, 3D target and camera;
-* the 2D input layout;
+* the 2D input layout, and the input convention (:mod:`dilpose.input_norm`) where it is not
+  ``screen`` (so that every key made before conventions existed stays what it was);
 * the code that decides the trained weights (:data:`KEYED_CODE`): the syntax tree of those modules
   without docstrings, comments or the wording of error messages. Reformatting, rewording, progress
   output (:mod:`dilpose.callbacks`), checkpoint reading (:mod:`dilpose.checkpoints`) and reporting
@@ -42,12 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import limits, objectives, paths
+from . import input_norm, limits, objectives, paths
 from . import skeleton as sk
 from .checkpoints import check_finite, load_checkpoint
 from .config import NOT_TRAINING_FIELDS, Config
 from .datasets.base import Sequence
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .fileio import remove_stale_temporaries, sha256, write_json
 from .train import Trainer
 
@@ -186,12 +187,14 @@ def key_inputs(
     layout_2d: sk.Skeleton,
     objective: dict,
     precision: str,
+    normalization: str = input_norm.SCREEN,
 ) -> dict:
     """Everything the key is made from, as a JSON-ready dict (stored beside the model).
 
     precision: the training precision the Trainer resolved (``fp32``/``bf16``,
     :attr:`dilpose.train.Trainer.precision`), which replaces the setting: ``auto`` trains
-    differently on machines with and without native bf16.
+    differently on machines with and without native bf16. normalization: the input convention the
+    training 2D is in; recorded as ``"input"`` only when it is not ``screen``.
     """
     if precision not in ("fp32", "bf16"):
         raise ValueError(
@@ -199,13 +202,19 @@ def key_inputs(
         )
     settings = {k: v for k, v in cfg.to_dict().items() if k not in NOT_TRAINING_FIELDS}
     settings["precision"] = precision
-    return {
+    inputs = {
         "config": json.loads(json.dumps(settings, default=str)),
         "objective": objective,
         "layout_2d": layout_2d.name,
         "data": data_fingerprint(train_sequences),
         "code": code_version(),
     }
+    # The data fingerprint already differs when the same clips are normalised another way; the
+    # convention is keyed as well so that a model is never served to a run that declares another.
+    # Screen adds nothing: the keys of every model trained before conventions existed stay valid.
+    if input_norm.check_convention(normalization) != input_norm.SCREEN:
+        inputs["input"] = normalization
+    return inputs
 
 
 def model_key(inputs: dict) -> str:
@@ -273,9 +282,10 @@ def entry(
     layout_2d: sk.Skeleton,
     objective: dict,
     precision: str,
+    normalization: str = input_norm.SCREEN,
 ) -> Entry:
     """The cache entry of a run (see :func:`key_inputs`)."""
-    inputs = key_inputs(cfg, train_sequences, layout_2d, objective, precision)
+    inputs = key_inputs(cfg, train_sequences, layout_2d, objective, precision, normalization)
     return Entry(model_key(inputs), inputs)
 
 
@@ -302,8 +312,13 @@ def train_cached(
     unlabelled: Seq[Sequence] | None = None,
     callbacks: Seq = (),
     progress: bool = False,
+    normalization: str = input_norm.SCREEN,
 ) -> tuple[Trainer, bool]:
     """Train through the model cache: ``(trainer, trained_now)``.
+
+    normalization: the input convention the sequences' 2D is in (:mod:`dilpose.input_norm`;
+    the caller normalised it). Every checkpoint written records it, a cached model of another
+    convention is never served, and resuming a partial checkpoint of another one is refused.
 
     A finished model with the same key is loaded instead of trained (``trained_now`` False; its
     history, and so its training time, are the stored ones) if it passes :meth:`Entry.damage`'s
@@ -313,6 +328,10 @@ def train_cached(
     key was made of and the file's sha256. ``reports/checkpoints/<name>.pt`` then names the model.
     """
     objective = objective if objective is not None else objectives.Supervised()
+    try:
+        input_norm.check_convention(normalization)
+    except ValueError as e:
+        raise ConfigError(f"normalization: {e}") from None
     trainer = Trainer(
         cfg,
         train,
@@ -322,6 +341,8 @@ def train_cached(
         callbacks=callbacks,
         progress=progress,
     )
+    # Before any checkpoint is written or restored: both record and check the convention.
+    trainer.input_normalization = normalization
     entry_ = entry(
         trainer.cfg,
         list(train) + list(unlabelled or []),
@@ -330,6 +351,7 @@ def train_cached(
         # leaves the concatenation above unchanged but trains another model.
         {**objective.spec(), "unlabelled": data_fingerprint(unlabelled) if unlabelled else False},
         trainer.precision,  # resolved once, by the trainer
+        normalization,
     )
     alias = entry_.model.with_name(f"{name}.pt")
     entry_.check_paths(alias)

@@ -6,7 +6,8 @@ a file from elsewhere cannot run code; every problem is a one-line :class:`DataE
 file. What a checkpoint holds:
 
 * ``model`` (state dict), ``model_config`` (:class:`~dilpose.config.ModelConfig` as a dict: the
-  architecture only), ``input`` (what the model reads, :func:`input_spec`), ``epoch``;
+  architecture only), ``input`` (what the model reads, :func:`input_spec`: the 2D layout and the
+  input convention, :mod:`dilpose.input_norm`), ``epoch``;
 * for resuming: ``optimizer``, ``config`` (the run's :class:`~dilpose.config.Config`), ``history``,
   ``precision`` (resolved), ``objective``, RNG states, and ``weight_masks`` with weight pruning.
 
@@ -22,29 +23,34 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import limits
+from . import input_norm, limits
 from . import skeleton as sk
 from .callbacks import EpochLog, History
 from .config import NOT_TRAINING_FIELDS, ModelConfig
 from .errors import DataError
 from .model import TemporalModel, TemporalModelStrided
 
-#: How 2D keypoints are normalised before they reach the model, recorded in every checkpoint so
-#: that a model is never fed input prepared another way. ``screen``: pixels divided by the image
-#: width, ``x / w * 2 - 1`` and ``y / w * 2 - h / w`` (VideoPose3D's normalize_screen_coordinates).
-NORMALIZATION = "screen"
-#: The image-size convention that goes with it: each video's own width and height, in pixels.
-IMAGE_SIZE = "per-video width and height in pixels"
+#: How 2D keypoints are normalised before they reach the model unless a run says otherwise,
+#: recorded in every checkpoint so that a model is never fed input prepared another way.
+#: ``screen``: pixels divided by the image width, ``x / w * 2 - 1`` and ``y / w * 2 - h / w``
+#: (VideoPose3D's normalize_screen_coordinates); the other conventions are
+#: :data:`dilpose.input_norm.CONVENTIONS`.
+NORMALIZATION = input_norm.SCREEN
+#: What the screen convention needs: each video's own width and height, in pixels.
+IMAGE_SIZE = input_norm.CONVENTIONS[NORMALIZATION]
 
 
-def input_spec(layout_2d: sk.Skeleton) -> dict:
-    """What a model reads, as stored in a checkpoint: layout, joint names, values, normalisation."""
+def input_spec(layout_2d: sk.Skeleton, normalization: str = NORMALIZATION) -> dict:
+    """What a model reads, as stored in a checkpoint: layout, joint names, values, the input
+    convention (``normalization``, one of :data:`dilpose.input_norm.CONVENTIONS`) and what that
+    convention needs to be applied (``image_size``, in words)."""
+    input_norm.check_convention(normalization)
     return {
         "layout": layout_2d.name,
         "joint_names": list(layout_2d.joint_names),
         "features": ["x", "y"],
-        "normalization": NORMALIZATION,
-        "image_size": IMAGE_SIZE,
+        "normalization": normalization,
+        "image_size": input_norm.CONVENTIONS[normalization],
     }
 
 
@@ -175,7 +181,8 @@ def _model_config_from(path: Path, d) -> ModelConfig:
 
 
 def _input_spec_from(path: Path, spec, mcfg: ModelConfig) -> dict:
-    """Check a checkpoint's ``input`` record: a known layout whose joints the model reads."""
+    """Check a checkpoint's ``input`` record: a known layout whose joints the model reads, and a
+    known input convention."""
     if not isinstance(spec, dict) or not {"layout", "joint_names", "normalization"} <= set(spec):
         raise DataError(
             path, "checkpoint 'input' should record 'layout', 'joint_names' and 'normalization'"
@@ -192,11 +199,13 @@ def _input_spec_from(path: Path, spec, mcfg: ModelConfig) -> dict:
             f"checkpoint 'input' joint names {spec['joint_names']} are not those of "
             f"{layout.name} {list(layout.joint_names)}",
         )
-    if spec["normalization"] != NORMALIZATION:
+    norm = spec["normalization"]
+    if not isinstance(norm, str) or norm not in input_norm.CONVENTIONS:
+        shown = repr(norm[:40]) if isinstance(norm, str) else f"of type {type(norm).__name__}"
         raise DataError(
             path,
-            f"checkpoint 'input' normalisation {spec['normalization']!r} is not one this "
-            f"version implements ({NORMALIZATION!r})",
+            f"checkpoint 'input' normalisation {shown} is not one this version implements "
+            f"({', '.join(sorted(input_norm.CONVENTIONS))})",
         )
     if layout.num_joints != mcfg.in_joints:
         raise DataError(
@@ -204,7 +213,7 @@ def _input_spec_from(path: Path, spec, mcfg: ModelConfig) -> dict:
             f"checkpoint 'input' layout {layout.name} has {layout.num_joints} joints but the "
             f"model reads {mcfg.in_joints}",
         )
-    return {**input_spec(layout), **spec}
+    return {**input_spec(layout, norm), **spec}
 
 
 def check_finite(path: str | Path, state: dict) -> None:
@@ -270,7 +279,11 @@ def trainer_state(trainer) -> dict:
         "model_config": architecture_dict(trainer.cfg),
         "config": plain(trainer.cfg.to_dict()),
         "history": trainer.history.to_dict(),
-        "input": input_spec(trainer.layout_2d),
+        # A Trainer trains on what its sequences hold; the convention they were normalised in is
+        # declared by whoever built them (dilpose.cache.train_cached), screen when nobody did.
+        "input": input_spec(
+            trainer.layout_2d, getattr(trainer, "input_normalization", NORMALIZATION)
+        ),
         "precision": trainer.precision,
         "objective": trainer.objective.spec(),
         "objective_modules": [m.state_dict() for m in trainer.objective.modules()],
@@ -285,13 +298,21 @@ def trainer_state(trainer) -> dict:
 
 def check_resumable(path: Path, ckpt: dict, trainer) -> None:
     """DataError unless ``ckpt`` continues ``trainer``'s run: the same architecture, input layout,
-    objective and (unless ``trainer.allow_config_change``) training settings."""
+    input convention, objective and (unless ``trainer.allow_config_change``) training settings."""
     stored_arch, arch = dataclasses.asdict(ckpt["model_config"]), architecture_dict(trainer.cfg)
     if stored_arch != arch:
         raise DataError(
             path, f"checkpoint architecture {stored_arch} differs from this run's {arch}"
         )
     check_input(ckpt["input"], trainer.layout_2d, path, what="this run's training data")
+    stored_norm = ckpt["input"]["normalization"]
+    norm = getattr(trainer, "input_normalization", NORMALIZATION)
+    if stored_norm != norm:  # never allowed: the weights learnt to read the other numbers
+        raise DataError(
+            path,
+            f"the checkpoint was trained on {stored_norm}-normalised input but this run's "
+            f"training data is {norm}-normalised; start a new checkpoint",
+        )
     for key in ("optimizer", "torch_rng", "config"):
         if key not in ckpt:
             raise DataError(

@@ -4,6 +4,7 @@ dilpose train --profile default --checkpoint reports/checkpoints/model.pt
 torchrun --nproc_per_node 2 -m dilpose.cli train --profile smoke --checkpoint ckpt.pt
 dilpose evaluate --checkpoint reports/checkpoints/model.pt --output results.json
 dilpose lift detections.json --checkpoint model.pt --output poses3d
+dilpose lift detections.json --fov 70 --width 1920 --height 1080   # lifter-243-focal
 detector | dilpose lift - --stream --width 1920 --height 1080 > poses3d.jsonl
 dilpose export --checkpoint model.pt --output model.onnx --int8 --calibration 64
 """
@@ -71,18 +72,39 @@ def _int_at_least(minimum: int, what: str):
 _positive_int = _int_at_least(1, "a positive integer")
 
 
-def _positive_mm(text: str) -> float:
-    """An argparse type: a positive, finite number of millimetres."""
+def _positive_number(unit: str):
+    """An argparse type: a positive, finite number (of ``unit``)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = float("nan")
+        if not 0 < value < float("inf"):
+            raise argparse.ArgumentTypeError(f"must be a positive number of {unit}, got {text!r}")
+        return value
+
+    return parse
+
+
+_positive_mm = _positive_number("mm")
+_positive_px = _positive_number("pixels")
+
+
+_non_negative_int = _int_at_least(0, "an integer >= 0")
+
+
+def _fov_degrees(text: str) -> float:
+    """An argparse type: a horizontal field of view strictly between 0 and 180 degrees."""
     try:
         value = float(text)
     except ValueError:
         value = float("nan")
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number of mm, got {text!r}")
+    if not 0 < value < 180:
+        raise argparse.ArgumentTypeError(
+            f"must be a field of view in degrees, between 0 and 180, got {text!r}"
+        )
     return value
-
-
-_non_negative_int = _int_at_least(0, "an integer >= 0")
 
 
 def _finite_float(text: str) -> float:
@@ -195,6 +217,8 @@ def cmd_lift(args) -> int:
             min_score=args.min_score,
             max_gap=args.max_gap,
             flip_test=not args.no_flip_test,
+            focal=args.focal,
+            fov=args.fov,
         )
         print(
             "dilpose lift: "
@@ -217,6 +241,8 @@ def cmd_lift(args) -> int:
         video=args.video,
         stream=args.stream,
         steady_bones=args.steady_bones,
+        focal=args.focal,
+        fov=args.fov,
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -351,7 +377,8 @@ def _add_lift(sub) -> None:
     p.add_argument(
         "--checkpoint",
         type=Path,
-        help="a trained model (default: the shipped lifter-243; lifter-243-causal with --stream)",
+        help="a trained model (default: the shipped lifter-243; lifter-243-focal with --focal or "
+        "--fov, or when the input records its focal length; lifter-243-causal with --stream)",
     )
     p.add_argument(
         "--output",
@@ -368,6 +395,23 @@ def _add_lift(sub) -> None:
     )
     p.add_argument(
         "--height", type=_positive_int, help="image height in pixels (if the input does not say)"
+    )
+    lens = p.add_mutually_exclusive_group()
+    lens.add_argument(
+        "--focal",
+        type=_positive_px,
+        metavar="PX",
+        help="the camera's focal length in pixels, when known (and the input does not record "
+        "it): the 2D is then divided by it, so the lens and image size stop mattering; without "
+        "--checkpoint the model is then lifter-243-focal. A model that reads screen input refuses "
+        "it",
+    )
+    lens.add_argument(
+        "--fov",
+        type=_fov_degrees,
+        metavar="DEG",
+        help="the camera's horizontal field of view in degrees, instead of --focal (the focal "
+        "length is width / 2 / tan(fov / 2)); same use and same default model",
     )
     p.add_argument(
         "--min-score",

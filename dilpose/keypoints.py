@@ -14,11 +14,16 @@ Inputs
   float}``. ``v`` is the detector's per-joint confidence.
 * COCO keypoint **annotations** JSON: ``{"images": [{"id", "width", "height"}, ...], "annotations":
   [...]}``; ``v`` is COCO's visibility flag (0 unlabelled, 1 occluded, 2 visible), so any labelled
-  joint gets score 1.
+  joint gets score 1. An image may also record the camera's ``focal_length`` (pixels) or
+  horizontal field of view ``fov`` (degrees), the same for every image.
 * VideoPose3D's ``data_2d_custom_<name>.npz`` (see :func:`dilpose.formats.load_custom_2d`).
 * A plain npz with ``keypoints`` (T, 17, 2) or (T, 17, 3) pixels (NaN marks a missed joint; a third
-  channel is the score), and optional ``scores`` (T, 17), ``width``, ``height`` and ``frame_ids``
-  (T,).
+  channel is the score), and optional ``scores`` (T, 17), ``width``, ``height``, ``focal_length``
+  (pixels), ``fov`` (horizontal, degrees) and ``frame_ids`` (T,).
+
+A recorded focal length (or field of view, turned into pixels with the image width) is what a
+focal-convention model needs (:mod:`dilpose.input_norm`); a focal length given by the caller must
+agree with it within :data:`FOCAL_TOLERANCE`.
 
 One person per video: in JSON, when an image has several detections the highest-scoring one is kept
 and the others are counted in the report. A joint with ``v == 0`` (or score 0) was not detected.
@@ -38,13 +43,17 @@ from pathlib import Path
 
 import numpy as np
 
-from . import formats, limits, npz
+from . import formats, input_norm, limits, npz
 from . import skeleton as sk
 from .errors import DataError
 
 NUM_JOINTS = sk.COCO17.num_joints
 KP_LEN = 3 * NUM_JOINTS  # 51 numbers per COCO detection: (x, y, v) per joint
 RESOLUTION_HINT = "pass --width and --height (image size in pixels)"
+#: Largest relative difference accepted between a focal length the caller gives and the file's. A
+#: field of view rounded to a whole degree is off by up to about 1 % at 60 degrees; more than that
+#: means one of them is wrong, and the model would read the person at the wrong size.
+FOCAL_TOLERANCE = 0.01
 
 
 @dataclass
@@ -56,6 +65,7 @@ class Keypoints2D:
     frame_ids: T ints (image ids or frame numbers). width, height: image size in pixels.
     source: the file read. info: what the reader did (format, discarded detections, filled frames).
     layout: the joint order of ``keypoints`` (COCO-17 for COCO JSON; npz files may say otherwise).
+    focal: the camera's focal length in pixels, given or recorded in the file (None: unknown).
     """
 
     keypoints: np.ndarray
@@ -66,6 +76,7 @@ class Keypoints2D:
     source: str
     info: dict = field(default_factory=dict)
     layout: sk.Skeleton = sk.COCO17
+    focal: float | None = None
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -79,11 +90,15 @@ def read_keypoints(
     width: float | None = None,
     height: float | None = None,
     video: str | None = None,
+    focal: float | None = None,
+    fov: float | None = None,
 ) -> Keypoints2D:
     """Read 2D COCO-17 keypoints (see the module docstring for the accepted files).
 
     width, height: image size in pixels; needed when the file does not record it, and must agree
     with the file when it does. video: which video of a multi-video VideoPose3D custom npz.
+    focal (pixels) or fov (horizontal, degrees), at most one: the camera's focal length, which must
+    agree with the file's when it records one; otherwise the file's, if any, is used.
     Raises :class:`DataError` (naming the file) on any unreadable, malformed or ambiguous input.
     """
     path = Path(path)
@@ -94,13 +109,14 @@ def read_keypoints(
     # Sniff the content rather than trusting the suffix; a .npz that is not a zip still goes to the
     # npz reader so that the error says "not a readable npz archive".
     if path.suffix.lower() == ".npz" or zipfile.is_zipfile(path):
-        kp, scores, frame_ids, file_wh, info, layout = _read_npz(path, video)
+        kp, scores, frame_ids, file_wh, info, layout, lens = _read_npz(path, video)
     else:
-        kp, scores, frame_ids, file_wh, info = _read_json(path)
+        kp, scores, frame_ids, file_wh, info, lens = _read_json(path)
         layout = sk.COCO17
     w, h = _resolution(path, file_wh, width, height)
     _check_pixels(path, kp, w)
-    return Keypoints2D(kp, scores, frame_ids, w, h, str(path), info, layout)
+    lens = focal_length(path, lens, focal, fov, w)
+    return Keypoints2D(kp, scores, frame_ids, w, h, str(path), info, layout, lens)
 
 
 def _resolution(path: Path, file_wh, width, height) -> tuple[float, float]:
@@ -141,6 +157,54 @@ def _resolution(path: Path, file_wh, width, height) -> tuple[float, float]:
             f"{limits.MAX_IMAGE_SIDE:,} pixels per side accepted",
         )
     return given
+
+
+def _positive(v) -> bool:
+    return (
+        not isinstance(v, bool)
+        and isinstance(v, (int, float, np.number))
+        and math.isfinite(v)
+        and v > 0
+    )
+
+
+def _lens_px(path: Path, lens: dict, width: float, what: str) -> float | None:
+    """``{"focal_length": px}`` or ``{"fov": degrees}`` (or both, which must agree) -> pixels."""
+    for name, v in lens.items():
+        if not _positive(v) or (name == "fov" and not v < 180):
+            unit = "number of degrees below 180" if name == "fov" else "number of pixels"
+            raise DataError(path, f"{what} {name} must be a positive {unit}, got {v!r}")
+    px = {k: float(v) for k, v in lens.items()}
+    if "fov" in px:
+        px["fov"] = input_norm.focal_from_fov(px["fov"], width)
+    if len(px) == 2 and abs(px["fov"] / px["focal_length"] - 1) > FOCAL_TOLERANCE:
+        raise DataError(
+            path,
+            f"{what} focal length {lens['focal_length']:g} px and field of view {lens['fov']:g} "
+            f"degrees ({px['fov']:.1f} px at {width:g} px wide) disagree",
+        )
+    return px.get("focal_length", px.get("fov"))
+
+
+def focal_length(path, lens: dict, focal, fov, width: float) -> float | None:
+    """The focal length in pixels to normalise with: the caller's (``focal`` px or ``fov``
+    degrees, turned into pixels with the image ``width``), the file's (``lens``: its recorded
+    ``focal_length``/``fov``, ``{}`` for none), and refuse if they disagree by more than
+    :data:`FOCAL_TOLERANCE`; None when neither knows it. ``path``: the source errors name."""
+    if focal is not None and fov is not None:
+        raise DataError(path, "give the focal length or the field of view, not both")
+    given = {k: v for k, v in (("focal_length", focal), ("fov", fov)) if v is not None}
+    given_px = _lens_px(path, given, width, "the given") if given else None
+    file_px = _lens_px(path, lens, width, "the file's") if lens else None
+    if given_px is not None and file_px is not None:
+        if abs(given_px / file_px - 1) > FOCAL_TOLERANCE:
+            said = f"{given_px:.1f} px"
+            if fov is not None:
+                said = f"a {fov:g} degree field of view ({said})"
+            raise DataError(
+                path, f"the file says the focal length is {file_px:.1f} px but {said} was given"
+            )
+    return given_px if given_px is not None else file_px
 
 
 def _check_pixels(path: Path, kp: np.ndarray, width: float) -> None:
@@ -187,9 +251,9 @@ def _read_json(path: Path):
             path, "holds no detections" if style == "coco-results" else "holds no annotations"
         )
 
-    file_wh, image_ids = None, None
+    file_wh, image_ids, lens = None, None, {}
     if images is not None:
-        file_wh, image_ids = _read_images(path, images)
+        file_wh, image_ids, lens = _read_images(path, images)
 
     # Best detection per image: (rank, index, keypoints (17, 3)).
     best: dict[int, tuple[float, int, np.ndarray]] = {}
@@ -231,7 +295,7 @@ def _read_json(path: Path):
         "filled_frame_ids": filled,
         "frame_order": "frame numbers" if filled is not None else "sorted image ids",
     }
-    return kp, scores, frame_ids, file_wh, info
+    return kp, scores, frame_ids, file_wh, info, lens
 
 
 def _detection(path: Path, det, i: int, style: str, image_ids):
@@ -286,17 +350,33 @@ def _json_document(path: Path):
     return limits.read_json(path, "COCO JSON file")
 
 
-def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[int]]:
-    """(width, height) shared by all images (None when they do not record it), and the image ids."""
+#: The camera's lens as a keypoints file may record it: focal length in pixels, horizontal field of
+#: view in degrees.
+LENS_FIELDS = ("focal_length", "fov")
+
+
+def _read_images(path: Path, images):
+    """(width, height) shared by all images (None when they do not record it), the image ids, and
+    ``{"focal_length": px, "fov": degrees}`` as far as the images record them (the same for all;
+    checked for range by :func:`focal_length`)."""
     if not isinstance(images, list):
         raise DataError(path, "'images' should be a list")
-    ids, sizes = set(), set()
+    ids, sizes, lenses = set(), set(), {}
     for k, im in enumerate(images):
         if not isinstance(im, dict) or not is_int(im.get("id")):
             raise DataError(path, f"images[{k}] should be an object with an integer 'id'")
         if im["id"] in ids:
             raise DataError(path, f"images[{k}]: image id {im['id']} is listed twice")
         ids.add(im["id"])
+        for name in LENS_FIELDS:
+            if im.get(name) is not None:
+                if not _positive(im[name]):
+                    raise DataError(
+                        path,
+                        f"images[{k}] (id {im['id']}): {name} should be a positive number, "
+                        f"got {im[name]!r}",
+                    )
+                lenses.setdefault(name, set()).add(float(im[name]))
         w, h = im.get("width"), im.get("height")
         if w is None and h is None:
             continue
@@ -318,7 +398,14 @@ def _read_images(path: Path, images) -> tuple[tuple[float, float] | None, set[in
         raise DataError(
             path, f"the images have different sizes {sorted(sizes)}; one video has one resolution"
         )
-    return (sizes.pop() if sizes else None), ids
+    for name, values in lenses.items():
+        if len(values) > 1:
+            raise DataError(
+                path,
+                f"the images have different {name} values {sorted(values)}; one video "
+                "has one camera",
+            )
+    return (sizes.pop() if sizes else None), ids, {n: v.pop() for n, v in lenses.items()}
 
 
 #: Longest run of missing frame numbers accepted between two detections. Longer is not a video with
@@ -399,7 +486,8 @@ def _read_custom_npz(path: Path, video: str | None):
     # VideoPose3D's custom files keep no confidences (load_custom_2d drops them): all joints are
     # sure.
     info = {"format": "videopose3d-custom", "video": video, "videos": names}
-    return kp, np.ones(kp.shape[:2]), list(range(len(kp))), (entry["w"], entry["h"]), info, layout
+    size = (entry["w"], entry["h"])
+    return kp, np.ones(kp.shape[:2]), list(range(len(kp))), size, info, layout, {}
 
 
 def _layout(path: Path, name) -> sk.Skeleton:
@@ -462,7 +550,21 @@ def _read_plain_npz(path: Path):
     kp[missing] = np.nan
     kp[scores == 0] = np.nan  # score 0: not detected, whatever coordinates were written
     scores = np.where(np.isnan(kp).any(-1), 0.0, scores)
+    file_wh, lens = _npz_camera(path, archive)
+    frame_ids = list(range(len(kp)))
+    if "frame_ids" in archive:
+        ids = np.asarray(archive["frame_ids"])
+        if ids.shape != (len(kp),) or not np.issubdtype(ids.dtype, np.integer):
+            raise DataError(
+                path, f"'frame_ids' should be {len(kp)} integers, got {ids.shape} {ids.dtype}"
+            )
+        frame_ids = [int(v) for v in ids]
+    return kp, scores, frame_ids, file_wh, {"format": "npz"}, layout, lens
 
+
+def _npz_camera(path: Path, archive) -> tuple[tuple[float, float] | None, dict]:
+    """A plain npz's recorded image size ((width, height) pixels, or None) and lens (its
+    ``focal_length``/``fov`` as stored; their range is :func:`focal_length`'s to check)."""
     file_wh = None
     have = [k for k in ("width", "height") if k in archive]
     if have:
@@ -474,12 +576,11 @@ def _read_plain_npz(path: Path):
             raise DataError(path, f"'width'/'height' should be numbers: {e}") from e
         if not all(math.isfinite(v) and v > 0 for v in file_wh):
             raise DataError(path, f"'width'/'height' should be positive, got {file_wh}")
-    frame_ids = list(range(len(kp)))
-    if "frame_ids" in archive:
-        ids = np.asarray(archive["frame_ids"])
-        if ids.shape != (len(kp),) or not np.issubdtype(ids.dtype, np.integer):
-            raise DataError(
-                path, f"'frame_ids' should be {len(kp)} integers, got {ids.shape} {ids.dtype}"
-            )
-        frame_ids = [int(v) for v in ids]
-    return kp, scores, frame_ids, file_wh, {"format": "npz"}, layout
+    lens = {}
+    for name in LENS_FIELDS:
+        if name in archive:
+            v = np.asarray(archive[name])
+            if v.shape != () or not np.issubdtype(v.dtype, np.number):
+                raise DataError(path, f"{name!r} should be one number, got {v.dtype} {v.shape}")
+            lens[name] = v.item()
+    return file_wh, lens

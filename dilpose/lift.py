@@ -6,9 +6,23 @@ Pipeline::
     read_keypoints   COCO keypoint JSON (detector results or annotations) or npz
                      -> Keypoints2D (pixels): dilpose.keypoints
     prepare          low-confidence joints -> missing; short gaps interpolated, long gaps refused
-    lift_file        normalise, run a trained checkpoint (default: the shipped lifter-243,
-                     dilpose.pretrained) over the whole sequence, or frame by frame through a
-                     causal model (dilpose.stream, ``--stream``), write PREFIX.npy/.json
+    lift_file        normalise in the checkpoint's input convention (dilpose.input_norm), run
+                     the checkpoint (default: a shipped model, dilpose.pretrained) over the whole
+                     sequence, or frame by frame through a causal model (dilpose.stream,
+                     ``--stream``), write PREFIX.npy/.json
+
+Options (:func:`lift_file`, ``dilpose lift``): ``--checkpoint`` (default ``lifter-243``;
+``lifter-243-focal`` when the focal length is known; ``lifter-243-causal`` with ``--stream``),
+``--output`` PREFIX, ``--width``/``--height`` (pixels, when the file does not record them),
+``--focal PX`` or ``--fov DEG`` (the camera's focal length, or horizontal field of view, when the
+file does not record it), ``--min-score``, ``--max-gap``, ``--video``, ``--no-flip-test``,
+``--stream``, ``--steady-bones``.
+
+Input conventions: a checkpoint records how its 2D input was normalised
+(``input.normalization``). A ``screen`` model needs only the image size and refuses a focal length
+(it could not use it); a ``focal`` model needs the focal length (``--focal``, ``--fov``, or a
+keypoints file that records it) and refuses to run without one. Both are refused before anything
+is written.
 
 Live streaming (``dilpose lift - --stream``: JSON lines on stdin, one 3D pose per line out) is
 :mod:`dilpose.live`.
@@ -26,10 +40,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import bones, checkpoints, evaluate, pretrained
+from . import bones, checkpoints, evaluate, input_norm, pretrained
 from . import skeleton as sk
 from . import stream as streaming
-from .camera import normalize_screen_coordinates
 from .datasets.base import Sequence
 from .errors import ConfigError, DataError
 from .fileio import check_writable, json_text, write_together
@@ -207,11 +220,18 @@ def lift_file(
     video: str | None = None,
     stream: bool = False,
     steady_bones: bool = False,
+    focal: float | None = None,
+    fov: float | None = None,
 ) -> dict:
     """Lift one video's 2D keypoints to 3D with a trained checkpoint and write the result.
 
-    checkpoint: default the shipped model (:mod:`dilpose.pretrained`: ``lifter-243``, or
-    ``lifter-243-causal`` when streaming), checked against its sha256. output: default
+    checkpoint: default a shipped model (:mod:`dilpose.pretrained`, checked against its sha256):
+    ``lifter-243``; ``lifter-243-focal`` when the focal length is known (``focal``, ``fov`` or the
+    file); ``lifter-243-causal`` when streaming (which reads screen input, so streaming with
+    ``focal``/``fov`` needs a checkpoint). focal (pixels) or fov (horizontal field of view,
+    degrees), at most one: the camera's focal length, for a model that reads focal-normalised
+    input; it must agree with the file's where the file records one, and a model that reads
+    screen-normalised input refuses it (:func:`model_input`). output: default
     ``<input name>_3d`` in the current folder. stream: feed the frames one at a time to a causal
     model (:class:`dilpose.stream.StreamLifter`: ring buffers, one step per layer and frame), gaps
     filled by holding the last detection, as a live source
@@ -226,22 +246,30 @@ def lift_file(
     written as one (:func:`_write_result`) and nothing is written unless the whole lift
     succeeds. Returns a flat summary dict (for printing).
     """
-    if steady_bones and stream:  # before anything is read or written
+    # Settings that cannot work together fail before anything is read or written.
+    if steady_bones and stream:
         raise ConfigError("--steady-bones needs the whole clip: it cannot go with --stream")
+    option = focal_option(focal, fov)
+    if stream and option and checkpoint is None:
+        raise ConfigError(
+            f"no shipped causal model reads focal-normalised input, so {option} with --stream "
+            "needs one that does; pass --checkpoint"
+        )
     input_path = Path(input_path)
+    npy_path, json_path = _output_files(input_path, output)
+    kp = read_keypoints(input_path, width, height, video=video, focal=focal, fov=fov)
     shipped = None
     if checkpoint is None:
-        shipped = pretrained.DEFAULT_STREAM if stream else pretrained.DEFAULT
+        shipped = default_model(stream, kp.focal is not None)
         checkpoint = pretrained.path_of(shipped)
     checkpoint = Path(checkpoint)
-    npy_path, json_path = _output_files(input_path, output)
-    kp = read_keypoints(input_path, width, height, video=video)
     keypoints, filled, report = prepare(kp, min_score=min_score, max_gap=max_gap, causal=stream)
     model, lifter = _load_model(checkpoint, stream, flip_test)
+    convention, focal_px = model_input(model.input_spec, checkpoint, kp.focal, option)
     keypoints, scores, layout = _to_model_layout(
         kp, keypoints, model.input_spec, checkpoint, report
     )
-    seq = _sequence(kp, keypoints, scores, input_path.stem)
+    seq = _sequence(kp, keypoints, scores, input_path.stem, convention, focal_px)
     pred, latency = _predict(model, lifter, seq, layout, flip_test, checkpoint)
     if steady_bones:
         pred = bones.fit_bone_lengths(pred).astype(np.float32)
@@ -257,6 +285,8 @@ def lift_file(
         "shipped_model": shipped,
         "stream": latency,
         "image_size": [kp.width, kp.height],
+        "input_convention": convention,
+        "focal_px": focal_px,  # None: the model read screen-normalised input
         "flip_test": bool(flip_test),
         "report": report,
         "receptive_field": int(model.receptive_field()),
@@ -267,6 +297,56 @@ def lift_file(
     }
     _write_result(npy_path, json_path, pred, doc)
     return _summary(npy_path, json_path, doc, shipped or str(checkpoint))
+
+
+def focal_option(focal, fov) -> str | None:
+    """Which focal-length option was given (``"--focal"``, ``"--fov"`` or None); both at once is a
+    :class:`ConfigError`: they say the same thing twice, possibly differently."""
+    if focal is not None and fov is not None:
+        raise ConfigError("give --focal or --fov, not both: they are two ways to say one thing")
+    return "--focal" if focal is not None else "--fov" if fov is not None else None
+
+
+def default_model(stream: bool, focal_known: bool) -> str:
+    """The shipped model to use without ``--checkpoint``: the causal one when streaming, the focal
+    one when the focal length is known, else the screen one."""
+    if stream:
+        return pretrained.DEFAULT_STREAM
+    return pretrained.DEFAULT_FOCAL if focal_known else pretrained.DEFAULT
+
+
+def model_input(
+    spec: dict,
+    checkpoint: Path,
+    focal: float | None,
+    option: str | None,
+    source_hint: str = " (or a keypoints file that records its focal length)",
+) -> tuple[str, float | None]:
+    """(convention, focal length in pixels or None) to prepare a model's input with, from its
+    checkpoint's input record ``spec`` and the focal length known (``focal``; ``option`` names the
+    command-line option it came from, None when it came from the file or nowhere).
+
+    A model that reads focal-normalised input without a focal length, and a screen model given one
+    by option, are :class:`DataError` s naming the checkpoint: the first cannot run, and the second
+    would silently ignore what the user asked for. A focal length recorded in the file is simply
+    not used by a screen model.
+    """
+    convention = spec["normalization"]
+    if convention == input_norm.FOCAL:
+        if focal is None:
+            raise DataError(
+                checkpoint,
+                "the model reads focal-normalised input ((pixel - image centre) / focal length): "
+                f"pass --focal PX or --fov DEG{source_hint}",
+            )
+        return convention, float(focal)
+    if option is not None:
+        raise DataError(
+            checkpoint,
+            f"the model reads {convention}-normalised input and cannot use a focal length; drop "
+            f"{option} or use the focal model ({pretrained.DEFAULT_FOCAL})",
+        )
+    return convention, None
 
 
 def _output_files(input_path: Path, output: str | Path | None) -> tuple[Path, Path]:
@@ -302,17 +382,23 @@ def _load_model(checkpoint: Path, stream: bool, flip_test: bool):
     return model, lifter
 
 
-def _sequence(kp: Keypoints2D, keypoints: np.ndarray, scores: np.ndarray, name: str) -> Sequence:
-    """The prepared (T, J, 2) pixel keypoints as a model-ready Sequence (normalised screen
-    coordinates)."""
+def _sequence(
+    kp: Keypoints2D,
+    keypoints: np.ndarray,
+    scores: np.ndarray,
+    name: str,
+    convention: str = input_norm.SCREEN,
+    focal: float | None = None,
+) -> Sequence:
+    """The prepared (T, J, 2) pixel keypoints as a model-ready Sequence, normalised in
+    ``convention`` (:func:`dilpose.input_norm.normalise`; ``focal`` in pixels for ``focal``)."""
     T = len(keypoints)
+    x = input_norm.normalise(keypoints, convention, kp.width, kp.height, focal)
     return Sequence(
         subject="lift",
         action=name,
         camera=0,
-        keypoints_2d=normalize_screen_coordinates(keypoints, kp.width, kp.height).astype(
-            np.float32
-        ),
+        keypoints_2d=x.astype(np.float32),
         # No ground truth and no calibration: predict() reads only the 2D input.
         positions_3d=np.zeros((T, sk.H36M17.num_joints, 3), np.float32),
         intrinsics=np.zeros(9, np.float32),
@@ -360,6 +446,8 @@ def _summary(npy_path: Path, json_path: Path, doc: dict, model: str) -> dict:
         "receptive_field": doc["receptive_field"],
         "causal": doc["causal"],
         "flip_test": doc["flip_test"],
+        "input_convention": doc["input_convention"]
+        + (f" (focal length {doc['focal_px']:.1f} px)" if doc["focal_px"] else ""),
         "low_confidence_joints": report["low_confidence_joints"],
         "interpolated_joints": report["interpolated_joints"],
         "discarded_detections": report.get("discarded_detections", 0),

@@ -11,6 +11,10 @@ Whatever a line holds, memory stays bounded: stdin is read as bytes with a bound
 decoded on its own (a non-UTF-8 line is one bad line), and JSON nesting, number length and the
 kept latency history are bounded (:data:`MAX_LINE_BYTES`, :data:`MAX_DIGITS`,
 :data:`LATENCY_HISTORY`).
+
+Each frame is normalised in the checkpoint's input convention (:mod:`dilpose.input_norm`), as file
+mode does: a model that reads focal-normalised input needs ``--focal`` or ``--fov`` and a screen
+model refuses them (:func:`dilpose.lift.model_input`), before the first line is read.
 """
 
 from __future__ import annotations
@@ -24,20 +28,20 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoints, pretrained
+from . import checkpoints, input_norm, pretrained
 from . import skeleton as sk
 from . import stream as streaming
-from .camera import normalize_screen_coordinates
-from .errors import DataError
-from .keypoints import KP_LEN, NUM_JOINTS, RESOLUTION_HINT, is_int, is_number
-from .lift import MAX_GAP
+from .errors import ConfigError, DataError
+from .keypoints import KP_LEN, NUM_JOINTS, RESOLUTION_HINT, focal_length, is_int, is_number
+from .lift import MAX_GAP, focal_option, model_input
 from .limits import MAX_DIGITS, MAX_LINE_BYTES
 
 # The line-length and integer-length limits are the readers' own (dilpose.limits: one place).
 #: Longest string frame id echoed back (characters).
 MAX_FRAME_ID_CHARS = 200
-#: A normalised coordinate beyond this (50 image widths outside the image) is refused: such a
-#: detection is garbage, and 1e300 pixels would overflow the model's float32 input to infinity.
+#: A normalised coordinate beyond this (50 image widths outside the image in the screen convention,
+#: a ray 89.4 degrees off the axis in the focal one) is refused: such a detection is garbage, and
+#: 1e300 pixels would overflow the model's float32 input to infinity.
 MAX_NORMALISED = 100.0
 #: The summary's latency median and 95th percentile cover at most this many recent frames, so an
 #: endless stream does not grow the process (8 bytes a frame).
@@ -250,10 +254,11 @@ def live_model(checkpoint: str | Path):
 class _Live:
     """One live stream: the lifter, the held joints and the image size."""
 
-    def __init__(self, model, want, size, min_score, max_gap, flip_test):
+    def __init__(self, model, want, size, min_score, max_gap, flip_test, convention, focal):
         self.lifter = streaming.StreamLifter(model, flip_test=flip_test)
         self.holder = _HoldLast(min_score, max_gap)
         self.want, (self.width, self.height) = want, size
+        self.convention, self.focal = convention, focal  # focal: pixels, None for screen
         self.source = model.checkpoint_path
 
     def lift(self, line) -> tuple[np.ndarray, object]:
@@ -267,9 +272,13 @@ class _Live:
             kp, last, gap = self.holder.fill(arr, reset=reset)
             if self.want is sk.H36M17:
                 kp = sk.coco_to_h36m(kp[None])[0]
-            x = normalize_screen_coordinates(kp[None], self.width, self.height)[0]
+            x = input_norm.normalise(kp, self.convention, self.width, self.height, self.focal)
             if np.abs(x).max() > MAX_NORMALISED:
-                raise ValueError("a keypoint lies more than 50 image widths outside the image")
+                raise ValueError(
+                    "a keypoint lies more than 50 image widths outside the image"
+                    if self.convention == input_norm.SCREEN
+                    else "a keypoint lies more than 89 degrees off the camera's axis"
+                )
         except ValueError as e:
             e.frame_id = frame_id
             raise
@@ -295,6 +304,8 @@ def stream_lines(
     max_gap: int | None = MAX_GAP,
     flip_test: bool = True,
     source: str = "<stdin>",
+    focal: float | None = None,
+    fov: float | None = None,
 ) -> dict:
     """Lift a live stream of COCO-17 keypoints, one frame per line.
 
@@ -307,16 +318,31 @@ def stream_lines(
     fed to the model and changes nothing, a reset it asks for included. ``"reset": true`` on a good
     line starts a new stream at that line.
 
+    focal (pixels) or fov (horizontal field of view, degrees), at most one: the camera's focal
+    length, needed by a model that reads focal-normalised input and refused by a screen one
+    (:func:`dilpose.lift.model_input`). No shipped causal model reads focal input, so with either
+    the checkpoint must be given.
+
     Returns a summary: frames lifted, lines refused, latency median and 95th percentile (ms) over
     the last :data:`LATENCY_HISTORY` frames.
     """
     size = _image_size(source, width, height)
+    option = focal_option(focal, fov)
     shipped = None
     if checkpoint is None:
+        if option:
+            raise ConfigError(
+                f"no shipped causal model reads focal-normalised input, so {option} with "
+                "--stream needs one that does; pass --checkpoint"
+            )
         shipped = pretrained.DEFAULT_STREAM
         checkpoint = pretrained.path_of(shipped)
     model, want = live_model(checkpoint)
-    live = _Live(model, want, size, min_score, max_gap, flip_test)
+    focal_px = focal_length(source, {}, focal, fov, size[0])  # checked, in pixels
+    convention, focal_px = model_input(
+        model.input_spec, model.checkpoint_path, focal_px, option, source_hint=""
+    )
+    live = _Live(model, want, size, min_score, max_gap, flip_test, convention, focal_px)
     latencies = collections.deque(maxlen=LATENCY_HISTORY)
     with streaming.small_work_threads():  # one frame is small work (STREAM_THREADS)
         count, refused = _serve(lines, out, err, live, latencies, source)

@@ -7,7 +7,9 @@ after installation, with no training:
 * ``lifter-243``: COCO-17 2D in, H36M-17 3D out, 243 frames, symmetric (the paper's model, at the
   default profile's 128 channels); ``dilpose lift`` uses it unless given ``--checkpoint``;
 * ``lifter-243-causal``: its causal twin, which sees only past frames; ``dilpose lift --stream``
-  uses it.
+  uses it;
+* ``lifter-243-focal``: reads focal-normalised input (:mod:`dilpose.input_norm`); ``dilpose lift``
+  uses it when the focal length is known (``--focal``, ``--fov`` or the keypoints file).
 
 Every shipped file is checked against its sha256 before it is loaded (and loaded weights-only, as
 every checkpoint is: :func:`dilpose.checkpoints.load_checkpoint`). ``MODEL_CARD.md`` describes them.
@@ -27,6 +29,9 @@ MANIFEST = MODELS_DIR / "models.json"
 #: The shipped model ``dilpose lift`` uses, and the one ``dilpose lift --stream`` uses.
 DEFAULT = "lifter-243"
 DEFAULT_STREAM = "lifter-243-causal"
+#: The shipped model ``dilpose lift`` uses when the focal length is known: it reads
+#: focal-normalised input (:data:`dilpose.input_norm.FOCAL`).
+DEFAULT_FOCAL = "lifter-243-focal"
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,10 @@ def cached(checkpoints: Path | None = None) -> list[ModelInfo]:
                     doc.get("name", record.stem),
                     "cache",
                     pt,
-                    doc.get("layout_2d", doc.get("input", {}).get("layout", "coco17")),
+                    # a record's "input", where present, names a non-screen input convention
+                    doc["layout_2d"]
+                    if "layout_2d" in doc
+                    else doc.get("input", {}).get("layout", "coco17"),
                     rf,
                     bool(cfg["causal"]),
                     int(cfg["channels"]),
