@@ -17,6 +17,7 @@ trained on distorted renderings (:mod:`dilpose.virtual_cameras`), as a user's de
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -86,3 +87,28 @@ def camera_input(pixels: np.ndarray, convention: str, camera) -> np.ndarray:
     return normalise(
         pixels, convention, camera.res_w, camera.res_h, camera.focal_length, camera.center
     )
+
+
+def screen_to_focal(keypoints_2d: np.ndarray, intrinsics: np.ndarray) -> np.ndarray:
+    """Screen-normalised 2D (..., 2) -> the focal convention, with the camera's normalised
+    intrinsics (9,) ``[fx, fy, cx, cy, ...]`` (:meth:`dilpose.camera.Camera.intrinsic_vector`).
+
+    Both conventions are affine in the pixels, and the normalised focal length and centre carry the
+    same ``2 / w`` factor as the points, so ``(x - cx) / fx`` in screen units equals
+    ``(u - cx_px) / fx_px`` in pixels: a model-ready sequence converts without its image size.
+    """
+    intr = np.asarray(intrinsics, dtype=np.float64)
+    if intr.shape[-1] < 4 or not (intr[..., :2] > 0).all():
+        raise ValueError("the focal convention needs the camera's focal length (intrinsics)")
+    return (np.asarray(keypoints_2d, np.float64) - intr[..., 2:4]) / intr[..., :2]
+
+
+def as_convention(seq, convention: str):
+    """A :class:`~dilpose.datasets.Sequence` in screen convention (every dataset's) re-expressed in
+    ``convention``: itself for ``screen``, a copy with :func:`screen_to_focal` inputs for
+    ``focal``."""
+    check_convention(convention)
+    if convention == SCREEN:
+        return seq
+    kp = screen_to_focal(seq.keypoints_2d, seq.intrinsics).astype(np.float32)
+    return dataclasses.replace(seq, keypoints_2d=kp)
