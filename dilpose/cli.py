@@ -22,6 +22,7 @@ from . import (
     datasets,
     evaluate,
     export,
+    input_norm,
     lift,
     live,
     pretrained,
@@ -176,7 +177,9 @@ def cmd_evaluate(args) -> int:
         check_writable(args.output)  # before the evaluation, not after it
     model = checkpoints.model_from_checkpoint(args.checkpoint)
     data = datasets.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
-    seqs = datasets.sequences(data, data.test_subjects)
+    # in the model's input convention (the focal model reads 2D over each camera's focal length)
+    conv = model.input_spec["normalization"]
+    seqs = [input_norm.as_convention(s, conv) for s in datasets.sequences(data, data.test_subjects)]
     result = evaluate.evaluate(
         model,
         seqs,
@@ -258,11 +261,16 @@ def cmd_export(args) -> int:
     data = datasets.load(cfg.dataset, seed=cfg.seed, noise=cfg.noise, source_2d=cfg.h36m_2d_source)
     checkpoints.check_input(model.input_spec, data.layout_2d, args.checkpoint, "the check data")
     # The self-check's real poses: the test clips of the embedded data (first camera).
-    check = [s.keypoints_2d for s in datasets.sequences(data, data.test_subjects, cameras=(0,))]
+    conv = model.input_spec["normalization"]
+    test = datasets.sequences(data, data.test_subjects, cameras=(0,))
+    check = [input_norm.as_convention(s, conv).keypoints_2d for s in test]
     calibration_windows = None
     if args.int8:
         calibration_windows = calibration.calibration_windows(
-            datasets.sequences(data, data.train_subjects),
+            [
+                input_norm.as_convention(s, conv)
+                for s in datasets.sequences(data, data.train_subjects)
+            ],
             model.cfg.receptive_field(),
             model.cfg.causal,
             count=args.calibration,

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from . import camera as cam_mod
-from . import checkpoints, datasets, evaluate, limits, npz, paths, pretrained
+from . import checkpoints, datasets, evaluate, input_norm, limits, npz, paths, pretrained
 from . import skeleton as sk
 from .errors import DataError
 from .keypoints import read_keypoints
@@ -370,6 +370,7 @@ class Predictions:
                 self._models[str(file)] = checkpoints.model_from_checkpoint(file)
             model = self._models[str(file)]
             seq = datasets.sequences(data, [subject], [action], cameras=(camera,))[0]
+            seq = input_norm.as_convention(seq, model.input_spec["normalization"])
             self._out[key] = evaluate.predict(
                 model, seq, causal=model.cfg.causal, flip_test=True, layout_2d=data.layout_2d
             )
