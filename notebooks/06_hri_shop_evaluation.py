@@ -63,10 +63,11 @@ seed = 0
 import numpy as np
 from IPython.display import Markdown
 
-from dilpose import config, report, viz, viz_plots, viz_scene
+from dilpose import camera_bench, config, report, viz, viz_plots, viz_scene
 from dilpose import datasets as ds
 from dilpose import skeleton as sk
 from dilpose.datasets import shop_scene
+from dilpose.studies import s06_cameras as camera_study
 from dilpose.studies import s06_shop as study
 
 cfg = config.for_notebook("06", profile, dataset=dataset, seed=seed)
@@ -259,18 +260,101 @@ Markdown(
 )
 
 # %% [markdown]
-# **Why the model trained elsewhere does worse is not measured here.** The shop differs from its
-# training data in the cameras' viewpoint (high in the corners, looking down), in their image
-# scale, in its people and motions, and in the shelves that hide joints; this notebook changes all
-# of them at once and separates none. One hypothesis is image scale: the lifter reads 2D in
-# normalised image units (the image width mapped to [-1, 1]), and the focal length in those units
-# sets how large a person appears:
+# ### 3.1 Why the model trained elsewhere does worse, one cause at a time
+# The shop differs from notebook 02's training data in four ways at once: the cameras' lens (a
+# wide 620 px focal length on 1280 px images), their viewpoint (high in the corners, looking
+# down, with lens distortion), its people and motions, and the shelves that hide joints. The
+# lifter reads 2D in normalised image units (the image width mapped to [-1, 1]), so the lens sets
+# how large a person looks:
 
 # %%
 focal = {"shop": study.normalised_focal(shop), cfg.dataset: study.normalised_focal(mocap)}
 print(f"normalised focal length: shop cameras {focal['shop']:.2f}, the cameras notebook 02's "
       f"models were trained with {focal[cfg.dataset]:.2f}: at the same distance a person covers "
       f"{focal[cfg.dataset] / focal['shop']:.1f}x less of the shop's normalised image")
+
+# %% [markdown]
+# To measure each cause, four lifters run on the same test takes, each changing one thing from
+# the one before (`dilpose.studies.s06_cameras`):
+#
+# 1. **as is**: notebook 02's model;
+# 2. **training lens**: the same model, each 2D point turned into its ray (pixel minus image
+#    centre, over the focal length) and scaled by the training cameras' focal length, so the
+#    person looks as large as through the lens it was trained with: the step is the *focal
+#    length*;
+# 3. **robust, focal known**: a model trained on the same people filmed through Human3.6M's
+#    cameras and 8 virtual cameras per clip (any height, pitch, roll, lens and image size:
+#    `dilpose.virtual_cameras`), reading rays: the step is the *viewpoint and lens distortion*;
+# 4. **shop-trained**: the step is what remains, the shop's *people, motions and shelves*.
+#
+# The three steps are one family, with Holm's correction.
+
+# %%
+robust = camera_study.train_robust(cfg, mocap)
+gap_preds = study.predict_all(camera_study.gap_setups(models, robust, mocap), test_seqs)
+gap_results = study.evaluate(gap_preds, test_seqs)
+gap = camera_study.gap_comparisons(gap_results)
+gap_holm = study.holm(gap)
+print("\n".join(study.verdict_lines(gap, gap_holm)))
+
+# %%
+g = {n: r["mpjpe"]["action_mean"] for n, r in gap_results.items()}
+Markdown(
+    f"Notebook 02's model makes {g['as is']:.0f} mm on the shop; fed the input of its own lens, "
+    f"{g['training lens']:.0f} mm (the focal length's share: {g['as is'] - g['training lens']:.0f}"
+    f" mm); the model that has seen every viewpoint, told the focal length, "
+    f"{g['robust, focal known']:.0f} mm ({g['training lens'] - g['robust, focal known']:.0f} mm "
+    f"for viewpoint and distortion); the shop-trained model {g['shop-trained']:.0f} mm "
+    f"({g['robust, focal known'] - g['shop-trained']:.0f} mm left for the shop's people, motions "
+    "and shelves). Each step's verdict, with its interval, is printed above."
+)
+
+# %% [markdown]
+# ### 3.2 A lifter for any camera, on the shop
+# The shipped models are the camera-robust ones (in the default profile, the two below are
+# `lifter-243` and `lifter-243-focal`): the first needs only the image size, the second also the
+# focal length. Targets, stated in the issue before the models were trained: the general model
+# within 1.25x of the shop-trained model's MPJPE, and its skeletons' scale within 5 % (the scale
+# error is the predicted skeleton's total bone length over the true one, minus 1).
+
+# %%
+robust_preds = study.predict_all(camera_study.robust_setups(robust), test_seqs)
+robust_results = study.evaluate(robust_preds, test_seqs)
+scales = camera_study.scale_errors({cmu_sym: test_preds[cmu_sym], shop_sym: test_preds[shop_sym],
+                            **robust_preds}, test_seqs)
+shop_table = camera_study.shop_table({**results, **robust_results}, scales, shop_sym)
+shop_table
+
+# %%
+robust_sym = next(iter(robust_preds))
+robust_vs_shop = study.compare({**results, **robust_results}, robust_sym, shop_sym)
+Markdown(
+    f"The camera-robust model makes {shop_table.loc[robust_sym, 'MPJPE (mm)']:.0f} mm on the "
+    f"shop, {shop_table.loc[robust_sym, 'x shop-trained']:.2f}x the shop-trained model's (target "
+    f"1.25x; notebook 02's model: {shop_table.loc[cmu_sym, 'x shop-trained']:.2f}x), with a "
+    f"scale error of {shop_table.loc[robust_sym, 'scale error (%)']:+.0f} % (target within 5 %; "
+    f"notebook 02's model: {shop_table.loc[cmu_sym, 'scale error (%)']:+.0f} %). Against the "
+    f"shop-trained model: {robust_vs_shop['verdict']}."
+)
+
+# %% [markdown]
+# ### 3.3 The camera benchmark
+# The embedded data's test people (never trained on), filmed by five families of cameras, four
+# views each: Human3.6M's own (the paper's protocol), the shop's ceiling cameras, a phone held at
+# chest height (portrait), a laptop webcam on a desk, and a wide action camera with strong barrel
+# distortion (`dilpose.virtual_cameras.FAMILIES`). "x Human3.6M" is each model's MPJPE over its
+# own Human3.6M-camera MPJPE; the target is at most 1.3x on every family.
+
+# %%
+bench = camera_study.benchmark(models, robust, mocap)
+bench_table = camera_bench.table(bench)
+bench_table
+
+# %%
+worst = bench_table.loc[bench_table.groupby("model")["x Human3.6M"].idxmax()]
+Markdown("Worst family per model: " + "; ".join(
+    f"{r['model']}: {r['cameras']}, {r['MPJPE (mm)']:.0f} mm ({r['x Human3.6M']:.2f}x its "
+    f"Human3.6M-camera MPJPE, scale {r['scale error (%)']:+.0f} %)" for _, r in worst.iterrows()))
 
 # %% [markdown]
 # ## 4. Where it fails (the paper's Fig. 5, worst cases)
@@ -327,8 +411,12 @@ Markdown(
 # - A shop is not a capture studio: cameras high in the corners, a different image scale, other
 #   people and shelves that hide legs and hands. A model trained elsewhere is set against the same
 #   architecture trained on the shop's own people, as the paper does with HRI-I; the verdict in
-#   section 3 says by how much. Which of those differences causes the gap is not measured here;
-#   image scale (the normalised focal lengths printed in section 3) is a hypothesis, not a finding.
+#   section 3 says by how much, and section 3.1 splits the gap into its causes, one step at a
+#   time: the lens (the focal length sets how large a person looks in normalised units), the
+#   viewpoint, and what remains (people, motions, shelves).
+# - Motion capture can be filmed by any camera: a model trained through many virtual cameras
+#   (section 3.2) keeps its skeletons' size on cameras it never saw, and the camera benchmark
+#   (section 3.3) checks it on five kinds of camera a user meets.
 # - What causality (the model that can run live) costs on the shop, and what the deployed int8
 #   streaming setup costs against its fp32 model, are verdicts of section 3, each with its
 #   interval, margin and power line; the tables give them per action and per camera.
@@ -362,3 +450,10 @@ path = report.save_metrics(
     cfg,
 )
 print(path.name, sorted(report.load_metrics("06_shop")))
+path = report.save_metrics(
+    "06_cameras",
+    camera_study.metrics_json({**gap_results, **robust_results}, gap, gap_holm, scales,
+                              robust_vs_shop, bench),
+    cfg,
+)
+print(path.name, sorted(report.load_metrics("06_cameras")))

@@ -461,3 +461,31 @@ def test_explorer_notebook_opens_on_the_worst_test_subject(smoke_reports):
     assert metrics["opened_on"]["frame_mpjpe_mm"] > 0
     assert any(m.startswith("lifter-243 ") for m in metrics["models_offered"])
     assert 0 < metrics["kernel_update_ms"]["median_ms"] < 1000
+
+
+def test_shop_notebook_measures_the_gap_step_by_step_and_runs_the_camera_benchmark(smoke_reports):
+    """Notebook 06's camera study (issue 26): the gap's three steps as one Holm family, the
+    camera-robust models on the shop with their scale errors, and the camera benchmark on every
+    family for notebook 02's model and both camera-robust ones."""
+    from dilpose import virtual_cameras
+
+    metrics = json.loads((smoke_reports / "metrics" / "06_cameras.json").read_text())
+    steps = metrics["gap_steps"]
+    assert list(steps) == ["focal length", "viewpoint and lens distortion",
+                           "people, motions and shelves"]  # fmt: skip
+    for step, c in steps.items():
+        assert {"verdict", "lo", "hi", "margin", "power_line", "n_subjects"} <= set(c), step
+    assert metrics["holm"]["family"] == list(steps)
+    assert {"as is", "training lens", "robust, focal known", "shop-trained"} <= set(
+        metrics["mpjpe_mm"]
+    )
+    robust = [n for n in metrics["scale_error"] if n.startswith("camera-robust")]
+    assert len(robust) == 2 and all(-1 < metrics["scale_error"][n] < 1 for n in robust)
+    assert metrics["robust_vs_shop_trained"]["margin"] == 2.0
+    bench = metrics["camera_benchmark"]
+    assert set(bench) == set(virtual_cameras.FAMILIES)
+    for family, models in bench.items():
+        assert len(models) == 3, family
+        for r in models.values():
+            assert r["p_mpjpe"] <= r["mpjpe"] and -1 < r["scale_error"] < 1
+    assert metrics["distribution"]["views_per_clip"] == 8
