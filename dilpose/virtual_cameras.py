@@ -30,8 +30,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from . import input_norm
+from . import skeleton as sk
 from .camera import Camera
-from .datasets.base import PoseData, Sequence, coco_3d
+from .datasets.base import ExampleViews, PoseData, Sequence, coco_3d
 from .datasets.shop_scene import CAMERA_HEIGHT, LOOK_AT, ROOM, matrix_to_quaternion
 from .errors import DataError
 from .noise import NoiseConfig, apply_detector_noise, fill_gaps
@@ -388,3 +389,51 @@ def _dataset_sequences(data: PoseData, subjects, convention: str) -> list[Sequen
                 )
             )
     return out
+
+
+def training_set(
+    data: PoseData,
+    subjects,
+    views: int = 8,
+    seed: int = 0,
+    noise: NoiseConfig | None = NoiseConfig(),
+    convention: str = input_norm.SCREEN,
+) -> list[Sequence]:
+    """The camera-robust lifters' training set: every clip of ``subjects`` through its subject's
+    four Human3.6M cameras (the dataset's own detections, so the paper's protocol loses nothing)
+    and through ``views`` virtual cameras (:func:`virtual_sequences`), in ``convention``: a third
+    of the windows from the paper's cameras, two thirds from the wider range."""
+    return _dataset_sequences(data, subjects, convention) + virtual_sequences(
+        data, subjects, views=views, seed=seed, noise=noise, convention=convention
+    )
+
+
+def example_views(
+    data: PoseData,
+    subject: str,
+    action: str,
+    views: int = 4,
+    seed: int = 0,
+    noise: NoiseConfig | None = NoiseConfig(),
+) -> ExampleViews:
+    """One clip through the first ``views`` virtual cameras :func:`virtual_sequences` draws for
+    it (the same cameras and noise streams), for figures: clean and detected (T, 17, 2) pixels,
+    detected NaN where the detector missed a joint."""
+    pos = data.positions_3d[subject][action]
+    clip = next(c for c, s, a in _clips(data, (subject,)) if a == action)
+    clean_3d = coco_3d(pos, data.face_3d[subject][action])
+    cams, clean, detected = [], [], []
+    for v in range(views):
+        rng = np.random.default_rng([seed, 26, clip, v])
+        cam = draw_camera(rng, pos, name=f"virtual-{v + 1}")
+        px = cam.project(clean_3d)
+        cams.append(cam)
+        clean.append(px)
+        detected.append(px.copy() if noise is None else apply_detector_noise(px, rng, noise)[0])
+    return ExampleViews(cams, clean, detected, sk.COCO17, sk.COCO17)
+
+
+def person_heights(seqs: list[Sequence]) -> np.ndarray:
+    """Every frame's 2D person height (the keypoints' vertical extent) in the sequences' input
+    units, (sum of T,): how large people look to the model."""
+    return np.concatenate([np.ptp(s.keypoints_2d[..., 1], axis=1) for s in seqs])

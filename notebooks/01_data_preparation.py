@@ -71,6 +71,7 @@ seed = 0
 from dilpose import config, report, viz, viz_scene
 from dilpose import datasets as ds
 from dilpose import skeleton as sk
+from dilpose import virtual_cameras as vc
 from dilpose.studies import s01_data as study
 
 cfg = config.for_notebook("01", profile, dataset=dataset, seed=seed)
@@ -352,6 +353,37 @@ _ = report.save_figure(fig, "01_four_views")
 # (the person covers a small part of each image, so a few pixels of detector error is a real
 # share of a limb). A joint the detector misses is named under its view; the model receives it
 # interpolated from the frames around it.
+
+# %% [markdown]
+# ### 2.7 The same clip through cameras people actually use
+# Human3.6M's four cameras are all alike: a 2.3 normalised focal length, 1.4-1.9 m high, pitched
+# 11-16 degrees down. A user's phone, webcam or shop camera is not, and a model that has only seen
+# one lens reads a wider lens as a smaller person. Motion capture has the true 3D of every frame, so
+# it can be filmed again through any camera: the camera-robust models (notebook 06, and the
+# shipped `lifter-243`) see each training clip through its four Human3.6M views and eight virtual
+# cameras drawn from this distribution (`dilpose.virtual_cameras`; each range's reason is in its
+# docstring):
+
+# %%
+study.camera_distribution_table()
+
+# %% [markdown]
+# The first four virtual cameras drawn for this clip, through the same detector-noise model:
+
+# %%
+virtual = vc.example_views(data, subject, action, noise=cfg.noise)
+fig = viz.multi_view(virtual, frame, title=f"{subject} · {action} · virtual cameras")
+_ = report.save_figure(fig, "01_virtual_views")
+
+# %%
+study.person_size_table(data, subject)
+
+# %% [markdown]
+# The table gives a person's height in the model's input units (the image width maps to 2) for
+# this subject's clips: through Human3.6M's cameras it barely varies; through the virtual cameras
+# it spans several times over, as it does between a phone held close and a ceiling camera across a
+# shop. A model trained on the second must read a person's size from their proportions and
+# motion, not from how large they look.
 
 # %% [markdown]
 # ## 3. How much data, and what bodies

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import datasets as ds
 from .. import kinematics
 from .. import skeleton as sk
+from .. import virtual_cameras as vc
 from ..camera import image_coordinates, project_to_2d
 from ..datasets import mocap, mocap_files, mocap_import
 from ..datasets.base import PoseData, coco_pose_3d
@@ -544,3 +546,30 @@ def noise_event_table(trace: dict):
     table["last"] = table["last"].astype("Int64")
     table["mean_error_px"] = table["mean_error_px"].astype(float).round(1)
     return table
+
+
+# --------------------------------------------------------------------------------------------------
+# Virtual cameras (section 2.7)
+# --------------------------------------------------------------------------------------------------
+def camera_distribution_table():
+    """pandas table of the virtual cameras' distribution (:class:`dilpose.virtual_cameras.
+    CameraDistribution`): each setting and its range."""
+    import pandas as pd
+
+    return pd.Series(vc.CameraDistribution().to_dict()).to_frame("range")
+
+
+def person_size_table(data: PoseData, subject: str, views: int = 8):
+    """pandas table: the 5th, 50th and 95th percentile of a person's 2D height in the model's
+    input units (screen: the image width maps to 2) over ``subject``'s clips, through the
+    dataset's cameras and through ``views`` virtual cameras per clip."""
+    import pandas as pd
+
+    sizes = {
+        "dataset's cameras": vc.person_heights(ds.sequences(data, (subject,))),
+        "virtual cameras": vc.person_heights(vc.virtual_sequences(data, (subject,), views=views)),
+    }
+    return pd.DataFrame(
+        {k: np.percentile(v, [5, 50, 95]) for k, v in sizes.items()},
+        index=["5th percentile", "median", "95th percentile"],
+    ).round(2)
