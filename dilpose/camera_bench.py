@@ -127,10 +127,17 @@ def table(results: dict[str, dict[str, dict]]):
                     "MPJPE (mm)": round(r["mpjpe"], 1),
                     "P-MPJPE (mm)": round(r["p_mpjpe"], 1),
                     "scale error (%)": round(100 * r["scale_error"], 1),
-                    "x Human3.6M": None if base is None else round(r["mpjpe"] / base["mpjpe"], 2),
+                    "x Human3.6M": _ratio(r, base),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _ratio(r: dict, base: dict | None) -> float | None:
+    """MPJPE over the base's, or None without a base (or a base with no error to divide by)."""
+    if base is None or not base["mpjpe"] > 0:
+        return None
+    return round(r["mpjpe"] / base["mpjpe"], 2)
 
 
 def compare(
