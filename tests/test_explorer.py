@@ -177,7 +177,10 @@ def test_bad_lift_input_is_a_message_not_a_traceback(lifted, tmp_path):
     np.save(bad, np.zeros((10, 15, 3), np.float32))
     assert "expected (T, 17, 3)" in try_open(bad) and "got shape (10, 15, 3)" in try_open(bad)
     short = tmp_path / "short.json"
-    short.write_text(json.dumps([d for d in json.loads(EXAMPLE.read_text()) if d["image_id"] < 9]))
+    doc = json.loads(EXAMPLE.read_text())  # a COCO annotations file: its first 9 frames
+    doc["images"] = [im for im in doc["images"] if im["id"] < 9]
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] < 9]
+    short.write_text(json.dumps(doc))
     msg = try_open(lifted, short)
     assert "9 frames of keypoints" in msg and "not the file that was lifted" in msg
     assert mine.clip is good  # nothing changed

@@ -19,7 +19,8 @@ WH = ["--width", "1000", "--height", "1002"]  # the example camera's image size 
 
 def test_shipped_models_are_small_load_and_match_their_checksums():
     shipped = {m.name: m for m in pretrained.shipped()}
-    assert set(shipped) == {"lifter-243", "lifter-243-causal"}
+    assert set(shipped) == {"lifter-243", "lifter-243-causal", "lifter-243-focal"}
+    doc = pretrained.manifest()
     for name, m in shipped.items():
         assert m.file.stat().st_size <= 5e6  # the issue's limit per file
         path = pretrained.path_of(name)
@@ -29,6 +30,9 @@ def test_shipped_models_are_small_load_and_match_their_checksums():
         assert "optimizer" not in ckpt  # slim: weights, not the training state
         assert ckpt["model_config"].causal is m.causal and m.receptive_field == 243
         assert ckpt["input"]["layout"] == "coco17" == m.input_layout
+        # the convention the checkpoint records is the one the manifest and lift go by
+        assert ckpt["input"]["normalization"] == doc["models"][name]["input_convention"]
+        assert (ckpt["input"]["normalization"] == "focal") == (name == pretrained.DEFAULT_FOCAL)
 
 
 def test_a_damaged_shipped_file_is_refused_before_loading(tmp_path):
@@ -46,7 +50,7 @@ def test_a_damaged_shipped_file_is_refused_before_loading(tmp_path):
         pretrained.shipped(tmp_path / "models.json")
 
 
-@pytest.mark.parametrize("name", ["lifter-243", "lifter-243-causal"])
+@pytest.mark.parametrize("name", ["lifter-243", "lifter-243-causal", "lifter-243-focal"])
 def test_evaluate_reproduces_the_model_cards_numbers(name, tmp_path, capsys):
     entry = pretrained.manifest()["models"][name]
     out = tmp_path / "results.json"
@@ -76,7 +80,7 @@ def test_evaluate_reproduces_the_model_cards_numbers(name, tmp_path, capsys):
 
 def test_lift_without_a_checkpoint_uses_the_shipped_model(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["lift", str(EXAMPLE), *WH]) == 0
+    assert cli.main(["lift", str(EXAMPLE)]) == 0  # the file records its image size
     printed = capsys.readouterr().out
     assert "model: lifter-243\n" in printed
     out = tmp_path / f"{EXAMPLE.stem}_3d.npy"  # the default output: next to where it ran
@@ -142,17 +146,62 @@ def test_models_command_lists_shipped_and_cached_models(tmp_path, capsys, monkey
     assert cli.main(["models"]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].split()[:4] == ["name", "where", "input_layout", "receptive_field"]
+    mpjpe = pretrained.manifest()["models"]["lifter-243"]["test"]["mpjpe"]["action_mean"]
     assert any(
-        line.startswith("lifter-243 ") and "shipped" in line and "80.85" in line for line in out
+        line.startswith("lifter-243 ") and "shipped" in line and str(mpjpe) in line for line in out
     )
     assert any(line.startswith("lifter-243-causal") and "True" in line for line in out)
 
 
-def test_the_example_is_a_coco_results_file_of_a_test_clip():
-    dets = json.loads(EXAMPLE.read_text())
-    assert isinstance(dets, list) and len(dets) == 799
-    assert all(len(d["keypoints"]) == 51 and d["category_id"] == 1 for d in dets)
+def test_the_example_is_a_coco_annotations_file_of_a_test_clip_with_its_image_size():
+    doc = json.loads(EXAMPLE.read_text())
+    assert len(doc["images"]) == len(doc["annotations"]) == 799
+    assert {(im["width"], im["height"]) for im in doc["images"]} == {(1000, 1002)}
+    assert all(len(a["keypoints"]) == 51 and a["category_id"] == 1 for a in doc["annotations"])
+    # visibility flags: placed (2) or not (0), the detector's misses and low-confidence joints
+    flags = {v for a in doc["annotations"] for v in a["keypoints"][2::3]}
+    assert flags == {0, 2}
     subject, _, _ = weights.EXAMPLE_CLIP
     from dilpose.datasets import mocap_files
 
     assert subject in mocap_files.TEST_SUBJECTS  # never trained on
+    # the quick start types no numbers: the file's image size is enough
+    kp = read_keypoints(EXAMPLE)
+    assert (kp.width, kp.height) == (1000, 1002)
+
+
+def test_lift_with_the_focal_length_uses_the_focal_model(tmp_path, capsys, monkeypatch):
+    """The example's camera (Human3.6M S8, camera 0) has a 1145 px focal length: given it, lift
+    picks lifter-243-focal, and --fov of the same lens gives the same poses."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["lift", str(EXAMPLE), "--focal", "1145", "--output", "a"]) == 0
+    assert "model: lifter-243-focal\n" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "a.json").read_text())
+    assert doc["shipped_model"] == "lifter-243-focal" and doc["input_convention"] == "focal"
+    fov = 2 * np.degrees(np.arctan(1000 / 2 / 1145))
+    assert cli.main(["lift", str(EXAMPLE), "--fov", f"{fov:.6f}", "--output", "b"]) == 0
+    assert np.abs(np.load(tmp_path / "a.npy") - np.load(tmp_path / "b.npy")).max() < 1e-4
+    thigh = np.linalg.norm(
+        np.load(tmp_path / "a.npy")[:, 2] - np.load(tmp_path / "a.npy")[:, 1], axis=-1
+    )
+    assert 0.3 < np.median(thigh) < 0.6
+    # the screen model refuses a focal length it cannot use, before writing anything
+    code = cli.main(["lift", str(EXAMPLE), "--focal", "1145", "--checkpoint",
+                     str(pretrained.path_of("lifter-243")), "--output", "c"])  # fmt: skip
+    assert code == 2 and not (tmp_path / "c.npy").exists()
+
+
+def test_the_model_cards_camera_table_states_the_manifests_numbers():
+    """Every row of the card's camera benchmark table is the manifest's, to 0.1 mm and 0.1 %."""
+    doc = pretrained.manifest()
+    text = CARD.read_text()
+    rows = {}
+    for name in doc["models"]:
+        for family, r in doc["models"][name]["cameras"].items():
+            rows[(name, family)] = r
+    for family, r in doc["before"]["cameras"].items():
+        rows[(doc["before"]["model"], family)] = r
+    for (name, family), r in rows.items():
+        cells = f"| {name} | {family} | {r['mpjpe']:.1f} | {r['p_mpjpe']:.1f} | "
+        cells += f"{100 * r['scale_error']:+.1f} |"
+        assert cells in text, cells

@@ -424,8 +424,10 @@ def test_the_true_3d_classifier_reads_the_shipped_lifters_predictions_above_chan
     monkeypatch.setattr(classify, "train", functools.partial(classify.train, min_relative_std=-1.0))
     before = s06_shop.classifier_study(shop_data, train, test, train_preds, {name: preds})[key]
     assert before["features"]["kept"] == 544 and before["chance_pct"] == r["chance_pct"]
+    # the old way is not above chance by the same test (its interval reaches chance), and the
+    # fix gains clearly (the camera-robust lifter: 25.8 % the old way, 50 % or more now)
     assert before["accuracy_interval_pct"]["lo"] <= r["chance_pct"], before
-    assert before["accuracy_pct"] <= r["chance_pct"], before
+    assert r["accuracy_pct"] > before["accuracy_interval_pct"]["hi"], (r, before)
 
 
 def test_classifier_input_of_the_wrong_shape_is_refused():
