@@ -299,6 +299,7 @@ def cmd_models(args) -> int:
         "input_layout",
         "receptive_field",
         "causal",
+        "input_convention",
         "channels",
         "precision",
         "test_mpjpe_mm",

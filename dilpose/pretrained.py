@@ -49,6 +49,7 @@ class ModelInfo:
     precision: str
     test_mpjpe_mm: float | None
     sha256: str = ""
+    input_convention: str = "screen"  # dilpose.input_norm: what the 2D input is normalised by
 
     def row(self) -> dict:
         d = asdict(self)
@@ -91,6 +92,7 @@ def shipped(path: Path = MANIFEST) -> list[ModelInfo]:
             e.get("precision", ""),
             e["test"]["mpjpe"]["action_mean"],
             e["sha256"],
+            e.get("input_convention", "screen"),
         )
         for name, e in doc["models"].items()
     ]
@@ -111,6 +113,12 @@ def path_of(name: str, path: Path = MANIFEST) -> Path:
             m.file, f"sha256 {digest} differs from the manifest's {m.sha256}: the file is damaged"
         )
     return m.file
+
+
+def _convention(record_input) -> str:
+    """A cache record's input convention: its ``"input"`` names one when it is not ``screen``
+    (older records may hold a dict there, or nothing: screen)."""
+    return record_input if isinstance(record_input, str) else "screen"
 
 
 def cached(checkpoints: Path | None = None) -> list[ModelInfo]:
@@ -143,6 +151,7 @@ def cached(checkpoints: Path | None = None) -> list[ModelInfo]:
                     int(cfg["channels"]),
                     str(cfg.get("precision", "")),
                     None,
+                    input_convention=_convention(doc.get("input")),
                 )
             )
         except (OSError, ValueError, KeyError, TypeError) as e:
