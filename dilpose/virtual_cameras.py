@@ -433,7 +433,8 @@ def example_views(
     return ExampleViews(cams, clean, detected, sk.COCO17, sk.COCO17)
 
 
-def person_heights(seqs: list[Sequence]) -> np.ndarray:
-    """Every frame's 2D person height (the keypoints' vertical extent) in the sequences' input
-    units, (sum of T,): how large people look to the model."""
-    return np.concatenate([np.ptp(s.keypoints_2d[..., 1], axis=1) for s in seqs])
+def image_scale(seqs: list[Sequence]) -> np.ndarray:
+    """How large one metre at the person looks in the screen-normalised input, every frame: the
+    camera's normalised focal length over the root's depth (sum of T,), units per metre. A person
+    1.7 m tall is 1.7 times this high in the model's input, whatever they are doing."""
+    return np.concatenate([s.intrinsics[0] / s.positions_3d[:, 0, 2] for s in seqs])

@@ -379,11 +379,13 @@ _ = report.save_figure(fig, "01_virtual_views")
 study.person_size_table(data, subject)
 
 # %% [markdown]
-# The table gives a person's height in the model's input units (the image width maps to 2) for
-# this subject's clips: through Human3.6M's cameras it barely varies; through the virtual cameras
-# it spans several times over, as it does between a phone held close and a ceiling camera across a
-# shop. A model trained on the second must read a person's size from their proportions and
-# motion, not from how large they look.
+# The table gives how large one metre at the person looks in the model's input units (the image
+# width maps to 2): the camera's normalised focal length over the person's depth, the 5th, 50th
+# and 95th percentile over this subject's frames. Most virtual cameras show people smaller than
+# Human3.6M's do, through wider lenses or from further back (each frames the clip's whole motion),
+# so the camera-robust models train on both sets together: the range from the smallest virtual
+# view to the nearest Human3.6M one. A model trained on that range must read a person's size from
+# their proportions and motion, not from how large they look.
 
 # %% [markdown]
 # ## 3. How much data, and what bodies

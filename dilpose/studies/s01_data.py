@@ -560,14 +560,15 @@ def camera_distribution_table():
 
 
 def person_size_table(data: PoseData, subject: str, views: int = 8):
-    """pandas table: the 5th, 50th and 95th percentile of a person's 2D height in the model's
-    input units (screen: the image width maps to 2) over ``subject``'s clips, through the
-    dataset's cameras and through ``views`` virtual cameras per clip."""
+    """pandas table: the 5th, 50th and 95th percentile over ``subject``'s frames of how large one
+    metre at the person looks in the model's input (screen units, the image width mapping to 2:
+    :func:`dilpose.virtual_cameras.image_scale`), through the dataset's cameras and through
+    ``views`` virtual cameras per clip."""
     import pandas as pd
 
     sizes = {
-        "dataset's cameras": vc.person_heights(ds.sequences(data, (subject,))),
-        "virtual cameras": vc.person_heights(vc.virtual_sequences(data, (subject,), views=views)),
+        "dataset's cameras": vc.image_scale(ds.sequences(data, (subject,))),
+        "virtual cameras": vc.image_scale(vc.virtual_sequences(data, (subject,), views=views)),
     }
     return pd.DataFrame(
         {k: np.percentile(v, [5, 50, 95]) for k, v in sizes.items()},
