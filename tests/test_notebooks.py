@@ -489,3 +489,8 @@ def test_shop_notebook_measures_the_gap_step_by_step_and_runs_the_camera_benchma
         for r in models.values():
             assert r["p_mpjpe"] <= r["mpjpe"] and -1 < r["scale_error"] < 1
     assert metrics["distribution"]["views_per_clip"] == 8
+    comps = metrics["camera_benchmark_comparisons"]
+    assert len(comps) == 2 * len(virtual_cameras.FAMILIES)  # each robust model, each family
+    assert all(
+        c["margin"] == 2.0 and c["power_line"].startswith("could detect") for c in comps.values()
+    )

@@ -169,8 +169,23 @@ def benchmark(models: dict, robust: dict, mocap: PoseData) -> dict:
     return camera_bench.run(entrants, mocap)
 
 
+def benchmark_comparisons(bench: dict, a: str, b: str) -> dict[str, dict]:
+    """``{family: comparison record}``: model ``a`` minus ``b`` on every camera family of the
+    benchmark (:func:`dilpose.camera_bench.compare`, margin :data:`s06_shop.MARGIN_MM`)."""
+    return {
+        family: camera_bench.compare(bench, family, a, b, s06_shop.MARGIN_MM).to_dict()
+        for family in bench
+    }
+
+
 def metrics_json(
-    results: dict, gap: dict, holm_: dict, scales: dict, robust_vs_shop: dict, bench: dict
+    results: dict,
+    gap: dict,
+    holm_: dict,
+    scales: dict,
+    robust_vs_shop: dict,
+    bench: dict,
+    bench_comps: dict,
 ) -> dict:
     """``06_cameras.json``: MPJPE per setup on the shop (the gap's setups and the camera-robust
     ones), the gap's steps with their Holm record, the scale errors, the camera-robust model
@@ -183,5 +198,6 @@ def metrics_json(
         "gap_steps": gap,
         "holm": holm_,
         "camera_benchmark": camera_bench.to_json(bench),
+        "camera_benchmark_comparisons": bench_comps,
         "distribution": {"views_per_clip": VIEWS, **vc.CameraDistribution().to_dict()},
     }
