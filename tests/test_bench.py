@@ -3,7 +3,7 @@ asserts)."""
 
 import json
 
-from dilpose import bench, train
+from dilpose import bench, bench_quantization, train
 from dilpose.config import ModelConfig
 
 
@@ -50,7 +50,7 @@ def test_regularizer_bench_times_every_regularizer_beside_dropout(tmp_path):
 
 
 def test_quantization_bench_puts_int8_beside_fp32_and_streaming_beside_recompute(tmp_path):
-    report = bench.run_quantization(quick=True, out=tmp_path / "q.json", log=lambda s: None)
+    report = bench_quantization.run(quick=True, out=tmp_path / "q.json", log=lambda s: None)
     saved = json.loads((tmp_path / "q.json").read_text())
     assert saved["targets"] == report["targets"]
     rows = saved["rows"]
@@ -68,7 +68,7 @@ def test_quantization_bench_puts_int8_beside_fp32_and_streaming_beside_recompute
         t["int8_bytes_ratio"]
         == rows["int8 whole sequence"]["bytes"] / rows["fp32 whole sequence"]["bytes"]
     )
-    assert t["int8_bytes_met"] == (t["int8_bytes_ratio"] <= bench.TARGET_INT8_BYTES)
+    assert t["int8_bytes_met"] == (t["int8_bytes_ratio"] <= bench_quantization.TARGET_INT8_BYTES)
 
 
 def test_the_bench_times_the_trainers_own_step(monkeypatch):
