@@ -142,7 +142,8 @@ def _traces_3d() -> list:
 #: The camera view's key, in its title: its markers come and go by frame, and a legend entry
 #: for them would too (plotly leaves out traces with no points), so the legend holds the 3D
 #: view's two skeletons only.
-CAMERA_VIEW_TITLE = f"camera view (px): x missed, o score < {LOW_SCORE}"
+#: Two lines: on one, the narrow middle column cut the key off ("o score <").
+CAMERA_VIEW_TITLE = f"camera view (px)<br>x missed, o score < {LOW_SCORE}"
 
 
 def _traces_2d() -> list:
