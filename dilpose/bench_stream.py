@@ -41,7 +41,7 @@ from .keypoints import read_keypoints
 
 #: The clip: the quick start's example, as a user would stream it.
 EXAMPLE = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
-EXAMPLE_SIZE = (1000, 1002)  # its image size (a results JSON does not record it)
+EXAMPLE_SIZE = (1000, 1002)  # its image size (the file records it too; the stdin mode needs it)
 LOAD_PROCESSES = os.cpu_count() or 2  # one busy process per core
 TARGET_P95_LOADED_MS = 5.0
 TARGET_STDIN_OVER_FILE_MS = 1.0

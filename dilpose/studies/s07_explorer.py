@@ -122,7 +122,7 @@ def example_lift() -> tuple:
     out = paths.reports_dir() / "explorer" / "example_walk_3d"
     out.parent.mkdir(parents=True, exist_ok=True)
     # The example's camera (Human3.6M's 54138969) films 1000 x 1002 pixels; the file does not say.
-    summary = lift.lift_file(keypoints, output=out, width=1000, height=1002)
+    summary = lift.lift_file(keypoints, output=out)  # the file records its image size
     return summary["npy"], keypoints
 
 
@@ -131,9 +131,10 @@ def short_keypoints(frames: int = 20):
     ``reports/explorer/``): a keypoint file that does not belong to the lifted poses, to show how
     the explorer reports one."""
     source = paths.DATA_DIR / "examples" / "cmu09_walk_09_12_camera0.json"
-    detections = json.loads(source.read_text())
-    kept = [d for d in detections if d["image_id"] < frames]
-    return write_json(paths.reports_dir() / "explorer" / "short_keypoints.json", kept)
+    doc = json.loads(source.read_text())  # a COCO annotations file: images and annotations
+    doc["images"] = [im for im in doc["images"] if im["id"] < frames]
+    doc["annotations"] = [a for a in doc["annotations"] if a["image_id"] < frames]
+    return write_json(paths.reports_dir() / "explorer" / "short_keypoints.json", doc)
 
 
 def metrics_json(worst: dict, ex: explorer.Explorer, latency: dict) -> dict:
