@@ -419,6 +419,8 @@ def example_views(
     """One clip through the first ``views`` virtual cameras :func:`virtual_sequences` draws for
     it (the same cameras and noise streams), for figures: clean and detected (T, 17, 2) pixels,
     detected NaN where the detector missed a joint."""
+    if data.face_3d is None:
+        raise DataError(data.name, "virtual cameras need the COCO face points (the embedded data)")
     pos = data.positions_3d[subject][action]
     clip = next(c for c, s, a in _clips(data, (subject,)) if a == action)
     clean_3d = coco_3d(pos, data.face_3d[subject][action])

@@ -71,7 +71,6 @@ seed = 0
 from dilpose import config, report, viz, viz_scene
 from dilpose import datasets as ds
 from dilpose import skeleton as sk
-from dilpose import virtual_cameras as vc
 from dilpose.studies import s01_data as study
 
 cfg = config.for_notebook("01", profile, dataset=dataset, seed=seed)
@@ -368,12 +367,14 @@ _ = report.save_figure(fig, "01_four_views")
 study.camera_distribution_table()
 
 # %% [markdown]
-# The first four virtual cameras drawn for this clip, through the same detector-noise model:
+# The first four virtual cameras drawn for this clip, through the same detector-noise model (the
+# embedded data only: rendering COCO-17 needs its face points):
 
 # %%
-virtual = vc.example_views(data, subject, action, noise=cfg.noise)
-fig = viz.multi_view(virtual, frame, title=f"{subject} · {action} · virtual cameras")
-_ = report.save_figure(fig, "01_virtual_views")
+virtual = study.virtual_views(data, subject, action, cfg.noise)  # None: no face points to render
+if virtual is not None:
+    fig = viz.multi_view(virtual, frame, title=f"{subject} · {action} · virtual cameras")
+    _ = report.save_figure(fig, "01_virtual_views")
 
 # %%
 study.person_size_table(data, subject)

@@ -559,6 +559,15 @@ def camera_distribution_table():
     return pd.Series(vc.CameraDistribution().to_dict()).to_frame("range")
 
 
+def virtual_views(data: PoseData, subject: str, action: str, noise: NoiseConfig | None):
+    """The clip through its first four virtual cameras
+    (:func:`dilpose.virtual_cameras.example_views`), or None for a dataset without the COCO face
+    points that rendering needs (only the embedded data has them)."""
+    if data.face_3d is None:
+        return None
+    return vc.example_views(data, subject, action, noise=noise)
+
+
 def person_size_table(data: PoseData, subject: str, views: int = 8):
     """pandas table: the 5th, 50th and 95th percentile over ``subject``'s frames of how large one
     metre at the person looks in the model's input (screen units, the image width mapping to 2:
@@ -566,10 +575,10 @@ def person_size_table(data: PoseData, subject: str, views: int = 8):
     ``views`` virtual cameras per clip."""
     import pandas as pd
 
-    sizes = {
-        "dataset's cameras": vc.image_scale(ds.sequences(data, (subject,))),
-        "virtual cameras": vc.image_scale(vc.virtual_sequences(data, (subject,), views=views)),
-    }
+    sizes = {"dataset's cameras": vc.image_scale(ds.sequences(data, (subject,)))}
+    if data.face_3d is not None:  # rendering COCO-17 needs the face points (the embedded data)
+        seqs = vc.virtual_sequences(data, (subject,), views=views)
+        sizes["virtual cameras"] = vc.image_scale(seqs)
     return pd.DataFrame(
         {k: np.percentile(v, [5, 50, 95]) for k, v in sizes.items()},
         index=["5th percentile", "median", "95th percentile"],
