@@ -8,8 +8,8 @@ filmed through a wider lens as a smaller person: notebook 06's shop cameras shri
 skeletons to about half size.
 
 **Training cameras** (:class:`CameraDistribution`, :func:`draw_camera`): every training clip is
-rendered through ``views`` cameras, each drawn afresh for that clip and view (so a training set of
-391 clips at 8 views sees over 3000 different cameras), with the same detector-noise model as the
+rendered through ``views`` cameras, each drawn afresh for that clip and view (the embedded data's
+332 training clips at 8 views see about 2,700 cameras), with the same detector-noise model as the
 embedded data (:mod:`dilpose.noise`, whose jitter scales with the person's size in the image). A
 camera is not drawn per window: the 2D of a window depends on the frames around it, so a camera
 must hold for a whole clip, as it does in a video.
