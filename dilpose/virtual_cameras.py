@@ -206,6 +206,24 @@ FAMILIES = {
 }
 
 
+# The shop's geometry relative to its look-at point (dilpose.datasets.shop_scene): a corner camera
+# 0.2 m in from the room's corner.
+_SHOP_DISTANCE = math.hypot(LOOK_AT[0] - (ROOM[0][0] + 0.2), LOOK_AT[1] - (ROOM[0][1] + 0.2))
+#: family -> its lens, image size and placement (:data:`FAMILIES` says the same in words): image
+#: size px, focal length px, radial distortion (k1, k2, k3), horizontal distance to the clip's
+#: centre m (before the clip's radius is added), camera height m, height aimed at m.
+_FAMILY_SPECS = {
+    "shop": dict(res=(1280, 960), focal=620.0, radial=(-0.18, 0.03, 0.0),
+                 distance=_SHOP_DISTANCE, height=CAMERA_HEIGHT, aim=LOOK_AT[2]),
+    "phone": dict(res=(1080, 1920), focal=1450.0, radial=(0.0, 0.0, 0.0),
+                  distance=3.0, height=1.3, aim=1.0),
+    "webcam": dict(res=(1280, 720), focal=914.0, radial=(-0.02, 0.0, 0.0),
+                   distance=3.0, height=0.75, aim=1.0),
+    "action": dict(res=(1920, 1080), focal=577.0, radial=(-0.28, 0.07, 0.0),
+                   distance=2.5, height=1.6, aim=1.0),
+}  # fmt: skip
+
+
 def family_cameras(family: str, positions: np.ndarray) -> list[Camera]:
     """The four views of a camera ``family`` (not ``h36m``) for a clip (T, J, 3) world metres.
 
@@ -213,48 +231,10 @@ def family_cameras(family: str, positions: np.ndarray) -> list[Camera]:
     wanders is filmed from further back by its radius (:func:`clip_extent`), as a user steps back
     to keep someone in view, so each family keeps its lens and height on every clip.
     """
-    centre, radius, _ = clip_extent(positions)
-    if family == "shop":
-        # the shop's geometry relative to its look-at point (dilpose.datasets.shop_scene)
-        (x0, y0), _ = ROOM
-        dx, dy = LOOK_AT[0] - (x0 + 0.2), LOOK_AT[1] - (y0 + 0.2)
-        spec = dict(
-            res=(1280, 960),
-            focal=620.0,
-            radial=(-0.18, 0.03, 0.0),
-            distance=math.hypot(dx, dy),
-            height=CAMERA_HEIGHT,
-            aim=LOOK_AT[2],
-        )
-    elif family == "phone":
-        spec = dict(
-            res=(1080, 1920),
-            focal=1450.0,
-            radial=(0.0, 0.0, 0.0),
-            distance=3.0,
-            height=1.3,
-            aim=1.0,
-        )
-    elif family == "webcam":
-        spec = dict(
-            res=(1280, 720),
-            focal=914.0,
-            radial=(-0.02, 0.0, 0.0),
-            distance=3.0,
-            height=0.75,
-            aim=1.0,
-        )
-    elif family == "action":
-        spec = dict(
-            res=(1920, 1080),
-            focal=577.0,
-            radial=(-0.28, 0.07, 0.0),
-            distance=2.5,
-            height=1.6,
-            aim=1.0,
-        )
-    else:
+    if family not in _FAMILY_SPECS:
         raise DataError("camera families", f"unknown family {family!r}; known: {list(FAMILIES)}")
+    spec = _FAMILY_SPECS[family]
+    centre, radius, _ = clip_extent(positions)
     cams = []
     for k, yaw_deg in enumerate((45.0, 135.0, 225.0, 315.0)):
         yaw, d = math.radians(yaw_deg), spec["distance"] + radius

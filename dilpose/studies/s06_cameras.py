@@ -23,6 +23,8 @@ people) and the steps form one Holm family.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from .. import cache, callbacks, camera_bench, input_norm
@@ -76,16 +78,7 @@ def _lifter(model, convention: str, causal: bool, scale: float | None = None):
         seq = input_norm.as_convention(seq, convention)
         if scale is not None:
             kp = (seq.keypoints_2d * scale).astype(np.float32)
-            seq = Sequence(
-                seq.subject,
-                seq.action,
-                seq.camera,
-                kp,
-                seq.positions_3d,
-                seq.intrinsics,
-                seq.scores,
-                seq.category,
-            )
+            seq = dataclasses.replace(seq, keypoints_2d=kp)
         return predict(model, seq, causal, not causal)
 
     return lift
