@@ -14,7 +14,9 @@ drifts. Results and the machine details go to ``reports/bench/model.json`` (``mo
 with ``--quick``) and a table is printed.
 ``--quantization`` (also part of a full run) puts int8 beside fp32 and streaming beside window
 recomputation at 1024 channels: ``reports/bench/quantization.json``
-(:func:`dilpose.bench_quantization.run`).
+(:func:`dilpose.bench_quantization.run`). ``--training`` (also part of a full run) times the
+training step against a VideoPose3D-style fp32 step, interleaved, at one and two threads:
+``reports/bench/training.json`` (:mod:`dilpose.bench_train`).
 
 Targets (2-core CPU, 1024 channels): training >= 100 windows/s, whole-sequence inference with BN
 folded >= 4,000 frames/s. Whether each was met is recorded, never asserted: timings on a shared
@@ -24,17 +26,15 @@ machine vary.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from . import bench_quantization, bench_stream, bones, paths
-from .batches import Batch
+from . import bench_quantization, bench_stream, bench_train, bones, paths
+from .bench_train import training_step
 from .fileio import write_json
 from .model import (
     ModelConfig,
@@ -43,7 +43,6 @@ from .model import (
     count_parameters,
     fold_batchnorm,
 )
-from .objectives import Supervised
 from .precision import autocast, cpu_has_native_bf16
 from .timing import (
     gemm_gflops,
@@ -52,7 +51,6 @@ from .timing import (
     time_interleaved,
     time_reps,
 )
-from .train import train_step
 
 TARGET_TRAIN_WINDOWS_PER_S = 100.0
 TARGET_FOLDED_FRAMES_PER_S = 4000.0
@@ -62,36 +60,6 @@ TARGET_CHANNELS = 1024
 TARGET_TRAIN_BF16_WINDOWS_PER_S = 200.0
 TARGET_WHOLE_BF16_FRAMES_PER_S = 9000.0
 TARGET_BF16_SPEEDUP = 1.7
-
-
-def training_step(
-    cfg: ModelConfig,
-    batch: int,
-    precision_: str = "fp32",
-    regularizer: str | None = None,
-) -> Callable[[], None]:
-    """One full training step (forward, MPJPE loss, backward, Adam) on the strided path, as a
-    function to time: the trainer's own step (:func:`dilpose.train.train_step`, supervised
-    objective) on ``batch`` random windows, each (receptive_field, J_in, 2)."""
-    if regularizer is not None:
-        cfg = dataclasses.replace(cfg, regularizer=regularizer)
-    torch.manual_seed(0)
-    model = TemporalModelStrided(cfg).train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
-    rf = cfg.receptive_field()
-    windows = Batch(
-        inputs=torch.randn(batch, rf, cfg.in_joints, cfg.in_features).numpy(),
-        targets=(0.3 * torch.randn(batch, 1, cfg.out_joints, 3)).numpy(),
-        trajectory=None,
-        intrinsics=np.zeros((batch, 9), np.float32),
-        flipped=np.zeros(batch, bool),
-    )
-    objective, device = Supervised(), torch.device("cpu")
-
-    def step():
-        train_step(model, objective, optimizer, windows, device, precision_)
-
-    return step
 
 
 def bench_training(
@@ -458,6 +426,11 @@ def main(argv: list[str] | None = None) -> dict:
         help="only the regularisers' training steps (reports/bench/regularizers.json)",
     )
     parser.add_argument(
+        "--training",
+        action="store_true",
+        help="only dilpose's training step against VideoPose3D's (reports/bench/training.json)",
+    )
+    parser.add_argument(
         "--quantization",
         action="store_true",
         help="only int8 and streaming (reports/bench/quantization.json)",
@@ -470,7 +443,10 @@ def main(argv: list[str] | None = None) -> dict:
         return run_regularizers(quick=args.quick, channels=channels, out=args.out)
     if args.quantization:
         return bench_quantization.run(quick=args.quick, out=args.out)
+    if args.training:
+        return bench_train.run(quick=args.quick, out=args.out)
     run_regularizers(quick=args.quick, channels=channels)
+    bench_train.run(quick=args.quick)
     bench_quantization.run(quick=args.quick)
     bench_stream.run(quick=args.quick)  # live lifting's latency, quiet and busy
     if not args.quick:  # bone-length wobble and MPJPE of the shipped model's test predictions

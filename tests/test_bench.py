@@ -3,8 +3,11 @@ asserts)."""
 
 import json
 
-from dilpose import bench, bench_quantization, train
+import torch
+
+from dilpose import bench, bench_quantization, bench_train, train
 from dilpose.config import ModelConfig
+from dilpose.model import TemporalModelStrided, count_parameters
 
 
 def test_quick_benchmark_writes_every_figure_with_the_machine(tmp_path):
@@ -76,7 +79,7 @@ def test_the_bench_times_the_trainers_own_step(monkeypatch):
     # call dilpose.train.train_step (no copy of the step to drift from the trainer's).
     calls = []
     real = train.train_step
-    monkeypatch.setattr(bench, "train_step", lambda *a: calls.append(a) or real(*a))
+    monkeypatch.setattr(bench_train, "train_step", lambda *a: calls.append(a) or real(*a))
     bench.training_step(ModelConfig(filter_widths=(3,), channels=8), batch=4)()
     assert len(calls) == 1 and calls[0][3].inputs.shape == (4, 3, 17, 2)
     trainer = train.Trainer.__new__(train.Trainer)  # the method needs only the parts it passes on
@@ -94,7 +97,13 @@ def test_stream_bench_measures_live_lifting_quiet_and_busy(tmp_path):
     assert json.loads((tmp_path / "s.json").read_text()) == report
     assert set(report["rows"]) == {
         f"{c}, {load}"
-        for c in ("file, 1 thread", "file, 2 threads", "stdin, policy")
+        for c in (
+            "file, 1 thread",
+            "file, 2 threads",
+            "stdin, policy",
+            "file, policy, 50 Hz",
+            "stdin, policy, 50 Hz",
+        )
         for load in ("quiet", "busy")
     }
     for row in report["rows"].values():
@@ -102,3 +111,83 @@ def test_stream_bench_measures_live_lifting_quiet_and_busy(tmp_path):
         assert row["cpu_ms_per_frame"] > 0
     assert report["policy_threads"] == stream.STREAM_THREADS
     assert all(t["met"] is None for t in report["targets"].values())  # quick: not judged
+    assert set(report["stdin_over_file_p95_ms_live"]) == {"quiet", "busy"}
+
+
+def test_paced_streams_arrive_at_the_cameras_rate():
+    import time
+
+    from dilpose import bench_stream
+
+    start, seen = time.perf_counter(), []
+    for item in bench_stream._paced(range(5), 100.0):
+        seen.append((item, time.perf_counter() - start))
+    assert [i for i, _ in seen] == list(range(5))
+    assert all(t >= k / 100.0 for k, t in seen)  # never early
+    assert list(bench_stream._paced("abc", None)) == list("abc")  # unpaced: as they come
+
+
+def _copy_into_baseline(ours, theirs) -> None:
+    """Load dilpose's strided model's weights into the VideoPose3D-style model (same layers)."""
+    sd, names = (
+        ours.state_dict(),
+        {
+            "expand.conv.weight": "expand.weight",
+            "shrink.weight": "shrink.weight",
+            "shrink.bias": "shrink.bias",
+        },
+    )
+    for k in ("weight", "bias", "running_mean", "running_var"):
+        names[f"expand.bn.{k}"] = f"expand_bn.{k}"
+    for i in range(len(ours.blocks)):
+        for j, unit in enumerate(("temporal", "pointwise")):
+            names[f"blocks.{i}.{unit}.conv.weight"] = f"convs.{2 * i + j}.weight"
+            for k in ("weight", "bias", "running_mean", "running_var"):
+                names[f"blocks.{i}.{unit}.bn.{k}"] = f"bns.{2 * i + j}.{k}"
+    theirs.load_state_dict({names[k]: v for k, v in sd.items() if k in names}, strict=False)
+
+
+def test_the_training_baseline_is_our_network_in_videopose3ds_layout():
+    # The speed-up's baseline must be the same function, or the ratio compares different work:
+    # with dilpose's weights (BatchNorm statistics made non-trivial) it gives dilpose's output.
+    cfg = ModelConfig(filter_widths=(3, 3, 3), channels=16)
+    torch.manual_seed(1)
+    ours, theirs = TemporalModelStrided(cfg), bench_train.VideoPose3DStyle(cfg)
+    assert count_parameters(ours) == count_parameters(theirs)
+    for m in ours.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    _copy_into_baseline(ours, theirs)
+    x = torch.randn(5, cfg.receptive_field(), 17, 2)
+    with torch.no_grad():
+        a, b = ours.eval()(x), theirs.eval()(x)
+    assert a.shape == b.shape == (5, 1, 17, 3)
+    assert torch.allclose(a, b, atol=1e-5)
+    theirs.load_state_dict(bench_train.VideoPose3DStyle(cfg).state_dict())  # a fresh one differs
+    with torch.no_grad():
+        assert not torch.allclose(ours(x), theirs.eval()(x), atol=1e-3)
+
+
+def test_interleaved_rotates_the_order_and_times_every_call():
+    order = []
+    fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
+    times = bench_train.interleaved(fns, warmup=1, rounds=3)
+    assert order[:3] == list("abc")  # warm-up
+    assert order[3:] == list("abc") + list("bca") + list("cab")
+    assert all(len(t["wall"]) == len(t["cpu"]) == 3 for t in times.values())
+
+
+def test_training_speed_bench_names_its_baseline(tmp_path):
+    report = bench_train.run(quick=True, out=tmp_path / "t.json", log=lambda s: None)
+    assert json.loads((tmp_path / "t.json").read_text()) == report
+    assert set(report["threads"]) == {"1", "2"}
+    for rows in report["threads"].values():
+        assert list(rows) == list(bench_train.CONDITIONS)
+        base = rows[bench_train.BASELINE]
+        assert base["speedup_wall"] == {"median": 1.0, "min": 1.0, "max": 1.0}
+        for r in rows.values():
+            assert r["windows_per_s_wall"] > 0 and r["speedup_cpu"]["median"] > 0
+            assert len(r["wall_s"]) == report["settings"]["rounds"]
+    assert report["parameters"]["dilpose"] == report["parameters"]["VideoPose3D-style"]
+    assert report["target"] is None  # quick runs judge nothing
