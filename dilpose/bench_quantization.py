@@ -6,6 +6,7 @@ are recorded, never asserted (timings on a shared machine vary).
 
 from __future__ import annotations
 
+import statistics
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from . import quantize as Q
 from . import stream as S
 from .fileio import write_json
 from .model import ModelConfig, TemporalModel, fold_batchnorm
-from .timing import gemm_gflops, machine_info, whole_sequence_rate
+from .timing import interleaved, machine_info, round_ratios
 
 # int8 and streaming (notebook 05): at the paper's size, side by side in one run.
 TARGET_INT8_SPEEDUP = 2.0
@@ -25,59 +26,110 @@ TARGET_INT8_BYTES = 0.26
 TARGET_STREAM_SPEEDUP = 3.0
 
 
-def _whole_rows(model, net, q, frames: int, seconds: float, quick: bool, log) -> dict:
-    """Whole-sequence frames/s and bytes of fp32 and int8, in PyTorch and in onnxruntime."""
-    rows: dict[str, dict] = {}
-
-    def whole(name, m, engine, nbytes):
-        log(f"{name} ...")
-        gemm = gemm_gflops(0.1 if quick else 0.5)
-        rows[name] = {
-            "frames_per_s": whole_sequence_rate(m, frames, seconds),
-            "bytes": nbytes,
-            "engine": engine,
-            "gemm_gflops_before": gemm,
-        }
-
+def _whole_fns(model, q, frames: int, tmp: Path) -> tuple[dict, dict]:
+    """Whole-sequence conditions: ``({name: one call over a padded sequence of ``frames``
+    outputs}, {name: {"bytes", "engine"}})`` for fp32 (BN folded) and int8, in PyTorch and in
+    onnxruntime (its files written under ``tmp``)."""
     folded = fold_batchnorm(model)
-    whole("fp32 whole sequence", folded, "torch-fp32 (BN folded)", Q.state_bytes(folded))
-    whole("int8 whole sequence", q, Q.ENGINE_TORCH_INT8, q.state_bytes())
-    with tempfile.TemporaryDirectory() as tmp:
-        f32 = export.export_whole(model, Path(tmp) / "m.onnx")
-        feeds = [{"keypoints_2d": (0.3 * torch.randn(1, 243 + 63, 17, 2)).numpy()}] * 2
-        i8 = export.ort_quantize(f32, Path(tmp) / "m8.onnx", feeds, "minmax")
-        threads = torch.get_num_threads()
-        for name, path, engine in (
-            ("onnxruntime fp32 whole sequence", f32, "onnxruntime-fp32"),
-            ("onnxruntime int8 whole sequence", i8, export.ENGINE_ORT_INT8),
-        ):
-            whole(name, export.OnnxModel(path, model, threads), engine, export.file_bytes(path))
-    return rows
+    threads = torch.get_num_threads()
+    f32 = export.export_whole(model, tmp / "m.onnx")
+    feeds = [{"keypoints_2d": (0.3 * torch.randn(1, 243 + 63, 17, 2)).numpy()}] * 2
+    i8 = export.ort_quantize(f32, tmp / "m8.onnx", feeds, "minmax")
+    models = {
+        "fp32 whole sequence": (folded, "torch-fp32 (BN folded)", Q.state_bytes(folded)),
+        "int8 whole sequence": (q, Q.ENGINE_TORCH_INT8, q.state_bytes()),
+        "onnxruntime fp32 whole sequence": (
+            export.OnnxModel(f32, model, threads),
+            "onnxruntime-fp32",
+            export.file_bytes(f32),
+        ),
+        "onnxruntime int8 whole sequence": (
+            export.OnnxModel(i8, model, threads),
+            export.ENGINE_ORT_INT8,
+            export.file_bytes(i8),
+        ),
+    }
+    x = torch.randn(1, frames + model.cfg.receptive_field() - 1, 17, 2)
+
+    def call(m):
+        def run():
+            with torch.inference_mode():
+                m(x)
+
+        return run
+
+    fns = {name: call(m) for name, (m, _, _) in models.items()}
+    info = {name: {"bytes": nbytes, "engine": e} for name, (_, e, nbytes) in models.items()}
+    return fns, info
 
 
-def _stream_rows(model, net, q, seconds: float, log) -> dict:
-    """Streaming against window recomputation, fp32 and int8, one stream and 32."""
-    rows: dict[str, dict] = {}
-    for prec, m in (("fp32", net), ("int8", q)):
-        for n in (1, 32):
-            log(f"{prec} streaming vs window recompute, {n} stream(s) ...")
-            s = S.stream_rate(S.StreamingNetwork(m, n), 50, seconds)
-            w = S.stream_rate(S.WindowRecompute(model if prec == "fp32" else m, n), 10, seconds)
-            rows[f"{prec} streaming, {n} stream(s)"] = {**s, "engine": f"dilpose.stream {prec}"}
-            rows[f"{prec} window recompute, {n} stream(s)"] = {
-                **w,
-                "engine": "strided twin, weights in place (fp32)" if prec == "fp32" else "int8",
-            }
-            if prec == "fp32":  # the baseline as it was: weights reordered on every call
-                old = S.stream_rate(S.WindowRecompute(model, n, in_place=False), 10, seconds)
-                rows[f"fp32 window recompute (weights reordered per call), {n} stream(s)"] = {
-                    **old,
-                    "engine": "strided twin (fp32), before",
-                }
-    return rows
+def _stream_fns(model, net, q, streams: int, steps: int) -> tuple[dict, dict]:
+    """Streaming against window recomputation for ``streams`` streams, fp32 and int8 (and the old
+    fp32 baseline that reordered its weights on every call): one call = ``steps`` steps."""
+    runtimes = {
+        f"fp32 streaming, {streams} stream(s)": (
+            S.StreamingNetwork(net, streams),
+            "dilpose.stream fp32",
+        ),
+        f"fp32 window recompute, {streams} stream(s)": (
+            S.WindowRecompute(model, streams),
+            "strided twin, weights in place (fp32)",
+        ),
+        f"fp32 window recompute (weights reordered per call), {streams} stream(s)": (
+            S.WindowRecompute(model, streams, in_place=False),
+            "strided twin (fp32), before",
+        ),
+        f"int8 streaming, {streams} stream(s)": (
+            S.StreamingNetwork(q, streams),
+            "dilpose.stream int8",
+        ),
+        f"int8 window recompute, {streams} stream(s)": (S.WindowRecompute(q, streams), "int8"),
+    }
+    x = torch.randn(steps, streams, model.cfg.in_joints * model.cfg.in_features)
+
+    def call(runtime):
+        runtime.reset()
+
+        def run():
+            with torch.inference_mode():
+                for k in range(steps):
+                    runtime.step(x[k])
+
+        return run
+
+    fns = {name: call(r) for name, (r, _) in runtimes.items()}
+    info = {
+        name: {"engine": e, "rows": streams, "steps_per_call": steps}
+        for name, (_, e) in runtimes.items()
+    }
+    return fns, info
 
 
-def _quantization_targets(rows: dict) -> dict:
+def _timed_rows(fns: dict, info: dict, per_call: dict, rounds: int, log) -> tuple[dict, dict]:
+    """Time ``fns`` interleaved (:func:`dilpose.timing.interleaved`, wall and CPU); rows with
+    frames/s (median wall; per CPU second too) from ``per_call`` frames per call, and the raw
+    times for the ratios."""
+    log(f"{len(fns)} conditions interleaved, {rounds} rounds: {', '.join(fns)} ...")
+    times = interleaved(fns, warmup=1, rounds=rounds)
+    rows = {}
+    for name, t in times.items():
+        wall, cpu = statistics.median(t["wall"]), statistics.median(t["cpu"])
+        rows[name] = {
+            **info[name],
+            "frames_per_s": per_call[name] / wall,
+            "frames_per_cpu_s": per_call[name] / cpu,
+        }
+        if "steps_per_call" in info[name]:
+            rows[name]["step_ms"] = 1000 * wall / info[name]["steps_per_call"]
+    return rows, times
+
+
+def _ratio(times: dict, name: str, base: str) -> dict:
+    """Per-round ratio of ``base``'s time over ``name``'s, wall and CPU (median, min, max)."""
+    return {clock: round_ratios(times, name, base, clock) for clock in ("wall", "cpu")}
+
+
+def _quantization_targets(rows: dict, times: dict) -> dict:
     f32_row, i8_row = rows["fp32 whole sequence"], rows["int8 whole sequence"]
     speedup = i8_row["frames_per_s"] / f32_row["frames_per_s"]
     bytes_ratio = i8_row["bytes"] / f32_row["bytes"]
@@ -98,6 +150,19 @@ def _quantization_targets(rows: dict) -> dict:
             "frames_per_s"
         ]
         / f32_row["frames_per_s"],
+        # the same ratios taken within each interleaved round, from wall and from CPU time
+        "per_round": {
+            "int8_speedup": _ratio(times, "int8 whole sequence", "fp32 whole sequence"),
+            "stream_speedup_1_stream": _ratio(
+                times, "fp32 streaming, 1 stream(s)", "fp32 window recompute, 1 stream(s)"
+            ),
+            "onnxruntime_int8_speedup": _ratio(
+                times, "onnxruntime int8 whole sequence", "onnxruntime fp32 whole sequence"
+            ),
+            "onnxruntime_int8_speedup_vs_pytorch_fp32": _ratio(
+                times, "onnxruntime int8 whole sequence", "fp32 whole sequence"
+            ),
+        },
         # every ratio names what it divides by
         "baselines": {
             "int8_speedup": "PyTorch int8 / PyTorch fp32, whole sequence",
@@ -124,7 +189,7 @@ def run(
     int8. Targets (recorded, never asserted): int8 >= 2x fp32 throughput and <= 26 % of its bytes;
     streaming >= 3x the window-recompute rate for one stream."""
     channels = channels or (32 if quick else 1024)
-    frames, seconds = (100, 0.0) if quick else (2000, 3.0)
+    frames, rounds, steps = (100, 2, 4) if quick else (2000, 12, 20)
     out = (
         Path(out)
         if out
@@ -135,12 +200,24 @@ def run(
     model = TemporalModel(cfg).eval()
     net = Q.Network(model).calibrate(0.3 * torch.randn(4, 243 + 63, 17, 2), "minmax")
     q = net.quantize(per_channel=True)
-    rows = _whole_rows(model, net, q, frames, seconds, quick, log)
-    rows.update(_stream_rows(model, net, q, seconds, log))
-    targets = _quantization_targets(rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        fns, info = _whole_fns(model, q, frames, Path(tmp))
+        rows, times = _timed_rows(fns, info, dict.fromkeys(fns, frames), rounds, log)
+    for streams in (1, 32):
+        fns, info = _stream_fns(model, net, q, streams, steps)
+        per_call = {n: streams * steps for n in fns}
+        more, more_times = _timed_rows(fns, info, per_call, rounds, log)
+        rows.update(more)
+        times.update(more_times)
+    targets = _quantization_targets(rows, times)
     report = {
+        "what": "frames/s, median over rounds; the conditions of each group (whole sequence; "
+        "streaming and window recompute at 1 stream; at 32 streams) timed interleaved, one call "
+        "each per round in a rotated order, wall and process CPU time, at the machine's thread "
+        "count (machine.torch_threads)",
         "machine": machine_info(),
         "quick": quick,
+        "rounds": rounds,
         "channels": channels,
         "receptive_field": 243,
         "rows": rows,

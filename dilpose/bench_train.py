@@ -15,9 +15,10 @@ What the ratios divide by:
   autocast, the loss and the optimiser in fp32).
 
 Every condition runs on the same batch of windows, one step of each per round in a rotated order
-(:func:`interleaved`), so a slow spell of the shared machine lands on all of them alike; each ratio
-is taken within a round and summarised by its median and range over rounds, from wall time and
-from the process's CPU time (which a competing process does not inflate), at each thread count.
+(:func:`dilpose.timing.interleaved`), so a slow spell of the shared machine lands on all of them
+alike; each ratio is taken within a round and summarised by its median and range over rounds,
+from wall time and from the process's CPU time (which a competing process does not inflate), at
+each thread count.
 ``python -m dilpose.bench --training`` writes ``reports/bench/training.json``.
 
 Target (1024 channels, 243 frames, batch 1024, two threads): dilpose bf16 at least 3x the
@@ -29,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -42,7 +42,7 @@ from .batches import Batch
 from .fileio import write_json
 from .model import ModelConfig, TemporalModelStrided, count_parameters
 from .objectives import Supervised
-from .timing import machine_info
+from .timing import interleaved, machine_info, round_ratios
 from .train import train_step
 
 TARGET_SPEEDUP = 3.0
@@ -142,48 +142,23 @@ def threads(n: int):
         torch.set_num_threads(before)
 
 
-def interleaved(
-    fns: dict[str, Callable[[], object]], warmup: int, rounds: int
-) -> dict[str, dict[str, list[float]]]:
-    """Wall and process-CPU seconds of every call of each of ``fns``: ``warmup`` untimed calls each,
-    then ``rounds`` rounds of one call each, the order rotated every round (so no condition always
-    runs first, after another's memory traffic): ``{name: {"wall": [...], "cpu": [...]}}``."""
-    names = list(fns)
-    for name in names:
-        for _ in range(warmup):
-            fns[name]()
-    out = {name: {"wall": [], "cpu": []} for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            w0, c0 = time.perf_counter(), time.process_time()
-            fns[name]()
-            out[name]["cpu"].append(time.process_time() - c0)
-            out[name]["wall"].append(time.perf_counter() - w0)
-    return out
-
-
-def _ratios(times: dict, name: str, clock: str, base: str = BASELINE) -> dict:
-    """``base``'s time over ``name``'s, per round: median, min and max over rounds."""
-    r = [b / x for b, x in zip(times[base][clock], times[name][clock])]
-    return {"median": statistics.median(r), "min": min(r), "max": max(r)}
-
-
 def summarise(times: dict, batch: int) -> dict:
-    """Per condition of :func:`interleaved`'s ``times``: windows/s (median; wall and CPU), the
-    speed-ups over the baseline, bf16's over dilpose's own fp32 too, and the raw seconds."""
+    """Per condition of :func:`dilpose.timing.interleaved`'s ``times``: windows/s (median; wall
+    and CPU), the speed-ups over the baseline, bf16's over dilpose's own fp32 too, and the raw
+    seconds."""
     rows = {}
     for name, t in times.items():
         rows[name] = {
             "windows_per_s_wall": batch / statistics.median(t["wall"]),
             "windows_per_cpu_s": batch / statistics.median(t["cpu"]),
-            "speedup_wall": _ratios(times, name, "wall"),
-            "speedup_cpu": _ratios(times, name, "cpu"),
+            "speedup_wall": round_ratios(times, name, BASELINE, "wall"),
+            "speedup_cpu": round_ratios(times, name, BASELINE, "cpu"),
             "wall_s": t["wall"],
             "cpu_s": t["cpu"],
         }
     for clock in ("wall", "cpu"):
-        rows["dilpose bf16"][f"speedup_over_dilpose_fp32_{clock}"] = _ratios(
-            times, "dilpose bf16", clock, base="dilpose fp32"
+        rows["dilpose bf16"][f"speedup_over_dilpose_fp32_{clock}"] = round_ratios(
+            times, "dilpose bf16", "dilpose fp32", clock
         )
     return rows
 

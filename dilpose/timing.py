@@ -55,6 +55,33 @@ def time_interleaved(
     return times
 
 
+def interleaved(
+    fns: dict[str, Callable[[], object]], warmup: int, rounds: int
+) -> dict[str, dict[str, list[float]]]:
+    """Wall and process-CPU seconds of every call of each of ``fns``: ``warmup`` untimed calls each,
+    then ``rounds`` rounds of one call each, the order rotated every round (so no condition always
+    runs first, after another's memory traffic): ``{name: {"wall": [...], "cpu": [...]}}``."""
+    names = list(fns)
+    for name in names:
+        for _ in range(warmup):
+            fns[name]()
+    out = {name: {"wall": [], "cpu": []} for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            w0, c0 = time.perf_counter(), time.process_time()
+            fns[name]()
+            out[name]["cpu"].append(time.process_time() - c0)
+            out[name]["wall"].append(time.perf_counter() - w0)
+    return out
+
+
+def round_ratios(times: dict, name: str, base: str, clock: str = "wall") -> dict:
+    """``base``'s time over ``name``'s within each round of :func:`interleaved`'s ``times``
+    (``clock``: ``wall`` or ``cpu``): median, min and max over rounds."""
+    r = [b / x for b, x in zip(times[base][clock], times[name][clock])]
+    return {"median": statistics.median(r), "min": min(r), "max": max(r)}
+
+
 def time_call(fn: Callable[[], object], min_reps: int = 3, min_seconds: float = 0.5) -> float:
     """Median seconds per call of ``fn`` after one warm-up call."""
     return statistics.median(time_reps(fn, 1, min_reps, min_seconds))

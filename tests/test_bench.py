@@ -5,7 +5,7 @@ import json
 
 import torch
 
-from dilpose import bench, bench_quantization, bench_train, train
+from dilpose import bench, bench_quantization, bench_train, timing, train
 from dilpose.config import ModelConfig
 from dilpose.model import TemporalModelStrided, count_parameters
 
@@ -172,7 +172,7 @@ def test_the_training_baseline_is_our_network_in_videopose3ds_layout():
 def test_interleaved_rotates_the_order_and_times_every_call():
     order = []
     fns = {k: (lambda k=k: order.append(k)) for k in "abc"}
-    times = bench_train.interleaved(fns, warmup=1, rounds=3)
+    times = timing.interleaved(fns, warmup=1, rounds=3)
     assert order[:3] == list("abc")  # warm-up
     assert order[3:] == list("abc") + list("bca") + list("cab")
     assert all(len(t["wall"]) == len(t["cpu"]) == 3 for t in times.values())
