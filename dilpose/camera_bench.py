@@ -58,6 +58,16 @@ def scale_error(pred: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean(p / np.maximum(t, 1e-9)) - 1.0)
 
 
+def mean_scale_error(seqs: list[Sequence], preds: list[np.ndarray]) -> float:
+    """The frame-weighted mean of :func:`scale_error` over sequences (a fraction); ``preds``:
+    one (T, 17, 3) root-relative prediction (metres) per sequence."""
+    errs = [
+        scale_error(p, split_root(s.positions_3d.astype(np.float64))[0])
+        for s, p in zip(seqs, preds)
+    ]
+    return float(np.average(errs, weights=[len(s) for s in seqs]))
+
+
 def score(seqs: list[Sequence], preds: list[np.ndarray], action_of=None) -> dict:
     """Table I's aggregates (``mpjpe``, ``p_mpjpe``) of one model on one family, the mean scale
     error (``scale_error``, a fraction), and per-sequence records (``per_sequence``: unit, frames,

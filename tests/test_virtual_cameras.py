@@ -138,3 +138,11 @@ def test_the_benchmark_scores_a_perfect_and_a_shrinking_lifter(data):
     assert set(table["x Human3.6M"]) >= {1.0}
     comp = camera_bench.compare(res, "webcam", "shrinks", "oracle")
     assert comp.diff > 50 and comp.winner == "oracle"
+
+
+def test_mean_scale_error_weights_sequences_by_frames(data):
+    seqs = vc.family_sequences(data, SUBJECTS, "h36m")[:2]
+    preds = [0.5 * _oracle(seqs[0]), 1.0 * _oracle(seqs[1])]
+    n0, n1 = len(seqs[0]), len(seqs[1])
+    expected = (n0 * -0.5 + n1 * 0.0) / (n0 + n1)
+    assert camera_bench.mean_scale_error(seqs, preds) == pytest.approx(expected, abs=1e-9)

@@ -29,7 +29,6 @@ import numpy as np
 
 from .. import cache, callbacks, camera_bench, input_norm
 from .. import virtual_cameras as vc
-from ..batches import split_root
 from ..config import Config
 from ..datasets.base import PoseData, Sequence
 from ..evaluate import predict
@@ -115,16 +114,8 @@ def gap_comparisons(results: dict) -> dict:
 
 def scale_errors(preds: dict[str, list[np.ndarray]], seqs: list[Sequence]) -> dict[str, float]:
     """Per setup, the predicted skeleton's total bone length over the true one, minus 1
-    (frame-weighted mean over the test takes; :func:`dilpose.camera_bench.scale_error`)."""
-    frames = np.array([len(s) for s in seqs], float)
-    out = {}
-    for name, ps in preds.items():
-        errs = [
-            camera_bench.scale_error(p, split_root(s.positions_3d.astype(np.float64))[0])
-            for p, s in zip(ps, seqs)
-        ]
-        out[name] = float(np.average(errs, weights=frames))
-    return out
+    (frame-weighted mean over the test takes; :func:`dilpose.camera_bench.mean_scale_error`)."""
+    return {name: camera_bench.mean_scale_error(seqs, ps) for name, ps in preds.items()}
 
 
 def shop_table(results: dict, scales: dict[str, float], reference: str):
