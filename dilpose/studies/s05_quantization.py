@@ -371,7 +371,12 @@ def targets(
     }
     out["mpjpe_target_met"] = out["mpjpe_ratio"] <= TARGET_MPJPE_RATIO
     if bench:
-        out["at_1024_channels"] = bench.get("targets")
+        # the headline ratios and verdicts; the per-round ranges and baselines stay in the file
+        out["at_1024_channels"] = {
+            k: round(v, 3) if isinstance(v, float) else v
+            for k, v in (bench.get("targets") or {}).items()
+            if not isinstance(v, dict)
+        }
     return out
 
 
