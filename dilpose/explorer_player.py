@@ -125,7 +125,10 @@ class Player:
         return self._start_time + (self._shown + 1 - self._start_frame) / rate - self.clock()
 
     async def _run(self) -> None:
-        while True:
+        # Not `while True`: on Python 3.11 asyncio.wait_for can swallow a cancel that arrives as
+        # the event it waits for is set; stop() also unsets _task, and that ends the loop.
+        me = asyncio.current_task()
+        while self._task is me:
             self._drawn.clear()
             moved = self.step()
             if moved is None:
