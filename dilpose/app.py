@@ -6,7 +6,9 @@ Voila runs a notebook file, not a jupytext source: :func:`app_notebook` writes
 run's parameters injected (as papermill would), and :func:`voila_command` is the command that
 serves it; the browser test (``tests/test_explorer_browser.py``) starts the same command. The app
 is the notebook without its cells tagged ``tutorial`` (the timing loop, the example lift, the
-report): they teach, and cost the app's page seconds before it answers.
+report): they teach, and cost the app's page seconds before it answers. While its cells run (tens
+of seconds), the page shows the notebook's first markdown cell under Voila's spinner, which says
+what opening the explorer does: the page template ``dilpose`` (:data:`TEMPLATE_ROOT`).
 
 The server is a local app's (:func:`server_config`): it answers only requests that carry its token
 (a fresh one per start, in the printed URL) and name a loopback host (a page on another site that
@@ -46,6 +48,9 @@ START_TIMEOUT_S = 180  # Voila starts in 10-40 s on a busy 2-core machine
 # and fails to start in Voila (an error in the page's console), so it is left out.
 EXTENSION_DENYLIST = ["jupyterlab-jupytext"]
 PROBE_KERNEL = "dilpose-startup-probe-no-kernel"  # a kernel id's shape (five words), no kernel's
+# A Jupyter data folder holding the app's Voila page template (voila/templates/dilpose): Voila's
+# lab template with a loading message; server_env puts it on JUPYTER_PATH, where Voila looks.
+TEMPLATE, TEMPLATE_ROOT = "dilpose", Path(__file__).parent / "resources" / "jupyter"
 
 
 def free_port(host: str = HOST) -> int:
@@ -114,6 +119,7 @@ def server_config(
         },
         "VoilaConfiguration": {
             "show_tracebacks": False,  # a failed cell says so; its traceback goes to the log
+            "template": TEMPLATE,  # the lab template, saying what the wait is for
             # /voila/files/ serves images from the notebook's folder without the token; the app
             # shows none.
             "file_allowlist": [],
@@ -155,12 +161,14 @@ def voila_command(
 
 def server_env(token: str, base: dict | None = None) -> dict:
     """The environment for :func:`voila_command`: ``base`` (default ``os.environ``) with the
-    server's token in ``JUPYTER_TOKEN`` and, in ``DILPOSE_EXPLORE_ROOT``, the folder the
-    explorer's "lift result" box may read (the current folder unless already set): the kernels
-    run in build/explorer/, not where the app was started."""
+    server's token in ``JUPYTER_TOKEN``, the app's page template first on ``JUPYTER_PATH`` and, in
+    ``DILPOSE_EXPLORE_ROOT``, the folder the explorer's "lift result" box may read (the current
+    folder unless already set): the kernels run in build/explorer/, not where the app was
+    started."""
     base = dict(os.environ if base is None else base)
     base.setdefault(paths.EXPLORE_ROOT_ENV, os.getcwd())
-    return {**base, "JUPYTER_TOKEN": token}
+    jupyter_path = [str(TEMPLATE_ROOT), *filter(None, [base.get("JUPYTER_PATH")])]
+    return {**base, "JUPYTER_TOKEN": token, "JUPYTER_PATH": os.pathsep.join(jupyter_path)}
 
 
 def app_url(port: int, token: str, host: str = HOST) -> str:

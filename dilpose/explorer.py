@@ -12,7 +12,9 @@ Three layers, one module each:
   existing traces with one frame's data, in one message: the browser never holds more than one
   frame of joints, however long the clip.
 * :class:`Explorer` (this module): ipywidgets pickers (dataset, subject, action, camera, model), a
-  frame slider with play/pause and speed, and the figure as a plotly ``FigureWidget``.
+  frame slider with play/pause and speed, and the figure as a plotly ``FigureWidget``. Playback is
+  :class:`~dilpose.explorer_player.Player`'s: in real time, skipping frames when drawing falls
+  behind.
 
 Notebook 07 opens one in a line (``Explorer(...).widget``); ``make explore`` serves that notebook
 with Voila. Bad input (a missing file, another joint count, a sequence whose length differs from
@@ -48,11 +50,12 @@ from .explorer_figures import (
     frame_title,
     frame_update,
 )
+from .explorer_player import Player
 
 #: Label of "no model" in the model picker.
 NO_MODEL = "none (ground truth only)"
-#: The play widget's tick (ms); the speed sets how many frames each tick advances.
-TICK_MS = 100
+#: The play button's two faces (text, not icons: the app's icon font comes from the internet).
+PLAY, PAUSE = "\u25b6 play", "\u275a\u275a pause"
 SPEEDS = {"0.1x": 0.1, "0.25x": 0.25, "0.5x": 0.5, "1x": 1.0, "2x": 2.0}
 
 
@@ -96,6 +99,12 @@ class Explorer:
         self._models: dict[str, Path] = {}
         self.lift_clip: Clip | None = None
         self._make_pickers()
+        self.player = Player(
+            show=self._play_frame,
+            position=lambda: int(self.frame.value),
+            length=lambda: len(self.clip) if self.clip is not None else 1,
+            stopped=self._play_stopped,
+        )
         # The starting state is drawn into a plain figure, which then becomes the FigureWidget:
         # updates made to a FigureWidget before the browser shows it do not reach the browser.
         self.figure = empty_figure()
@@ -133,12 +142,13 @@ class Explorer:
             continuous_update=True,
             layout=W.Layout(width="520px"),
         )
-        self.play = W.Play(min=0, max=0, interval=TICK_MS, description="play")
-        # The link runs in the browser only: a frame chosen here (the worst frame) must reach the
-        # play widget too (_redraw_clip does), or the page, linking the two on load, sets the
-        # slider to the play widget's 0. Not an observer: echoing the browser's own frames back
-        # to its play widget would rewind a playing clip.
-        W.jslink((self.play, "value"), (self.frame, "value"))
+        # Play/pause and stop drive the kernel's player (explorer_player), not a timer in the
+        # browser: the frame shown follows the wall clock.
+        self.play = W.ToggleButton(value=False, description=PLAY, layout=W.Layout(width="90px"))
+        self.stop_button = W.Button(
+            description="\u25a0", tooltip="stop: back to the first frame",
+            layout=W.Layout(width="40px"),
+        )  # fmt: skip
         self.speed = W.Dropdown(
             options=list(SPEEDS),
             value="1x",
@@ -169,8 +179,10 @@ class Explorer:
             description="worst frame", tooltip="the frame with the largest MPJPE",
             layout=W.Layout(width="110px"),
         )  # fmt: skip
+        self.play.add_class("dilpose-explorer-play")
+        self.stop_button.add_class("dilpose-explorer-stop")
         for w in (
-            *(self.frame, self.play, self.subject, self.action, self.camera, self.model),
+            *(self.frame, self.subject, self.action, self.camera, self.model),
             *(self.source, self.lift_path, self.keypoints_path, self.open_button),
             self.worst_button,
             self.camera_view,
@@ -205,7 +217,10 @@ class Explorer:
             [
                 W.HBox([self.source, self.subject, self.action, self.camera]),
                 W.HBox([self.model]),
-                W.HBox([self.play, self.frame, self.speed, self.worst_button, self.camera_view]),
+                W.HBox(
+                    [self.play, self.stop_button, self.frame, self.speed]
+                    + [self.worst_button, self.camera_view]
+                ),
                 self.status,
                 self.message,
                 self.figure,
@@ -220,6 +235,10 @@ class Explorer:
         """What each picker, the slider and the open button do when changed."""
         self.frame.observe(lambda ch: self._guard(self._show_frame), "value")
         self.speed.observe(lambda ch: self._set_speed(), "value")
+        self.play.observe(lambda ch: self._guard(self._play_changed), "value")
+        self.stop_button.on_click(lambda b: self._guard(self.stop))
+        # a browser drew the figure's last update: the player may send the next frame
+        self.figure.observe(self._figure_drawn, "_js2py_traceDeltas")
         self.source.observe(
             lambda ch: self._guard(lambda: self._source_changed(ch["old"])), "value"
         )
@@ -402,8 +421,8 @@ class Explorer:
         t = min(self.frame.value, len(clip) - 1)
         self._busy = True
         try:
-            self.frame.max = self.play.max = len(clip) - 1
-            self.frame.value = self.play.value = t
+            self.frame.max = len(clip) - 1
+            self.frame.value = t
         finally:
             self._busy = False
         traces, layout = clip_update(clip)
@@ -444,9 +463,49 @@ class Explorer:
         )
 
     def _set_speed(self):
-        fps = self.clip.fps if self.clip is not None else 50.0
-        self.play.step = max(1, int(round(fps * SPEEDS[self.speed.value] * TICK_MS / 1000)))
-        self.play.interval = TICK_MS
+        self.player.fps = self.clip.fps if self.clip is not None else 50.0
+        self.player.speed = SPEEDS[self.speed.value]
+        if self.player.playing:
+            self.player.retime()
+
+    # -- playback ------------------------------------------------------------------------------
+    def _play_changed(self):
+        """The play button: pressed plays from the frame shown, released pauses there."""
+        self.play.description = PAUSE if self.play.value else PLAY
+        if not self.play.value:
+            self.player.stop()
+            return
+        try:
+            self.player.start()
+        except DataError:
+            self._set_playing(False)
+            raise
+
+    def stop(self) -> None:
+        """Stop playing and go back to the first frame."""
+        self.player.stop()
+        self._set_playing(False)
+        self.frame.value = 0
+
+    def _set_playing(self, value: bool) -> None:
+        self._busy = True
+        try:
+            self.play.value = value
+            self.play.description = PAUSE if value else PLAY
+        finally:
+            self._busy = False
+
+    def _play_frame(self, t: int) -> None:
+        self.frame.value = t  # its observer draws the frame
+
+    def _play_stopped(self) -> None:
+        self._set_playing(False)  # the clip's end, or no page drew a frame for a while
+
+    def _figure_drawn(self, change) -> None:
+        # a report for an older update (a browser behind by more than one) does not count
+        msg = change["new"]
+        if msg and msg.get("trace_edit_id") == self.figure._last_trace_edit_id:
+            self.player.drawn()
 
     # -- for code and tests ------------------------------------------------------------------
     def select(self, **values):

@@ -96,7 +96,9 @@ explorer
 #   models and every model in the model cache (`reports/checkpoints/`) that reads this dataset's
 #   2D layout. A prediction is computed the first time it is asked for and kept; switching model,
 #   camera or clip keeps the frame.
-# - **Play** advances at the chosen speed (1x is real time: 50 frames a second of the clip).
+# - **Play** (▶, again to pause where it is; ■ goes back to the first frame) plays at the chosen
+#   speed in real time (1x: 50 frames a second of the clip), skipping the frames the browser
+#   has no time to draw.
 # - **Your own result**: type the path of a `dilpose lift` output into *lift result* (and, if you
 #   have it, the keypoint file it lifted into *keypoints*) and press *open*.
 

@@ -28,6 +28,7 @@ CULL_IDLE_S, CULL_INTERVAL_S = 3, 1  # the two-cell server's; the app's defaults
 # Built at run time, so that the notebook's source never holds it: only a traceback can.
 MARKER = "-".join(["kernel", "traceback", "marker"])
 TINY_CELLS = ['print("tiny app ready")', f'raise RuntimeError("-".join({MARKER.split("-")!r}))']
+TINY_INTRO = "# A tiny app\nIts opening takes a while: *loading words* for the reader."
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -129,7 +130,8 @@ def tiny(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("tiny")
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(c) for c in TINY_CELLS]
+    nb.cells = [nbformat.v4.new_markdown_cell(TINY_INTRO)]
+    nb.cells += [nbformat.v4.new_code_cell(c) for c in TINY_CELLS]
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     notebook = tmp / "tiny.ipynb"
     nbformat.write(nb, notebook)
@@ -216,6 +218,17 @@ def test_the_page_with_the_token_keeps_tracebacks_in_the_log(tiny):
     assert "There was an error when executing cell" in page  # the second failed and says so
     assert MARKER not in page  # but not how
     assert MARKER in tiny.log.read_text()  # that is in the server's log
+
+
+def test_the_page_says_what_it_loads_before_the_cells_have_run(tiny):
+    """Voila sends the page in pieces as the cells run; the first piece, before any cell ran,
+    puts the notebook's first markdown cell under the spinner (the app's page template)."""
+    status, _, page = get(f"{tiny.base}/?token={tiny.token}", timeout=90)
+    assert status == 200
+    loading = page.index('box.id = "dilpose-loading"')
+    assert loading < page.index("tiny app ready") and loading < page.index('"kernelId"')
+    script = page[page.rindex("<script>", 0, loading) : loading]
+    assert "Its opening takes a while: *loading words* for the reader." in script
 
 
 async def _hold_channels(url: str, seconds: float) -> None:
