@@ -108,7 +108,7 @@ def test_stream_bench_measures_live_lifting_quiet_and_busy(tmp_path):
     }
     for row in report["rows"].values():
         assert row["frames"] == 40 and 0 < row["median_ms"] <= row["p95_ms"] <= row["p99_ms"]
-        assert row["cpu_ms_per_frame"] > 0
+        assert row["cpu_ms_per_frame"] > 0 and 0 <= row["preempted_fraction"] <= 1
     assert report["policy_threads"] == stream.STREAM_THREADS
     assert all(t["met"] is None for t in report["targets"].values())  # quick: not judged
     assert set(report["stdin_over_file_p95_ms_live"]) == {"quiet", "busy"}
@@ -191,3 +191,13 @@ def test_training_speed_bench_names_its_baseline(tmp_path):
             assert len(r["wall_s"]) == report["settings"]["rounds"]
     assert report["parameters"]["dilpose"] == report["parameters"]["VideoPose3D-style"]
     assert report["target"] is None  # quick runs judge nothing
+
+
+def test_stream_summary_counts_the_frames_that_lost_their_core():
+    from dilpose import bench_stream
+
+    row = bench_stream._summary([0.5] * 94 + [4.5] * 6, [0.0005])
+    assert row["preempted_fraction"] == 0.06
+    assert row["median_ms"] == 0.5 and row["p95_ms"] == 4.5  # 6 % pre-empted: p95 is a slice
+    row = bench_stream._summary([0.5] * 97 + [4.5] * 3, [0.0005])
+    assert row["preempted_fraction"] == 0.03 and row["p95_ms"] == 0.5  # 3 %: a frame's own time
