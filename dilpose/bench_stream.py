@@ -81,13 +81,15 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 def _file_mode(
-    model, x: np.ndarray, threads: int, hz: float | None = None
+    checkpoint: Path, x: np.ndarray, threads: int, hz: float | None = None
 ) -> tuple[list[float], float]:
     """Per-frame wall ms of the file mode (the lifter fed arrays; ``hz``: paced, :func:`_paced`)
-    and CPU s per frame."""
-    lifter = streaming.StreamLifter(model)
+    and CPU s per frame. The model is loaded here, as ``lift FILE --stream`` loads it and as the
+    stdin mode does: a process that has just spent CPU loading a model is pre-empted more often in
+    its first frames, so loading it once outside would favour the file mode."""
+    cpu = time.process_time()  # the load included, as in the stdin mode's figure
+    lifter = streaming.StreamLifter(model_from_checkpoint(checkpoint))
     times = []
-    cpu = time.process_time()
     with streaming.small_work_threads(threads):
         for frame in _paced(x, hz):
             start = time.perf_counter()
@@ -108,8 +110,9 @@ def _stdin_mode(
     return [json.loads(r)["latency_ms"] for r in out.getvalue().splitlines()], cpu
 
 
-#: A frame slower than this (ms) lost its core to another process part-way: one frame's work is
-#: about 0.5 ms, and the scheduler gives a core back after a few ms.
+#: A frame slower than this (ms) lost its core to another process part-way (back to back: one
+#: frame's work is about 0.5 ms, and the scheduler gives a core back after a few ms); paced on a
+#: quiet machine a cold core alone can take a frame past it.
 PREEMPTED_MS = 2.0
 
 
@@ -134,7 +137,6 @@ def run(quick: bool = False, repetitions: int = 3, frames: int = 300, out: Path 
     if quick:
         repetitions, frames = 1, 40
     checkpoint = pretrained.path_of(pretrained.DEFAULT_STREAM)
-    model = model_from_checkpoint(checkpoint)
     kp = read_keypoints(EXAMPLE, *EXAMPLE_SIZE)
     pixels = np.nan_to_num(np.asarray(kp.keypoints, dtype=np.float64))[:frames]
     x = normalize_screen_coordinates(pixels, *EXAMPLE_SIZE).astype(np.float32)
@@ -163,7 +165,7 @@ def run(quick: bool = False, repetitions: int = 3, frames: int = 300, out: Path 
                         times, cpu = _stdin_mode(checkpoint, lines, hz)
                     else:
                         threads = policy_threads if "policy" in c else int(c.split()[1])
-                        times, cpu = _file_mode(model, x, threads, hz)
+                        times, cpu = _file_mode(checkpoint, x, threads, hz)
                     results[f"{c}, {load}"][0].extend(times)
                     results[f"{c}, {load}"][1].append(cpu)
             finally:
