@@ -27,7 +27,6 @@ VideoPose3D-style fp32 step. Whether it was met is recorded, never asserted.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import statistics
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from .batches import Batch
 from .fileio import write_json
 from .model import ModelConfig, TemporalModelStrided, count_parameters
 from .objectives import Supervised
+from .stream import small_work_threads
 from .timing import interleaved, machine_info, round_ratios
 from .train import train_step
 
@@ -131,17 +131,6 @@ def baseline_step(cfg: ModelConfig, batch: int) -> Callable[[], None]:
     return step
 
 
-@contextlib.contextmanager
-def threads(n: int):
-    """torch's intra-op thread count set to ``n`` inside the block, restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def summarise(times: dict, batch: int) -> dict:
     """Per condition of :func:`dilpose.timing.interleaved`'s ``times``: windows/s (median; wall
     and CPU), the speed-ups over the baseline, bf16's over dilpose's own fp32 too, and the raw
@@ -170,7 +159,7 @@ def measure(cfg: ModelConfig, batch: int, thread_counts, warmup: int, rounds: in
     rows = {}
     for n in thread_counts:
         log(f"training speed: {cfg.channels} channels, batch {batch}, {n} thread(s) ...")
-        with threads(n):
+        with small_work_threads(n):  # a thread count for the block, restored after
             fns = {
                 BASELINE: baseline_step(cfg, batch),
                 "dilpose fp32": training_step(cfg, batch, "fp32"),
