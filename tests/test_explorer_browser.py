@@ -485,7 +485,14 @@ def _kernel_processes(server: Server) -> list:
         procs = psutil.Process(server.proc.pid).children(recursive=True)
     except psutil.NoSuchProcess:
         return []
-    return [p for p in procs if "ipykernel_launcher" in " ".join(p.cmdline())]
+    kernels = []
+    for p in procs:
+        try:
+            if "ipykernel_launcher" in " ".join(p.cmdline()):
+                kernels.append(p)
+        except psutil.NoSuchProcess:  # gone, or a culled kernel not yet reaped (a zombie)
+            pass
+    return kernels
 
 
 def _kernels_now(server: Server) -> tuple[int, float]:
