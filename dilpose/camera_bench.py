@@ -8,7 +8,9 @@ detector noise, and each model is scored by
 * MPJPE and P-MPJPE (mm, mean over action categories, as Table I; root-relative),
 * the scale error: the predicted skeleton's total bone length over the true one, minus 1, as a
   percentage (mean over frames); a model that reads a small image person as a small person
-  scores about -40 % on the shop cameras.
+  scores about -40 % on the shop cameras;
+* both again with every bone fitted to its full size over the clip (``dilpose lift
+  --full-size-bones``, :data:`dilpose.bones.FULL_SIZE_QUANTILE`): ``full_size``.
 
 A model is an :class:`Entrant`: a lifter and the input convention it reads
 (:mod:`dilpose.input_norm`), so the focal-normalised model is fed each camera's focal length and
@@ -26,6 +28,7 @@ import numpy as np
 
 from . import bones, input_norm, stats, virtual_cameras
 from .batches import split_root
+from .bones import scale_error
 from .datasets.base import PoseData, Sequence
 from .evaluate import aggregate, predict
 from .noise import NoiseConfig
@@ -51,13 +54,6 @@ def model_entrant(model, causal: bool, convention: str, flip_test: bool = True) 
     return Entrant(lift, convention)
 
 
-def scale_error(pred: np.ndarray, target: np.ndarray) -> float:
-    """Predicted over true total bone length, minus 1 (a fraction; mean over frames). pred,
-    target: (T, 17, 3) metres, H36M-17."""
-    p, t = bones.bone_lengths(pred).sum(1), bones.bone_lengths(target).sum(1)
-    return float(np.mean(p / np.maximum(t, 1e-9)) - 1.0)
-
-
 def mean_scale_error(seqs: list[Sequence], preds: list[np.ndarray]) -> float:
     """The frame-weighted mean of :func:`scale_error` over sequences (a fraction); ``preds``:
     one (T, 17, 3) root-relative prediction (metres) per sequence."""
@@ -70,14 +66,17 @@ def mean_scale_error(seqs: list[Sequence], preds: list[np.ndarray]) -> float:
 
 def score(seqs: list[Sequence], preds: list[np.ndarray], action_of=None) -> dict:
     """Table I's aggregates (``mpjpe``, ``p_mpjpe``) of one model on one family, the mean scale
-    error (``scale_error``, a fraction), and per-sequence records (``per_sequence``: unit, frames,
-    MPJPE mm, scale error) for the intervals."""
-    records, per_seq = [], []
+    error (``scale_error``, a fraction), per-sequence records (``per_sequence``: unit, frames,
+    MPJPE mm, scale error) for the intervals, and ``full_size``: MPJPE and scale error with every
+    bone fitted to its full size (:data:`dilpose.bones.FULL_SIZE_QUANTILE`)."""
+    records, per_seq, full = [], [], []
     for seq, p in zip(seqs, preds):
         target, _ = split_root(seq.positions_3d.astype(np.float64))
         records.append(
             {"subject": seq.subject, "action": seq.category, "pred": p, "target": target}
         )
+        fitted = bones.fit_bone_lengths(p, quantile=bones.FULL_SIZE_QUANTILE)
+        full.append((scale_error(fitted, target), {**records[-1], "pred": fitted}))
         per_frame = np.linalg.norm(p - target, axis=-1).mean(-1)
         per_seq.append(
             {
@@ -88,11 +87,17 @@ def score(seqs: list[Sequence], preds: list[np.ndarray], action_of=None) -> dict
             }
         )
     res = aggregate(records, flip_test=False, action_of=action_of)
+    res_full = aggregate([r for _, r in full], flip_test=False, action_of=action_of)
     frames = np.array([r["frames"] for r in per_seq], float)
     return {
         "mpjpe": res["mpjpe"]["action_mean"],
         "p_mpjpe": res["p_mpjpe"]["action_mean"],
         "scale_error": float(np.average([r["scale_error"] for r in per_seq], weights=frames)),
+        "full_size": {
+            "quantile": bones.FULL_SIZE_QUANTILE,
+            "mpjpe": res_full["mpjpe"]["action_mean"],
+            "scale_error": float(np.average([e for e, _ in full], weights=frames)),
+        },
         "per_sequence": per_seq,
     }
 
@@ -122,8 +127,9 @@ def run(
 
 
 def table(results: dict[str, dict[str, dict]]):
-    """pandas table, one row per (family, model): MPJPE, P-MPJPE (mm), scale error (%), and MPJPE
-    over the same model's Human3.6M-camera MPJPE (where ``h36m`` was run)."""
+    """pandas table, one row per (family, model): MPJPE, P-MPJPE (mm), scale error (%), MPJPE
+    over the same model's Human3.6M-camera MPJPE (where ``h36m`` was run), and MPJPE and scale
+    error with full-size bones."""
     import pandas as pd
 
     rows = []
@@ -138,6 +144,10 @@ def table(results: dict[str, dict[str, dict]]):
                     "P-MPJPE (mm)": round(r["p_mpjpe"], 1),
                     "scale error (%)": round(100 * r["scale_error"], 1),
                     "x Human3.6M": _ratio(r, base),
+                    "full-size bones: MPJPE (mm)": round(r["full_size"]["mpjpe"], 1),
+                    "full-size bones: scale error (%)": round(
+                        100 * r["full_size"]["scale_error"], 1
+                    ),
                 }
             )
     return pd.DataFrame(rows)

@@ -246,6 +246,7 @@ def cmd_lift(args) -> int:
         steady_bones=args.steady_bones,
         focal=args.focal,
         fov=args.fov,
+        full_size_bones=args.full_size_bones,
     )
     for key, value in summary.items():
         print(f"{key}: {value}")
@@ -436,10 +437,18 @@ def _add_lift(sub) -> None:
     )
     p.add_argument("--video", help="which video of a multi-video custom npz")
     p.add_argument("--no-flip-test", action="store_true")
-    p.add_argument(
+    bone_lengths = p.add_mutually_exclusive_group()
+    bone_lengths.add_argument(
         "--steady-bones",
         action="store_true",
         help="one length per bone over the clip (its median), keeping each bone's direction",
+    )
+    bone_lengths.add_argument(
+        "--full-size-bones",
+        action="store_true",
+        help="one length per bone over the clip, at its full size (an upper quantile of the "
+        "frames' lengths, dilpose.bones.FULL_SIZE_QUANTILE): skeletons the lifter would shrink "
+        "come out the person's size, at a small cost in MPJPE",
     )
     p.set_defaults(func=cmd_lift)
 

@@ -16,7 +16,7 @@ Options (:func:`lift_file`, ``dilpose lift``): ``--checkpoint`` (default ``lifte
 ``--output`` PREFIX, ``--width``/``--height`` (pixels, when the file does not record them),
 ``--focal PX`` or ``--fov DEG`` (the camera's focal length, or horizontal field of view, when the
 file does not record it), ``--min-score``, ``--max-gap``, ``--video``, ``--no-flip-test``,
-``--stream``, ``--steady-bones``.
+``--stream``, ``--steady-bones`` or ``--full-size-bones``.
 
 Input conventions: a checkpoint records how its 2D input was normalised
 (``input.normalization``). A ``screen`` model needs only the image size and refuses a focal length
@@ -222,6 +222,7 @@ def lift_file(
     steady_bones: bool = False,
     focal: float | None = None,
     fov: float | None = None,
+    full_size_bones: bool = False,
 ) -> dict:
     """Lift one video's 2D keypoints to 3D with a trained checkpoint and write the result.
 
@@ -238,7 +239,10 @@ def lift_file(
     would be; the summary adds the per-frame latency. steady_bones: give every bone one length
     over the clip, its median, keeping each bone's direction
     (:func:`dilpose.bones.fit_bone_lengths`; after the whole clip is lifted, so not with
-    ``stream``).
+    ``stream``). full_size_bones: the same, at each bone's full size over the clip (its
+    :data:`dilpose.bones.FULL_SIZE_QUANTILE` quantile), which undoes most of the lifter's
+    shrinking of uncertain limbs at a small cost in MPJPE (the camera benchmark measures both);
+    at most one of the two.
 
     Writes ``PREFIX.npy`` ((T, 17, 3) float32, H36M-17 joints, root-relative metres) and
     ``PREFIX.json`` (the same positions rounded to 0.1 mm, joint names, frame ids, the preparation
@@ -247,8 +251,9 @@ def lift_file(
     succeeds. Returns a flat summary dict (for printing).
     """
     # Settings that cannot work together fail before anything is read or written.
-    if steady_bones and stream:
-        raise ConfigError("--steady-bones needs the whole clip: it cannot go with --stream")
+    bone_option = _bone_option(steady_bones, full_size_bones)
+    if bone_option and stream:
+        raise ConfigError(f"{bone_option} needs the whole clip: it cannot go with --stream")
     option = focal_option(focal, fov)
     if stream and option and checkpoint is None:
         raise ConfigError(
@@ -271,8 +276,9 @@ def lift_file(
     )
     seq = _sequence(kp, keypoints, scores, input_path.stem, convention, focal_px)
     pred, latency = _predict(model, lifter, seq, layout, flip_test, checkpoint)
-    if steady_bones:
-        pred = bones.fit_bone_lengths(pred).astype(np.float32)
+    if bone_option:
+        q = bones.FULL_SIZE_QUANTILE if full_size_bones else 0.5
+        pred = bones.fit_bone_lengths(pred, quantile=q).astype(np.float32)
     doc = {
         "joint_names": list(sk.H36M17.joint_names),
         "units": "metres",
@@ -292,6 +298,7 @@ def lift_file(
         "receptive_field": int(model.receptive_field()),
         "causal": bool(model.cfg.causal),
         "steady_bones": bool(steady_bones),
+        "full_size_bones": bool(full_size_bones),
         "input_layout": kp.layout.name,
         "model_input_layout": layout.name,
     }
@@ -313,6 +320,15 @@ def default_model(stream: bool, focal_known: bool) -> str:
     if stream:
         return pretrained.DEFAULT_STREAM
     return pretrained.DEFAULT_FOCAL if focal_known else pretrained.DEFAULT
+
+
+def _bone_option(steady_bones: bool, full_size_bones: bool) -> str | None:
+    """The bone-length option given (its command-line name), or None; both at once is refused."""
+    if steady_bones and full_size_bones:
+        raise ConfigError("--steady-bones and --full-size-bones: give at most one")
+    if full_size_bones:
+        return "--full-size-bones"
+    return "--steady-bones" if steady_bones else None
 
 
 def model_input(

@@ -132,6 +132,11 @@ def test_the_benchmark_scores_a_perfect_and_a_shrinking_lifter(data):
         assert res[family]["oracle"]["scale_error"] == pytest.approx(0.0, abs=1e-6)
         assert res[family]["shrinks"]["scale_error"] == pytest.approx(-0.4, abs=1e-6)
         assert res[family]["shrinks"]["mpjpe"] > 50
+        # full-size bones cannot restore a skeleton shrunk the same in every frame, and leave a
+        # rigid true one as it is (to the stored half-millimetre)
+        full = {name: res[family][name]["full_size"] for name in entrants}
+        assert full["shrinks"]["scale_error"] == pytest.approx(-0.4, abs=1e-3)
+        assert abs(full["oracle"]["scale_error"]) < 2e-3 and full["oracle"]["mpjpe"] < 1.0
     # the focal entrant was fed focal-normalised input: tangents, a few tenths at most
     assert np.abs(seen["input"]).max() < 1.5
     table = camera_bench.table(res)
