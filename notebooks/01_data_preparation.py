@@ -359,7 +359,7 @@ _ = report.save_figure(fig, "01_four_views")
 # 11-16 degrees down. A user's phone, webcam or shop camera is not, and a model that has only seen
 # one lens reads a wider lens as a smaller person. Motion capture has the true 3D of every frame, so
 # it can be filmed again through any camera: the camera-robust models (notebook 06, and the
-# shipped `lifter-243`) see each training clip through its four Human3.6M views and eight virtual
+# shipped `lifter-243`) see each training clip through its four Human3.6M views and sixteen virtual
 # cameras drawn from this distribution (`dilpose.virtual_cameras`; each range's reason is in its
 # docstring):
 

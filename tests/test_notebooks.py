@@ -480,7 +480,8 @@ def test_shop_notebook_measures_the_gap_step_by_step_and_runs_the_camera_benchma
         metrics["mpjpe_mm"]
     )
     robust = [n for n in metrics["scale_error"] if n.startswith("camera-robust")]
-    assert len(robust) == 2 and all(-1 < metrics["scale_error"][n] < 1 for n in robust)
+    assert len(robust) == 4 and all(-1 < metrics["scale_error"][n] < 1 for n in robust)
+    assert sum(n.endswith(", full-size bones") for n in robust) == 2
     assert metrics["robust_vs_shop_trained"]["margin"] == 2.0
     bench = metrics["camera_benchmark"]
     assert set(bench) == set(virtual_cameras.FAMILIES)
@@ -488,7 +489,8 @@ def test_shop_notebook_measures_the_gap_step_by_step_and_runs_the_camera_benchma
         assert len(models) == 3, family
         for r in models.values():
             assert r["p_mpjpe"] <= r["mpjpe"] and -1 < r["scale_error"] < 1
-    assert metrics["distribution"]["views_per_clip"] == 8
+            assert -1 < r["full_size"]["scale_error"] < 1 and r["full_size"]["mpjpe"] > 0
+    assert metrics["distribution"]["views_per_clip"] == virtual_cameras.TRAINING_VIEWS
     comps = metrics["camera_benchmark_comparisons"]
     assert len(comps) == 2 * len(virtual_cameras.FAMILIES)  # each robust model, each family
     assert all(

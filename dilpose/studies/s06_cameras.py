@@ -2,7 +2,7 @@
 fails there (measured one cause at a time), and the camera benchmark.
 
 The camera-robust models are notebook 02's architecture and schedule trained on the embedded data
-filmed through Human3.6M's cameras *and* eight virtual cameras per clip
+filmed through Human3.6M's cameras *and* sixteen virtual cameras per clip
 (:func:`dilpose.virtual_cameras.training_set`); in the default profile they are the shipped
 ``lifter-243`` and ``lifter-243-focal`` (:mod:`dilpose.weights`), taken from the model cache.
 
@@ -27,7 +27,7 @@ import dataclasses
 
 import numpy as np
 
-from .. import cache, callbacks, camera_bench, input_norm
+from .. import bones, cache, callbacks, camera_bench, input_norm
 from .. import virtual_cameras as vc
 from ..config import Config
 from ..datasets.base import PoseData, Sequence
@@ -36,7 +36,7 @@ from . import s06_shop
 from .common import run_label
 
 #: Virtual cameras per training clip (as the shipped models: :data:`dilpose.weights.VIEWS`).
-VIEWS = 8
+VIEWS = vc.TRAINING_VIEWS
 #: setup prefix -> the input convention of the camera-robust model.
 ROBUST = {"camera-robust": input_norm.SCREEN, "camera-robust, focal known": input_norm.FOCAL}
 #: The steps of the gap (see the module docstring): (step, better setup, worse setup) by key.
@@ -88,6 +88,21 @@ def robust_setups(models: dict) -> dict:
     return {
         f"{name}, fp32": _lifter(m["trainer"].eval_network(), m["convention"], m["cfg"].causal)
         for name, m in models.items()
+    }
+
+
+#: Appended to a setup's name for its predictions with full-size bones.
+FULL_SIZE = ", full-size bones"
+
+
+def full_size_bones(preds: dict[str, list[np.ndarray]]) -> dict[str, list[np.ndarray]]:
+    """Every setup's predictions ((T, 17, 3) metres per sequence) with each bone fitted to its
+    full size over the take (:data:`dilpose.bones.FULL_SIZE_QUANTILE`, as ``dilpose lift
+    --full-size-bones``), under the setup's name plus :data:`FULL_SIZE`."""
+    q = bones.FULL_SIZE_QUANTILE
+    return {
+        name + FULL_SIZE: [bones.fit_bone_lengths(p, quantile=q) for p in ps]
+        for name, ps in preds.items()
     }
 
 
