@@ -11,12 +11,13 @@ measures both, and MPJPE, on the test clips of the embedded data with the shippe
 
 The median is not the person's size, though. A lifter trained to minimise the mean joint error
 predicts, where it is unsure of a limb's direction, the average of the directions it finds
-likely, and an average of directions is shorter than each: its skeletons come out small (about
-3 % on the Human3.6M cameras, 7 % on the shop's occluded ceiling views; the scale error of
-:func:`scale_error`). The frames where the lifter is sure of a bone give it its full length, so a
-bone's upper quantile over the clip undoes most of the shrinking: ``dilpose lift
---full-size-bones`` fits every bone to its :data:`FULL_SIZE_QUANTILE` length, a quantile chosen
-on the camera benchmark's non-shop camera families (:func:`quantile_sweep`), never on the shop.
+likely, and an average of directions is shorter than each: its skeletons come out small (the
+shipped ``lifter-243``: about 2 % on the Human3.6M cameras, 6 % on the shop's occluded ceiling
+views; the scale error of :func:`scale_error`). The frames where the lifter is sure of a bone
+give it its full length, so a bone's upper quantile over the clip undoes most of the shrinking:
+``dilpose lift --full-size-bones`` fits every bone to its :data:`FULL_SIZE_QUANTILE` length, a
+quantile chosen on the camera benchmark's non-shop camera families (:func:`quantile_sweep`),
+never on the shop.
 
 Shapes: poses are (T, J, 3) metres, joints of a :class:`dilpose.skeleton.Skeleton` tree (H36M-17
 for the models' output), root-relative or not (the root is kept where it is).
