@@ -272,7 +272,11 @@ def _playback_rate(page, seconds: float = 5.0) -> tuple[float, float]:
     elapsed = time.perf_counter() - t0
     samples = np.array(page.evaluate("() => { window.dilposeRecording = false; "
                                      "return window.dilposeFrames; }"))  # fmt: skip
-    assert "play" in toggle.text_content()
+    # the label is the kernel's answer to the click: wait for it rather than read it at once
+    page.wait_for_function(
+        "() => document.querySelector('.dilpose-explorer-play').textContent.includes('play')",
+        timeout=10_000,
+    )
     _wait_settled(page)  # a frame sent before the pause arrived may still be drawn
     last = _frame_of(_title(page))
     page.wait_for_timeout(500)
