@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from . import bench_quantization, bench_stream, bench_train, bones, paths
+from . import bench_data, bench_quantization, bench_stream, bench_train, bones, paths
 from .bench_train import training_step
 from .fileio import write_json
 from .model import (
@@ -126,7 +126,7 @@ def bench_inference(
         "strided_folded": fold_batchnorm(strided),
     }
     left, right = cfg.padding()
-    padded = torch.randn(1, left + frames + right, cfg.in_joints, cfg.in_features)
+    padded = bench_data.clip_2d(left + frames + right)  # real 2D: the test clips end to end
 
     def run_whole(model):
         return model(padded)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from . import export, paths
+from . import bench_data, export, paths
 from . import quantize as Q
 from . import stream as S
 from .fileio import write_json
@@ -33,7 +33,8 @@ def _whole_fns(model, q, frames: int, tmp: Path) -> tuple[dict, dict]:
     folded = fold_batchnorm(model)
     threads = torch.get_num_threads()
     f32 = export.export_whole(model, tmp / "m.onnx")
-    feeds = [{"keypoints_2d": (0.3 * torch.randn(1, 243 + 63, 17, 2)).numpy()}] * 2
+    calib = bench_data.clip_2d(243 + 63, rows=2)  # real 2D, as the models are calibrated
+    feeds = [{"keypoints_2d": calib[k : k + 1].numpy()} for k in range(2)]
     i8 = export.ort_quantize(f32, tmp / "m8.onnx", feeds, "minmax")
     models = {
         "fp32 whole sequence": (folded, "torch-fp32 (BN folded)", Q.state_bytes(folded)),
@@ -49,7 +50,7 @@ def _whole_fns(model, q, frames: int, tmp: Path) -> tuple[dict, dict]:
             export.file_bytes(i8),
         ),
     }
-    x = torch.randn(1, frames + model.cfg.receptive_field() - 1, 17, 2)
+    x = bench_data.clip_2d(frames + model.cfg.receptive_field() - 1)
 
     def call(m):
         def run():
@@ -85,7 +86,8 @@ def _stream_fns(model, net, q, streams: int, steps: int) -> tuple[dict, dict]:
         ),
         f"int8 window recompute, {streams} stream(s)": (S.WindowRecompute(q, streams), "int8"),
     }
-    x = torch.randn(steps, streams, model.cfg.in_joints * model.cfg.in_features)
+    # (steps, streams, 34): stream r reads the test clips from the r-th on, frame by frame
+    x = bench_data.clip_2d(steps, rows=streams).transpose(0, 1).reshape(steps, streams, -1)
 
     def call(runtime):
         runtime.reset()
@@ -181,7 +183,8 @@ def run(
 ) -> dict:
     """int8 against fp32 and streaming against window recomputation, 243-frame causal model at
     ``channels`` (1024, the paper's; 32 with ``quick``), random weights (speed and bytes do not
-    depend on them): ``reports/bench/quantization.json``.
+    depend on them; no 1024-channel model is trained here), calibrated on and fed real 2D of the
+    embedded test clips (:mod:`dilpose.bench_data`): ``reports/bench/quantization.json``.
 
     Rows: whole-sequence frames/s and bytes of fp32 (BN folded, PyTorch), int8 (PyTorch x86
     kernels, per-channel) and both through onnxruntime (fp32 and static QDQ int8); frames/s of the
@@ -198,7 +201,7 @@ def run(
     torch.manual_seed(0)
     cfg = ModelConfig(filter_widths=(3, 3, 3, 3, 3), channels=channels, causal=True)
     model = TemporalModel(cfg).eval()
-    net = Q.Network(model).calibrate(0.3 * torch.randn(4, 243 + 63, 17, 2), "minmax")
+    net = Q.Network(model).calibrate(bench_data.clip_2d(243 + 63, rows=4), "minmax")
     q = net.quantize(per_channel=True)
     with tempfile.TemporaryDirectory() as tmp:
         fns, info = _whole_fns(model, q, frames, Path(tmp))

@@ -14,7 +14,8 @@ What the ratios divide by:
   channel-last GEMMs, the dropout of :mod:`dilpose.regularizers`; bf16 is mixed precision under
   autocast, the loss and the optimiser in fp32).
 
-Every condition runs on the same batch of windows, one step of each per round in a rotated order
+Every condition runs on the same batch of real windows (the embedded training data's 2D and true
+3D: :func:`dilpose.bench_data.windows`), one step of each per round in a rotated order
 (:func:`dilpose.timing.interleaved`), so a slow spell of the shared machine lands on all of them
 alike; each ratio is taken within a round and summarised by its median and range over rounds,
 from wall time and from the process's CPU time (which a competing process does not inflate), at
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import paths
+from . import bench_data, paths
 from .batches import Batch
 from .fileio import write_json
 from .model import ModelConfig, TemporalModelStrided, count_parameters
@@ -58,16 +59,17 @@ def training_step(
 ) -> Callable[[], None]:
     """One full training step (forward, MPJPE loss, backward, Adam) on the strided path, as a
     function to time: the trainer's own step (:func:`dilpose.train.train_step`, supervised
-    objective) on ``batch`` random windows, each (receptive_field, J_in, 2)."""
+    objective) on ``batch`` real windows of the embedded training data
+    (:func:`dilpose.bench_data.windows`), each (receptive_field, J_in, 2)."""
     if regularizer is not None:
         cfg = dataclasses.replace(cfg, regularizer=regularizer)
     torch.manual_seed(0)
     model = TemporalModelStrided(cfg).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
-    rf = cfg.receptive_field()
+    inputs, targets = bench_data.windows(batch, cfg.receptive_field())
     windows = Batch(
-        inputs=torch.randn(batch, rf, cfg.in_joints, cfg.in_features).numpy(),
-        targets=(0.3 * torch.randn(batch, 1, cfg.out_joints, 3)).numpy(),
+        inputs=inputs,
+        targets=targets,
         trajectory=None,
         intrinsics=np.zeros((batch, 9), np.float32),
         flipped=np.zeros(batch, bool),
@@ -115,12 +117,12 @@ class VideoPose3DStyle(nn.Module):
 
 def baseline_step(cfg: ModelConfig, batch: int) -> Callable[[], None]:
     """One VideoPose3D-style fp32 training step (forward, MPJPE, backward, Adam with amsgrad) on
-    ``batch`` random windows (receptive_field, J_in, 2), as a function to time."""
+    ``batch`` real windows (receptive_field, J_in, 2; :func:`dilpose.bench_data.windows`, the same
+    as :func:`training_step`'s), as a function to time."""
     torch.manual_seed(0)
     model = VideoPose3DStyle(cfg).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
-    x = torch.randn(batch, cfg.receptive_field(), cfg.in_joints, cfg.in_features)
-    y = 0.3 * torch.randn(batch, 1, cfg.out_joints, 3)
+    x, y = (torch.from_numpy(a) for a in bench_data.windows(batch, cfg.receptive_field()))
 
     def step():
         loss = torch.linalg.vector_norm(model(x) - y, dim=-1).mean()
