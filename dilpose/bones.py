@@ -114,7 +114,7 @@ def quantile_sweep(checkpoint: Path | None = None, data=None) -> dict:
     model = model_from_checkpoint(checkpoint)
     convention = model.input_spec["normalization"]
     data = data or datasets.load(datasets.DEFAULT, seed=0)
-    noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
+    noise = NoiseConfig.of(data.info)  # the data's own detector noise, as camera_bench.run
     rows = {"as lifted": None, **{f"quantile {q:g}": q for q in QUANTILES}}
     out = {}
     for family in vc.FAMILIES:

@@ -114,8 +114,8 @@ def run(
     sequences rendered once with ``noise`` (default the data's own settings) and ``seed``, so every
     model sees the same detections, each in its own input convention."""
     subjects = data.test_subjects if subjects is None else subjects
-    if noise is None and data.info.get("noise"):
-        noise = NoiseConfig(**data.info["noise"])
+    if noise is None:
+        noise = NoiseConfig.of(data.info)
     out = {}
     for family in families:
         seqs = virtual_cameras.family_sequences(data, subjects, family, seed=seed, noise=noise)

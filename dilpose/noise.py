@@ -70,6 +70,12 @@ class NoiseConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def of(cls, info: dict) -> NoiseConfig | None:
+        """The noise a dataset was loaded with, from its ``info`` (``info["noise"]``, as
+        :meth:`to_dict` wrote it), or None when it was loaded without noise."""
+        return cls(**info["noise"]) if info.get("noise") else None
+
 
 def _bursts(
     rng: np.random.Generator, shape: tuple[int, ...], rate: float, mean_len: float

@@ -190,7 +190,7 @@ def detector_views(data: PoseData, subject: str, action: str) -> list[tuple]:
     (detected NaN where missed), scores (T, 17), events the boolean masks (T, 17) of
     :func:`dilpose.noise.apply_detector_noise` (None when ``data`` was loaded without noise)."""
     raw = load_files(data.info.get("path"))
-    noise = NoiseConfig(**data.info["noise"]) if data.info.get("noise") else None
+    noise = NoiseConfig.of(data.info)
     return _render_views(raw, subject, action, data.cameras[subject], data.info["seed"], noise)
 
 
